@@ -1,0 +1,158 @@
+//! jemalloc, statically linked with the `_rjem_` symbol prefix, so it never
+//! replaces the host's `malloc`. Built with `--disable-initial-exec-tls` so
+//! that the shared library can be `dlopen`-ed into a running process.
+
+use core::ffi::{c_char, c_void, CStr};
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use tikv_jemalloc_sys as je;
+
+/// The backend's name as `gb_allocator_name` reports it.
+pub const NAME: &CStr = c"jemalloc";
+
+/// Rust's global allocator for this backend.
+pub type RustAllocator = tikv_jemallocator::Jemalloc;
+/// The value installed as `#[global_allocator]`.
+pub const RUST_ALLOCATOR: RustAllocator = tikv_jemallocator::Jemalloc;
+
+/// Set once a block has been handed out by `aligned_alloc` whose size class
+/// differs from the class of its requested size. jemalloc's sized free trusts
+/// the size it is given to find the size class, so from then on `free_sized`
+/// lets jemalloc look the size up instead. Programs that never request such a
+/// block keep the fast sized path. Set with a plain store and read with a
+/// plain load: the pointer's hand-over between threads orders them.
+static SIZED_FREE_NEEDS_LOOKUP: AtomicBool = AtomicBool::new(false);
+
+/// jemalloc's version string, e.g. "5.3.1-0-g81034ce1f13...".
+pub fn version() -> &'static CStr {
+    let mut value: *const c_char = ptr::null();
+    let mut len = core::mem::size_of::<*const c_char>();
+    // SAFETY: "version" is a read-only `const char *` mallctl; jemalloc
+    // returns a pointer to a static string.
+    let rc = unsafe {
+        je::mallctl(
+            c"version".as_ptr(),
+            (&mut value as *mut *const c_char).cast(),
+            &mut len,
+            ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 || value.is_null() {
+        return c"unknown";
+    }
+    // SAFETY: static, NUL-terminated string owned by jemalloc.
+    unsafe { CStr::from_ptr(value) }
+}
+
+#[inline]
+pub unsafe fn alloc(size: usize) -> *mut c_void {
+    // SAFETY: jemalloc's malloc accepts any size.
+    unsafe { je::malloc(size) }
+}
+
+#[inline]
+pub unsafe fn alloc_zeroed(count: usize, size: usize) -> *mut c_void {
+    // SAFETY: jemalloc's calloc checks the product itself as well.
+    unsafe { je::calloc(count, size) }
+}
+
+#[inline]
+pub unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    // SAFETY: the caller passes a live block and a size of at least 1.
+    unsafe { je::realloc(ptr, size) }
+}
+
+pub unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
+    // mallocx and nallocx leave size 0 undefined.
+    let size = size.max(1);
+    let flags = je::MALLOCX_ALIGN(alignment);
+    // SAFETY: size is non-zero and alignment a power of two.
+    let block = unsafe { je::mallocx(size, flags) };
+    if !block.is_null()
+        && !SIZED_FREE_NEEDS_LOOKUP.load(Ordering::Relaxed)
+        // SAFETY: as above.
+        && unsafe { je::nallocx(size, flags) != je::nallocx(size, 0) }
+    {
+        SIZED_FREE_NEEDS_LOOKUP.store(true, Ordering::Relaxed);
+    }
+    block
+}
+
+#[inline]
+pub unsafe fn free(ptr: *mut c_void) {
+    // SAFETY: NULL or a live block of this backend.
+    unsafe { je::free(ptr) }
+}
+
+/// `ptr` is never NULL here (jemalloc 5.3.1's sized free crashes on NULL).
+#[inline]
+pub unsafe fn free_sized(ptr: *mut c_void, size: usize) {
+    if SIZED_FREE_NEEDS_LOOKUP.load(Ordering::Relaxed) {
+        // SAFETY: a live block of this backend.
+        unsafe { je::free(ptr) }
+    } else {
+        // SAFETY: no over-aligned block exists, so the size class of `size`
+        // is the block's size class.
+        unsafe { je::sdallocx(ptr, size.max(1), 0) }
+    }
+}
+
+/// `ptr` is never NULL here.
+#[inline]
+pub unsafe fn free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
+    // SAFETY: the block came from `aligned_alloc(alignment, size)`, which
+    // used exactly these flags.
+    unsafe { je::sdallocx(ptr, size.max(1), je::MALLOCX_ALIGN(alignment)) }
+}
+
+/// `ptr` is never NULL here.
+#[inline]
+pub unsafe fn usable_size(ptr: *const c_void) -> usize {
+    // SAFETY: a live block of this backend.
+    unsafe { je::malloc_usable_size(ptr) }
+}
+
+/// This backend can tell its own blocks from foreign pointers.
+pub const CAN_TELL_OWNERSHIP: bool = true;
+
+/// True if `ptr` lies in a live extent managed by jemalloc. Safe for any
+/// pointer value: `arenas.lookup` only consults jemalloc's own page map.
+pub fn owns(ptr: *const c_void) -> bool {
+    if ptr.is_null() {
+        return false;
+    }
+    let mut arena: libc::c_uint = 0;
+    let mut arena_len = core::mem::size_of::<libc::c_uint>();
+    let mut query = ptr;
+    // SAFETY: "arenas.lookup" reads a `void *` and writes an `unsigned`.
+    let rc = unsafe {
+        je::mallctl(
+            c"arenas.lookup".as_ptr(),
+            (&mut arena as *mut libc::c_uint).cast(),
+            &mut arena_len,
+            (&mut query as *mut *const c_void).cast(),
+            core::mem::size_of::<*const c_void>(),
+        )
+    };
+    rc == 0
+}
+
+/// Bytes allocated so far by the calling thread, as jemalloc counts them
+/// (`thread.allocated`), or `None` if jemalloc was built without stats.
+pub fn allocation_counter() -> Option<u64> {
+    let mut value: u64 = 0;
+    let mut len = core::mem::size_of::<u64>();
+    // SAFETY: "thread.allocated" is a read-only uint64_t.
+    let rc = unsafe {
+        je::mallctl(
+            c"thread.allocated".as_ptr(),
+            (&mut value as *mut u64).cast(),
+            &mut len,
+            ptr::null_mut(),
+            0,
+        )
+    };
+    (rc == 0).then_some(value)
+}

@@ -1,0 +1,220 @@
+//! The exported C API. Each function checks its arguments against the
+//! contract in its doc comment (which cbindgen copies into
+//! `include/graphbit_alloc.h`) and makes one direct call into the backend.
+
+use core::ffi::{c_char, c_int, c_void};
+
+use crate::{backend, errno, verify};
+
+/// Largest size any function accepts: `PTRDIFF_MAX`. Larger requests fail
+/// with `ENOMEM` before the backend is called.
+const MAX_SIZE: usize = isize::MAX as usize;
+
+#[cold]
+#[inline(never)]
+fn fail(code: c_int) -> *mut c_void {
+    errno::set(code);
+    core::ptr::null_mut()
+}
+
+/// Sets `ENOMEM` when the backend returned NULL (mimalloc never sets errno).
+#[inline(always)]
+fn check_out_of_memory(block: *mut c_void) -> *mut c_void {
+    if block.is_null() {
+        return fail(libc::ENOMEM);
+    }
+    block
+}
+
+/// Allocates `size` bytes, aligned for any standard C type, and returns the
+/// block, which the caller owns and releases with `gb_free` (or
+/// `gb_free_sized`). The memory is not initialised. `size` 0 returns a unique,
+/// freeable block. Returns NULL and sets `errno` to `ENOMEM` when `size` is
+/// larger than `PTRDIFF_MAX` or the memory cannot be had.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
+    if size > MAX_SIZE {
+        return fail(libc::ENOMEM);
+    }
+    // SAFETY: any size up to PTRDIFF_MAX.
+    check_out_of_memory(unsafe { backend::alloc(size) })
+}
+
+/// Allocates an array of `count` elements of `size` bytes each, all bytes
+/// zero, and returns it; the caller releases it with `gb_free`. A zero
+/// `count` or `size` returns a unique, freeable block. Returns NULL and sets
+/// `errno` to `ENOMEM` when `count * size` overflows or exceeds
+/// `PTRDIFF_MAX`, or the memory cannot be had.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn gb_calloc(count: usize, size: usize) -> *mut c_void {
+    match count.checked_mul(size) {
+        Some(total) if total <= MAX_SIZE => {
+            // SAFETY: the product fits in PTRDIFF_MAX.
+            check_out_of_memory(unsafe { backend::alloc_zeroed(count, size) })
+        }
+        _ => fail(libc::ENOMEM),
+    }
+}
+
+/// Resizes the block `ptr` to `size` bytes, keeping its contents up to the
+/// smaller of the two sizes, and returns the (possibly moved) block; `ptr`
+/// must not be used afterwards. `ptr` NULL behaves as `gb_alloc(size)`.
+/// `size` 0 releases `ptr` and returns a unique minimal block (on every
+/// backend). On failure returns NULL with `errno` set to `ENOMEM` and leaves
+/// `ptr` untouched and still owned by the caller; `size` above `PTRDIFF_MAX`
+/// always fails that way.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    if size > MAX_SIZE {
+        return fail(libc::ENOMEM);
+    }
+    if ptr.is_null() {
+        // SAFETY: any size up to PTRDIFF_MAX.
+        return check_out_of_memory(unsafe { backend::alloc(size) });
+    }
+    // Backends disagree on realloc(p, 0); a one-byte block is the same answer
+    // everywhere.
+    // SAFETY: ptr is a live block of this backend (caller's contract).
+    check_out_of_memory(unsafe { backend::realloc(ptr, size.max(1)) })
+}
+
+/// Allocates `size` bytes whose address is a multiple of `alignment`, and
+/// returns the block; the caller releases it with `gb_free`, `gb_free_sized`
+/// or `gb_free_aligned_sized`. `alignment` must be a power of two (any, from
+/// 1 up); `size` need not be a multiple of it. Returns NULL and sets `errno`
+/// to `EINVAL` when `alignment` is 0 or not a power of two, and to `ENOMEM`
+/// when `size` rounded up to `alignment` exceeds `PTRDIFF_MAX` or the memory
+/// cannot be had.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
+    if !alignment.is_power_of_two() {
+        return fail(libc::EINVAL);
+    }
+    match size.checked_next_multiple_of(alignment) {
+        Some(padded) if padded <= MAX_SIZE && alignment <= MAX_SIZE => {
+            // SAFETY: alignment is a power of two, the size fits.
+            check_out_of_memory(unsafe { backend::aligned_alloc(alignment, size) })
+        }
+        _ => fail(libc::ENOMEM),
+    }
+}
+
+/// Releases a block from any `gb_` allocation function. NULL is a no-op.
+/// Any thread may free any block. Never changes `errno`.
+#[no_mangle]
+pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
+    let saved = errno::get();
+    // SAFETY: NULL or a live block of this backend (caller's contract).
+    unsafe { backend::free(ptr) };
+    errno::set(saved);
+}
+
+/// Releases a block, given the size that was asked for when it was
+/// allocated (or last resized), which lets the backend skip looking the size
+/// up. Also correct for blocks from `gb_aligned_alloc`. NULL is a no-op; a
+/// `size` above `PTRDIFF_MAX` cannot be right and is ignored (the block is
+/// freed as by `gb_free`). Never changes `errno`.
+#[no_mangle]
+pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
+    if ptr.is_null() {
+        return;
+    }
+    let saved = errno::get();
+    if size > MAX_SIZE {
+        // SAFETY: a live block of this backend (caller's contract).
+        unsafe { backend::free(ptr) };
+    } else {
+        // SAFETY: as above, with the size it was allocated with.
+        unsafe { backend::free_sized(ptr, size) };
+    }
+    errno::set(saved);
+}
+
+/// Releases a block from `gb_aligned_alloc(alignment, size)`, given the same
+/// `alignment` and `size` (as C23's `free_aligned_sized`); the fastest way to
+/// free an aligned block. NULL is a no-op; an `alignment` that is not a power
+/// of two or a `size` above `PTRDIFF_MAX` cannot be right and is ignored (the
+/// block is freed as by `gb_free`). Never changes `errno`.
+#[no_mangle]
+pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
+    if ptr.is_null() {
+        return;
+    }
+    let saved = errno::get();
+    if alignment.is_power_of_two() && alignment <= MAX_SIZE && size <= MAX_SIZE {
+        // SAFETY: a live aligned block with these parameters (caller's contract).
+        unsafe { backend::free_aligned_sized(ptr, alignment, size) };
+    } else {
+        // SAFETY: a live block of this backend (caller's contract).
+        unsafe { backend::free(ptr) };
+    }
+    errno::set(saved);
+}
+
+/// Number of bytes usable in the block `ptr`: at least the size asked for,
+/// and all of it may be written. Returns 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn gb_usable_size(ptr: *const c_void) -> usize {
+    if ptr.is_null() {
+        return 0;
+    }
+    // SAFETY: a live block of this backend (caller's contract).
+    unsafe { backend::usable_size(ptr) }
+}
+
+/// Name of the backend this library was built with: "jemalloc", "mimalloc"
+/// or "system". A static string; never NULL.
+#[no_mangle]
+pub extern "C" fn gb_allocator_name() -> *const c_char {
+    backend::NAME.as_ptr()
+}
+
+/// The backend's own version string (for example "5.3.1-0-g81034ce1..." for
+/// jemalloc, "3.3.2" for mimalloc, "glibc 2.36" for system). A static string;
+/// never NULL.
+#[no_mangle]
+pub extern "C" fn gb_allocator_version() -> *const c_char {
+    backend::version().as_ptr()
+}
+
+/// This library's version, "MAJOR.MINOR.PATCH". A static string; never NULL.
+/// Compare with the header's `GB_VERSION_STRING` to catch a mismatch.
+#[no_mangle]
+pub extern "C" fn gb_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// This library's version as one number, `MAJOR * 10000 + MINOR * 100 +
+/// PATCH`: the header's `GB_VERSION_NUMBER` for the library actually loaded.
+#[no_mangle]
+pub extern "C" fn gb_version_number() -> u32 {
+    VERSION_NUMBER
+}
+
+/// `MAJOR * 10000 + MINOR * 100 + PATCH`, from Cargo.toml.
+const VERSION_NUMBER: u32 = parse_u32(env!("CARGO_PKG_VERSION_MAJOR")) * 10000
+    + parse_u32(env!("CARGO_PKG_VERSION_MINOR")) * 100
+    + parse_u32(env!("CARGO_PKG_VERSION_PATCH"));
+
+const fn parse_u32(text: &str) -> u32 {
+    let bytes = text.as_bytes();
+    let mut value = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        value = value * 10 + (bytes[i] - b'0') as u32;
+        i += 1;
+    }
+    value
+}
+
+/// Checks, with real allocations, that the backend serves `gb_alloc` and
+/// Rust's global allocator inside the library, and that the host's `malloc`
+/// was not replaced. Returns true only if every check passes.
+#[no_mangle]
+pub extern "C" fn gb_verify() -> bool {
+    verify::run().passed()
+}

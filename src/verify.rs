@@ -1,0 +1,191 @@
+//! Evidence that the backend really serves the library's allocations.
+//!
+//! Each check allocates for real and asks the backend about the result: does
+//! it own the block, and did its byte counter move. A check that finds no
+//! evidence fails; nothing here is assumed from the build configuration.
+
+use core::ffi::c_void;
+
+use crate::backend;
+
+/// Size of each probe allocation: large enough that every backend's counter
+/// (glibc's included, which counts blocks above its mmap threshold at once)
+/// moves by at least this much.
+const PROBE_BYTES: usize = 1 << 20;
+
+/// One named check and what it found.
+pub struct Check {
+    /// Stable identifier, e.g. "gb_alloc_served_by_backend".
+    pub name: &'static str,
+    /// Whether the check passed.
+    pub passed: bool,
+    /// What was measured, in words and numbers.
+    pub evidence: String,
+}
+
+/// The result of every check.
+pub struct Report {
+    /// The checks, in the order they ran.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// True only if every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|check| check.passed)
+    }
+}
+
+/// Runs every check.
+pub fn run() -> Report {
+    Report {
+        checks: vec![
+            probe(
+                "gb_alloc_served_by_backend",
+                |size| {
+                    // SAFETY: plain allocation through the C API.
+                    unsafe { crate::capi::gb_alloc(size) }.cast()
+                },
+                |block| {
+                    // SAFETY: the block just allocated by gb_alloc.
+                    unsafe { crate::capi::gb_free(block.cast()) }
+                },
+            ),
+            probe(
+                "rust_global_allocator_served_by_backend",
+                |size| {
+                    let layout = std::alloc::Layout::from_size_align(size, 16).expect("valid");
+                    // SAFETY: non-zero size.
+                    unsafe { std::alloc::alloc(layout) }
+                },
+                |block| {
+                    let layout =
+                        std::alloc::Layout::from_size_align(PROBE_BYTES, 16).expect("valid");
+                    // SAFETY: the block just allocated with this layout.
+                    unsafe { std::alloc::dealloc(block, layout) }
+                },
+            ),
+            host_malloc_not_captured(),
+        ],
+    }
+}
+
+/// Allocates `PROBE_BYTES` with `allocate`, touches them, and checks that the
+/// backend owns the block and that its byte counter moved by at least that.
+fn probe(
+    name: &'static str,
+    allocate: impl FnOnce(usize) -> *mut u8,
+    release: impl FnOnce(*mut u8),
+) -> Check {
+    let before = backend::allocation_counter();
+    let block = allocate(PROBE_BYTES);
+    if block.is_null() {
+        return Check {
+            name,
+            passed: false,
+            evidence: format!("allocating {PROBE_BYTES} bytes failed"),
+        };
+    }
+    // SAFETY: the block is PROBE_BYTES long; touching it makes it resident.
+    unsafe { core::ptr::write_bytes(block, 0xA5, PROBE_BYTES) };
+    let after = backend::allocation_counter();
+    let owned = backend::owns(block as *const c_void);
+    release(block);
+
+    let mut evidence = Vec::new();
+    let mut passed = true;
+    if backend::CAN_TELL_OWNERSHIP {
+        evidence.push(format!(
+            "{} reports the block {block:p} as {}",
+            backend_name(),
+            if owned { "its own" } else { "foreign" }
+        ));
+        passed &= owned;
+    }
+    match (before, after) {
+        (Some(before), Some(after)) => {
+            let moved = after.saturating_sub(before);
+            evidence.push(format!(
+                "{}'s byte counter moved by {moved} for a {PROBE_BYTES}-byte block",
+                backend_name()
+            ));
+            passed &= moved >= PROBE_BYTES as u64;
+        }
+        _ if backend::CAN_TELL_OWNERSHIP => {}
+        _ => {
+            evidence.push(format!(
+                "{} offers neither ownership nor a byte counter here",
+                backend_name()
+            ));
+            passed = false;
+        }
+    }
+    Check {
+        name,
+        passed,
+        evidence: evidence.join("; "),
+    }
+}
+
+/// The host's `malloc` must still be the C library's: the symbol the process
+/// resolves for `malloc` must not live in this library, and (where the
+/// backend can tell) a block from it must not be the backend's.
+fn host_malloc_not_captured() -> Check {
+    let name = "host_malloc_not_captured";
+    let malloc_object = object_defining(c"malloc");
+    let our_object = object_of(crate::capi::gb_alloc as *const c_void);
+    let mut passed = match (&malloc_object, &our_object) {
+        (Some(malloc_object), Some(our_object)) => malloc_object != our_object,
+        _ => false,
+    };
+    let mut evidence = format!(
+        "malloc resolves to {}; this library is {}",
+        malloc_object.as_deref().unwrap_or("<unknown>"),
+        our_object.as_deref().unwrap_or("<unknown>")
+    );
+    if backend::CAN_TELL_OWNERSHIP {
+        // SAFETY: plain malloc/free of the host's allocator.
+        let block = unsafe { libc::malloc(64) };
+        let owned = backend::owns(block);
+        // SAFETY: the block just allocated by malloc.
+        unsafe { libc::free(block) };
+        evidence.push_str(&format!(
+            "; {} reports a host malloc block as {}",
+            backend_name(),
+            if owned { "its own" } else { "foreign" }
+        ));
+        passed &= !owned;
+    }
+    Check {
+        name,
+        passed,
+        evidence,
+    }
+}
+
+fn backend_name() -> &'static str {
+    backend::NAME.to_str().unwrap_or("backend")
+}
+
+/// Path of the loaded object that the process's symbol lookup finds for
+/// `symbol` (what an unqualified call from the host would reach).
+fn object_defining(symbol: &core::ffi::CStr) -> Option<String> {
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name.
+    let address = unsafe { libc::dlsym(libc::RTLD_DEFAULT, symbol.as_ptr()) };
+    object_of(address as *const c_void)
+}
+
+/// Path of the loaded object that contains `address`.
+fn object_of(address: *const c_void) -> Option<String> {
+    if address.is_null() {
+        return None;
+    }
+    let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
+    // SAFETY: dladdr fills `info` for any address.
+    if unsafe { libc::dladdr(address, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dladdr returns a NUL-terminated path owned by the loader.
+    let path = unsafe { core::ffi::CStr::from_ptr(info.dli_fname) };
+    Some(path.to_string_lossy().into_owned())
+}
