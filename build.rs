@@ -22,6 +22,9 @@ fn main() {
     });
     println!("cargo::rustc-check-cfg=cfg(gb_backend, values(\"jemalloc\", \"mimalloc\", \"system\"))");
     println!("cargo::rustc-cfg=gb_backend=\"{backend}\"");
+    // For the tests that compile C programs against the library.
+    println!("cargo::rustc-env=GB_TARGET={}", env::var("TARGET").unwrap_or_default());
+    println!("cargo::rustc-env=GB_BACKEND={backend}");
 
     if target_os == "linux" {
         // SONAME as cargo-c sets it: libgraphbit_alloc.so.0.MINOR while 0.x,

@@ -1,0 +1,70 @@
+/* fork() while other threads allocate: the child must be able to allocate
+ * and exit cleanly (no lock left held by a thread that no longer exists),
+ * many times over. An alarm turns a deadlock into a failure. */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "graphbit_alloc.h"
+#include "gb_test.h"
+
+enum { BUSY_THREADS = 3, FORKS = 200 };
+
+static volatile int stop = 0;
+
+static void *busy(void *arg) {
+    uint64_t seed = (uint64_t)(intptr_t)arg + 1;
+    void *held[64] = {0};
+    while (!stop) {
+        size_t i = (size_t)(gb_rand(&seed) % 64);
+        gb_free(held[i]);
+        held[i] = gb_alloc((size_t)(gb_rand(&seed) % 5000));
+        if (held[i]) memset(held[i], 1, 16 < gb_usable_size(held[i]) ? 16 : gb_usable_size(held[i]));
+    }
+    for (int i = 0; i < 64; i++) gb_free(held[i]);
+    return NULL;
+}
+
+static int child_work(void) {
+    alarm(20);
+    for (int i = 0; i < 1000; i++) {
+        unsigned char *p = gb_alloc((size_t)i * 37 % 9000);
+        if (!p) return 2;
+        gb_fill(p, (size_t)i * 37 % 9000, p);
+        if (!gb_intact(p, (size_t)i * 37 % 9000, p)) return 3;
+        gb_free(p);
+    }
+    void *big = gb_alloc(4 << 20);
+    if (!big) return 4;
+    gb_free(big);
+    return 0;
+}
+
+int main(void) {
+    alarm(240);
+    pthread_t threads[BUSY_THREADS];
+    for (int i = 0; i < BUSY_THREADS; i++)
+        REQUIRE(pthread_create(&threads[i], NULL, busy, (void *)(intptr_t)i) == 0);
+    int bad = 0;
+    for (int i = 0; i < FORKS; i++) {
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) _exit(child_work());
+        int status = 0;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "fork %d: child %s %d\n", i, WIFEXITED(status) ? "exited" : "killed by signal",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+            bad++;
+        }
+    }
+    stop = 1;
+    for (int i = 0; i < BUSY_THREADS; i++) pthread_join(threads[i], NULL);
+    CHECK(bad == 0);
+    /* The parent still works. */
+    void *p = gb_alloc(100);
+    CHECK(p != NULL);
+    gb_free(p);
+    return gb_test_finish("fork");
+}

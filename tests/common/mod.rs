@@ -1,0 +1,159 @@
+//! Helpers for the tests that treat the built library as a C host would:
+//! find it, compile C/C++ programs against it, run them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The backend this build uses, as build.rs chose it.
+pub const BACKEND: &str = env!("GB_BACKEND");
+
+pub fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>`, where cargo put libgraphbit_alloc.{so,a} for this run.
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash>
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+}
+
+pub fn shared_lib() -> PathBuf {
+    let path = lib_dir().join("libgraphbit_alloc.so");
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+pub fn static_lib() -> PathBuf {
+    let path = lib_dir().join("libgraphbit_alloc.a");
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A directory holding the shared library under its SONAME
+/// (libgraphbit_alloc.so.0.MINOR) and its link name, as an install would:
+/// programs linked against it record the SONAME and need that file at run time.
+pub fn staged_lib_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = lib_dir().join("gb-test-stage");
+        std::fs::create_dir_all(&dir).unwrap();
+        let soname = soname(&shared_lib());
+        for name in [soname.as_str(), "libgraphbit_alloc.so"] {
+            let link = dir.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(shared_lib(), &link).unwrap();
+        }
+        dir
+    })
+    .clone()
+}
+
+/// The SONAME recorded in a shared object (readelf -d).
+pub fn soname(path: &Path) -> String {
+    let out = run_ok(Command::new("readelf").arg("-d").arg(path));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.contains("(SONAME)"))
+        .and_then(|l| l.split('[').nth(1))
+        .and_then(|l| l.split(']').next())
+        .unwrap_or_else(|| panic!("{} has no SONAME", path.display()))
+        .to_string()
+}
+
+/// The C (or C++) compiler the `cc` crate would use for this target.
+pub fn compiler(cpp: bool) -> Command {
+    let target = env!("GB_TARGET");
+    cc::Build::new()
+        .cpp(cpp)
+        .target(target)
+        .host(target)
+        .opt_level(1)
+        .debug(true)
+        .cargo_metadata(false)
+        .warnings_into_errors(true)
+        .get_compiler()
+        .to_command()
+}
+
+/// The libraries the static library needs, as the README's link line names
+/// them (the line is pinned by the tests that link with it).
+pub fn readme_static_libs() -> Vec<String> {
+    let readme = std::fs::read_to_string(crate_dir().join("README.md")).expect("README.md");
+    let line = readme
+        .lines()
+        .find(|l| l.contains("libgraphbit_alloc.a -l"))
+        .expect("README.md shows the static link line (`... libgraphbit_alloc.a -l...`)");
+    line.split_whitespace()
+        .skip_while(|w| !w.ends_with("libgraphbit_alloc.a"))
+        .skip(1)
+        .take_while(|w| w.starts_with("-l"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Link {
+    Shared,
+    Static,
+}
+
+/// Compiles `c_tests/<source>` into an executable linked against the library.
+pub fn build_program(source: &str, link: Link, extra: &[&str]) -> PathBuf {
+    let cpp = source.ends_with(".cpp");
+    let stem = Path::new(source).file_stem().unwrap().to_string_lossy().to_string();
+    let out_dir = lib_dir().join("gb-c-tests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let exe = out_dir.join(format!("{stem}-{}", if link == Link::Shared { "shared" } else { "static" }));
+    let mut cmd = compiler(cpp);
+    cmd.args(["-Wall", "-Wextra", "-D_GNU_SOURCE"])
+        .arg(format!("-DGB_EXPECT_BACKEND=\"{BACKEND}\""))
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(crate_dir().join("c_tests").join(source))
+        .args(extra)
+        .arg("-o")
+        .arg(&exe);
+    if !cpp {
+        cmd.arg("-std=c11");
+    }
+    match link {
+        Link::Shared => {
+            let dir = staged_lib_dir();
+            cmd.arg("-L").arg(&dir).arg("-lgraphbit_alloc");
+            cmd.arg(format!("-Wl,-rpath,{}", dir.display()));
+            cmd.arg("-lpthread");
+        }
+        Link::Static => {
+            cmd.arg(static_lib());
+            cmd.args(readme_static_libs());
+        }
+    }
+    run_ok(&mut cmd);
+    exe
+}
+
+/// Runs a command, panicking with its output unless it exits 0.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+/// Builds and runs a C test program against the shared and the static library.
+pub fn run_c_test(source: &str) {
+    for link in [Link::Shared, Link::Static] {
+        let exe = build_program(source, link, &[]);
+        let out = run_ok(&mut Command::new(&exe));
+        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+}

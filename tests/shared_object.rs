@@ -1,0 +1,65 @@
+//! What the shared library shows the dynamic linker: only the gb_ functions
+//! the header declares, and a cargo-c style SONAME.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// Function names declared in include/graphbit_alloc.h.
+fn header_functions() -> BTreeSet<String> {
+    let header = std::fs::read_to_string(crate_dir().join("include/graphbit_alloc.h")).unwrap();
+    header
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with('/'))
+        .filter_map(|l| l.split_once('(').map(|(head, _)| head))
+        .filter_map(|head| head.split(|c: char| c == ' ' || c == '*').last())
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn exports_exactly_the_header_functions() {
+    let out = run_ok(Command::new("nm").args(["-D", "--defined-only"]).arg(shared_lib()));
+    let exported: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_string)
+        .collect();
+    let declared = header_functions();
+    assert!(declared.len() >= 13, "header parse found {declared:?}");
+    let stray: Vec<_> = exported.iter().filter(|s| !s.starts_with("gb_")).collect();
+    assert!(stray.is_empty(), "symbols without the gb_ prefix leak: {stray:?}");
+    assert_eq!(exported, declared, "exported symbols differ from the header's functions");
+}
+
+#[test]
+fn does_not_define_malloc_family() {
+    let out = run_ok(Command::new("nm").args(["-D", "--defined-only"]).arg(shared_lib()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["malloc", "free", "calloc", "realloc", "posix_memalign", "aligned_alloc", "mi_malloc"] {
+        assert!(
+            !text.lines().any(|l| l.split_whitespace().nth(2) == Some(name)),
+            "the shared library exports {name}"
+        );
+    }
+}
+
+#[test]
+fn soname_is_versioned_like_cargo_c() {
+    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    let expected = if major == "0" {
+        format!("libgraphbit_alloc.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"))
+    } else {
+        format!("libgraphbit_alloc.so.{major}")
+    };
+    assert_eq!(soname(&shared_lib()), expected);
+}
+
+#[test]
+fn marked_nodelete_for_dlclose() {
+    let out = run_ok(Command::new("readelf").arg("-d").arg(shared_lib()));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("NODELETE"));
+}
