@@ -13,11 +13,13 @@ pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/<profile>`, where cargo put libgraphbit_alloc.{so,a} for this run.
+/// `target/<profile>/deps`, where `cargo test` puts the libgraphbit_alloc.so
+/// and .a it built for this run (it does not copy them up to
+/// `target/<profile>` as `cargo build` does).
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test>-<hash>
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    exe.parent().expect("target/<profile>/deps").to_path_buf()
 }
 
 pub fn shared_lib() -> PathBuf {
