@@ -20,10 +20,15 @@ fn main() {
         "macos" | "windows" => "mimalloc",
         _ => "system",
     });
-    println!("cargo::rustc-check-cfg=cfg(gb_backend, values(\"jemalloc\", \"mimalloc\", \"system\"))");
+    println!(
+        "cargo::rustc-check-cfg=cfg(gb_backend, values(\"jemalloc\", \"mimalloc\", \"system\"))"
+    );
     println!("cargo::rustc-cfg=gb_backend=\"{backend}\"");
     // For the tests that compile C programs against the library.
-    println!("cargo::rustc-env=GB_TARGET={}", env::var("TARGET").unwrap_or_default());
+    println!(
+        "cargo::rustc-env=GB_TARGET={}",
+        env::var("TARGET").unwrap_or_default()
+    );
     println!("cargo::rustc-env=GB_BACKEND={backend}");
 
     if target_os == "linux" {
@@ -31,7 +36,11 @@ fn main() {
         // libgraphbit_alloc.so.MAJOR after.
         let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();
         let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default();
-        let soname_version = if major == "0" { format!("0.{minor}") } else { major };
+        let soname_version = if major == "0" {
+            format!("0.{minor}")
+        } else {
+            major
+        };
         println!("cargo::rustc-cdylib-link-arg=-Wl,-soname,libgraphbit_alloc.so.{soname_version}");
         // The backend registers per-thread destructors; unloading its code
         // while threads still run would leave them pointing at nothing.

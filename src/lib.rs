@@ -30,18 +30,20 @@
 #![warn(missing_docs)]
 
 #[cfg(all(feature = "backend-jemalloc", feature = "backend-mimalloc"))]
-compile_error!("features `backend-jemalloc` and `backend-mimalloc` are exclusive: pick one backend");
+compile_error!(
+    "features `backend-jemalloc` and `backend-mimalloc` are exclusive: pick one backend"
+);
 #[cfg(all(feature = "backend-jemalloc", feature = "backend-system"))]
 compile_error!("features `backend-jemalloc` and `backend-system` are exclusive: pick one backend");
 #[cfg(all(feature = "backend-mimalloc", feature = "backend-system"))]
 compile_error!("features `backend-mimalloc` and `backend-system` are exclusive: pick one backend");
 
 mod backend;
-pub mod capi;
 mod errno;
+pub mod ffi;
 mod verify;
 
-pub use capi::*;
+pub use ffi::*;
 
 /// Rust's own allocations inside the library (and in a Rust program that
 /// links the rlib) go through the same backend as `gb_alloc`.

@@ -44,11 +44,11 @@ pub fn run() -> Report {
                 "gb_alloc_served_by_backend",
                 |size| {
                     // SAFETY: plain allocation through the C API.
-                    unsafe { crate::capi::gb_alloc(size) }.cast()
+                    unsafe { crate::ffi::gb_alloc(size) }.cast()
                 },
                 |block| {
                     // SAFETY: the block just allocated by gb_alloc.
-                    unsafe { crate::capi::gb_free(block.cast()) }
+                    unsafe { crate::ffi::gb_free(block.cast()) }
                 },
             ),
             probe(
@@ -133,7 +133,7 @@ fn probe(
 fn host_malloc_not_captured() -> Check {
     let name = "host_malloc_not_captured";
     let malloc_object = object_defining(c"malloc");
-    let our_object = object_of(crate::capi::gb_alloc as *const c_void);
+    let our_object = object_of(crate::ffi::gb_alloc as *const c_void);
     let mut passed = match (&malloc_object, &our_object) {
         (Some(malloc_object), Some(our_object)) => malloc_object != our_object,
         _ => false,

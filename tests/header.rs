@@ -6,8 +6,10 @@ include!("../tools/header.rs");
 use std::path::PathBuf;
 
 fn committed_header() -> String {
-    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("include/graphbit_alloc.h"))
-        .expect("include/graphbit_alloc.h is committed")
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("include/graphbit_alloc.h"),
+    )
+    .expect("include/graphbit_alloc.h is committed")
 }
 
 #[test]
@@ -33,9 +35,18 @@ fn macro_value(header: &str, name: &str) -> String {
 #[test]
 fn version_macros_match_cargo_toml() {
     let header = committed_header();
-    assert_eq!(macro_value(&header, "GB_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MAJOR"));
-    assert_eq!(macro_value(&header, "GB_VERSION_MINOR"), env!("CARGO_PKG_VERSION_MINOR"));
-    assert_eq!(macro_value(&header, "GB_VERSION_PATCH"), env!("CARGO_PKG_VERSION_PATCH"));
+    assert_eq!(
+        macro_value(&header, "GB_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MAJOR")
+    );
+    assert_eq!(
+        macro_value(&header, "GB_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    assert_eq!(
+        macro_value(&header, "GB_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION_PATCH")
+    );
     assert_eq!(
         macro_value(&header, "GB_VERSION_STRING"),
         format!("\"{}\"", env!("CARGO_PKG_VERSION"))

@@ -22,7 +22,11 @@ fn header_functions() -> BTreeSet<String> {
 
 #[test]
 fn exports_exactly_the_header_functions() {
-    let out = run_ok(Command::new("nm").args(["-D", "--defined-only"]).arg(shared_lib()));
+    let out = run_ok(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(shared_lib()),
+    );
     let exported: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2))
@@ -31,17 +35,37 @@ fn exports_exactly_the_header_functions() {
     let declared = header_functions();
     assert!(declared.len() >= 13, "header parse found {declared:?}");
     let stray: Vec<_> = exported.iter().filter(|s| !s.starts_with("gb_")).collect();
-    assert!(stray.is_empty(), "symbols without the gb_ prefix leak: {stray:?}");
-    assert_eq!(exported, declared, "exported symbols differ from the header's functions");
+    assert!(
+        stray.is_empty(),
+        "symbols without the gb_ prefix leak: {stray:?}"
+    );
+    assert_eq!(
+        exported, declared,
+        "exported symbols differ from the header's functions"
+    );
 }
 
 #[test]
 fn does_not_define_malloc_family() {
-    let out = run_ok(Command::new("nm").args(["-D", "--defined-only"]).arg(shared_lib()));
+    let out = run_ok(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(shared_lib()),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    for name in ["malloc", "free", "calloc", "realloc", "posix_memalign", "aligned_alloc", "mi_malloc"] {
+    for name in [
+        "malloc",
+        "free",
+        "calloc",
+        "realloc",
+        "posix_memalign",
+        "aligned_alloc",
+        "mi_malloc",
+    ] {
         assert!(
-            !text.lines().any(|l| l.split_whitespace().nth(2) == Some(name)),
+            !text
+                .lines()
+                .any(|l| l.split_whitespace().nth(2) == Some(name)),
             "the shared library exports {name}"
         );
     }

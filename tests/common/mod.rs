@@ -105,10 +105,21 @@ pub enum Link {
 /// Compiles `c_tests/<source>` into an executable linked against the library.
 pub fn build_program(source: &str, link: Link, extra: &[&str]) -> PathBuf {
     let cpp = source.ends_with(".cpp");
-    let stem = Path::new(source).file_stem().unwrap().to_string_lossy().to_string();
+    let stem = Path::new(source)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
     let out_dir = lib_dir().join("gb-c-tests");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let exe = out_dir.join(format!("{stem}-{}", if link == Link::Shared { "shared" } else { "static" }));
+    let exe = out_dir.join(format!(
+        "{stem}-{}",
+        if link == Link::Shared {
+            "shared"
+        } else {
+            "static"
+        }
+    ));
     let mut cmd = compiler(cpp);
     cmd.args(["-Wall", "-Wextra", "-D_GNU_SOURCE"])
         .arg(format!("-DGB_EXPECT_BACKEND=\"{BACKEND}\""))
@@ -139,7 +150,9 @@ pub fn build_program(source: &str, link: Link, extra: &[&str]) -> PathBuf {
 
 /// Runs a command, panicking with its output unless it exits 0.
 pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     if !out.status.success() {
         panic!(
             "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",

@@ -1,0 +1,8 @@
+//! The exported C API, one module per concern. Every function's contract is
+//! its doc comment, which cbindgen copies into `include/graphbit_alloc.h`.
+
+mod alloc;
+mod info;
+
+pub use alloc::*;
+pub use info::*;
