@@ -37,6 +37,56 @@
 #define GB_NODISCARD
 #endif
 
+/**
+ * Value of a `gb_stats_t` field that the backend does not keep.
+ */
+#define GB_STAT_UNAVAILABLE UINT64_MAX
+
+/**
+ * Memory statistics, in bytes. The caller sets `size` to
+ * `sizeof(gb_stats_t)` before calling `gb_stats`, so that the struct can
+ * grow in later versions without breaking callers built against this one:
+ * the library fills only the fields that fit in `size` bytes and sets `size`
+ * to the number of bytes it filled. A field the backend does not keep is
+ * `GB_STAT_UNAVAILABLE`.
+ */
+typedef struct gb_stats_t {
+  /**
+   * In: `sizeof(gb_stats_t)` as the caller knows it. Out: bytes filled.
+   */
+  size_t size;
+  /**
+   * Bytes in live allocations (jemalloc: `stats.allocated`; glibc:
+   * `mallinfo2` in-use bytes; mimalloc keeps no live-byte count in release
+   * builds and reports its committed memory, an upper bound).
+   */
+  uint64_t allocated;
+  /**
+   * Bytes in pages that hold live allocations (jemalloc: `stats.active`).
+   */
+  uint64_t active;
+  /**
+   * Bytes of the backend's memory resident in RAM (jemalloc:
+   * `stats.resident`).
+   */
+  uint64_t resident;
+  /**
+   * Bytes the backend has mapped from the OS (jemalloc: `stats.mapped`;
+   * glibc: heap plus mmapped blocks).
+   */
+  uint64_t mapped;
+  /**
+   * Bytes kept mapped but unused, given back lazily (jemalloc:
+   * `stats.retained`; glibc: free bytes in the heap).
+   */
+  uint64_t retained;
+  /**
+   * The process's peak resident set size as the OS reports it (all memory,
+   * not only this library's).
+   */
+  uint64_t peak_resident;
+} gb_stats_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -142,6 +192,56 @@ uint32_t gb_version_number(void);
  * was not replaced. Returns true only if every check passes.
  */
 bool gb_verify(void);
+
+/**
+ * Writes the verification report, a JSON document naming every check, whether
+ * it passed and the evidence (numbers) it found, plus the backend, its
+ * version and how the library was built, into `buf` (`buf_len` bytes).
+ * Returns the report's length in bytes, not counting the terminating NUL, as
+ * `snprintf` does; the report is written, NUL-terminated, only when it fits
+ * (`buf_len` greater than that length). When it does not fit, `buf[0]` is set
+ * to NUL (if `buf_len` is not 0) so no truncated document is ever read. Call
+ * with `buf` NULL and `buf_len` 0 to learn the size needed; a NULL `buf` is
+ * never written.
+ */
+size_t gb_verify_report(char *buf, size_t buf_len);
+
+/**
+ * Fills `*out` with current memory statistics (see `gb_stats_t`; set
+ * `out->size` first). Returns 0 on success, or `EINVAL` when `out` is NULL
+ * or `out->size` is too small to hold even `allocated`; `*out` is left
+ * untouched on failure. Costs more than an allocation (jemalloc refreshes
+ * its statistics): call it from monitoring code, not hot paths.
+ */
+int gb_stats(struct gb_stats_t *out);
+
+/**
+ * Returns memory the backend holds but does not use to the OS now, instead
+ * of waiting for its own schedule (jemalloc: flush this thread's cache and
+ * purge every arena; mimalloc: `mi_collect(true)`; glibc: `malloc_trim(0)`).
+ * Returns 0 on success or an errno value. Slow: for after a phase that freed
+ * much memory, not for hot paths.
+ */
+int gb_trim(void);
+
+/**
+ * True if `ptr` points into memory managed by this library's backend, as
+ * the backend's own page map says (a block from `gb_alloc` and friends, live
+ * or recently freed). False for NULL and for memory from the host's
+ * `malloc`, the stack or static data. Safe to call with any pointer value.
+ * The `system` backend cannot tell its blocks from the host's (they are the
+ * same allocator) and always returns false.
+ */
+bool gb_owns(const void *ptr);
+
+/**
+ * Writes the backend's own detailed statistics report as text (jemalloc:
+ * `malloc_stats_print`; mimalloc: `mi_stats_print_out`; glibc:
+ * `malloc_info` XML) into `buf`, with the same size rules as
+ * `gb_verify_report`: returns the length needed, writes the NUL-terminated
+ * text only when it fits.
+ */
+size_t gb_backend_stats_text(char *buf, size_t buf_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -9,12 +9,12 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use tikv_jemalloc_sys as je;
 
 /// The backend's name as `gb_allocator_name` reports it.
-pub const NAME: &CStr = c"jemalloc";
+pub(crate) const NAME: &CStr = c"jemalloc";
 
 /// Rust's global allocator for this backend.
-pub type RustAllocator = tikv_jemallocator::Jemalloc;
+pub(crate) type RustAllocator = tikv_jemallocator::Jemalloc;
 /// The value installed as `#[global_allocator]`.
-pub const RUST_ALLOCATOR: RustAllocator = tikv_jemallocator::Jemalloc;
+pub(crate) const RUST_ALLOCATOR: RustAllocator = tikv_jemallocator::Jemalloc;
 
 /// Set once a block has been handed out by `aligned_alloc` whose size class
 /// differs from the class of its requested size. jemalloc's sized free trusts
@@ -115,7 +115,7 @@ pub unsafe fn usable_size(ptr: *const c_void) -> usize {
 }
 
 /// This backend can tell its own blocks from foreign pointers.
-pub const CAN_TELL_OWNERSHIP: bool = true;
+pub(crate) const CAN_TELL_OWNERSHIP: bool = true;
 
 /// True if `ptr` lies in a live extent managed by jemalloc. Safe for any
 /// pointer value: `arenas.lookup` only consults jemalloc's own page map.
@@ -155,4 +155,77 @@ pub fn allocation_counter() -> Option<u64> {
         )
     };
     (rc == 0).then_some(value)
+}
+
+/// Reads a `size_t` statistic by mallctl name.
+fn read_size(name: &CStr) -> Option<u64> {
+    let mut value: usize = 0;
+    let mut len = core::mem::size_of::<usize>();
+    // SAFETY: every name passed here is a read-only size_t mallctl.
+    let rc = unsafe {
+        je::mallctl(name.as_ptr(), (&mut value as *mut usize).cast(), &mut len, ptr::null_mut(), 0)
+    };
+    (rc == 0).then_some(value as u64)
+}
+
+/// jemalloc's global statistics, refreshed first (they are cached until the
+/// `epoch` is advanced).
+pub fn stats() -> super::Stats {
+    let mut epoch: u64 = 1;
+    let mut len = core::mem::size_of::<u64>();
+    // SAFETY: "epoch" reads and writes a uint64_t.
+    unsafe {
+        je::mallctl(
+            c"epoch".as_ptr(),
+            (&mut epoch as *mut u64).cast(),
+            &mut len,
+            (&mut epoch as *mut u64).cast(),
+            core::mem::size_of::<u64>(),
+        )
+    };
+    super::Stats {
+        allocated: read_size(c"stats.allocated"),
+        active: read_size(c"stats.active"),
+        resident: read_size(c"stats.resident"),
+        mapped: read_size(c"stats.mapped"),
+        retained: read_size(c"stats.retained"),
+    }
+}
+
+/// Returns the calling thread's cached blocks to their arenas, then purges
+/// every arena's unused dirty pages to the OS (`arena.<all>.purge`).
+pub fn trim() -> libc::c_int {
+    // SAFETY: both are write-only mallctls that take no value.
+    unsafe {
+        je::mallctl(c"thread.tcache.flush".as_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), 0);
+        // 4096 is MALLCTL_ARENAS_ALL: every arena.
+        je::mallctl(c"arena.4096.purge".as_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), 0)
+    }
+}
+
+/// Whether this jemalloc keeps statistics (`config.stats`).
+pub fn stats_enabled() -> bool {
+    let mut value = false;
+    let mut len = core::mem::size_of::<bool>();
+    // SAFETY: "config.stats" is a read-only bool.
+    let rc = unsafe {
+        je::mallctl(c"config.stats".as_ptr(), (&mut value as *mut bool).cast(), &mut len, ptr::null_mut(), 0)
+    };
+    rc == 0 && value
+}
+
+/// How the backend's thread-local state is reached.
+pub(crate) const TLS_MODEL: &str = "global-dynamic (jemalloc built with --disable-initial-exec-tls, so the library can be dlopen-ed)";
+
+/// jemalloc's own statistics report (`malloc_stats_print`).
+pub fn detailed_stats() -> String {
+    extern "C" fn append(out: *mut c_void, text: *const c_char) {
+        // SAFETY: `out` is the String passed below; jemalloc passes a C string.
+        let (out, text) = unsafe { (&mut *(out as *mut String), CStr::from_ptr(text)) };
+        out.push_str(&text.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback only appends to `out`, which outlives the call.
+    unsafe { je::malloc_stats_print(Some(append), (&mut out as *mut String).cast(), ptr::null()) };
+    out
 }

@@ -9,12 +9,12 @@ use std::sync::OnceLock;
 use libmimalloc_sys as mi;
 
 /// The backend's name as `gb_allocator_name` reports it.
-pub const NAME: &CStr = c"mimalloc";
+pub(crate) const NAME: &CStr = c"mimalloc";
 
 /// Rust's global allocator for this backend.
-pub type RustAllocator = mimalloc::MiMalloc;
+pub(crate) type RustAllocator = mimalloc::MiMalloc;
 /// The value installed as `#[global_allocator]`.
-pub const RUST_ALLOCATOR: RustAllocator = mimalloc::MiMalloc;
+pub(crate) const RUST_ALLOCATOR: RustAllocator = mimalloc::MiMalloc;
 
 /// mimalloc's version as "major.minor.patch" (from `mi_version()`).
 pub fn version() -> &'static CStr {
@@ -78,7 +78,7 @@ pub unsafe fn usable_size(ptr: *const c_void) -> usize {
 }
 
 /// This backend can tell its own blocks from foreign pointers.
-pub const CAN_TELL_OWNERSHIP: bool = true;
+pub(crate) const CAN_TELL_OWNERSHIP: bool = true;
 
 /// True if `ptr` lies in memory that mimalloc manages. Safe for any pointer
 /// value: mimalloc consults its own page map.
@@ -90,4 +90,64 @@ pub fn owns(ptr: *const c_void) -> bool {
 /// mimalloc keeps no byte counter in release builds; ownership is the evidence.
 pub fn allocation_counter() -> Option<u64> {
     None
+}
+
+/// What mimalloc's release build counts: memory it has committed
+/// (`mi_process_info`). It keeps no count of live bytes, so `allocated` and
+/// `active` report committed memory, an upper bound of both.
+pub fn stats() -> super::Stats {
+    let (mut elapsed, mut user, mut system, mut rss, mut peak_rss) = (0, 0, 0, 0, 0);
+    let (mut commit, mut peak_commit, mut faults) = (0, 0, 0);
+    // SAFETY: every out-parameter is a valid usize.
+    unsafe {
+        mi::mi_process_info(
+            &mut elapsed,
+            &mut user,
+            &mut system,
+            &mut rss,
+            &mut peak_rss,
+            &mut commit,
+            &mut peak_commit,
+            &mut faults,
+        )
+    };
+    super::Stats {
+        allocated: Some(commit as u64),
+        active: Some(commit as u64),
+        resident: None,
+        mapped: None,
+        retained: None,
+    }
+}
+
+/// Frees what mimalloc holds for later reuse, now (`mi_collect(true)`).
+pub fn trim() -> libc::c_int {
+    // SAFETY: no preconditions.
+    unsafe { mi::mi_collect(true) };
+    0
+}
+
+/// mimalloc's release build keeps only its essential counters.
+pub fn stats_enabled() -> bool {
+    false
+}
+
+/// How the backend's thread-local state is reached.
+pub(crate) const TLS_MODEL: &str = if cfg!(any(target_os = "macos", windows)) {
+    "platform default (mimalloc)"
+} else {
+    "local-dynamic (mimalloc built with -ftls-model=local-dynamic, so the library can be dlopen-ed)"
+};
+
+/// mimalloc's own statistics report (`mi_stats_print_out`).
+pub fn detailed_stats() -> String {
+    extern "C" fn append(text: *const core::ffi::c_char, out: *mut c_void) {
+        // SAFETY: `out` is the String passed below; mimalloc passes a C string.
+        let (out, text) = unsafe { (&mut *(out as *mut String), CStr::from_ptr(text)) };
+        out.push_str(&text.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback only appends to `out`, which outlives the call.
+    unsafe { mi::mi_stats_print_out(Some(append), (&mut out as *mut String).cast()) };
+    out
 }

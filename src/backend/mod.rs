@@ -22,3 +22,18 @@ pub use self::mimalloc::*;
 mod system;
 #[cfg(gb_backend = "system")]
 pub use system::*;
+
+/// The backend's own statistics, in bytes; `None` where it does not keep one.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Stats {
+    /// Bytes in live allocations (or the closest figure the backend keeps).
+    pub allocated: Option<u64>,
+    /// Bytes in pages that hold live allocations.
+    pub active: Option<u64>,
+    /// Bytes of the backend's memory resident in RAM.
+    pub resident: Option<u64>,
+    /// Bytes the backend has mapped from the OS.
+    pub mapped: Option<u64>,
+    /// Bytes the backend keeps mapped but unused (returned to the OS lazily).
+    pub retained: Option<u64>,
+}

@@ -10,12 +10,12 @@ compile_error!(
 );
 
 /// The backend's name as `gb_allocator_name` reports it.
-pub const NAME: &CStr = c"system";
+pub(crate) const NAME: &CStr = c"system";
 
 /// Rust's global allocator for this backend.
-pub type RustAllocator = std::alloc::System;
+pub(crate) type RustAllocator = std::alloc::System;
 /// The value installed as `#[global_allocator]`.
-pub const RUST_ALLOCATOR: RustAllocator = std::alloc::System;
+pub(crate) const RUST_ALLOCATOR: RustAllocator = std::alloc::System;
 
 /// The C library's version, e.g. "glibc 2.36".
 pub fn version() -> &'static CStr {
@@ -110,7 +110,7 @@ pub unsafe fn usable_size(ptr: *const c_void) -> usize {
 }
 
 /// See `owns`.
-pub const CAN_TELL_OWNERSHIP: bool = false;
+pub(crate) const CAN_TELL_OWNERSHIP: bool = false;
 
 /// The system allocator keeps no map of its own pages that could be asked
 /// safely about a foreign pointer, and every `malloc` block of the process is
@@ -131,5 +131,71 @@ pub fn allocation_counter() -> Option<u64> {
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {
         None
+    }
+}
+
+/// glibc's `mallinfo2`: bytes in use (`uordblks + hblkhd`), bytes obtained
+/// from the OS (`arena + hblkhd`) and free bytes kept (`fordblks`).
+pub fn stats() -> super::Stats {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: no preconditions (glibc >= 2.33).
+        let info = unsafe { libc::mallinfo2() };
+        let in_use = (info.uordblks + info.hblkhd) as u64;
+        super::Stats {
+            allocated: Some(in_use),
+            active: Some(in_use),
+            resident: None,
+            mapped: Some((info.arena + info.hblkhd) as u64),
+            retained: Some(info.fordblks as u64),
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        super::Stats::default()
+    }
+}
+
+/// Returns free memory at the top of the heap and in free pages to the OS
+/// (`malloc_trim(0)`, where the C library has it).
+pub fn trim() -> libc::c_int {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    0
+}
+
+/// glibc's counters (`mallinfo2`) are always kept.
+pub fn stats_enabled() -> bool {
+    cfg!(all(target_os = "linux", target_env = "gnu"))
+}
+
+/// How the backend's thread-local state is reached.
+pub(crate) const TLS_MODEL: &str = "C library (not part of this library)";
+
+/// The C library's own statistics report (glibc: `malloc_info`, XML).
+pub fn detailed_stats() -> String {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let mut buf: *mut core::ffi::c_char = core::ptr::null_mut();
+        let mut len: usize = 0;
+        // SAFETY: open_memstream allocates the buffer with malloc; we free it.
+        unsafe {
+            let stream = libc::open_memstream(&mut buf, &mut len);
+            if stream.is_null() {
+                return String::new();
+            }
+            libc::malloc_info(0, stream);
+            libc::fclose(stream);
+            let text = CStr::from_ptr(buf).to_string_lossy().into_owned();
+            libc::free(buf.cast());
+            text
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        String::new()
     }
 }

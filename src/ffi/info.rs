@@ -1,6 +1,6 @@
 //! What the library is and whether it works: names, versions, verification.
 
-use core::ffi::c_char;
+use core::ffi::{c_char, c_int, c_void};
 
 use crate::{backend, verify};
 
@@ -55,4 +55,162 @@ const fn parse_u32(text: &str) -> u32 {
 #[no_mangle]
 pub extern "C" fn gb_verify() -> bool {
     verify::run().passed()
+}
+
+/// Writes the verification report, a JSON document naming every check, whether
+/// it passed and the evidence (numbers) it found, plus the backend, its
+/// version and how the library was built, into `buf` (`buf_len` bytes).
+/// Returns the report's length in bytes, not counting the terminating NUL, as
+/// `snprintf` does; the report is written, NUL-terminated, only when it fits
+/// (`buf_len` greater than that length). When it does not fit, `buf[0]` is set
+/// to NUL (if `buf_len` is not 0) so no truncated document is ever read. Call
+/// with `buf` NULL and `buf_len` 0 to learn the size needed; a NULL `buf` is
+/// never written.
+#[no_mangle]
+pub unsafe extern "C" fn gb_verify_report(buf: *mut c_char, buf_len: usize) -> usize {
+    let report = verify::run().to_json();
+    // SAFETY: buf holds buf_len bytes (caller's contract).
+    unsafe { write_if_fits(&report, buf, buf_len) }
+}
+
+/// snprintf-style output: writes `text` and a NUL into `buf` only if all of
+/// it fits, otherwise an empty string (when `buf_len` > 0); returns
+/// `text.len()`. A NULL `buf` is never written.
+unsafe fn write_if_fits(text: &str, buf: *mut c_char, buf_len: usize) -> usize {
+    let needed = text.len();
+    if !buf.is_null() && buf_len > 0 {
+        if buf_len > needed {
+            // SAFETY: buf has room for needed + 1 bytes (caller's contract).
+            unsafe {
+                core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), needed);
+                *buf.add(needed) = 0;
+            }
+        } else {
+            // SAFETY: buf has at least one byte.
+            unsafe { *buf = 0 };
+        }
+    }
+    needed
+}
+
+/// Value of a `gb_stats_t` field that the backend does not keep.
+pub const GB_STAT_UNAVAILABLE: u64 = u64::MAX;
+
+/// Memory statistics, in bytes. The caller sets `size` to
+/// `sizeof(gb_stats_t)` before calling `gb_stats`, so that the struct can
+/// grow in later versions without breaking callers built against this one:
+/// the library fills only the fields that fit in `size` bytes and sets `size`
+/// to the number of bytes it filled. A field the backend does not keep is
+/// `GB_STAT_UNAVAILABLE`.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy)]
+pub struct gb_stats_t {
+    /// In: `sizeof(gb_stats_t)` as the caller knows it. Out: bytes filled.
+    pub size: usize,
+    /// Bytes in live allocations (jemalloc: `stats.allocated`; glibc:
+    /// `mallinfo2` in-use bytes; mimalloc keeps no live-byte count in release
+    /// builds and reports its committed memory, an upper bound).
+    pub allocated: u64,
+    /// Bytes in pages that hold live allocations (jemalloc: `stats.active`).
+    pub active: u64,
+    /// Bytes of the backend's memory resident in RAM (jemalloc:
+    /// `stats.resident`).
+    pub resident: u64,
+    /// Bytes the backend has mapped from the OS (jemalloc: `stats.mapped`;
+    /// glibc: heap plus mmapped blocks).
+    pub mapped: u64,
+    /// Bytes kept mapped but unused, given back lazily (jemalloc:
+    /// `stats.retained`; glibc: free bytes in the heap).
+    pub retained: u64,
+    /// The process's peak resident set size as the OS reports it (all memory,
+    /// not only this library's).
+    pub peak_resident: u64,
+}
+
+/// Fills `*out` with current memory statistics (see `gb_stats_t`; set
+/// `out->size` first). Returns 0 on success, or `EINVAL` when `out` is NULL
+/// or `out->size` is too small to hold even `allocated`; `*out` is left
+/// untouched on failure. Costs more than an allocation (jemalloc refreshes
+/// its statistics): call it from monitoring code, not hot paths.
+#[no_mangle]
+pub unsafe extern "C" fn gb_stats(out: *mut gb_stats_t) -> c_int {
+    if out.is_null() {
+        return libc::EINVAL;
+    }
+    // SAFETY: out points to at least a size_t (caller's contract).
+    let caller_size = unsafe { core::ptr::addr_of!((*out).size).read() };
+    let first_field_end = core::mem::offset_of!(gb_stats_t, allocated) + 8;
+    if caller_size < first_field_end {
+        return libc::EINVAL;
+    }
+    let stats = backend::stats();
+    let value = |field: Option<u64>| field.unwrap_or(GB_STAT_UNAVAILABLE);
+    let full = gb_stats_t {
+        size: 0,
+        allocated: value(stats.allocated),
+        active: value(stats.active),
+        resident: value(stats.resident),
+        mapped: value(stats.mapped),
+        retained: value(stats.retained),
+        peak_resident: value(peak_resident_bytes()),
+    };
+    // Copy whole fields only, as many as the caller's struct holds.
+    let filled = caller_size.min(core::mem::size_of::<gb_stats_t>());
+    let filled = first_field_end + (filled - first_field_end) / 8 * 8;
+    let full = gb_stats_t { size: filled, ..full };
+    // SAFETY: out holds `caller_size >= filled` bytes; both are plain data.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            (&full as *const gb_stats_t).cast::<u8>(),
+            out.cast::<u8>(),
+            filled,
+        )
+    };
+    0
+}
+
+/// Peak resident set size of the process (`getrusage`).
+fn peak_resident_bytes() -> Option<u64> {
+    let mut usage: libc::rusage = unsafe { core::mem::zeroed() };
+    // SAFETY: usage is a valid out-parameter.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    // Linux reports KiB, macOS bytes.
+    let scale = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    Some(usage.ru_maxrss as u64 * scale)
+}
+
+/// Returns memory the backend holds but does not use to the OS now, instead
+/// of waiting for its own schedule (jemalloc: flush this thread's cache and
+/// purge every arena; mimalloc: `mi_collect(true)`; glibc: `malloc_trim(0)`).
+/// Returns 0 on success or an errno value. Slow: for after a phase that freed
+/// much memory, not for hot paths.
+#[no_mangle]
+pub extern "C" fn gb_trim() -> c_int {
+    backend::trim()
+}
+
+/// True if `ptr` points into memory managed by this library's backend, as
+/// the backend's own page map says (a block from `gb_alloc` and friends, live
+/// or recently freed). False for NULL and for memory from the host's
+/// `malloc`, the stack or static data. Safe to call with any pointer value.
+/// The `system` backend cannot tell its blocks from the host's (they are the
+/// same allocator) and always returns false.
+#[no_mangle]
+pub extern "C" fn gb_owns(ptr: *const c_void) -> bool {
+    backend::owns(ptr)
+}
+
+/// Writes the backend's own detailed statistics report as text (jemalloc:
+/// `malloc_stats_print`; mimalloc: `mi_stats_print_out`; glibc:
+/// `malloc_info` XML) into `buf`, with the same size rules as
+/// `gb_verify_report`: returns the length needed, writes the NUL-terminated
+/// text only when it fits.
+#[no_mangle]
+pub unsafe extern "C" fn gb_backend_stats_text(buf: *mut c_char, buf_len: usize) -> usize {
+    let text = backend::detailed_stats();
+    // SAFETY: same contract as gb_verify_report.
+    unsafe { write_if_fits(&text, buf, buf_len) }
 }
