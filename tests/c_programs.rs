@@ -13,6 +13,11 @@ fn api_contract() {
 }
 
 #[test]
+fn introspection_stats_trim_owns_report() {
+    run_c_test("introspection.c");
+}
+
+#[test]
 fn threads_with_cross_thread_free() {
     run_c_test("threads.c");
 }

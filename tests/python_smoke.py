@@ -22,6 +22,23 @@ for name in ("gb_allocator_name", "gb_allocator_version", "gb_version"):
 lib.gb_version_number.argtypes, lib.gb_version_number.restype = [], ctypes.c_uint32
 lib.gb_verify.argtypes, lib.gb_verify.restype = [], ctypes.c_bool
 
+lib.gb_verify_report.argtypes = [ctypes.c_char_p, c_size]
+lib.gb_verify_report.restype = c_size
+lib.gb_backend_stats_text.argtypes = [ctypes.c_char_p, c_size]
+lib.gb_backend_stats_text.restype = c_size
+lib.gb_trim.argtypes, lib.gb_trim.restype = [], ctypes.c_int
+lib.gb_owns.argtypes, lib.gb_owns.restype = [ctypes.c_void_p], ctypes.c_bool
+
+
+class Stats(ctypes.Structure):
+    _fields_ = [("size", c_size)] + [
+        (name, ctypes.c_uint64)
+        for name in ("allocated", "active", "resident", "mapped", "retained", "peak_resident")
+    ]
+
+
+lib.gb_stats.argtypes, lib.gb_stats.restype = [ctypes.POINTER(Stats)], ctypes.c_int
+
 ENOMEM, EINVAL = 12, 22
 failures = []
 
@@ -60,6 +77,25 @@ ctypes.set_errno(0)
 check(lib.gb_aligned_alloc(3, 8) is None and ctypes.get_errno() == EINVAL, "alignment 3 -> EINVAL")
 check(lib.gb_usable_size(None) == 0, "gb_usable_size(NULL)")
 lib.gb_free(None)
+
+import json
+
+needed = lib.gb_verify_report(None, 0)
+buf = ctypes.create_string_buffer(needed + 1)
+check(lib.gb_verify_report(buf, needed + 1) == needed, "gb_verify_report length")
+report = json.loads(buf.value.decode())
+check(report["passed"] is True and report["backend"] == backend, "report passed")
+check({c["name"] for c in report["checks"]} >= {"gb_alloc_served_by_backend",
+      "rust_global_allocator_served_by_backend", "host_malloc_not_captured"}, "report checks")
+stats = Stats(size=ctypes.sizeof(Stats))
+check(lib.gb_stats(ctypes.byref(stats)) == 0 and stats.size == ctypes.sizeof(Stats), "gb_stats")
+check(lib.gb_stats(None) == EINVAL, "gb_stats(NULL)")
+check(lib.gb_trim() == 0, "gb_trim")
+q = lib.gb_alloc(64)
+check(lib.gb_owns(q) == (backend != "system"), "gb_owns own block")
+lib.gb_free(q)
+check(not lib.gb_owns(None), "gb_owns(NULL)")
+check(lib.gb_backend_stats_text(None, 0) > 0, "gb_backend_stats_text")
 
 if failures:
     print("python_smoke: FAILED:", ", ".join(failures))

@@ -163,7 +163,13 @@ fn read_size(name: &CStr) -> Option<u64> {
     let mut len = core::mem::size_of::<usize>();
     // SAFETY: every name passed here is a read-only size_t mallctl.
     let rc = unsafe {
-        je::mallctl(name.as_ptr(), (&mut value as *mut usize).cast(), &mut len, ptr::null_mut(), 0)
+        je::mallctl(
+            name.as_ptr(),
+            (&mut value as *mut usize).cast(),
+            &mut len,
+            ptr::null_mut(),
+            0,
+        )
     };
     (rc == 0).then_some(value as u64)
 }
@@ -197,9 +203,21 @@ pub fn stats() -> super::Stats {
 pub fn trim() -> libc::c_int {
     // SAFETY: both are write-only mallctls that take no value.
     unsafe {
-        je::mallctl(c"thread.tcache.flush".as_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), 0);
+        je::mallctl(
+            c"thread.tcache.flush".as_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            0,
+        );
         // 4096 is MALLCTL_ARENAS_ALL: every arena.
-        je::mallctl(c"arena.4096.purge".as_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), 0)
+        je::mallctl(
+            c"arena.4096.purge".as_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            0,
+        )
     }
 }
 
@@ -209,7 +227,13 @@ pub fn stats_enabled() -> bool {
     let mut len = core::mem::size_of::<bool>();
     // SAFETY: "config.stats" is a read-only bool.
     let rc = unsafe {
-        je::mallctl(c"config.stats".as_ptr(), (&mut value as *mut bool).cast(), &mut len, ptr::null_mut(), 0)
+        je::mallctl(
+            c"config.stats".as_ptr(),
+            (&mut value as *mut bool).cast(),
+            &mut len,
+            ptr::null_mut(),
+            0,
+        )
     };
     rc == 0 && value
 }

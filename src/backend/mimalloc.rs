@@ -94,7 +94,8 @@ pub fn allocation_counter() -> Option<u64> {
 
 /// What mimalloc's release build counts: memory it has committed
 /// (`mi_process_info`). It keeps no count of live bytes, so `allocated` and
-/// `active` report committed memory, an upper bound of both.
+/// `active` report committed memory, an upper bound of both (mimalloc 3.3
+/// does not lower the counter when it purges freed pages).
 pub fn stats() -> super::Stats {
     let (mut elapsed, mut user, mut system, mut rss, mut peak_rss) = (0, 0, 0, 0, 0);
     let (mut commit, mut peak_commit, mut faults) = (0, 0, 0);

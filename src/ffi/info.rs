@@ -109,8 +109,9 @@ pub struct gb_stats_t {
     /// In: `sizeof(gb_stats_t)` as the caller knows it. Out: bytes filled.
     pub size: usize,
     /// Bytes in live allocations (jemalloc: `stats.allocated`; glibc:
-    /// `mallinfo2` in-use bytes; mimalloc keeps no live-byte count in release
-    /// builds and reports its committed memory, an upper bound).
+    /// `mallinfo2` in-use bytes). mimalloc keeps no live-byte count in release
+    /// builds: it reports its committed-memory counter, an upper bound that
+    /// grows with allocations but is not lowered when freed pages are purged.
     pub allocated: u64,
     /// Bytes in pages that hold live allocations (jemalloc: `stats.active`).
     pub active: u64,
@@ -158,7 +159,10 @@ pub unsafe extern "C" fn gb_stats(out: *mut gb_stats_t) -> c_int {
     // Copy whole fields only, as many as the caller's struct holds.
     let filled = caller_size.min(core::mem::size_of::<gb_stats_t>());
     let filled = first_field_end + (filled - first_field_end) / 8 * 8;
-    let full = gb_stats_t { size: filled, ..full };
+    let full = gb_stats_t {
+        size: filled,
+        ..full
+    };
     // SAFETY: out holds `caller_size >= filled` bytes; both are plain data.
     unsafe {
         core::ptr::copy_nonoverlapping(
