@@ -57,8 +57,9 @@ typedef struct gb_stats_t {
   size_t size;
   /**
    * Bytes in live allocations (jemalloc: `stats.allocated`; glibc:
-   * `mallinfo2` in-use bytes; mimalloc keeps no live-byte count in release
-   * builds and reports its committed memory, an upper bound).
+   * `mallinfo2` in-use bytes). mimalloc keeps no live-byte count in release
+   * builds: it reports its committed-memory counter, an upper bound that
+   * grows with allocations but is not lowered when freed pages are purged.
    */
   uint64_t allocated;
   /**
