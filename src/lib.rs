@@ -39,6 +39,7 @@ compile_error!("features `backend-jemalloc` and `backend-system` are exclusive: 
 compile_error!("features `backend-mimalloc` and `backend-system` are exclusive: pick one backend");
 
 mod backend;
+mod checked;
 mod errno;
 pub mod ffi;
 mod verify;

@@ -3,6 +3,7 @@
 
 use core::ffi::{c_int, c_void};
 
+use crate::checked::{self, Claim};
 use crate::{backend, errno};
 
 /// Largest size any function accepts: `PTRDIFF_MAX`. Larger requests fail
@@ -37,7 +38,11 @@ pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
         return fail(libc::ENOMEM);
     }
     // SAFETY: any size up to PTRDIFF_MAX.
-    check_out_of_memory(unsafe { backend::alloc(size) })
+    let block = check_out_of_memory(unsafe { backend::alloc(size) });
+    if checked::enabled() {
+        return checked::record(block, size, 0);
+    }
+    block
 }
 
 /// Allocates an array of `count` elements of `size` bytes each, all bytes
@@ -51,7 +56,11 @@ pub unsafe extern "C" fn gb_calloc(count: usize, size: usize) -> *mut c_void {
     match count.checked_mul(size) {
         Some(total) if total <= MAX_SIZE => {
             // SAFETY: the product fits in PTRDIFF_MAX.
-            check_out_of_memory(unsafe { backend::alloc_zeroed(count, size) })
+            let block = check_out_of_memory(unsafe { backend::alloc_zeroed(count, size) });
+            if checked::enabled() {
+                return checked::record(block, total, 0);
+            }
+            block
         }
         _ => fail(libc::ENOMEM),
     }
@@ -70,6 +79,35 @@ pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_voi
     if size > MAX_SIZE {
         return fail(libc::ENOMEM);
     }
+    if checked::enabled() {
+        // SAFETY: as below; the block is checked first.
+        return unsafe { checked_realloc(ptr, size) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { realloc_unchecked(ptr, size) }
+}
+
+/// gb_realloc in checked mode: the block must be live; the result replaces
+/// it in the record (or it is put back when the resize fails).
+#[cold]
+unsafe fn checked_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    if ptr.is_null() {
+        // SAFETY: NULL is a valid argument.
+        return checked::record(unsafe { realloc_unchecked(ptr, size) }, size, 0);
+    }
+    let old = checked::take("gb_realloc", ptr, Claim::Live, false);
+    // SAFETY: ptr is a live block (just checked).
+    let block = unsafe { realloc_unchecked(ptr, size) };
+    if block.is_null() {
+        checked::restore(ptr, old);
+        return block;
+    }
+    checked::record(block, size, 0)
+}
+
+/// gb_realloc after the size check, without checked mode.
+#[inline(always)]
+unsafe fn realloc_unchecked(ptr: *mut c_void, size: usize) -> *mut c_void {
     if ptr.is_null() {
         // SAFETY: any size up to PTRDIFF_MAX.
         return check_out_of_memory(unsafe { backend::alloc(size) });
@@ -96,7 +134,11 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
     match size.checked_next_multiple_of(alignment) {
         Some(padded) if padded <= MAX_SIZE && alignment <= MAX_SIZE => {
             // SAFETY: alignment is a power of two, the size fits.
-            check_out_of_memory(unsafe { backend::aligned_alloc(alignment, size) })
+            let block = check_out_of_memory(unsafe { backend::aligned_alloc(alignment, size) });
+            if checked::enabled() {
+                return checked::record(block, size, alignment);
+            }
+            block
         }
         _ => fail(libc::ENOMEM),
     }
@@ -106,6 +148,9 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
 /// Any thread may free any block. Never changes `errno`.
 #[no_mangle]
 pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
+    if checked::enabled() && !ptr.is_null() {
+        checked::take("gb_free", ptr, Claim::Live, true);
+    }
     let saved = errno::get();
     // SAFETY: NULL or a live block of this backend (caller's contract).
     unsafe { backend::free(ptr) };
@@ -121,6 +166,9 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
 pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
     if ptr.is_null() {
         return;
+    }
+    if checked::enabled() {
+        checked::take("gb_free_sized", ptr, Claim::Size(size), true);
     }
     let saved = errno::get();
     if size > MAX_SIZE {
@@ -142,6 +190,10 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
 pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
     if ptr.is_null() {
         return;
+    }
+    if checked::enabled() {
+        let claim = Claim::Aligned(alignment, size);
+        checked::take("gb_free_aligned_sized", ptr, claim, true);
     }
     let saved = errno::get();
     if alignment.is_power_of_two() && alignment <= MAX_SIZE && size <= MAX_SIZE {

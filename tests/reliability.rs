@@ -1,0 +1,220 @@
+//! Reliability under threads, process-level faults and misuse, through C
+//! programs linked against the shared and the static library:
+//! - `c_tests/stress.c`: the multi-threaded stress (short profile here; the
+//!   long one is `GB_STRESS_OPS=100000000 cargo test --release --test
+//!   reliability stress -- --nocapture`);
+//! - `c_tests/first_call_free.c`: a thread's first call frees another's block;
+//! - `c_tests/rlimit.c`: allocation until RLIMIT_AS fails cleanly;
+//! - hostile backend environment variables;
+//! - `c_tests/misuse.c`: checked mode (`GB_CHECK=1`) catches each misuse with
+//!   its exact message and SIGABRT.
+
+mod common;
+
+use common::*;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::sync::Mutex;
+
+/// Builds each program once per test run (tests run in parallel and would
+/// otherwise write the same executable while another runs it).
+fn program(source: &str, link: Link) -> std::path::PathBuf {
+    static BUILT: Mutex<Vec<(String, Link, std::path::PathBuf)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, _, exe)) = built.iter().find(|(s, l, _)| s == source && *l == link) {
+        return exe.clone();
+    }
+    let exe = build_program(source, link, &["-lpthread"]);
+    built.push((source.to_string(), link, exe.clone()));
+    exe
+}
+
+fn run_with_env(source: &str, env: &[(&str, &str)], args: &[&str]) -> Vec<String> {
+    let mut outputs = Vec::new();
+    for link in [Link::Shared, Link::Static] {
+        let exe = program(source, link);
+        let mut cmd = Command::new(&exe);
+        cmd.args(args).envs(env.iter().copied());
+        let out = run_ok(&mut cmd);
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        eprint!("{text}");
+        outputs.push(text);
+    }
+    outputs
+}
+
+#[test]
+fn stress_threads_cross_thread_free() {
+    let ops = std::env::var("GB_STRESS_OPS").unwrap_or_else(|_| "400000".into());
+    let threads = std::env::var("GB_STRESS_THREADS").unwrap_or_else(|_| "4".into());
+    let seed = std::env::var("GB_STRESS_SEED").unwrap_or_else(|_| "1".into());
+    for out in run_with_env("stress.c", &[], &[&threads, &ops, &seed]) {
+        assert!(out.contains(" ok"), "{out}");
+    }
+}
+
+#[test]
+fn first_call_on_a_thread_is_a_free_of_another_threads_block() {
+    run_with_env("first_call_free.c", &[], &[]);
+}
+
+#[test]
+fn allocation_until_rlimit_as_fails_cleanly() {
+    run_with_env("rlimit.c", &[], &[]);
+}
+
+/// Malformed, unknown and out-of-range values in the backends' environment
+/// variables: the library keeps working (the backend may print a warning).
+#[test]
+fn hostile_backend_environment_is_survived() {
+    let long = "x".repeat(100_000);
+    let hostile: Vec<Vec<(&str, &str)>> = vec![
+        vec![(
+            "_RJEM_MALLOC_CONF",
+            "narenas:0,tcache_max:-1,lg_extent_max_active_fit:999,,,:",
+        )],
+        vec![(
+            "_RJEM_MALLOC_CONF",
+            "no_such_option:true,dirty_decay_ms:99999999999999999999",
+        )],
+        vec![("_RJEM_MALLOC_CONF", &long)],
+        vec![("MALLOC_CONF", "junk:true,abort_conf:true,no_such_option:1")],
+        vec![
+            ("MIMALLOC_ARENA_EAGER_COMMIT", "banana"),
+            ("MIMALLOC_PURGE_DELAY", "-99999999999999999999"),
+            ("MIMALLOC_ARENA_RESERVE", "-1"),
+            ("MIMALLOC_SHOW_ERRORS", "maybe"),
+            ("MIMALLOC_VERBOSE", ""),
+            ("MIMALLOC_LARGE_OS_PAGES", "1"),
+            ("MIMALLOC_RESERVE_OS_MEMORY", "99999999999999999999"),
+        ],
+        vec![
+            ("MIMALLOC_NO_SUCH_OPTION", &long),
+            ("MIMALLOC_EAGER_COMMIT", "2"),
+        ],
+        vec![
+            ("MALLOC_ARENA_MAX", "0"),
+            ("MALLOC_TOP_PAD_", "-5"),
+            (
+                "GLIBC_TUNABLES",
+                "glibc.malloc.tcache_count=999999:glibc.malloc.mmap_threshold=1",
+            ),
+        ],
+        vec![("GB_CHECK", "yes")],
+    ];
+    for env in &hostile {
+        eprintln!(
+            "environment: {:?}",
+            env.iter()
+                .map(|(k, v)| (k, &v[..v.len().min(60)]))
+                .collect::<Vec<_>>()
+        );
+        for out in run_with_env("stress.c", env, &["2", "20000", "3"]) {
+            assert!(out.contains(" ok"), "{out}");
+        }
+    }
+}
+
+/// The backend's own variable is honoured: jemalloc prints its statistics at
+/// exit with `_RJEM_MALLOC_CONF=stats_print:true`; mimalloc prints its options
+/// with `MIMALLOC_VERBOSE=1`; the system backend follows glibc's tunables,
+/// and a bad `glibc.malloc.check` is simply ignored.
+#[test]
+fn backend_environment_is_honoured() {
+    let (env, marker): (&[(&str, &str)], &str) = match BACKEND {
+        "jemalloc" => (
+            &[("_RJEM_MALLOC_CONF", "stats_print:true")],
+            "jemalloc statistics",
+        ),
+        "mimalloc" => (&[("MIMALLOC_VERBOSE", "1")], "mimalloc: option"),
+        _ => (&[("GLIBC_TUNABLES", "glibc.malloc.perturb=165")], " ok"),
+    };
+    for out in run_with_env("stress.c", env, &["2", "20000", "4"]) {
+        assert!(out.contains(marker), "{marker:?} missing in:\n{out}");
+    }
+}
+
+/// Each misuse: (case, message after "graphbit-alloc: FUNCTION(PTR"). The
+/// pointer is the one the program printed.
+fn misuse_cases() -> Vec<(&'static str, String)> {
+    let foreign = if BACKEND == "system" {
+        "not a live block (freed already, or not allocated by graphbit-alloc)"
+    } else {
+        "pointer not allocated by graphbit-alloc"
+    };
+    let unknown = "not a live block (freed already, or not allocated by graphbit-alloc)";
+    vec![
+        ("foreign_free", format!("gb_free(PTR): {foreign}")),
+        ("foreign_free_sized", format!("gb_free_sized(PTR, 100): {foreign}")),
+        ("foreign_realloc", format!("gb_realloc(PTR): {foreign}")),
+        ("foreign_free_aligned_sized", format!("gb_free_aligned_sized(PTR, 64, 100): {foreign}")),
+        ("double_free", "gb_free(PTR): double free".into()),
+        ("double_free_sized", "gb_free_sized(PTR, 100): double free".into()),
+        ("realloc_after_free", "gb_realloc(PTR): double free".into()),
+        ("double_free_aligned_sized", "gb_free_aligned_sized(PTR, 64, 100): double free".into()),
+        ("wrong_size", "gb_free_sized(PTR, 99): wrong size: the block was allocated with size 100".into()),
+        ("wrong_size_after_realloc", "gb_free_sized(PTR, 100): wrong size: the block was allocated with size 5000".into()),
+        ("wrong_aligned_size", "gb_free_aligned_sized(PTR, 64, 99): wrong size: the block was allocated with size 100".into()),
+        ("wrong_alignment", "gb_free_aligned_sized(PTR, 32, 100): wrong alignment: the block was allocated with alignment 64".into()),
+        ("not_aligned_block", "gb_free_aligned_sized(PTR, 16, 100): wrong alignment: the block was allocated with no alignment (not by gb_aligned_alloc)".into()),
+        ("interior_pointer", format!("gb_free(PTR): {unknown}")),
+    ]
+}
+
+#[test]
+fn checked_mode_aborts_on_each_misuse_with_its_message() {
+    let cases = misuse_cases();
+    let mut detected = 0;
+    for link in [Link::Shared, Link::Static] {
+        let exe = program("misuse.c", link);
+        for (case, expected) in &cases {
+            let out = Command::new(&exe)
+                .arg(case)
+                .env("GB_CHECK", "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let ptr = stdout.lines().last().unwrap_or_default();
+            let line = format!("graphbit-alloc: {}", expected.replace("PTR", ptr));
+            assert_eq!(
+                out.status.signal(),
+                Some(libc::SIGABRT),
+                "{case} ({link:?}): {stderr}"
+            );
+            assert_eq!(stderr.trim_end(), line, "{case} ({link:?})");
+            detected += 1;
+        }
+    }
+    println!(
+        "checked mode ({BACKEND}): {detected} of {} misuse runs detected",
+        2 * cases.len()
+    );
+}
+
+/// Correct use, threads and realloc failures included, passes in checked mode.
+#[test]
+fn checked_mode_accepts_correct_use() {
+    run_with_env("misuse.c", &[("GB_CHECK", "1")], &["ok"]);
+    run_with_env("threads.c", &[("GB_CHECK", "1")], &[]);
+    run_with_env("fork.c", &[("GB_CHECK", "1")], &[]);
+    run_with_env("stress.c", &[("GB_CHECK", "1")], &["4", "100000", "5"]);
+}
+
+/// Without GB_CHECK=1 (unset, 0, or anything else) checked mode is off: a
+/// wrong size within the block's size class goes unnoticed.
+#[test]
+fn checked_mode_is_off_unless_gb_check_is_1() {
+    for value in [None, Some("0"), Some("yes"), Some("")] {
+        for link in [Link::Shared, Link::Static] {
+            let exe = program("misuse.c", link);
+            let mut cmd = Command::new(&exe);
+            cmd.arg("wrong_size").env_remove("GB_CHECK");
+            if let Some(v) = value {
+                cmd.env("GB_CHECK", v);
+            }
+            run_ok(&mut cmd);
+        }
+    }
+}
