@@ -1,0 +1,739 @@
+/*
+ * gb-bench's workload driver: one C program, compiled once per contender by
+ * gb-bench (src/bin/gb-bench), which runs it once per (contender, workload,
+ * repetition) in a fresh process.
+ *
+ * Every contender is reached the same way: through the function pointers in
+ * the global `A`, filled at start-up by setup_contender() for the contender
+ * chosen at compile time (-DCONTENDER_...). So each allocation costs one
+ * indirect call for every contender, whether it is graphbit-alloc (linked,
+ * static or dlopen-ed), the C library's malloc, or Debian's jemalloc or
+ * mimalloc (linked first, so their malloc replaces the C library's).
+ *
+ * Usage: driver info
+ *        driver <workload> <scale> <threads> <seed>
+ * Prints one line of JSON on stdout; exits non-zero (with a message on
+ * stderr) when a workload finds its data corrupted or an allocation fails.
+ * Every workload returns a checksum of the data it wrote and read back, which
+ * depends only on the seed, so gb-bench can check that all contenders
+ * computed the same thing.
+ *
+ * The driver's own bookkeeping (slot arrays, queues) comes from mmap, never
+ * from the allocator under test.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <gnu/libc-version.h>
+#include <malloc.h>
+
+#ifdef WITH_JANSSON
+#include <jansson.h>
+#endif
+
+#if defined(CONTENDER_GB_LINKED)
+#include "graphbit_alloc.h"
+#elif defined(CONTENDER_JEMALLOC)
+int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+#elif defined(CONTENDER_MIMALLOC)
+void mi_collect(bool force);
+int mi_version(void);
+#elif defined(CONTENDER_SYSTEM) || defined(CONTENDER_GB_DLOPEN)
+#else
+#error "define one CONTENDER_..."
+#endif
+
+/* ------------------------------------------------------------------ */
+/* The allocator under test                                            */
+
+typedef struct {
+    void *(*malloc_fn)(size_t size);
+    void (*free_fn)(void *ptr);
+    void *(*realloc_fn)(void *ptr, size_t size);
+    void *(*aligned_fn)(size_t alignment, size_t size);
+    int (*trim_fn)(void); /* NULL when the contender has none */
+    char version[128];
+} allocator_t;
+
+/* Global and written at run time, so the compiler cannot turn the indirect
+ * calls into direct ones (or drop a malloc/free pair it recognises). */
+allocator_t A;
+
+static void die(const char *what) {
+    fprintf(stderr, "driver: %s\n", what);
+    exit(2);
+}
+
+#if defined(CONTENDER_SYSTEM) || defined(CONTENDER_JEMALLOC) || defined(CONTENDER_MIMALLOC)
+static void *std_aligned(size_t alignment, size_t size) {
+    /* aligned_alloc wants size to be a multiple of alignment (C11); round up
+     * here for all three so they do the same work. */
+    return aligned_alloc(alignment, (size + alignment - 1) & ~(alignment - 1));
+}
+#endif
+
+#if defined(CONTENDER_SYSTEM)
+static int system_trim(void) {
+    malloc_trim(0);
+    return 0;
+}
+#elif defined(CONTENDER_JEMALLOC)
+static int jemalloc_trim(void) {
+    /* arena.<MALLCTL_ARENAS_ALL>.purge; MALLCTL_ARENAS_ALL is 4096. */
+    return mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
+}
+#elif defined(CONTENDER_MIMALLOC)
+static int mimalloc_trim(void) {
+    mi_collect(true);
+    return 0;
+}
+#endif
+
+#if defined(CONTENDER_GB_DLOPEN)
+static void *must_sym(void *lib, const char *name) {
+    void *sym = dlsym(lib, name);
+    if (!sym) {
+        fprintf(stderr, "driver: %s missing: %s\n", name, dlerror());
+        exit(2);
+    }
+    return sym;
+}
+#endif
+
+static void setup_contender(void) {
+#if defined(CONTENDER_SYSTEM)
+    A.malloc_fn = malloc;
+    A.free_fn = free;
+    A.realloc_fn = realloc;
+    A.aligned_fn = std_aligned;
+    A.trim_fn = system_trim;
+    snprintf(A.version, sizeof A.version, "glibc %s", gnu_get_libc_version());
+#elif defined(CONTENDER_JEMALLOC)
+    A.malloc_fn = malloc;
+    A.free_fn = free;
+    A.realloc_fn = realloc;
+    A.aligned_fn = std_aligned;
+    A.trim_fn = jemalloc_trim;
+    const char *v = "unknown";
+    size_t len = sizeof v;
+    if (mallctl("version", &v, &len, NULL, 0) != 0) die("mallctl(version) failed");
+    snprintf(A.version, sizeof A.version, "%s", v);
+#elif defined(CONTENDER_MIMALLOC)
+    A.malloc_fn = malloc;
+    A.free_fn = free;
+    A.realloc_fn = realloc;
+    A.aligned_fn = std_aligned;
+    A.trim_fn = mimalloc_trim;
+    int v = mi_version();
+    snprintf(A.version, sizeof A.version, "%d.%d.%d", v / 100, (v / 10) % 10, v % 10);
+#elif defined(CONTENDER_GB_LINKED)
+    A.malloc_fn = gb_alloc;
+    A.free_fn = gb_free;
+    A.realloc_fn = gb_realloc;
+    A.aligned_fn = gb_aligned_alloc;
+#ifdef GB_HAVE_TRIM
+    A.trim_fn = gb_trim;
+#endif
+    snprintf(A.version, sizeof A.version, "graphbit-alloc %s (%s %s)", gb_version(),
+             gb_allocator_name(), gb_allocator_version());
+#elif defined(CONTENDER_GB_DLOPEN)
+    const char *path = getenv("GB_BENCH_LIB");
+    if (!path) die("GB_BENCH_LIB is not set");
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        fprintf(stderr, "driver: dlopen(%s): %s\n", path, dlerror());
+        exit(2);
+    }
+    A.malloc_fn = (void *(*)(size_t))must_sym(lib, "gb_alloc");
+    A.free_fn = (void (*)(void *))must_sym(lib, "gb_free");
+    A.realloc_fn = (void *(*)(void *, size_t))must_sym(lib, "gb_realloc");
+    A.aligned_fn = (void *(*)(size_t, size_t))must_sym(lib, "gb_aligned_alloc");
+    A.trim_fn = (int (*)(void))dlsym(lib, "gb_trim");
+    const char *(*version)(void) = (const char *(*)(void))must_sym(lib, "gb_version");
+    const char *(*name)(void) = (const char *(*)(void))must_sym(lib, "gb_allocator_name");
+    const char *(*backend_version)(void) =
+        (const char *(*)(void))must_sym(lib, "gb_allocator_version");
+    snprintf(A.version, sizeof A.version, "graphbit-alloc %s (%s %s)", version(), name(),
+             backend_version());
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* splitmix64: small, fast, good enough to pick sizes and slots. */
+static inline uint64_t next_random(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Bookkeeping memory, kept away from the allocator under test. */
+static void *book_alloc(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) die("mmap for bookkeeping failed");
+    return p;
+}
+static void book_free(void *p, size_t bytes) { munmap(p, bytes); }
+
+static void *must_alloc(size_t size) {
+    void *p = A.malloc_fn(size);
+    if (!p) die("allocation failed");
+    return p;
+}
+
+/* A block carries a tag in its first 8 bytes and, from 16 bytes up, the
+ * tag's complement in its last 8 (size >= 8). */
+static inline void tag_block(unsigned char *p, size_t size, uint64_t tag) {
+    memcpy(p, &tag, 8);
+    uint64_t tail = ~tag;
+    if (size >= 16) memcpy(p + size - 8, &tail, 8);
+}
+
+/* Checks a block's tags; returns the tag for the checksum. */
+static inline uint64_t check_block(const unsigned char *p, size_t size, uint64_t tag) {
+    uint64_t head, tail = ~tag;
+    memcpy(&head, p, 8);
+    if (size >= 16) memcpy(&tail, p + size - 8, 8);
+    if (head != tag || tail != ~tag) die("corrupted block: tag mismatch");
+    return tag;
+}
+
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    long pages_total = 0, pages_resident = 0;
+    int n = fscanf(f, "%ld %ld", &pages_total, &pages_resident);
+    fclose(f);
+    if (n != 2) return -1;
+    return pages_resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+typedef struct {
+    uint64_t ops;
+    uint64_t checksum;
+    long rss_end_kib;  /* -1: not measured */
+    long rss_trim_kib; /* -1: not measured */
+    uint64_t live_bytes;
+} result_t;
+
+#define RESULT_INIT {0, 0, -1, -1, 0}
+
+/* ------------------------------------------------------------------ */
+/* Workloads                                                           */
+
+/* malloc + free of one small block, back to back: the per-call cost. */
+static result_t run_pair(uint64_t n, uint64_t seed) {
+    result_t r = RESULT_INIT;
+    uint64_t rng = seed;
+    for (uint64_t i = 0; i < n; i++) {
+        size_t size = 16 + (i & 7) * 16;
+        unsigned char *p = must_alloc(size);
+        uint64_t tag = next_random(&rng);
+        tag_block(p, size, tag);
+        r.checksum += check_block(p, size, tag);
+        A.free_fn(p);
+    }
+    r.ops = n;
+    return r;
+}
+
+/* Small-object churn: a table of live blocks (8-512 B); each step frees a
+ * random slot's block and puts a new one there, so frees come in random
+ * order. `aligned` uses aligned allocations (64 B - 4 KiB) instead. */
+typedef struct {
+    uint64_t ops;
+    uint64_t seed;
+    bool aligned;
+    uint64_t checksum;
+} churn_args_t;
+
+enum { CHURN_SLOTS = 8192 };
+
+static void *churn_thread(void *arg) {
+    churn_args_t *c = arg;
+    unsigned char **ptrs = book_alloc(CHURN_SLOTS * sizeof *ptrs);
+    uint32_t *sizes = book_alloc(CHURN_SLOTS * sizeof *sizes);
+    uint64_t *tags = book_alloc(CHURN_SLOTS * sizeof *tags);
+    uint64_t rng = c->seed, sum = 0;
+    for (uint64_t i = 0; i < c->ops; i++) {
+        uint64_t x = next_random(&rng);
+        size_t slot = x % CHURN_SLOTS;
+        if (ptrs[slot]) {
+            sum += check_block(ptrs[slot], sizes[slot], tags[slot]);
+            A.free_fn(ptrs[slot]);
+        }
+        size_t size;
+        unsigned char *p;
+        if (c->aligned) {
+            size_t alignment = (size_t)64 << ((x >> 20) % 7); /* 64 .. 4096 */
+            size = 8 + (x >> 32) % 2048;
+            p = A.aligned_fn(alignment, size);
+            if (!p) die("aligned allocation failed");
+            if ((uintptr_t)p & (alignment - 1)) die("misaligned block");
+        } else {
+            size = 8 + (x >> 32) % 505; /* 8 .. 512 */
+            p = must_alloc(size);
+        }
+        ptrs[slot] = p;
+        sizes[slot] = (uint32_t)size;
+        tags[slot] = x;
+        tag_block(p, size, x);
+    }
+    for (size_t slot = 0; slot < CHURN_SLOTS; slot++) {
+        if (ptrs[slot]) {
+            sum += check_block(ptrs[slot], sizes[slot], tags[slot]);
+            A.free_fn(ptrs[slot]);
+        }
+    }
+    book_free(ptrs, CHURN_SLOTS * sizeof *ptrs);
+    book_free(sizes, CHURN_SLOTS * sizeof *sizes);
+    book_free(tags, CHURN_SLOTS * sizeof *tags);
+    c->checksum = sum;
+    return NULL;
+}
+
+static result_t run_churn(uint64_t ops_per_thread, int threads, uint64_t seed, bool aligned) {
+    churn_args_t *args = book_alloc(sizeof(churn_args_t) * threads);
+    pthread_t *ids = book_alloc(sizeof(pthread_t) * threads);
+    for (int t = 0; t < threads; t++) {
+        args[t] = (churn_args_t){ops_per_thread, seed + (uint64_t)t * 1000003u, aligned, 0};
+        if (pthread_create(&ids[t], NULL, churn_thread, &args[t])) die("pthread_create failed");
+    }
+    result_t r = RESULT_INIT;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(ids[t], NULL);
+        r.checksum += args[t].checksum;
+    }
+    r.ops = ops_per_thread * (uint64_t)threads;
+    return r;
+}
+
+/* Producer-consumer (larson-style server pattern): producers allocate blocks
+ * (16-1024 B) and hand them over in batches through a bounded queue; the
+ * consumer on the other side checks and frees them, so every free is
+ * cross-thread. One queue per producer/consumer pair. */
+enum { BATCH = 64, QUEUE_BATCHES = 64 };
+
+typedef struct {
+    unsigned char *ptr[BATCH];
+    uint32_t size[BATCH];
+    uint64_t tag[BATCH];
+} batch_t;
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    batch_t *ring; /* QUEUE_BATCHES entries */
+    size_t head, tail;
+    uint64_t batches;
+    uint64_t seed;
+    uint64_t checksum; /* consumer's */
+} pair_queue_t;
+
+static void *producer_thread(void *arg) {
+    pair_queue_t *q = arg;
+    uint64_t rng = q->seed;
+    for (uint64_t b = 0; b < q->batches; b++) {
+        batch_t local;
+        for (int i = 0; i < BATCH; i++) {
+            uint64_t x = next_random(&rng);
+            size_t size = 16 + (x >> 32) % 1009;
+            local.ptr[i] = must_alloc(size);
+            local.size[i] = (uint32_t)size;
+            local.tag[i] = x;
+            tag_block(local.ptr[i], size, x);
+        }
+        pthread_mutex_lock(&q->lock);
+        while (q->tail - q->head == QUEUE_BATCHES) pthread_cond_wait(&q->changed, &q->lock);
+        q->ring[q->tail % QUEUE_BATCHES] = local;
+        q->tail++;
+        pthread_cond_broadcast(&q->changed);
+        pthread_mutex_unlock(&q->lock);
+    }
+    return NULL;
+}
+
+static void *consumer_thread(void *arg) {
+    pair_queue_t *q = arg;
+    uint64_t sum = 0;
+    for (uint64_t b = 0; b < q->batches; b++) {
+        pthread_mutex_lock(&q->lock);
+        while (q->tail == q->head) pthread_cond_wait(&q->changed, &q->lock);
+        batch_t local = q->ring[q->head % QUEUE_BATCHES];
+        q->head++;
+        pthread_cond_broadcast(&q->changed);
+        pthread_mutex_unlock(&q->lock);
+        for (int i = 0; i < BATCH; i++) {
+            sum += check_block(local.ptr[i], local.size[i], local.tag[i]);
+            A.free_fn(local.ptr[i]);
+        }
+    }
+    q->checksum = sum;
+    return NULL;
+}
+
+static result_t run_producer_consumer(uint64_t blocks_per_pair, int pairs, uint64_t seed) {
+    pair_queue_t *queues = book_alloc(sizeof(pair_queue_t) * pairs);
+    pthread_t *ids = book_alloc(sizeof(pthread_t) * 2 * pairs);
+    uint64_t batches = blocks_per_pair / BATCH + 1;
+    for (int p = 0; p < pairs; p++) {
+        pair_queue_t *q = &queues[p];
+        pthread_mutex_init(&q->lock, NULL);
+        pthread_cond_init(&q->changed, NULL);
+        q->ring = book_alloc(sizeof(batch_t) * QUEUE_BATCHES);
+        q->batches = batches;
+        q->seed = seed + (uint64_t)p * 7919u;
+        if (pthread_create(&ids[2 * p], NULL, producer_thread, q) ||
+            pthread_create(&ids[2 * p + 1], NULL, consumer_thread, q))
+            die("pthread_create failed");
+    }
+    result_t r = RESULT_INIT;
+    for (int p = 0; p < pairs; p++) {
+        pthread_join(ids[2 * p], NULL);
+        pthread_join(ids[2 * p + 1], NULL);
+        r.checksum += queues[p].checksum;
+    }
+    r.ops = batches * BATCH * (uint64_t)pairs;
+    return r;
+}
+
+/* Realloc growth: buffers that grow like strings (+1..64 B) or vectors
+ * (doubling) up to 256 KiB, then shrink to a quarter; the head tag and the
+ * old tail tag must survive every move. */
+enum { REALLOC_BUFFERS = 256, REALLOC_MAX = 256 * 1024 };
+
+static result_t run_realloc(uint64_t n, uint64_t seed) {
+    unsigned char **ptrs = book_alloc(REALLOC_BUFFERS * sizeof *ptrs);
+    size_t *lens = book_alloc(REALLOC_BUFFERS * sizeof *lens);
+    uint64_t *tags = book_alloc(REALLOC_BUFFERS * sizeof *tags);
+    uint64_t rng = seed;
+    result_t r = RESULT_INIT;
+    for (size_t i = 0; i < REALLOC_BUFFERS; i++) {
+        tags[i] = next_random(&rng);
+        lens[i] = 16;
+        ptrs[i] = must_alloc(16);
+        tag_block(ptrs[i], 16, tags[i]);
+    }
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t x = next_random(&rng);
+        size_t i = x % REALLOC_BUFFERS;
+        size_t old = lens[i];
+        size_t len = (x >> 40) & 1 ? old * 2 : old + 1 + (x >> 48) % 64;
+        if (len > REALLOC_MAX) len = old / 4;
+        unsigned char *p = A.realloc_fn(ptrs[i], len);
+        if (!p) die("realloc failed");
+        uint64_t head;
+        memcpy(&head, p, 8);
+        if (head != tags[i]) die("realloc lost the block's head");
+        if (len >= old) {
+            uint64_t tail;
+            memcpy(&tail, p + old - 8, 8);
+            if (tail != ~tags[i]) die("realloc lost the block's tail");
+        }
+        tag_block(p, len, tags[i]);
+        ptrs[i] = p;
+        lens[i] = len;
+        r.checksum += len;
+    }
+    for (size_t i = 0; i < REALLOC_BUFFERS; i++) {
+        r.checksum += check_block(ptrs[i], lens[i], tags[i]);
+        A.free_fn(ptrs[i]);
+    }
+    r.ops = n;
+    return r;
+}
+
+/* Large blocks, 64 KiB - 16 MiB: allocate, write every page, check every
+ * page, free; four live at a time. */
+enum { LARGE_LIVE = 4, PAGE = 4096 };
+
+static result_t run_large(uint64_t n, uint64_t seed) {
+    unsigned char *ptrs[LARGE_LIVE] = {0};
+    size_t sizes[LARGE_LIVE] = {0};
+    uint64_t tags[LARGE_LIVE] = {0};
+    uint64_t rng = seed;
+    result_t r = RESULT_INIT;
+    for (uint64_t k = 0; k < n + LARGE_LIVE; k++) {
+        size_t slot = k % LARGE_LIVE;
+        if (ptrs[slot]) {
+            for (size_t off = 0; off + 8 <= sizes[slot]; off += PAGE) {
+                uint64_t v;
+                memcpy(&v, ptrs[slot] + off, 8);
+                if (v != tags[slot] + off) die("corrupted large block");
+            }
+            r.checksum += tags[slot];
+            A.free_fn(ptrs[slot]);
+            ptrs[slot] = NULL;
+        }
+        if (k >= n) continue;
+        uint64_t x = next_random(&rng);
+        size_t base = (size_t)(64 * 1024) << (x % 8); /* 64 KiB .. 8 MiB */
+        size_t size = base + (x >> 16) % base;        /* .. 16 MiB */
+        unsigned char *p = must_alloc(size);
+        for (size_t off = 0; off + 8 <= size; off += PAGE) {
+            uint64_t v = x + off;
+            memcpy(p + off, &v, 8);
+        }
+        ptrs[slot] = p;
+        sizes[slot] = size;
+        tags[slot] = x;
+    }
+    r.ops = n;
+    return r;
+}
+
+/* Fragmentation and footprint: in each phase, fill the heap to `heap_bytes`
+ * with blocks from that phase's size classes, then free 90% of all live
+ * blocks in random order. The next phase uses other size classes, so it can
+ * reuse the holes only if the allocator manages them well. At the end: RSS
+ * with the survivors live, then RSS after the contender's trim. */
+typedef struct {
+    unsigned char *ptr;
+    uint32_t size;
+    uint64_t tag;
+} live_block_t;
+
+static size_t phase_size(int phase, uint64_t x) {
+    switch (phase % 4) {
+    case 0: return 16 + x % 113;                                    /* 16 .. 128 */
+    case 1: return 256 + x % 1793;                                  /* 256 .. 2 KiB */
+    case 2: return (x & 7) ? 32 + x % 481 : 4096 + x % 28673;      /* mixed, some 4-32 KiB */
+    default: return 64 + x % 4033;                                  /* 64 .. 4 KiB */
+    }
+}
+
+static result_t run_fragmentation(uint64_t heap_bytes, int phases, uint64_t seed) {
+    size_t cap = heap_bytes / 16 + 1024;
+    live_block_t *live = book_alloc(cap * sizeof *live);
+    size_t count = 0;
+    uint64_t live_bytes = 0, rng = seed;
+    result_t r = RESULT_INIT;
+    for (int phase = 0; phase < phases; phase++) {
+        while (live_bytes < heap_bytes && count < cap) {
+            uint64_t x = next_random(&rng);
+            size_t size = phase_size(phase, x >> 8);
+            unsigned char *p = must_alloc(size);
+            tag_block(p, size, x);
+            live[count++] = (live_block_t){p, (uint32_t)size, x};
+            live_bytes += size;
+            r.ops++;
+        }
+        /* Free 90% in random order: shuffle the survivors to the front. */
+        size_t keep = count / 10;
+        for (size_t i = 0; i < keep; i++) {
+            size_t j = i + next_random(&rng) % (count - i);
+            live_block_t t = live[i];
+            live[i] = live[j];
+            live[j] = t;
+        }
+        for (size_t i = keep; i < count; i++) {
+            r.checksum += check_block(live[i].ptr, live[i].size, live[i].tag);
+            live_bytes -= live[i].size;
+            A.free_fn(live[i].ptr);
+            r.ops++;
+        }
+        count = keep;
+    }
+    r.live_bytes = live_bytes;
+    r.rss_end_kib = rss_kib();
+    if (A.trim_fn) {
+        if (A.trim_fn() != 0) die("trim failed");
+        r.rss_trim_kib = rss_kib();
+    }
+    for (size_t i = 0; i < count; i++) {
+        r.checksum += check_block(live[i].ptr, live[i].size, live[i].tag);
+        A.free_fn(live[i].ptr);
+    }
+    book_free(live, cap * sizeof *live);
+    return r;
+}
+
+/* Slow leak: small-object churn (16 B - 1 KiB) where one allocation in 64 is
+ * never freed until the end, so long-lived blocks end up scattered among
+ * short-lived ones, as in a long-running server with a leak. */
+static result_t run_leak(uint64_t n, uint64_t seed) {
+    size_t leak_cap = n / 64 + 1;
+    live_block_t *leaked = book_alloc(leak_cap * sizeof *leaked);
+    live_block_t *slots = book_alloc(CHURN_SLOTS * sizeof *slots);
+    size_t leaks = 0;
+    uint64_t rng = seed;
+    result_t r = RESULT_INIT;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t x = next_random(&rng);
+        size_t size = 16 + (x >> 32) % 1009;
+        unsigned char *p = must_alloc(size);
+        tag_block(p, size, x);
+        if (i % 64 == 63 && leaks < leak_cap) {
+            leaked[leaks++] = (live_block_t){p, (uint32_t)size, x};
+            r.live_bytes += size;
+            continue;
+        }
+        live_block_t *s = &slots[x % CHURN_SLOTS];
+        if (s->ptr) {
+            r.checksum += check_block(s->ptr, s->size, s->tag);
+            A.free_fn(s->ptr);
+        }
+        *s = (live_block_t){p, (uint32_t)size, x};
+    }
+    r.rss_end_kib = rss_kib();
+    for (size_t i = 0; i < CHURN_SLOTS; i++) {
+        if (slots[i].ptr) {
+            r.checksum += check_block(slots[i].ptr, slots[i].size, slots[i].tag);
+            A.free_fn(slots[i].ptr);
+        }
+    }
+    for (size_t i = 0; i < leaks; i++) {
+        r.checksum += check_block(leaked[i].ptr, leaked[i].size, leaked[i].tag);
+        A.free_fn(leaked[i].ptr);
+    }
+    book_free(slots, CHURN_SLOTS * sizeof *slots);
+    book_free(leaked, leak_cap * sizeof *leaked);
+    r.ops = n;
+    return r;
+}
+
+#ifdef WITH_JANSSON
+/* A real program: jansson, with the contender plugged in through
+ * json_set_alloc_funcs, builds a document of `records` objects, dumps it,
+ * parses the text back and checks that both documents are equal. */
+static json_t *build_document(size_t records, uint64_t *rng) {
+    json_t *doc = json_array();
+    for (size_t i = 0; i < records; i++) {
+        uint64_t x = next_random(rng);
+        char name[48];
+        snprintf(name, sizeof name, "user-%016" PRIx64, x);
+        json_t *tags = json_array();
+        for (int t = 0; t < (int)(x % 6); t++) {
+            char tag[24];
+            snprintf(tag, sizeof tag, "tag%d-%u", t, (unsigned)(x >> (8 * t)) & 0xffff);
+            json_array_append_new(tags, json_string(tag));
+        }
+        json_t *history = json_array();
+        for (int h = 0; h < (int)((x >> 8) % 8); h++)
+            json_array_append_new(history, json_integer((json_int_t)((x >> h) & 0xffffff)));
+        json_t *rec = json_object();
+        json_object_set_new(rec, "id", json_integer((json_int_t)i));
+        json_object_set_new(rec, "name", json_string(name));
+        json_object_set_new(rec, "score", json_real((double)(x % 100000) / 7.0));
+        json_object_set_new(rec, "active", json_boolean(x & 1));
+        json_object_set_new(rec, "tags", tags);
+        json_object_set_new(rec, "profile",
+                            json_pack("{s:s, s:i, s:o}", "city", (x & 2) ? "Lyon" : "Turin",
+                                      "zip", (int)(x % 99999), "history", history));
+        json_array_append_new(doc, rec);
+    }
+    return doc;
+}
+
+static result_t run_jansson(uint64_t documents, size_t records, uint64_t seed) {
+    json_set_alloc_funcs(A.malloc_fn, A.free_fn);
+    uint64_t rng = seed;
+    result_t r = RESULT_INIT;
+    for (uint64_t d = 0; d < documents; d++) {
+        json_t *doc = build_document(records, &rng);
+        if (!doc || json_array_size(doc) != records) die("jansson: building failed");
+        char *text = json_dumps(doc, JSON_COMPACT);
+        if (!text) die("jansson: dump failed");
+        json_error_t error;
+        json_t *parsed = json_loads(text, 0, &error);
+        if (!parsed) die("jansson: parse failed");
+        if (!json_equal(doc, parsed)) die("jansson: parsed document differs");
+        json_t *last = json_array_get(parsed, records - 1);
+        if (json_integer_value(json_object_get(last, "id")) != (json_int_t)(records - 1))
+            die("jansson: wrong last record");
+        r.checksum += strlen(text);
+        A.free_fn(text);
+        json_decref(parsed);
+        json_decref(doc);
+    }
+    r.ops = documents;
+    return r;
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+
+static void json_escape_print(const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') putchar('\\');
+        if ((unsigned char)*s >= 0x20) putchar(*s);
+    }
+}
+
+int main(int argc, char **argv) {
+    setup_contender();
+    if (argc == 2 && strcmp(argv[1], "info") == 0) {
+        /* Which object really provides the functions called: catches a raw
+         * backend that did not replace the C library's malloc. */
+        Dl_info where = {0};
+        dladdr((void *)A.malloc_fn, &where);
+        printf("{\"version\":\"");
+        json_escape_print(A.version);
+        printf("\",\"malloc_object\":\"");
+        json_escape_print(where.dli_fname ? where.dli_fname : "?");
+        printf("\",\"trim\":%s,\"libc\":\"%s\"}\n", A.trim_fn ? "true" : "false",
+               gnu_get_libc_version());
+        return 0;
+    }
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s info | <workload> <scale> <threads> <seed>\n", argv[0]);
+        return 2;
+    }
+    const char *workload = argv[1];
+    double scale = strtod(argv[2], NULL);
+    int threads = atoi(argv[3]);
+    uint64_t seed = strtoull(argv[4], NULL, 10);
+    if (!(scale > 0) || threads < 1) die("bad scale or threads");
+#define SCALED(n) ((uint64_t)((double)(n) * scale) + 1)
+
+    result_t r;
+    double start = now_seconds();
+    if (strcmp(workload, "pair") == 0) {
+        r = run_pair(SCALED(40000000), seed);
+    } else if (strcmp(workload, "churn") == 0) {
+        r = run_churn(SCALED(12000000), threads, seed, false);
+    } else if (strcmp(workload, "producer-consumer") == 0) {
+        r = run_producer_consumer(SCALED(3000000), threads, seed);
+    } else if (strcmp(workload, "realloc") == 0) {
+        r = run_realloc(SCALED(500000), seed);
+    } else if (strcmp(workload, "large") == 0) {
+        r = run_large(SCALED(1000), seed);
+    } else if (strcmp(workload, "fragmentation") == 0) {
+        r = run_fragmentation(SCALED(256u << 20), 6, seed);
+    } else if (strcmp(workload, "aligned") == 0) {
+        r = run_churn(SCALED(6000000), 1, seed, true);
+    } else if (strcmp(workload, "leak") == 0) {
+        r = run_leak(SCALED(6000000), seed);
+    } else if (strcmp(workload, "jansson") == 0) {
+#ifdef WITH_JANSSON
+        r = run_jansson(SCALED(4), 20000, seed);
+#else
+        die("built without jansson");
+#endif
+    } else {
+        die("unknown workload");
+    }
+    double seconds = now_seconds() - start;
+    printf("{\"ops\":%" PRIu64 ",\"seconds\":%.6f,\"checksum\":\"%016" PRIx64 "\","
+           "\"rss_end_kib\":%ld,\"rss_trim_kib\":%ld,\"live_bytes\":%" PRIu64 "}\n",
+           r.ops, seconds, r.checksum, r.rss_end_kib, r.rss_trim_kib, r.live_bytes);
+    return 0;
+}

@@ -1,0 +1,478 @@
+//! The contenders: finding graphbit-alloc's libraries and the raw backends,
+//! and compiling one driver executable per contender.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Options;
+
+/// The workload driver and the header it includes, embedded at build time so
+/// gb-bench works from any directory.
+const DRIVER_SOURCE: &str = include_str!("../../../bench/driver.c");
+const HEADER: &str = include_str!("../../../include/graphbit_alloc.h");
+
+/// Libraries the static library needs (rustc's native-static-libs for
+/// linux-gnu, as the README's static link line lists them).
+const STATIC_LIBS: &[&str] = &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"];
+
+/// What a contender is, for ratios and verdicts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Graphbit,
+    System,
+    Jemalloc,
+    Mimalloc,
+}
+
+/// One allocator, loaded one way, with its compiled driver.
+#[derive(Debug, Clone)]
+pub struct Contender {
+    /// Short id used on the command line and in the JSON.
+    pub id: String,
+    /// Human-readable name for the table.
+    pub label: String,
+    pub kind: Kind,
+    /// "static", "shared" (linked at start-up), "dlopen" or "linked".
+    pub link: &'static str,
+    pub driver: PathBuf,
+    /// For `dlopen`: the shared library the driver loads.
+    pub dlopen_lib: Option<PathBuf>,
+    /// The allocator's version as the driver reports it.
+    pub version: String,
+    /// The object file that provides the malloc function called.
+    pub malloc_object: String,
+    /// Whether the contender has a trim function.
+    pub trim: bool,
+    /// Why it cannot be measured, if so.
+    pub unavailable: Option<String>,
+}
+
+impl Contender {
+    pub fn available(&self) -> bool {
+        self.unavailable.is_none()
+    }
+}
+
+/// graphbit-alloc's built libraries.
+#[derive(Debug, Clone)]
+pub struct Library {
+    pub shared: PathBuf,
+    pub static_lib: PathBuf,
+    /// Backend name and version as the library reports them.
+    pub backend: String,
+    pub backend_version: String,
+}
+
+/// Everything prepared before the runs.
+pub struct Setup {
+    pub lib: Library,
+    pub contenders: Vec<Contender>,
+    /// Ok(()) when the jansson workload can run, Err(reason) otherwise.
+    pub jansson: Result<(), String>,
+    pub compiler: String,
+    /// Where the drivers were compiled.
+    pub work_dir: PathBuf,
+}
+
+/// Finds libgraphbit_alloc.so and .a: in --lib-dir, or next to this
+/// executable. `cargo run --bin gb-bench` leaves them in target/<profile>/deps
+/// (only `cargo build` copies them up to target/<profile>), so deps/ comes
+/// first: it is always from the same build as this executable.
+fn find_library(lib_dir: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
+    let candidates: Vec<PathBuf> = match lib_dir {
+        Some(dir) => vec![dir.to_path_buf()],
+        None => {
+            let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+            let dir = exe.parent().unwrap_or(Path::new(".")).to_path_buf();
+            vec![dir.join("deps"), dir]
+        }
+    };
+    for dir in &candidates {
+        let shared = dir.join("libgraphbit_alloc.so");
+        let static_lib = dir.join("libgraphbit_alloc.a");
+        if shared.is_file() && static_lib.is_file() {
+            return Ok((shared, static_lib));
+        }
+    }
+    Err(format!(
+        "libgraphbit_alloc.so and libgraphbit_alloc.a not found in {}.\n\
+         Build them with `cargo build --release` (or run gb-bench with \
+         `cargo run --release --bin gb-bench`, which builds them), or pass --lib-dir DIR.",
+        candidates
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    ))
+}
+
+/// A raw backend's shared object, from the dynamic linker's cache or the
+/// usual directories.
+fn find_system_library(name: &str) -> Option<PathBuf> {
+    if let Ok(out) = Command::new("ldconfig").arg("-p").output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with(&format!("{name} ")) {
+                if let Some((_, path)) = line.rsplit_once(" => ") {
+                    let path = PathBuf::from(path.trim());
+                    if path.is_file() {
+                        return Some(path);
+                    }
+                }
+            }
+        }
+    }
+    let multiarch = format!("/usr/lib/{}-linux-gnu", std::env::consts::ARCH);
+    [multiarch.as_str(), "/usr/lib64", "/usr/lib", "/usr/local/lib"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+fn compiler() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".to_string())
+}
+
+/// Compiles the driver; Err carries the compiler's message.
+fn compile(work: &Path, out: &Path, defines: &[&str], link: &[String]) -> Result<(), String> {
+    let mut cmd = Command::new(compiler());
+    cmd.current_dir(work)
+        .args(["-O2", "-g", "-std=gnu11", "-pthread", "-Wall", "-Wextra"])
+        .arg("-I")
+        .arg(work)
+        .args(defines)
+        .arg(work.join("driver.c"))
+        .arg("-o")
+        .arg(out)
+        .args(link)
+        .arg("-ldl");
+    let output = cmd
+        .output()
+        .map_err(|e| format!("cannot run the C compiler `{}`: {e}", compiler()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{cmd:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `driver info` and reads what it reports.
+fn driver_info(c: &mut Contender) -> Result<(), String> {
+    let mut cmd = Command::new(&c.driver);
+    cmd.arg("info");
+    if let Some(lib) = &c.dlopen_lib {
+        cmd.env("GB_BENCH_LIB", lib);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", c.driver.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{} info` failed: {}",
+            c.driver.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let fields = crate::json::parse_flat(&String::from_utf8_lossy(&out.stdout))?;
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    c.version = get("version");
+    c.malloc_object = get("malloc_object");
+    c.trim = get("trim") == "true";
+    Ok(())
+}
+
+/// Prepares the work directory, finds every contender and compiles its driver.
+pub fn prepare(opts: &Options) -> Result<Setup, String> {
+    let (shared, static_lib) = find_library(opts.lib_dir.as_deref())?;
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let work = exe
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("gb-bench-work");
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    let write = |name: &str, text: &str| {
+        std::fs::write(work.join(name), text)
+            .map_err(|e| format!("cannot write {}: {e}", work.join(name).display()))
+    };
+    write("driver.c", DRIVER_SOURCE)?;
+    write("graphbit_alloc.h", HEADER)?;
+
+    let compiler_version = Command::new(compiler())
+        .arg("--version")
+        .output()
+        .map_err(|e| {
+            format!(
+                "no C compiler: cannot run `{}` ({e}); install one (apt-get install gcc)",
+                compiler()
+            )
+        })?;
+    let compiler_version = String::from_utf8_lossy(&compiler_version.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+
+    // jansson: the driver gets the workload only when the header and library
+    // are there.
+    write(
+        "probe_jansson.c",
+        "#include <jansson.h>\nint main(void) { json_decref(json_object()); return 0; }\n",
+    )?;
+    let probe = Command::new(compiler())
+        .current_dir(&work)
+        .args(["probe_jansson.c", "-o", "probe_jansson", "-ljansson"])
+        .output()
+        .map_err(|e| format!("cannot run the C compiler: {e}"))?;
+    let jansson = if probe.status.success() {
+        Ok(())
+    } else {
+        Err("jansson not installed (apt-get install libjansson-dev)".to_string())
+    };
+    let mut defines_common: Vec<&str> = Vec::new();
+    let mut link_common: Vec<String> = Vec::new();
+    if jansson.is_ok() {
+        defines_common.push("-DWITH_JANSSON");
+        link_common.push("-ljansson".into());
+    }
+    if HEADER.contains("gb_trim(") {
+        defines_common.push("-DGB_HAVE_TRIM");
+    }
+
+    // The shared library is linked under its SONAME, as an install would
+    // have it (libgraphbit_alloc.so.0.MINOR while 0.x).
+    let stage = work.join("lib");
+    std::fs::create_dir_all(&stage).map_err(|e| format!("{}: {e}", stage.display()))?;
+    stage_shared(&stage, &shared)?;
+
+    let mut contenders = Vec::new();
+    let add_graphbit = |id_prefix: &str,
+                            label_prefix: &str,
+                            shared: &Path,
+                            static_lib: Option<&Path>,
+                            stage: &Path|
+     -> Vec<Contender> {
+        let mut out = Vec::new();
+        let mut modes: Vec<(&'static str, Vec<String>, Vec<&str>)> = Vec::new();
+        if let Some(a) = static_lib {
+            let mut link = vec![a.display().to_string()];
+            link.extend(link_common.iter().cloned());
+            link.extend(STATIC_LIBS.iter().map(|s| s.to_string()));
+            modes.push(("static", link, vec!["-DCONTENDER_GB_LINKED"]));
+        }
+        let mut link = vec![
+            format!("-L{}", stage.display()),
+            "-lgraphbit_alloc".into(),
+            format!("-Wl,-rpath,{}", stage.display()),
+        ];
+        link.extend(link_common.iter().cloned());
+        modes.push(("shared", link, vec!["-DCONTENDER_GB_LINKED"]));
+        modes.push(("dlopen", link_common.clone(), vec!["-DCONTENDER_GB_DLOPEN"]));
+        for (link_mode, link, defines) in modes {
+            let id = format!("{id_prefix}-{link_mode}");
+            let mut c = Contender {
+                id: id.clone(),
+                label: format!("{label_prefix} ({link_mode})"),
+                kind: Kind::Graphbit,
+                link: link_mode,
+                driver: work.join(format!("driver-{id}")),
+                dlopen_lib: (link_mode == "dlopen").then(|| shared.to_path_buf()),
+                version: String::new(),
+                malloc_object: String::new(),
+                trim: false,
+                unavailable: None,
+            };
+            let mut all_defines = defines.clone();
+            all_defines.extend(defines_common.iter());
+            c.unavailable = compile(&work, &c.driver, &all_defines, &link)
+                .and_then(|()| driver_info(&mut c))
+                .err();
+            out.push(c);
+        }
+        out
+    };
+    contenders.extend(add_graphbit(
+        "gb",
+        "graphbit-alloc",
+        &shared,
+        Some(&static_lib),
+        &stage,
+    ));
+    for (label, dir) in &opts.variants {
+        let so = dir.join("libgraphbit_alloc.so");
+        let a = dir.join("libgraphbit_alloc.a");
+        if !so.is_file() {
+            return Err(format!("--variant {label}: {} not found", so.display()));
+        }
+        let vstage = work.join(format!("lib-{label}"));
+        std::fs::create_dir_all(&vstage).map_err(|e| format!("{}: {e}", vstage.display()))?;
+        stage_shared(&vstage, &so)?;
+        contenders.extend(add_graphbit(
+            &format!("gb@{label}"),
+            &format!("graphbit-alloc@{label}"),
+            &so,
+            a.is_file().then_some(a.as_path()),
+            &vstage,
+        ));
+    }
+
+    // The C library's malloc.
+    let mut system = Contender {
+        id: "system".into(),
+        label: "system malloc".into(),
+        kind: Kind::System,
+        link: "linked",
+        driver: work.join("driver-system"),
+        dlopen_lib: None,
+        version: String::new(),
+        malloc_object: String::new(),
+        trim: false,
+        unavailable: None,
+    };
+    let mut defines = vec!["-DCONTENDER_SYSTEM"];
+    defines.extend(defines_common.iter());
+    system.unavailable = compile(&work, &system.driver, &defines, &link_common)
+        .and_then(|()| driver_info(&mut system))
+        .err();
+    contenders.push(system);
+
+    // Raw backends, linked first so that their malloc replaces the C
+    // library's for the whole driver, as a user of them would have it.
+    for (kind, id, soname, define, package) in [
+        (
+            Kind::Jemalloc,
+            "jemalloc",
+            "libjemalloc.so.2",
+            "-DCONTENDER_JEMALLOC",
+            "libjemalloc2",
+        ),
+        (
+            Kind::Mimalloc,
+            "mimalloc",
+            "libmimalloc.so.2",
+            "-DCONTENDER_MIMALLOC",
+            "libmimalloc2.0",
+        ),
+    ] {
+        let mut c = Contender {
+            id: id.into(),
+            label: format!("{id} (raw, Debian)"),
+            kind,
+            link: "linked",
+            driver: work.join(format!("driver-{id}")),
+            dlopen_lib: None,
+            version: String::new(),
+            malloc_object: String::new(),
+            trim: false,
+            unavailable: None,
+        };
+        match find_system_library(soname) {
+            None => {
+                c.unavailable = Some(format!(
+                    "{soname} not installed (apt-get install {package})"
+                ))
+            }
+            Some(path) => {
+                let mut link = vec![path.display().to_string()];
+                link.extend(link_common.iter().cloned());
+                let mut defines = vec![define];
+                defines.extend(defines_common.iter());
+                c.unavailable = compile(&work, &c.driver, &defines, &link)
+                    .and_then(|()| driver_info(&mut c))
+                    .err();
+                if c.available() && !c.malloc_object.contains(soname) {
+                    c.unavailable = Some(format!(
+                        "malloc in the driver resolves to {}, not {soname}",
+                        c.malloc_object
+                    ));
+                }
+            }
+        }
+        contenders.push(c);
+    }
+
+    // Every graphbit-alloc contender must really be the library we found.
+    for c in contenders.iter_mut().filter(|c| c.kind == Kind::Graphbit) {
+        if c.available() && c.link != "static" && !c.malloc_object.contains("libgraphbit_alloc") {
+            c.unavailable = Some(format!(
+                "gb_alloc resolves to {}, not libgraphbit_alloc",
+                c.malloc_object
+            ));
+        }
+    }
+    let reference = contenders
+        .iter()
+        .find(|c| c.id == "gb-shared" && c.available())
+        .or_else(|| {
+            contenders
+                .iter()
+                .find(|c| c.kind == Kind::Graphbit && c.available())
+        })
+        .ok_or_else(|| {
+            let reasons: Vec<String> = contenders
+                .iter()
+                .filter(|c| c.kind == Kind::Graphbit)
+                .map(|c| format!("{}: {}", c.id, c.unavailable.as_deref().unwrap_or("")))
+                .collect();
+            format!(
+                "graphbit-alloc could not be loaded in any way:\n{}",
+                reasons.join("\n")
+            )
+        })?;
+    // "graphbit-alloc 0.1.0 (jemalloc 5.3.1-...)"
+    let inner = reference
+        .version
+        .split_once('(')
+        .map(|(_, rest)| rest.trim_end_matches(')'))
+        .unwrap_or("");
+    let (backend, backend_version) = inner.split_once(' ').unwrap_or((inner, ""));
+    let (backend, backend_version) = (backend.to_string(), backend_version.to_string());
+    if let Some(built) = option_env!("GB_BACKEND") {
+        if built != backend && opts.lib_dir.is_none() {
+            return Err(format!(
+                "{} reports backend {backend}, but gb-bench was built with {built}: \
+                 a stale library? Rebuild with `cargo build --release`.",
+                shared.display()
+            ));
+        }
+    }
+    if let Some(only) = &opts.only_contenders {
+        contenders.retain(|c| only.contains(&c.id));
+    }
+    Ok(Setup {
+        lib: Library {
+            shared,
+            static_lib,
+            backend,
+            backend_version,
+        },
+        contenders,
+        jansson,
+        compiler: compiler_version,
+        work_dir: work,
+    })
+}
+
+/// Links `dir/<SONAME>` and `dir/libgraphbit_alloc.so` to `shared`.
+fn stage_shared(dir: &Path, shared: &Path) -> Result<(), String> {
+    let soname = format!(
+        "libgraphbit_alloc.so.{}",
+        if env!("CARGO_PKG_VERSION_MAJOR") == "0" {
+            format!("0.{}", env!("CARGO_PKG_VERSION_MINOR"))
+        } else {
+            env!("CARGO_PKG_VERSION_MAJOR").to_string()
+        }
+    );
+    let target = shared
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", shared.display()))?;
+    for name in [soname.as_str(), "libgraphbit_alloc.so"] {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link)
+            .map_err(|e| format!("cannot link {}: {e}", link.display()))?;
+    }
+    Ok(())
+}

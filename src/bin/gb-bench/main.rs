@@ -1,0 +1,263 @@
+//! gb-bench: measures graphbit-alloc against the system allocator and the
+//! raw backends (Debian's libjemalloc.so.2 and libmimalloc.so.2), side by
+//! side, on this machine.
+//!
+//! How it works: the workloads live in one C program, `bench/driver.c`,
+//! embedded in this binary. gb-bench compiles it with the system C compiler
+//! once per contender (graphbit-alloc linked static, linked shared and
+//! dlopen-ed; the C library's malloc; each raw backend linked first so its
+//! malloc replaces the C library's). Every contender is called through the
+//! same table of function pointers, so none pays a call the others do not.
+//! Each (contender, workload, repetition) runs in a fresh process; peak RSS
+//! comes from `wait4`. Contenders are interleaved (A B C A B C ...).
+//!
+//! Usage: `cargo run --release --bin gb-bench -- [--quick] [--json FILE]
+//! [--plot FILE.svg]`; `--help` lists every option.
+
+mod contenders;
+mod json;
+mod machine;
+mod report;
+mod run;
+mod svg;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use contenders::Contender;
+use run::{Run, Workload};
+
+const HELP: &str = "\
+gb-bench: graphbit-alloc against the system allocator and the raw backends
+
+USAGE: gb-bench [OPTIONS]
+  --quick              short run (well under a minute)
+  --smoke              tiny run for the test suite (figures meaningless)
+  --reps N             repetitions per (contender, workload) [default 5, quick 3, smoke 1]
+  --scale X            workload size factor [default 1, quick 0.12, smoke 0.01]
+  --seed N             base seed [default 1]
+  --json FILE          write every raw figure and the machine description
+  --plot FILE.svg      write bar charts of the speed and memory ratios
+  --lib-dir DIR        where libgraphbit_alloc.so and .a are [default: next to
+                       this executable, in deps/ or beside it]
+  --variant LABEL=DIR  also measure another graphbit-alloc build (its shared
+                       library, linked at start-up), e.g. a TLS experiment
+  --contenders A,B     only these contender ids (see the table)
+  --workloads A,B      only these workload ids (see the table)
+  --no-progress        no progress bar on stderr
+  -h, --help           this text
+
+Environment: CC picks the C compiler (default cc). Variables such as
+_RJEM_MALLOC_CONF (graphbit-alloc's jemalloc), MALLOC_CONF (Debian's
+jemalloc) or MIMALLOC_* reach every child process unchanged.
+";
+
+/// Command-line options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub mode: &'static str,
+    pub reps: usize,
+    pub scale: f64,
+    pub seed: u64,
+    pub json: Option<PathBuf>,
+    pub plot: Option<PathBuf>,
+    pub lib_dir: Option<PathBuf>,
+    pub variants: Vec<(String, PathBuf)>,
+    pub only_contenders: Option<Vec<String>>,
+    pub only_workloads: Option<Vec<String>>,
+    pub progress: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut opts = Options {
+        mode: "default",
+        reps: 0,
+        scale: 0.0,
+        seed: 1,
+        json: None,
+        plot: None,
+        lib_dir: None,
+        variants: Vec::new(),
+        only_contenders: None,
+        only_workloads: None,
+        progress: true,
+    };
+    let mut it = args.iter();
+    let value = |it: &mut std::slice::Iter<String>, name: &str| -> Result<String, String> {
+        it.next()
+            .cloned()
+            .ok_or_else(|| format!("{name} needs a value"))
+    };
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => opts.mode = "quick",
+            "--smoke" => opts.mode = "smoke",
+            "--reps" => {
+                opts.reps = value(&mut it, arg)?
+                    .parse()
+                    .map_err(|_| "--reps needs a whole number")?;
+                if opts.reps == 0 {
+                    return Err("--reps must be at least 1".into());
+                }
+            }
+            "--scale" => {
+                opts.scale = value(&mut it, arg)?
+                    .parse()
+                    .map_err(|_| "--scale needs a number")?;
+                if !(opts.scale > 0.0) {
+                    return Err("--scale must be above 0".into());
+                }
+            }
+            "--seed" => {
+                opts.seed = value(&mut it, arg)?
+                    .parse()
+                    .map_err(|_| "--seed needs a whole number")?
+            }
+            "--json" => opts.json = Some(value(&mut it, arg)?.into()),
+            "--plot" => opts.plot = Some(value(&mut it, arg)?.into()),
+            "--lib-dir" => opts.lib_dir = Some(value(&mut it, arg)?.into()),
+            "--variant" => {
+                let v = value(&mut it, arg)?;
+                let (label, dir) = v
+                    .split_once('=')
+                    .ok_or("--variant needs LABEL=DIR")?;
+                opts.variants.push((label.to_string(), dir.into()));
+            }
+            "--contenders" => {
+                opts.only_contenders =
+                    Some(value(&mut it, arg)?.split(',').map(String::from).collect())
+            }
+            "--workloads" => {
+                opts.only_workloads =
+                    Some(value(&mut it, arg)?.split(',').map(String::from).collect())
+            }
+            "--no-progress" => opts.progress = false,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown option {other:?} (see --help)")),
+        }
+    }
+    let (reps, scale) = match opts.mode {
+        "quick" => (3, 0.12),
+        "smoke" => (1, 0.01),
+        _ => (5, 1.0),
+    };
+    if opts.reps == 0 {
+        opts.reps = reps;
+    }
+    if opts.scale == 0.0 {
+        opts.scale = scale;
+    }
+    Ok(opts)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) if e.is_empty() => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("gb-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match bench(&args, &opts) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("gb-bench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the whole benchmark; Ok(false) when a graphbit-alloc run failed its
+/// checks.
+fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
+    let started = Instant::now();
+    let started_utc = machine::utc_now();
+    let setup = contenders::prepare(opts)?;
+    let contenders: Vec<&Contender> = setup.contenders.iter().filter(|c| c.available()).collect();
+    for c in setup.contenders.iter().filter(|c| !c.available()) {
+        eprintln!(
+            "gb-bench: {} unavailable: {}",
+            c.label,
+            c.unavailable.as_deref().unwrap_or("")
+        );
+    }
+    let workloads: Vec<Workload> = run::workloads(machine::cpus())
+        .into_iter()
+        .filter(|w| opts.only_workloads.as_ref().map_or(true, |o| o.contains(&w.id)))
+        .filter(|w| w.id != "jansson" || setup.jansson.is_ok())
+        .collect();
+    if contenders.is_empty() || workloads.is_empty() {
+        return Err("nothing to measure (check --contenders / --workloads)".into());
+    }
+
+    // A B C A B C ...: every repetition runs every workload for every
+    // contender before the next repetition starts.
+    let total = opts.reps * workloads.len() * contenders.len();
+    let mut progress = run::Progress::new(total, opts.progress);
+    let mut runs: Vec<Run> = Vec::with_capacity(total);
+    for rep in 0..opts.reps {
+        let seed = opts.seed.wrapping_add(rep as u64);
+        for w in &workloads {
+            for c in &contenders {
+                progress.step(&format!("{} · {}", w.id, c.id));
+                runs.push(run::run_one(c, w, rep, seed, opts.scale));
+            }
+        }
+    }
+    progress.finish();
+    run::check_checksums(&mut runs);
+
+    let summary = report::summarize(&contenders, &workloads, &runs);
+    let verdicts = report::verdicts(&contenders, &workloads, &summary);
+    let text = report::table(&setup, &contenders, &workloads, &summary, &verdicts, opts);
+    print!("{text}");
+
+    let failed: Vec<&Run> = runs.iter().filter(|r| r.error.is_some()).collect();
+    for r in &failed {
+        eprintln!(
+            "gb-bench: FAILED {} / {} (repetition {}): {}",
+            r.contender,
+            r.workload,
+            r.repetition,
+            r.error.as_deref().unwrap_or("")
+        );
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(path) = &opts.json {
+        let doc = report::json_document(
+            args,
+            opts,
+            &started_utc,
+            elapsed,
+            &setup,
+            &workloads,
+            &runs,
+            &summary,
+            &verdicts,
+        );
+        std::fs::write(path, doc).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("gb-bench: wrote {}", path.display());
+    }
+    if let Some(path) = &opts.plot {
+        let chart = svg::chart(&setup, &contenders, &workloads, &summary);
+        std::fs::write(path, chart)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("gb-bench: wrote {}", path.display());
+    }
+    eprintln!("gb-bench: finished in {elapsed:.0} s");
+    // A failed run of another allocator is a finding, reported above; a
+    // failed run of graphbit-alloc is this project's failure.
+    let graphbit_failed = failed.iter().any(|r| {
+        contenders
+            .iter()
+            .any(|c| c.id == r.contender && c.kind == contenders::Kind::Graphbit)
+    });
+    Ok(!graphbit_failed)
+}

@@ -1,0 +1,333 @@
+//! The workloads, and running one (contender, workload, repetition) in its
+//! own process.
+
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::contenders::Contender;
+
+/// One workload as gb-bench runs it (a driver workload plus a thread count).
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub id: String,
+    /// The driver's name for it.
+    pub driver: &'static str,
+    pub threads: usize,
+    /// What one "op" is.
+    pub unit: &'static str,
+    pub description: String,
+    /// Footprint workloads: memory is the point, speed is secondary.
+    pub memory: bool,
+}
+
+/// The workloads, with thread counts for a machine of `cpus` CPUs.
+pub fn workloads(cpus: usize) -> Vec<Workload> {
+    let w = |id: &str, driver, threads, unit, description: &str, memory| Workload {
+        id: id.to_string(),
+        driver,
+        threads,
+        unit,
+        description: description.to_string(),
+        memory,
+    };
+    let mut list = vec![w(
+        "pair",
+        "pair",
+        1,
+        "malloc+free",
+        "malloc then free of one 16-128 B block, back to back (per-call cost)",
+        false,
+    )];
+    // 1, 2, 4, ... up to twice the CPUs.
+    let mut threads = 1;
+    while threads <= 2 * cpus {
+        list.push(w(
+            &format!("churn-{threads}t"),
+            "churn",
+            threads,
+            "allocs",
+            &format!(
+                "small-object churn, 8-512 B, random free order, {threads} thread{}",
+                if threads == 1 { "" } else { "s" }
+            ),
+            false,
+        ));
+        threads *= 2;
+    }
+    let pairs = (cpus / 2).max(1);
+    list.extend([
+        w(
+            "producer-consumer",
+            "producer-consumer",
+            pairs,
+            "blocks",
+            &format!(
+                "{pairs} producer thread(s) allocate 16-1024 B, {pairs} consumer(s) free them (cross-thread free)"
+            ),
+            false,
+        ),
+        w(
+            "realloc",
+            "realloc",
+            1,
+            "reallocs",
+            "buffers growing by +1..64 B or doubling up to 256 KiB, then shrinking",
+            false,
+        ),
+        w(
+            "large",
+            "large",
+            1,
+            "blocks",
+            "64 KiB - 16 MiB blocks: allocate, write every page, check, free",
+            false,
+        ),
+        w(
+            "aligned",
+            "aligned",
+            1,
+            "allocs",
+            "aligned churn: 64 B - 4 KiB alignments, 8 B - 2 KiB sizes",
+            false,
+        ),
+        w(
+            "fragmentation",
+            "fragmentation",
+            1,
+            "allocs+frees",
+            "6 phases: fill 256 MiB (x scale) with one phase's size classes, free 90% at random",
+            true,
+        ),
+        w(
+            "leak",
+            "leak",
+            1,
+            "allocs",
+            "small-object churn where 1 allocation in 64 is never freed (slow leak)",
+            true,
+        ),
+        w(
+            "jansson",
+            "jansson",
+            1,
+            "documents",
+            "jansson: build, dump, parse and compare 20000-record JSON documents",
+            false,
+        ),
+    ]);
+    list
+}
+
+/// One measured run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub contender: String,
+    pub workload: String,
+    pub repetition: usize,
+    pub seed: u64,
+    pub ops: f64,
+    pub seconds: f64,
+    pub peak_rss_kib: f64,
+    /// RSS at the end of the footprint workloads, before and after trim.
+    pub rss_end_kib: Option<f64>,
+    pub rss_trim_kib: Option<f64>,
+    pub live_bytes: Option<f64>,
+    pub checksum: String,
+    /// Why the run does not count, if it does not.
+    pub error: Option<String>,
+}
+
+impl Run {
+    pub fn ops_per_second(&self) -> f64 {
+        self.ops / self.seconds
+    }
+}
+
+/// Runs the driver once; failures come back as a Run with `error` set.
+pub fn run_one(
+    c: &Contender,
+    w: &Workload,
+    repetition: usize,
+    seed: u64,
+    scale: f64,
+) -> Run {
+    let mut run = Run {
+        contender: c.id.clone(),
+        workload: w.id.clone(),
+        repetition,
+        seed,
+        ops: 0.0,
+        seconds: 0.0,
+        peak_rss_kib: 0.0,
+        rss_end_kib: None,
+        rss_trim_kib: None,
+        live_bytes: None,
+        checksum: String::new(),
+        error: None,
+    };
+    if let Err(e) = spawn_and_measure(c, w, seed, scale, &mut run) {
+        run.error = Some(e);
+    }
+    run
+}
+
+fn spawn_and_measure(
+    c: &Contender,
+    w: &Workload,
+    seed: u64,
+    scale: f64,
+    run: &mut Run,
+) -> Result<(), String> {
+    let mut cmd = Command::new(&c.driver);
+    cmd.arg(w.driver)
+        .arg(format!("{scale}"))
+        .arg(w.threads.to_string())
+        .arg(seed.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(lib) = &c.dlopen_lib {
+        cmd.env("GB_BENCH_LIB", lib);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", c.driver.display()))?;
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    // The driver writes one short line to each at most, so reading one pipe
+    // and then the other cannot deadlock.
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    // wait4 rather than Child::wait: it also gives the child's peak RSS.
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child, not yet reaped; pointers are valid.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    if pid < 0 {
+        return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+    }
+    let exit = std::process::ExitStatus::from_raw(status);
+    if !exit.success() {
+        return Err(format!("driver {exit}: {}", stderr.trim()));
+    }
+    run.peak_rss_kib = usage.ru_maxrss as f64;
+    let fields = crate::json::parse_flat(&stdout)?;
+    let number = |k: &str| -> Result<f64, String> {
+        fields
+            .get(k)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| format!("driver output lacks {k}: {stdout:?}"))
+    };
+    let measured = |k: &str| number(k).ok().filter(|v| *v >= 0.0);
+    run.ops = number("ops")?;
+    run.seconds = number("seconds")?;
+    if !(run.seconds > 0.0) {
+        return Err("driver reported no time".into());
+    }
+    run.rss_end_kib = measured("rss_end_kib");
+    run.rss_trim_kib = measured("rss_trim_kib");
+    run.live_bytes = measured("live_bytes").filter(|v| *v > 0.0);
+    run.checksum = fields.get("checksum").cloned().unwrap_or_default();
+    Ok(())
+}
+
+/// Every contender computes the same checksum for the same workload and
+/// seed; a run that disagrees with the majority is marked failed.
+pub fn check_checksums(runs: &mut [Run]) {
+    let mut keys: Vec<(String, usize)> = runs
+        .iter()
+        .map(|r| (r.workload.clone(), r.repetition))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for (workload, rep) in keys {
+        let group: Vec<usize> = (0..runs.len())
+            .filter(|&i| {
+                runs[i].workload == workload && runs[i].repetition == rep && runs[i].error.is_none()
+            })
+            .collect();
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for &i in &group {
+            match counts.iter_mut().find(|(c, _)| *c == runs[i].checksum) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((runs[i].checksum.clone(), 1)),
+            }
+        }
+        let Some((majority, _)) = counts.iter().max_by_key(|(_, n)| *n).cloned() else {
+            continue;
+        };
+        for &i in &group {
+            if runs[i].checksum != majority {
+                runs[i].error = Some(format!(
+                    "checksum {} differs from the other contenders' {majority}",
+                    runs[i].checksum
+                ));
+            }
+        }
+    }
+}
+
+/// A progress bar on stderr.
+pub struct Progress {
+    total: usize,
+    done: usize,
+    started: Instant,
+    enabled: bool,
+}
+
+impl Progress {
+    pub fn new(total: usize, enabled: bool) -> Progress {
+        Progress {
+            total,
+            done: 0,
+            started: Instant::now(),
+            enabled,
+        }
+    }
+
+    /// Announces the next run.
+    pub fn step(&mut self, what: &str) {
+        if self.enabled {
+            let width = 30;
+            let filled = width * self.done / self.total.max(1);
+            let eta = if self.done == 0 {
+                "   ?".to_string()
+            } else {
+                let per = self.started.elapsed().as_secs_f64() / self.done as f64;
+                let left = per * (self.total - self.done) as f64;
+                format!("{:>3.0}s", left)
+            };
+            let line = format!(
+                "\r[{}{}] {}/{} ETA {eta} {what:<36.36}",
+                "#".repeat(filled),
+                "-".repeat(width - filled),
+                self.done + 1,
+                self.total
+            );
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(line.as_bytes());
+            let _ = err.flush();
+        }
+        self.done += 1;
+    }
+
+    pub fn finish(&self) {
+        if self.enabled {
+            eprintln!(
+                "\r[{}] {}/{} done in {:.0}s{:40}",
+                "#".repeat(30),
+                self.total,
+                self.total,
+                self.started.elapsed().as_secs_f64(),
+                ""
+            );
+        }
+    }
+}
