@@ -86,3 +86,45 @@ fn python_ctypes_smoke() {
     );
     eprint!("{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// The README's C quick start: examples/hello.c, linked both ways the README
+/// shows, runs and reports gb_verify() = true.
+#[test]
+fn readme_quick_start_example() {
+    let out_dir = lib_dir().join("gb-c-tests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let source = crate_dir().join("examples/hello.c");
+    let include = crate_dir().join("include");
+
+    let static_exe = out_dir.join("hello-static");
+    run_ok(
+        compiler(false)
+            .arg(&source)
+            .arg("-I")
+            .arg(&include)
+            .arg(static_lib())
+            .args(readme_static_libs())
+            .arg("-o")
+            .arg(&static_exe),
+    );
+    let shared_exe = out_dir.join("hello-shared");
+    let dir = staged_lib_dir();
+    run_ok(
+        compiler(false)
+            .arg(&source)
+            .arg("-I")
+            .arg(&include)
+            .arg("-L")
+            .arg(&dir)
+            .arg("-lgraphbit_alloc")
+            .arg(format!("-Wl,-rpath,{}", dir.display()))
+            .arg("-o")
+            .arg(&shared_exe),
+    );
+    for exe in [static_exe, shared_exe] {
+        let out = run_ok(&mut Command::new(&exe));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("backend {BACKEND}")), "{text}");
+        assert!(text.contains("gb_verify() = true"), "{text}");
+    }
+}

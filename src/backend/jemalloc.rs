@@ -12,8 +12,10 @@ use tikv_jemalloc_sys as je;
 pub(crate) const NAME: &CStr = c"jemalloc";
 
 /// Rust's global allocator for this backend.
+#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
 pub(crate) type RustAllocator = tikv_jemallocator::Jemalloc;
 /// The value installed as `#[global_allocator]`.
+#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
 pub(crate) const RUST_ALLOCATOR: RustAllocator = tikv_jemallocator::Jemalloc;
 
 /// Set once a block has been handed out by `aligned_alloc` whose size class

@@ -12,8 +12,10 @@ use libmimalloc_sys as mi;
 pub(crate) const NAME: &CStr = c"mimalloc";
 
 /// Rust's global allocator for this backend.
+#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
 pub(crate) type RustAllocator = mimalloc::MiMalloc;
 /// The value installed as `#[global_allocator]`.
+#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
 pub(crate) const RUST_ALLOCATOR: RustAllocator = mimalloc::MiMalloc;
 
 /// mimalloc's version as "major.minor.patch" (from `mi_version()`).

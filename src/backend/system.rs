@@ -13,8 +13,10 @@ compile_error!(
 pub(crate) const NAME: &CStr = c"system";
 
 /// Rust's global allocator for this backend.
+#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
 pub(crate) type RustAllocator = std::alloc::System;
 /// The value installed as `#[global_allocator]`.
+#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
 pub(crate) const RUST_ALLOCATOR: RustAllocator = std::alloc::System;
 
 /// The C library's version, e.g. "glibc 2.36".
