@@ -206,6 +206,78 @@ fn object_of(_address: *const c_void) -> Option<String> {
     None
 }
 
+impl Report {
+    /// The report as a JSON document: every check with its evidence, and how
+    /// the library was built.
+    pub fn to_json(&self) -> String {
+        let checks: Vec<String> = self
+            .checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "{{\"name\":{},\"passed\":{},\"evidence\":{}}}",
+                    json_string(c.name),
+                    c.passed,
+                    json_string(&c.evidence)
+                )
+            })
+            .collect();
+        let features: Vec<String> = enabled_features().iter().map(|f| json_string(f)).collect();
+        format!(
+            "{{\"library\":\"graphbit-alloc\",\"version\":{},\"backend\":{},\"backend_version\":{},\
+             \"passed\":{},\"checks\":[{}],\"build\":{{\"features\":[{}],\"global_allocator\":{},\
+             \"tls_model\":{},\"stats_enabled\":{},\"debug_assertions\":{}}}}}",
+            json_string(env!("CARGO_PKG_VERSION")),
+            json_string(backend_name()),
+            json_string(&backend::version().to_string_lossy()),
+            self.passed(),
+            checks.join(","),
+            features.join(","),
+            cfg!(not(feature = "no-global-allocator")),
+            json_string(backend::TLS_MODEL),
+            backend::stats_enabled(),
+            cfg!(debug_assertions),
+        )
+    }
+}
+
+/// The Cargo features this library was built with.
+pub fn enabled_features() -> Vec<&'static str> {
+    let mut features = Vec::new();
+    if cfg!(feature = "backend-jemalloc") {
+        features.push("backend-jemalloc");
+    }
+    if cfg!(feature = "backend-mimalloc") {
+        features.push("backend-mimalloc");
+    }
+    if cfg!(feature = "backend-system") {
+        features.push("backend-system");
+    }
+    if cfg!(feature = "no-global-allocator") {
+        features.push("no-global-allocator");
+    }
+    features
+}
+
+/// `text` as a JSON string literal.
+pub fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
