@@ -1,0 +1,377 @@
+"""graphbit-alloc from Python: the C API over ctypes (no compiler needed).
+
+The shared library is found, in this order, at: the path given to
+``load(path)``, the ``GRAPHBIT_ALLOC_LIB`` environment variable, a
+``libgraphbit_alloc.so*`` next to this package, or the system's library path
+(``ctypes.util.find_library``). It is loaded into the running interpreter
+with dlopen.
+
+    import graphbit_alloc as gb
+    with gb.Buffer(4096) as buf:        # freed when the block ends
+        buf.view()[:5] = b"hello"
+    print(gb.allocator_name(), gb.verify(), gb.stats().allocated)
+
+Functions that allocate raise ``MemoryError`` when the library returns NULL
+with ``ENOMEM``, and ``ValueError`` for ``EINVAL`` (a bad alignment).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import dataclasses
+import errno
+import json
+import os
+import pathlib
+import threading
+from typing import Optional
+
+__all__ = [
+    "Buffer",
+    "Library",
+    "Stats",
+    "STAT_UNAVAILABLE",
+    "load",
+    "library",
+    "allocator_name",
+    "allocator_version",
+    "version",
+    "version_number",
+    "verify",
+    "verify_report",
+    "stats",
+    "trim",
+    "owns",
+    "backend_stats_text",
+]
+
+ENV_VAR = "GRAPHBIT_ALLOC_LIB"
+#: Value of a gb_stats_t field the backend does not keep (UINT64_MAX).
+STAT_UNAVAILABLE = 2**64 - 1
+
+_c_size = ctypes.c_size_t
+_c_void_p = ctypes.c_void_p
+
+
+class _GbStats(ctypes.Structure):
+    """gb_stats_t, field for field."""
+
+    _fields_ = [
+        ("size", ctypes.c_size_t),
+        ("allocated", ctypes.c_uint64),
+        ("active", ctypes.c_uint64),
+        ("resident", ctypes.c_uint64),
+        ("mapped", ctypes.c_uint64),
+        ("retained", ctypes.c_uint64),
+        ("peak_resident", ctypes.c_uint64),
+    ]
+
+
+# Every function of include/graphbit_alloc.h: name -> (argtypes, restype).
+# tests/test_binding.py checks that this covers the header.
+SIGNATURES = {
+    "gb_alloc": ([_c_size], _c_void_p),
+    "gb_calloc": ([_c_size, _c_size], _c_void_p),
+    "gb_realloc": ([_c_void_p, _c_size], _c_void_p),
+    "gb_aligned_alloc": ([_c_size, _c_size], _c_void_p),
+    "gb_free": ([_c_void_p], None),
+    "gb_free_sized": ([_c_void_p, _c_size], None),
+    "gb_free_aligned_sized": ([_c_void_p, _c_size, _c_size], None),
+    "gb_usable_size": ([_c_void_p], _c_size),
+    "gb_allocator_name": ([], ctypes.c_char_p),
+    "gb_allocator_version": ([], ctypes.c_char_p),
+    "gb_version": ([], ctypes.c_char_p),
+    "gb_version_number": ([], ctypes.c_uint32),
+    "gb_verify": ([], ctypes.c_bool),
+    "gb_verify_report": ([ctypes.c_char_p, _c_size], _c_size),
+    "gb_stats": ([ctypes.POINTER(_GbStats)], ctypes.c_int),
+    "gb_trim": ([], ctypes.c_int),
+    "gb_owns": ([_c_void_p], ctypes.c_bool),
+    "gb_backend_stats_text": ([ctypes.c_char_p, _c_size], _c_size),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """gb_stats() in bytes; None where the backend does not keep a figure."""
+
+    allocated: Optional[int]
+    active: Optional[int]
+    resident: Optional[int]
+    mapped: Optional[int]
+    retained: Optional[int]
+    peak_resident: Optional[int]
+
+
+def _candidates(path):
+    """Where to look for the library, in order, with what each came from."""
+    if path is not None:
+        yield os.fspath(path), "the path argument"
+        return
+    env = os.environ.get(ENV_VAR)
+    if env:
+        yield env, f"${ENV_VAR}"
+        return
+    here = pathlib.Path(__file__).resolve().parent
+    for found in sorted(here.glob("libgraphbit_alloc.so*")):
+        yield str(found), "next to the package"
+    system = ctypes.util.find_library("graphbit_alloc")
+    if system:
+        yield system, "the system library path"
+
+
+class Library:
+    """The loaded shared library, with every function declared."""
+
+    def __init__(self, path=None):
+        tried = []
+        for candidate, origin in _candidates(path):
+            try:
+                self.cdll = ctypes.CDLL(candidate, use_errno=True)
+            except OSError as e:
+                tried.append(f"{candidate} ({origin}): {e}")
+                continue
+            self.path = candidate
+            break
+        else:
+            where = "; ".join(tried) or (
+                f"nothing: pass a path, set {ENV_VAR}, or install libgraphbit_alloc.so"
+            )
+            raise OSError(f"graphbit_alloc: cannot load the library, tried {where}")
+        for name, (argtypes, restype) in SIGNATURES.items():
+            function = getattr(self.cdll, name)
+            function.argtypes, function.restype = argtypes, restype
+
+    def __getattr__(self, name):
+        # lib.gb_alloc(...) and friends: the declared ctypes functions.
+        if name.startswith("gb_"):
+            return getattr(self.cdll, name)
+        raise AttributeError(name)
+
+    def _check(self, pointer, what):
+        if pointer is not None:
+            return pointer
+        code = ctypes.get_errno()
+        if code == errno.EINVAL:
+            raise ValueError(f"{what}: invalid argument (EINVAL)")
+        raise MemoryError(f"{what}: out of memory ({errno.errorcode.get(code, code)})")
+
+    # --- allocation (raw addresses; prefer Buffer) ---
+    def alloc(self, size: int) -> int:
+        """gb_alloc: the block's address; MemoryError on failure."""
+        ctypes.set_errno(0)
+        return self._check(self.cdll.gb_alloc(size), f"gb_alloc({size})")
+
+    def calloc(self, count: int, size: int) -> int:
+        ctypes.set_errno(0)
+        return self._check(self.cdll.gb_calloc(count, size), f"gb_calloc({count}, {size})")
+
+    def realloc(self, address: Optional[int], size: int) -> int:
+        """gb_realloc; on failure the old block is untouched and still owned."""
+        ctypes.set_errno(0)
+        return self._check(self.cdll.gb_realloc(address, size), f"gb_realloc(..., {size})")
+
+    def aligned_alloc(self, alignment: int, size: int) -> int:
+        ctypes.set_errno(0)
+        return self._check(
+            self.cdll.gb_aligned_alloc(alignment, size),
+            f"gb_aligned_alloc({alignment}, {size})",
+        )
+
+    def free(self, address: Optional[int], size: Optional[int] = None,
+             alignment: Optional[int] = None) -> None:
+        """gb_free, or gb_free_sized / gb_free_aligned_sized when given the size."""
+        if size is None:
+            self.cdll.gb_free(address)
+        elif alignment is None:
+            self.cdll.gb_free_sized(address, size)
+        else:
+            self.cdll.gb_free_aligned_sized(address, alignment, size)
+
+    def usable_size(self, address: Optional[int]) -> int:
+        return self.cdll.gb_usable_size(address)
+
+    # --- information ---
+    def allocator_name(self) -> str:
+        return self.cdll.gb_allocator_name().decode()
+
+    def allocator_version(self) -> str:
+        return self.cdll.gb_allocator_version().decode()
+
+    def version(self) -> str:
+        return self.cdll.gb_version().decode()
+
+    def version_number(self) -> int:
+        return self.cdll.gb_version_number()
+
+    def verify(self) -> bool:
+        return bool(self.cdll.gb_verify())
+
+    def _text(self, function) -> str:
+        # snprintf-style: ask for the length, then fill; retry if it grew.
+        while True:
+            needed = function(None, 0)
+            buf = ctypes.create_string_buffer(needed + 1)
+            if function(buf, len(buf)) <= needed:
+                return buf.value.decode()
+
+    def verify_report(self) -> dict:
+        """gb_verify_report, parsed from JSON."""
+        return json.loads(self._text(self.cdll.gb_verify_report))
+
+    def backend_stats_text(self) -> str:
+        """gb_backend_stats_text: the backend's own statistics report."""
+        return self._text(self.cdll.gb_backend_stats_text)
+
+    def stats(self) -> Stats:
+        raw = _GbStats(size=ctypes.sizeof(_GbStats))
+        code = self.cdll.gb_stats(ctypes.byref(raw))
+        if code != 0:
+            raise OSError(code, f"gb_stats failed: {os.strerror(code)}")
+        values = {}
+        for field in dataclasses.fields(Stats):
+            value = getattr(raw, field.name)
+            values[field.name] = None if value == STAT_UNAVAILABLE else value
+        return Stats(**values)
+
+    def trim(self) -> None:
+        """gb_trim: give unused memory back to the OS now (slow)."""
+        code = self.cdll.gb_trim()
+        if code != 0:
+            raise OSError(code, f"gb_trim failed: {os.strerror(code)}")
+
+    def owns(self, address) -> bool:
+        """gb_owns for an address (int), a Buffer, or None."""
+        if isinstance(address, Buffer):
+            address = address.address
+        return bool(self.cdll.gb_owns(address))
+
+
+class Buffer:
+    """A block of graphbit-alloc memory, freed (sized) by free() or at the end
+    of a ``with`` block. ``view()`` is a writable memoryview over it."""
+
+    def __init__(self, size: int, *, zeroed: bool = False, alignment: Optional[int] = None,
+                 lib: Optional[Library] = None):
+        if size < 0:
+            raise ValueError("size must be >= 0")
+        self._lib = lib or library()
+        self._alignment = alignment
+        if alignment is not None:
+            self.address = self._lib.aligned_alloc(alignment, size)
+            if zeroed:
+                ctypes.memset(self.address, 0, size)
+        elif zeroed:
+            self.address = self._lib.calloc(1, size)
+        else:
+            self.address = self._lib.alloc(size)
+        self.size = size
+
+    @property
+    def closed(self) -> bool:
+        return self.address is None
+
+    def _live(self) -> int:
+        if self.address is None:
+            raise ValueError("buffer already freed")
+        return self.address
+
+    def view(self) -> memoryview:
+        """Writable bytes of the block (valid until the buffer is freed or resized)."""
+        return memoryview((ctypes.c_char * self.size).from_address(self._live())).cast("B")
+
+    def __bytes__(self) -> bytes:
+        return ctypes.string_at(self._live(), self.size)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def usable_size(self) -> int:
+        return self._lib.usable_size(self._live())
+
+    def resize(self, size: int) -> None:
+        """gb_realloc: keeps the contents up to the smaller size."""
+        if self._alignment is not None:
+            raise ValueError("an aligned buffer cannot be resized (gb_realloc keeps no alignment)")
+        self.address = self._lib.realloc(self._live(), size)
+        self.size = size
+
+    def free(self) -> None:
+        """Frees the block (sized); a second call does nothing."""
+        if self.address is not None:
+            self._lib.free(self.address, self.size, self._alignment)
+            self.address = None
+
+    def __enter__(self) -> "Buffer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.free()
+
+    def __del__(self):
+        try:
+            self.free()
+        except Exception:  # interpreter shutdown
+            pass
+
+
+_default: Optional[Library] = None
+_default_lock = threading.Lock()
+
+
+def load(path=None) -> Library:
+    """Loads the library (see the module doc for where it looks). With a path,
+    always that one; without, the one library() returns."""
+    if path is not None:
+        return Library(path)
+    return library()
+
+
+def library() -> Library:
+    """The library the module-level functions use, loaded on first call."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Library()
+        return _default
+
+
+def allocator_name() -> str:
+    return library().allocator_name()
+
+
+def allocator_version() -> str:
+    return library().allocator_version()
+
+
+def version() -> str:
+    return library().version()
+
+
+def version_number() -> int:
+    return library().version_number()
+
+
+def verify() -> bool:
+    return library().verify()
+
+
+def verify_report() -> dict:
+    return library().verify_report()
+
+
+def stats() -> Stats:
+    return library().stats()
+
+
+def trim() -> None:
+    library().trim()
+
+
+def owns(address) -> bool:
+    return library().owns(address)
+
+
+def backend_stats_text() -> str:
+    return library().backend_stats_text()

@@ -1,0 +1,271 @@
+"""Tests of the graphbit_alloc Python package against a real libgraphbit_alloc.so.
+
+The library comes from $GRAPHBIT_ALLOC_LIB (ctest sets it to the one it
+built); $GB_EXPECT_BACKEND, when set, is the backend it must report.
+"""
+
+import ctypes
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import graphbit_alloc as gb
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+HEADER = REPO / "include" / "graphbit_alloc.h"
+PACKAGE_DIR = pathlib.Path(gb.__file__).resolve().parent
+BACKEND = os.environ.get("GB_EXPECT_BACKEND")
+MiB = 1 << 20
+
+
+def header_functions():
+    """name -> number of parameters, for every function the C header declares."""
+    text = re.sub(r"/\*.*?\*/", "", HEADER.read_text(), flags=re.S)
+    found = {}
+    for ret, name, params in re.findall(
+        r"^(?:GB_NODISCARD\s+)?([A-Za-z_][\w\s\*]*?)\b(gb_\w+)\(([^)]*)\);", text, flags=re.M
+    ):
+        params = params.strip()
+        found[name] = 0 if params in ("", "void") else params.count(",") + 1
+    return found
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return gb.library()
+
+
+def test_every_header_function_is_declared():
+    declared = header_functions()
+    assert len(declared) >= 13, declared
+    assert set(gb.SIGNATURES) == set(declared)
+    for name, count in declared.items():
+        assert len(gb.SIGNATURES[name][0]) == count, name
+
+
+def test_stats_struct_matches_header():
+    text = HEADER.read_text()
+    body = re.search(r"typedef struct gb_stats_t \{(.*?)\} gb_stats_t;", text, flags=re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    fields = re.findall(r"(\w+)\s+(\w+);", body)
+    assert [(n) for _, n in fields] == [n for n, _ in gb._GbStats._fields_]
+
+
+def test_identity(lib):
+    name = gb.allocator_name()
+    assert name in ("jemalloc", "mimalloc", "system")
+    if BACKEND:
+        assert name == BACKEND
+    assert gb.allocator_version()
+    header_version = re.search(r'#define GB_VERSION_STRING "([^"]+)"', HEADER.read_text()).group(1)
+    assert gb.version() == header_version
+    major, minor, patch = map(int, header_version.split("."))
+    assert gb.version_number() == major * 10000 + minor * 100 + patch
+    assert lib.path
+
+
+def test_verify_and_report():
+    assert gb.verify() is True
+    report = gb.verify_report()
+    assert report["passed"] is True
+    assert report["backend"] == gb.allocator_name()
+    assert report["version"] == gb.version()
+    assert report["checks"] and all(check["passed"] for check in report["checks"])
+
+
+def test_buffer_context_manager():
+    with gb.Buffer(1000) as buf:
+        assert len(buf) == 1000 and not buf.closed
+        buf.view()[:] = b"\x5a" * 1000
+        assert bytes(buf) == b"\x5a" * 1000
+        assert buf.usable_size() >= 1000
+    assert buf.closed
+    buf.free()  # a second free does nothing
+    with pytest.raises(ValueError):
+        buf.view()
+
+
+def test_buffer_zeroed_resized_aligned():
+    with gb.Buffer(4096, zeroed=True) as zero:
+        assert bytes(zero) == bytes(4096)
+    with gb.Buffer(100) as buf:
+        buf.view()[:] = bytes(range(100))
+        buf.resize(100000)
+        assert bytes(buf)[:100] == bytes(range(100))
+        buf.resize(10)
+        assert bytes(buf) == bytes(range(10))
+    for alignment in (64, 4096, 1 << 16):
+        with gb.Buffer(1000, alignment=alignment, zeroed=True) as aligned:
+            assert aligned.address % alignment == 0
+            assert bytes(aligned) == bytes(1000)
+            with pytest.raises(ValueError):
+                aligned.resize(2000)
+    with gb.Buffer(0) as empty:
+        assert bytes(empty) == b""
+
+
+def test_errors_map_to_exceptions(lib):
+    with pytest.raises(MemoryError):
+        gb.Buffer(2**63)  # above PTRDIFF_MAX: ENOMEM
+    with pytest.raises(MemoryError):
+        lib.calloc(2**40, 2**40)  # overflows
+    with pytest.raises(ValueError):
+        gb.Buffer(8, alignment=3)  # EINVAL
+    with pytest.raises(ValueError):
+        gb.Buffer(-1)
+    # A failed resize leaves the block as it was.
+    with gb.Buffer(16) as buf:
+        buf.view()[:] = b"k" * 16
+        with pytest.raises(MemoryError):
+            buf.resize(2**63)
+        assert bytes(buf) == b"k" * 16 and len(buf) == 16
+
+
+def test_raw_functions(lib):
+    p = lib.alloc(100)
+    ctypes.memset(p, 0x41, 100)
+    assert lib.usable_size(p) >= 100
+    p = lib.realloc(p, 5000)
+    assert ctypes.string_at(p, 100) == b"A" * 100
+    lib.free(p, 5000)
+    a = lib.aligned_alloc(256, 10)
+    assert a % 256 == 0
+    lib.free(a, 10, 256)
+    lib.free(lib.alloc(1))
+    lib.free(None)
+    assert lib.usable_size(None) == 0
+    # The declared ctypes functions are reachable too.
+    assert lib.gb_version_number() == gb.version_number()
+
+
+def test_stats_follow_a_large_allocation():
+    before = gb.stats()
+    for field in ("allocated", "active", "resident", "mapped", "retained", "peak_resident"):
+        value = getattr(before, field)
+        assert value is None or value >= 0
+    assert before.allocated is not None
+    with gb.Buffer(64 * MiB) as big:
+        big.view()[:: 4096] = b"x" * (64 * MiB // 4096)  # touch every page
+        during = gb.stats()
+        assert during.allocated >= 64 * MiB
+    assert gb.stats().peak_resident >= 64 * MiB
+
+
+def test_trim_returns_memory():
+    buffers = [gb.Buffer(MiB) for _ in range(64)]
+    for b in buffers:
+        b.view()[::4096] = b"y" * (MiB // 4096)
+        b.free()
+    gb.trim()  # raises OSError on a non-zero result
+
+
+def test_owns():
+    with gb.Buffer(100) as buf:
+        owned = gb.owns(buf)
+        # The system backend shares the host's malloc and cannot tell.
+        assert owned is (gb.allocator_name() != "system")
+        assert gb.owns(buf.address) is owned
+    python_object = ctypes.create_string_buffer(100)
+    assert gb.owns(ctypes.addressof(python_object)) is False
+    assert gb.owns(None) is False
+
+
+def test_backend_stats_text():
+    text = gb.backend_stats_text()
+    assert isinstance(text, str) and len(text) > 20
+
+
+def test_threads_allocate_and_free():
+    errors = []
+
+    def work(seed):
+        try:
+            held = []
+            for i in range(2000):
+                size = (seed * 7919 + i * 104729) % 20000
+                buf = gb.Buffer(size)
+                buf.view()[: min(size, 8)] = bytes([seed]) * min(size, 8)
+                held.append(buf)
+                if len(held) > 50:
+                    old = held.pop(0)
+                    assert bytes(old)[: min(old.size, 8)] == bytes([seed]) * min(old.size, 8)
+                    old.free()
+            for buf in held:
+                buf.free()
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_explicit_path_and_bad_path():
+    path = os.environ["GRAPHBIT_ALLOC_LIB"]
+    assert gb.load(path).allocator_name() == gb.allocator_name()
+    with pytest.raises(OSError, match="cannot load"):
+        gb.load("/nonexistent/libgraphbit_alloc.so")
+
+
+def run_python(code, env, cwd):
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_finds_library_next_to_package(tmp_path):
+    # A copy of the package with the library beside it, and no $GRAPHBIT_ALLOC_LIB.
+    copy = tmp_path / "graphbit_alloc"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.environ["GRAPHBIT_ALLOC_LIB"], copy / "libgraphbit_alloc.so")
+    env = {k: v for k, v in os.environ.items() if k not in ("GRAPHBIT_ALLOC_LIB", "PYTHONPATH")}
+    result = run_python(
+        "import graphbit_alloc as gb; print(gb.library().path); print(gb.allocator_name())",
+        env,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    path, name = result.stdout.split()
+    assert path == str(copy / "libgraphbit_alloc.so")
+    assert name == gb.allocator_name()
+
+
+def test_missing_library_is_a_clear_error(tmp_path):
+    copy = tmp_path / "graphbit_alloc"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k not in ("GRAPHBIT_ALLOC_LIB", "PYTHONPATH")}
+    env["GRAPHBIT_ALLOC_LIB"] = str(tmp_path / "missing.so")
+    result = run_python("import graphbit_alloc as gb; gb.verify()", env, tmp_path)
+    assert result.returncode != 0 and "cannot load" in result.stderr
+
+
+def test_pip_installs_the_package(tmp_path):
+    # Pure Python: pip builds and installs it without a compiler.
+    # From a copy: setuptools writes build/ and *.egg-info into the source.
+    source = tmp_path / "source"
+    shutil.copytree(PACKAGE_DIR.parent, source,
+                    ignore=shutil.ignore_patterns("__pycache__", "tests", "*.so*"))
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(target)
+    result = run_python(
+        "import graphbit_alloc as gb; print(gb.__file__); print(gb.verify())", env, tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    where, ok = result.stdout.split()
+    assert where.startswith(str(target)) and ok == "True"

@@ -1,0 +1,57 @@
+# Build step, run as `cmake -D... -P cargo_build.cmake` by the
+# graphbit_alloc_cargo target: builds the library with cargo, checks that the
+# native libraries the static library needs are those CMake was configured
+# with, and stages the outputs as they will be installed:
+#   libgraphbit_alloc.so.X.Y.Z, libgraphbit_alloc.so.<soname version> -> it,
+#   libgraphbit_alloc.so -> the SONAME link, libgraphbit_alloc.a
+#
+# Inputs: CARGO, MANIFEST, TARGET_DIR, PROFILE (dev|release), FEATURES
+# (comma-separated, may be empty), STAGE_DIR, VERSION, SONAME_VERSION,
+# EXPECTED_NATIVE_LIBS (as configured), NATIVE_LIBS_FILE.
+
+set(args rustc --lib --manifest-path "${MANIFEST}" --target-dir "${TARGET_DIR}"
+    --profile "${PROFILE}")
+if(FEATURES)
+  list(APPEND args --features "${FEATURES}")
+endif()
+# rustc prints the list for the staticlib; cargo replays it when fresh.
+list(APPEND args -- --print native-static-libs)
+
+execute_process(COMMAND "${CARGO}" ${args}
+  ERROR_VARIABLE cargo_stderr ECHO_ERROR_VARIABLE
+  RESULT_VARIABLE cargo_result)
+if(NOT cargo_result EQUAL 0)
+  message(FATAL_ERROR "cargo ${args} failed (${cargo_result})")
+endif()
+
+string(REGEX MATCH "native-static-libs: ([^\n]*)" line "${cargo_stderr}")
+if(NOT line)
+  message(FATAL_ERROR "cargo did not print native-static-libs for libgraphbit_alloc.a")
+endif()
+string(STRIP "${CMAKE_MATCH_1}" native_libs)
+if(NOT native_libs STREQUAL EXPECTED_NATIVE_LIBS)
+  # Configure reads this file first: the next build re-configures with it.
+  file(WRITE "${NATIVE_LIBS_FILE}" "${native_libs}\n")
+  message(FATAL_ERROR
+    "libgraphbit_alloc.a needs '${native_libs}', but CMake was configured with "
+    "'${EXPECTED_NATIVE_LIBS}'. Saved to ${NATIVE_LIBS_FILE}: build again, "
+    "CMake will re-configure with the new list.")
+endif()
+
+if(PROFILE STREQUAL "dev")
+  set(out "${TARGET_DIR}/debug")
+else()
+  set(out "${TARGET_DIR}/${PROFILE}")
+endif()
+
+file(MAKE_DIRECTORY "${STAGE_DIR}")
+set(real "libgraphbit_alloc.so.${VERSION}")
+set(soname "libgraphbit_alloc.so.${SONAME_VERSION}")
+# copy_if_different keeps the time stamp when nothing changed, so programs
+# linked against the library are not relinked for nothing.
+execute_process(COMMAND "${CMAKE_COMMAND}" -E copy_if_different
+  "${out}/libgraphbit_alloc.so" "${STAGE_DIR}/${real}" COMMAND_ERROR_IS_FATAL ANY)
+execute_process(COMMAND "${CMAKE_COMMAND}" -E copy_if_different
+  "${out}/libgraphbit_alloc.a" "${STAGE_DIR}/libgraphbit_alloc.a" COMMAND_ERROR_IS_FATAL ANY)
+file(CREATE_LINK "${real}" "${STAGE_DIR}/${soname}" SYMBOLIC)
+file(CREATE_LINK "${soname}" "${STAGE_DIR}/libgraphbit_alloc.so" SYMBOLIC)

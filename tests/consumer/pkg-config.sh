@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds and runs tests/consumer/consumer.c against an installed
+# graphbit-alloc found with pkg-config: shared, then static.
+#   pkg-config.sh PREFIX EXPECTED_BACKEND WORK_DIR
+set -euo pipefail
+prefix=$1 backend=$2 work=$3
+here=$(cd "$(dirname "$0")" && pwd)
+for tool in pkg-config cc c++; do
+    command -v "$tool" >/dev/null || { echo "pkg-config.sh: $tool not found (install it)" >&2; exit 1; }
+done
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+mkdir -p "$work"
+set -x
+test "$(pkg-config --variable=allocator graphbit-alloc)" = "$backend"
+pkg-config --modversion graphbit-alloc
+libdir=$(pkg-config --variable=libdir graphbit-alloc)
+native=$(pkg-config --variable=native_static_libs graphbit-alloc)
+# --static adds Libs.private (the archive's native dependencies).
+static_libs=$(pkg-config --static --libs graphbit-alloc)
+test "$(echo $static_libs)" = "$(echo $(pkg-config --libs graphbit-alloc) $native)"
+
+# Shared.
+cc -std=c11 -Wall -Wextra -Werror "$here/consumer.c" -o "$work/pc_shared" \
+    -DGB_EXPECT_BACKEND="\"$backend\"" -DGB_EXPECT_LINK='"shared"' \
+    $(pkg-config --cflags --libs graphbit-alloc) -Wl,-rpath,"$libdir" -ldl
+"$work/pc_shared"
+
+# Static: the archive, then what it needs.
+cc -std=c11 -Wall -Wextra -Werror "$here/consumer.c" -o "$work/pc_static" \
+    -DGB_EXPECT_BACKEND="\"$backend\"" -DGB_EXPECT_LINK='"static"' \
+    $(pkg-config --cflags graphbit-alloc) "$libdir/libgraphbit_alloc.a" $native
+"$work/pc_static"
+
+# C++ header, shared.
+c++ -std=c++17 -Wall -Wextra -Werror "$here/consumer.cpp" -o "$work/pc_cpp" \
+    -DGB_EXPECT_BACKEND="\"$backend\"" \
+    $(pkg-config --cflags --libs graphbit-alloc) -Wl,-rpath,"$libdir"
+"$work/pc_cpp"
