@@ -13,7 +13,15 @@ const HEADER: &str = include_str!("../../../include/graphbit_alloc.h");
 
 /// Libraries the static library needs (rustc's native-static-libs for
 /// linux-gnu, as the README's static link line lists them).
-const STATIC_LIBS: &[&str] = &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"];
+const STATIC_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
 
 /// What a contender is, for ratios and verdicts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,10 +132,15 @@ fn find_system_library(name: &str) -> Option<PathBuf> {
         }
     }
     let multiarch = format!("/usr/lib/{}-linux-gnu", std::env::consts::ARCH);
-    [multiarch.as_str(), "/usr/lib64", "/usr/lib", "/usr/local/lib"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+    [
+        multiarch.as_str(),
+        "/usr/lib64",
+        "/usr/lib",
+        "/usr/local/lib",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(name))
+    .find(|p| p.is_file())
 }
 
 fn compiler() -> String {
@@ -188,10 +201,7 @@ fn driver_info(c: &mut Contender) -> Result<(), String> {
 pub fn prepare(opts: &Options) -> Result<Setup, String> {
     let (shared, static_lib) = find_library(opts.lib_dir.as_deref())?;
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let work = exe
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("gb-bench-work");
+    let work = exe.parent().unwrap_or(Path::new(".")).join("gb-bench-work");
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
     let write = |name: &str, text: &str| {
         std::fs::write(work.join(name), text)
@@ -249,10 +259,10 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
 
     let mut contenders = Vec::new();
     let add_graphbit = |id_prefix: &str,
-                            label_prefix: &str,
-                            shared: &Path,
-                            static_lib: Option<&Path>,
-                            stage: &Path|
+                        label_prefix: &str,
+                        shared: &Path,
+                        static_lib: Option<&Path>,
+                        stage: &Path|
      -> Vec<Contender> {
         let mut out = Vec::new();
         let mut modes: Vec<(&'static str, Vec<String>, Vec<&str>)> = Vec::new();

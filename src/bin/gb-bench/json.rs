@@ -17,7 +17,12 @@ pub enum Value {
 
 impl Value {
     pub fn obj(fields: Vec<(&str, Value)>) -> Value {
-        Value::Obj(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        Value::Obj(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
     pub fn str(s: impl Into<String>) -> Value {
         Value::Str(s.into())

@@ -119,9 +119,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--lib-dir" => opts.lib_dir = Some(value(&mut it, arg)?.into()),
             "--variant" => {
                 let v = value(&mut it, arg)?;
-                let (label, dir) = v
-                    .split_once('=')
-                    .ok_or("--variant needs LABEL=DIR")?;
+                let (label, dir) = v.split_once('=').ok_or("--variant needs LABEL=DIR")?;
                 opts.variants.push((label.to_string(), dir.into()));
             }
             "--contenders" => {
@@ -190,7 +188,11 @@ fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
     }
     let workloads: Vec<Workload> = run::workloads(machine::cpus())
         .into_iter()
-        .filter(|w| opts.only_workloads.as_ref().map_or(true, |o| o.contains(&w.id)))
+        .filter(|w| {
+            opts.only_workloads
+                .as_ref()
+                .map_or(true, |o| o.contains(&w.id))
+        })
         .filter(|w| w.id != "jansson" || setup.jansson.is_ok())
         .collect();
     if contenders.is_empty() || workloads.is_empty() {
@@ -247,8 +249,7 @@ fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
     }
     if let Some(path) = &opts.plot {
         let chart = svg::chart(&setup, &contenders, &workloads, &summary);
-        std::fs::write(path, chart)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, chart).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("gb-bench: wrote {}", path.display());
     }
     eprintln!("gb-bench: finished in {elapsed:.0} s");

@@ -109,7 +109,13 @@ pub fn memory_ratio(summary: &[Summary], a: &str, b: &str, workload: &str) -> Op
 }
 
 fn end_ratio(summary: &[Summary], a: &str, b: &str, workload: &str, trimmed: bool) -> Option<f64> {
-    let pick = |s: &Summary| if trimmed { s.rss_trim_kib } else { s.rss_end_kib };
+    let pick = |s: &Summary| {
+        if trimmed {
+            s.rss_trim_kib
+        } else {
+            s.rss_end_kib
+        }
+    };
     let x = pick(find(summary, a, workload)?)?.median;
     let y = pick(find(summary, b, workload)?)?.median;
     Some(x / y)
@@ -251,13 +257,37 @@ pub fn verdicts(
     }
     // The origin report's claims.
     if has("jemalloc") {
-        judge_claim(&mut out, summary, workloads, "jemalloc", "Origin claim: raw jemalloc", 3.0, 0.6);
+        judge_claim(
+            &mut out,
+            summary,
+            workloads,
+            "jemalloc",
+            "Origin claim: raw jemalloc",
+            3.0,
+            0.6,
+        );
     }
     if has("mimalloc") {
-        judge_claim(&mut out, summary, workloads, "mimalloc", "Origin claim: raw mimalloc", 6.0, 0.5);
+        judge_claim(
+            &mut out,
+            summary,
+            workloads,
+            "mimalloc",
+            "Origin claim: raw mimalloc",
+            6.0,
+            0.5,
+        );
     }
     if let Some(gb) = &gb {
-        judge_claim(&mut out, summary, workloads, gb, &format!("Origin claim: {gb}"), 3.0, 0.6);
+        judge_claim(
+            &mut out,
+            summary,
+            workloads,
+            gb,
+            &format!("Origin claim: {gb}"),
+            3.0,
+            0.6,
+        );
         // Issue 5's targets against the system allocator.
         for w in workloads
             .iter()
@@ -265,7 +295,10 @@ pub fn verdicts(
         {
             let r = speed_ratio(summary, gb, "system", &w.id);
             out.push(Verdict {
-                claim: format!("Target: {gb} at least 3x the system allocator's speed on {}", w.id),
+                claim: format!(
+                    "Target: {gb} at least 3x the system allocator's speed on {}",
+                    w.id
+                ),
                 holds: r.map(|r| r >= 3.0),
                 detail: format!("{gb}/system speed {}", fmt_ratio(r)),
             });
@@ -310,7 +343,10 @@ fn wrapper_verdicts(
             }
         }
         out.push(Verdict {
-            claim: format!("Target: {} within 5% of raw {raw}'s speed on every workload", c.id),
+            claim: format!(
+                "Target: {} within 5% of raw {raw}'s speed on every workload",
+                c.id
+            ),
             holds: (measured > 0).then_some(misses.is_empty()),
             detail: if misses.is_empty() {
                 format!("met on all {measured} workloads")
@@ -374,7 +410,11 @@ pub fn table(
     for c in &setup.contenders {
         match &c.unavailable {
             None => {
-                let _ = writeln!(t, "  {:<22} {:<40} malloc from {}", c.id, c.version, c.malloc_object);
+                let _ = writeln!(
+                    t,
+                    "  {:<22} {:<40} malloc from {}",
+                    c.id, c.version, c.malloc_object
+                );
             }
             Some(why) => {
                 let _ = writeln!(t, "  {:<22} UNAVAILABLE: {why}", c.id);
@@ -409,7 +449,9 @@ pub fn table(
             raw.as_deref().map_or("".into(), |r| format!("vs {r}"))
         );
         for c in contenders {
-            let Some(s) = find(summary, &c.id, &w.id) else { continue };
+            let Some(s) = find(summary, &c.id, &w.id) else {
+                continue;
+            };
             let speed = s.ops_per_second.map_or("FAILED".into(), |o| {
                 format!("{} [{} - {}]", si(o.median), si(o.min), si(o.max))
             });
@@ -447,7 +489,8 @@ pub fn table(
             t,
             "\nRatios (speed: ops/s ratio, above 1 = faster; memory: peak RSS ratio, below 1 = smaller)"
         );
-        let mut columns: Vec<(String, String, String)> = vec![(gb.clone(), "system".into(), format!("{gb}/system"))];
+        let mut columns: Vec<(String, String, String)> =
+            vec![(gb.clone(), "system".into(), format!("{gb}/system"))];
         if let Some(raw) = &raw {
             if raw != "system" {
                 columns.push((gb.clone(), raw.clone(), format!("{gb}/{raw}")));
@@ -477,7 +520,10 @@ pub fn table(
         }
     }
 
-    let _ = writeln!(t, "\nVerdicts (from the medians above; measured, never asserted):");
+    let _ = writeln!(
+        t,
+        "\nVerdicts (from the medians above; measured, never asserted):"
+    );
     let mut all: Vec<&Verdict> = verdicts.iter().collect();
     let wrapper = raw
         .as_deref()
@@ -530,10 +576,22 @@ pub fn json_document(
                     ("workload", Value::str(&w.id)),
                     ("contender", Value::str(&c.id)),
                     ("baseline", Value::str(base)),
-                    ("speed", Value::opt_num(speed_ratio(summary, &c.id, base, &w.id))),
-                    ("peak_rss", Value::opt_num(memory_ratio(summary, &c.id, base, &w.id))),
-                    ("rss_end", Value::opt_num(end_ratio(summary, &c.id, base, &w.id, false))),
-                    ("rss_trimmed", Value::opt_num(end_ratio(summary, &c.id, base, &w.id, true))),
+                    (
+                        "speed",
+                        Value::opt_num(speed_ratio(summary, &c.id, base, &w.id)),
+                    ),
+                    (
+                        "peak_rss",
+                        Value::opt_num(memory_ratio(summary, &c.id, base, &w.id)),
+                    ),
+                    (
+                        "rss_end",
+                        Value::opt_num(end_ratio(summary, &c.id, base, &w.id, false)),
+                    ),
+                    (
+                        "rss_trimmed",
+                        Value::opt_num(end_ratio(summary, &c.id, base, &w.id, true)),
+                    ),
                 ]));
             }
         }
@@ -566,8 +624,14 @@ pub fn json_document(
                 ("backend", Value::str(&setup.lib.backend)),
                 ("backend_version", Value::str(&setup.lib.backend_version)),
                 ("shared", Value::str(setup.lib.shared.display().to_string())),
-                ("static", Value::str(setup.lib.static_lib.display().to_string())),
-                ("driver_dir", Value::str(setup.work_dir.display().to_string())),
+                (
+                    "static",
+                    Value::str(setup.lib.static_lib.display().to_string()),
+                ),
+                (
+                    "driver_dir",
+                    Value::str(setup.work_dir.display().to_string()),
+                ),
                 ("headline_contender", Value::opt_str(gb.as_deref())),
                 ("raw_backend_contender", Value::opt_str(raw.as_deref())),
             ]),
@@ -575,10 +639,19 @@ pub fn json_document(
         (
             "environment",
             Value::Obj(
-                ["_RJEM_MALLOC_CONF", "MALLOC_CONF", "MIMALLOC_PURGE_DELAY", "GLIBC_TUNABLES"]
-                    .iter()
-                    .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), Value::str(v))))
-                    .collect(),
+                [
+                    "_RJEM_MALLOC_CONF",
+                    "MALLOC_CONF",
+                    "MIMALLOC_PURGE_DELAY",
+                    "GLIBC_TUNABLES",
+                ]
+                .iter()
+                .filter_map(|k| {
+                    std::env::var(k)
+                        .ok()
+                        .map(|v| (k.to_string(), Value::str(v)))
+                })
+                .collect(),
             ),
         ),
         (
@@ -594,7 +667,10 @@ pub fn json_document(
                             ("kind", Value::str(format!("{:?}", c.kind).to_lowercase())),
                             ("link", Value::str(c.link)),
                             ("available", Value::Bool(c.available())),
-                            ("unavailable_reason", Value::opt_str(c.unavailable.as_deref())),
+                            (
+                                "unavailable_reason",
+                                Value::opt_str(c.unavailable.as_deref()),
+                            ),
                             ("version", Value::str(&c.version)),
                             ("malloc_object", Value::str(&c.malloc_object)),
                             ("trim", Value::Bool(c.trim)),
@@ -645,7 +721,10 @@ pub fn json_document(
                             ("error", Value::opt_str(r.error.as_deref())),
                             ("ops", Value::num(r.ops)),
                             ("seconds", Value::num(r.seconds)),
-                            ("ops_per_second", Value::opt_num((r.error.is_none()).then(|| r.ops_per_second()))),
+                            (
+                                "ops_per_second",
+                                Value::opt_num((r.error.is_none()).then(|| r.ops_per_second())),
+                            ),
                             ("peak_rss_kib", Value::num(r.peak_rss_kib)),
                             ("rss_end_kib", Value::opt_num(r.rss_end_kib)),
                             ("rss_trim_kib", Value::opt_num(r.rss_trim_kib)),
@@ -678,7 +757,13 @@ pub fn json_document(
         ("ratios", Value::Arr(ratios)),
         (
             "verdicts",
-            Value::Arr(verdicts.iter().chain(wrapper.iter()).map(verdict_json).collect()),
+            Value::Arr(
+                verdicts
+                    .iter()
+                    .chain(wrapper.iter())
+                    .map(verdict_json)
+                    .collect(),
+            ),
         ),
     ]);
     let mut out = String::new();

@@ -146,13 +146,7 @@ impl Run {
 }
 
 /// Runs the driver once; failures come back as a Run with `error` set.
-pub fn run_one(
-    c: &Contender,
-    w: &Workload,
-    repetition: usize,
-    seed: u64,
-    scale: f64,
-) -> Run {
+pub fn run_one(c: &Contender, w: &Workload, repetition: usize, seed: u64, scale: f64) -> Run {
     let mut run = Run {
         contender: c.id.clone(),
         workload: w.id.clone(),

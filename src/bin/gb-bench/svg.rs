@@ -87,7 +87,11 @@ pub fn chart(
         let bottom = top + group_h * workloads.len() as f64;
         for tick in [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0] {
             let tx = pos(tick);
-            let (stroke, w) = if tick == 1.0 { ("#000", 1.2) } else { ("#ccc", 0.6) };
+            let (stroke, w) = if tick == 1.0 {
+                ("#000", 1.2)
+            } else {
+                ("#ccc", 0.6)
+            };
             let _ = writeln!(
                 s,
                 r##"<line x1="{tx}" y1="{top}" x2="{tx}" y2="{bottom}" stroke="{stroke}" stroke-width="{w}"/><text x="{tx}" y="{}" text-anchor="middle">{tick}x</text>"##,

@@ -1,0 +1,234 @@
+//! Smoke test of the benchmark (issue 5): `gb-bench --smoke` runs every
+//! workload for every contender and writes a JSON report and an SVG chart
+//! with the expected structure. It checks that the benchmark works, never
+//! how fast anything is (speed is measured by gb-bench, not asserted here).
+//!
+//! Needs a C compiler, libjansson-dev, libjemalloc2 and libmimalloc2.0; when
+//! one is missing the test fails and names the package (.ci/run installs them).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn gb_bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gb-bench"))
+}
+
+fn out_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench_smoke");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const CONTENDERS: &[(&str, &str)] = &[
+    ("gb-static", "a C compiler (gcc)"),
+    ("gb-shared", "a C compiler (gcc)"),
+    ("gb-dlopen", "a C compiler (gcc)"),
+    ("system", "a C compiler (gcc)"),
+    ("jemalloc", "libjemalloc2"),
+    ("mimalloc", "libmimalloc2.0"),
+];
+
+const WORKLOADS: &[&str] = &[
+    "pair",
+    "churn-1t",
+    "churn-2t",
+    "producer-consumer",
+    "realloc",
+    "large",
+    "aligned",
+    "fragmentation",
+    "leak",
+    "jansson",
+];
+
+fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key)
+        .unwrap_or_else(|| panic!("JSON lacks {key:?} in {v}"))
+}
+
+fn string<'a>(v: &'a Value, key: &str) -> &'a str {
+    field(v, key)
+        .as_str()
+        .unwrap_or_else(|| panic!("{key:?} is not a string in {v}"))
+}
+
+fn number(v: &Value, key: &str) -> f64 {
+    field(v, key)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key:?} is not a number in {v}"))
+}
+
+#[test]
+fn smoke_run_writes_report_json_and_chart() {
+    let dir = out_dir();
+    let json_path = dir.join("smoke.json");
+    let svg_path = dir.join("smoke.svg");
+    let _ = std::fs::remove_file(&json_path);
+    let _ = std::fs::remove_file(&svg_path);
+    let out = gb_bench()
+        .args(["--smoke", "--no-progress", "--json"])
+        .arg(&json_path)
+        .arg("--plot")
+        .arg(&svg_path)
+        .output()
+        .expect("run gb-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "gb-bench --smoke failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    for heading in ["Contenders:", "Ratios", "Verdicts"] {
+        assert!(
+            stdout.contains(heading),
+            "no {heading:?} in the table:\n{stdout}"
+        );
+    }
+
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap())
+        .expect("gb-bench --json writes valid JSON");
+    assert_eq!(string(&doc, "schema"), "gb-bench/1");
+    assert_eq!(string(&doc, "mode"), "smoke");
+    let machine = field(&doc, "machine");
+    for key in ["cpu_model", "kernel", "os", "libc", "c_compiler"] {
+        assert!(!string(machine, key).is_empty(), "machine.{key} is empty");
+    }
+    assert!(number(machine, "logical_cpus") >= 1.0);
+    let library = field(&doc, "library");
+    assert_eq!(string(library, "backend"), env!("GB_BACKEND"));
+    assert!(!string(library, "backend_version").is_empty());
+
+    // Every contender is there and was measured.
+    let contenders = field(&doc, "contenders").as_array().unwrap();
+    for (id, needs) in CONTENDERS {
+        let c = contenders
+            .iter()
+            .find(|c| string(c, "id") == *id)
+            .unwrap_or_else(|| panic!("contender {id} missing from the report"));
+        assert!(
+            field(c, "available").as_bool().unwrap(),
+            "contender {id} unavailable ({}); install {needs}",
+            field(c, "unavailable_reason")
+        );
+        assert!(!string(c, "version").is_empty(), "{id} has no version");
+    }
+    assert_eq!(
+        field(&doc, "unavailable_workloads")
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "a workload was unavailable (jansson needs libjansson-dev): {}",
+        field(&doc, "unavailable_workloads")
+    );
+    let workloads: Vec<&str> = field(&doc, "workloads")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| string(w, "id"))
+        .collect();
+    for w in WORKLOADS {
+        assert!(workloads.contains(w), "workload {w} missing: {workloads:?}");
+    }
+
+    // One run per (contender, workload, repetition); graphbit-alloc's all
+    // pass their checks; the same seed gives every contender the same
+    // checksum.
+    let runs = field(&doc, "runs").as_array().unwrap();
+    let reps = number(&doc, "repetitions") as usize;
+    assert_eq!(runs.len(), CONTENDERS.len() * workloads.len() * reps);
+    for r in runs {
+        let contender = string(r, "contender");
+        let ok = field(r, "ok").as_bool().unwrap();
+        if contender.starts_with("gb-") {
+            assert!(ok, "graphbit-alloc run failed: {r}");
+        }
+        if !ok {
+            assert!(
+                field(r, "error").is_string(),
+                "failed run without a reason: {r}"
+            );
+            continue;
+        }
+        assert!(number(r, "ops") > 0.0 && number(r, "seconds") > 0.0, "{r}");
+        assert!(number(r, "peak_rss_kib") > 0.0, "{r}");
+        if string(r, "workload") == "fragmentation" && contender.starts_with("gb-") {
+            assert!(number(r, "rss_end_kib") > 0.0, "{r}");
+            assert!(
+                number(r, "rss_trim_kib") > 0.0,
+                "gb_trim was not measured: {r}"
+            );
+        }
+        let same = runs.iter().filter(|o| {
+            field(o, "ok").as_bool().unwrap()
+                && string(o, "workload") == string(r, "workload")
+                && field(o, "repetition") == field(r, "repetition")
+        });
+        for o in same {
+            assert_eq!(string(o, "checksum"), string(r, "checksum"), "{r} vs {o}");
+        }
+    }
+
+    // Medians, ratios and verdicts are there.
+    let summary = field(&doc, "summary").as_array().unwrap();
+    assert_eq!(summary.len(), CONTENDERS.len() * workloads.len());
+    let ratios = field(&doc, "ratios").as_array().unwrap();
+    for w in WORKLOADS {
+        for baseline in ["system", env!("GB_BACKEND")] {
+            let r = ratios
+                .iter()
+                .find(|r| {
+                    string(r, "workload") == *w
+                        && string(r, "contender") == "gb-shared"
+                        && string(r, "baseline") == baseline
+                })
+                .unwrap_or_else(|| panic!("no gb-shared/{baseline} ratio for {w}"));
+            assert!(
+                number(r, "speed") > 0.0 && number(r, "peak_rss") > 0.0,
+                "{r}"
+            );
+        }
+    }
+    let verdicts = field(&doc, "verdicts").as_array().unwrap();
+    assert!(
+        verdicts
+            .iter()
+            .any(|v| string(v, "claim").contains("3x faster")),
+        "no verdict on the origin report's speed claim"
+    );
+    assert!(verdicts
+        .iter()
+        .any(|v| string(v, "claim").contains("within 5%")));
+
+    let svg = std::fs::read_to_string(&svg_path).expect("gb-bench --plot writes the chart");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("speed vs system") && svg.contains("peak RSS vs system"));
+    assert!(svg.matches("<rect").count() > workloads.len());
+}
+
+#[test]
+fn missing_library_is_a_clear_error() {
+    let out = gb_bench()
+        .args(["--smoke", "--lib-dir", "/nonexistent-gb-bench-dir"])
+        .output()
+        .expect("run gb-bench");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("libgraphbit_alloc.so") && stderr.contains("cargo build --release"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_option_is_refused() {
+    let out = gb_bench().arg("--fastest").output().expect("run gb-bench");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option"));
+    let help = gb_bench().arg("--help").output().expect("run gb-bench");
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--quick"));
+}
