@@ -80,6 +80,8 @@ pub struct Setup {
     pub compiler: String,
     /// Where the drivers were compiled.
     pub work_dir: PathBuf,
+    /// Load average before the runs.
+    pub load_at_start: String,
 }
 
 /// Finds libgraphbit_alloc.so and .a: in --lib-dir, or next to this
@@ -461,6 +463,7 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         contenders,
         jansson,
         compiler: compiler_version,
+        load_at_start: crate::machine::load_average(),
         work_dir: work,
     })
 }

@@ -42,6 +42,15 @@ pub fn memory_kib() -> Option<f64> {
         .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
 }
 
+/// The 1, 5 and 15 minute load averages.
+pub fn load_average() -> String {
+    read("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn libc_version() -> String {
     // SAFETY: glibc returns a static NUL-terminated string.
     let v = unsafe { CStr::from_ptr(libc::gnu_get_libc_version()) };

@@ -400,6 +400,12 @@ pub fn table(
     );
     let _ = writeln!(
         t,
+        "Load average (1/5/15 min) at start: {}, at end: {} (other work on the machine adds noise)",
+        setup.load_at_start,
+        crate::machine::load_average()
+    );
+    let _ = writeln!(
+        t,
         "graphbit-alloc {} with {} {} ({})",
         env!("CARGO_PKG_VERSION"),
         setup.lib.backend,
@@ -615,6 +621,11 @@ pub fn json_document(
         ("scale", Value::num(opts.scale)),
         ("seed", Value::Int(opts.seed as i64)),
         ("started_utc", Value::str(started_utc)),
+        ("load_average_at_start", Value::str(&setup.load_at_start)),
+        (
+            "load_average_at_end",
+            Value::str(crate::machine::load_average()),
+        ),
         ("duration_seconds", Value::num(elapsed)),
         ("machine", crate::machine::describe(&setup.compiler)),
         (
@@ -726,6 +737,7 @@ pub fn json_document(
                                 Value::opt_num((r.error.is_none()).then(|| r.ops_per_second())),
                             ),
                             ("peak_rss_kib", Value::num(r.peak_rss_kib)),
+                            ("cpu_seconds", Value::num(r.cpu_seconds)),
                             ("rss_end_kib", Value::opt_num(r.rss_end_kib)),
                             ("rss_trim_kib", Value::opt_num(r.rss_trim_kib)),
                             ("live_bytes", Value::opt_num(r.live_bytes)),

@@ -130,6 +130,8 @@ pub struct Run {
     pub ops: f64,
     pub seconds: f64,
     pub peak_rss_kib: f64,
+    /// User + system CPU time of the whole child process (from wait4).
+    pub cpu_seconds: f64,
     /// RSS at the end of the footprint workloads, before and after trim.
     pub rss_end_kib: Option<f64>,
     pub rss_trim_kib: Option<f64>,
@@ -155,6 +157,7 @@ pub fn run_one(c: &Contender, w: &Workload, repetition: usize, seed: u64, scale:
         ops: 0.0,
         seconds: 0.0,
         peak_rss_kib: 0.0,
+        cpu_seconds: 0.0,
         rss_end_kib: None,
         rss_trim_kib: None,
         live_bytes: None,
@@ -212,6 +215,8 @@ fn spawn_and_measure(
         return Err(format!("driver {exit}: {}", stderr.trim()));
     }
     run.peak_rss_kib = usage.ru_maxrss as f64;
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    run.cpu_seconds = seconds(usage.ru_utime) + seconds(usage.ru_stime);
     let fields = crate::json::parse_flat(&stdout)?;
     let number = |k: &str| -> Result<f64, String> {
         fields

@@ -35,7 +35,7 @@ pub fn chart(
     let group_h = bar_h * bars.len() as f64 + 8.0;
     let label_w = 130.0;
     let panel_w = 330.0;
-    let gap = 40.0;
+    let gap = 70.0;
     let top = 70.0;
     let height = top + group_h * workloads.len() as f64 + 40.0;
     let width = label_w + 2.0 * panel_w + gap + 20.0;
@@ -115,8 +115,17 @@ pub fn chart(
                 } else {
                     memory_ratio(summary, &c.id, "system", &w.id)
                 };
-                let Some(ratio) = ratio else { continue };
                 let y = gy + 4.0 + bar_h * bi as f64;
+                let Some(ratio) = ratio else {
+                    let _ = writeln!(
+                        s,
+                        r##"<text x="{:.1}" y="{:.1}" font-size="8" fill="#900">{}: no result (failed or missing)</text>"##,
+                        pos(1.0) + 3.0,
+                        y + bar_h - 2.0,
+                        escape(&c.id)
+                    );
+                    continue;
+                };
                 let (a, b) = (pos(1.0), pos(ratio));
                 let colour = COLOURS[bi % COLOURS.len()];
                 let _ = writeln!(
