@@ -74,14 +74,6 @@ static void die(const char *what) {
     exit(2);
 }
 
-#if defined(CONTENDER_SYSTEM) || defined(CONTENDER_JEMALLOC) || defined(CONTENDER_MIMALLOC)
-static void *std_aligned(size_t alignment, size_t size) {
-    /* aligned_alloc wants size to be a multiple of alignment (C11); round up
-     * here for all three so they do the same work. */
-    return aligned_alloc(alignment, (size + alignment - 1) & ~(alignment - 1));
-}
-#endif
-
 #if defined(CONTENDER_SYSTEM)
 static int system_trim(void) {
     malloc_trim(0);
@@ -115,14 +107,14 @@ static void setup_contender(void) {
     A.malloc_fn = malloc;
     A.free_fn = free;
     A.realloc_fn = realloc;
-    A.aligned_fn = std_aligned;
+    A.aligned_fn = aligned_alloc;
     A.trim_fn = system_trim;
     snprintf(A.version, sizeof A.version, "glibc %s", gnu_get_libc_version());
 #elif defined(CONTENDER_JEMALLOC)
     A.malloc_fn = malloc;
     A.free_fn = free;
     A.realloc_fn = realloc;
-    A.aligned_fn = std_aligned;
+    A.aligned_fn = aligned_alloc;
     A.trim_fn = jemalloc_trim;
     const char *v = "unknown";
     size_t len = sizeof v;
@@ -132,7 +124,7 @@ static void setup_contender(void) {
     A.malloc_fn = malloc;
     A.free_fn = free;
     A.realloc_fn = realloc;
-    A.aligned_fn = std_aligned;
+    A.aligned_fn = aligned_alloc;
     A.trim_fn = mimalloc_trim;
     int v = mi_version();
     snprintf(A.version, sizeof A.version, "%d.%d.%d", v / 100, (v / 10) % 10, v % 10);
@@ -284,7 +276,8 @@ static void *churn_thread(void *arg) {
         unsigned char *p;
         if (c->aligned) {
             size_t alignment = (size_t)64 << ((x >> 20) % 7); /* 64 .. 4096 */
-            size = 8 + (x >> 32) % 2048;
+            /* A multiple of the alignment, as C11's aligned_alloc wants. */
+            size = (8 + (x >> 32) % 2048 + alignment - 1) & ~(alignment - 1);
             p = A.aligned_fn(alignment, size);
             if (!p) die("aligned allocation failed");
             if ((uintptr_t)p & (alignment - 1)) die("misaligned block");

@@ -89,7 +89,7 @@ pub fn workloads(cpus: usize) -> Vec<Workload> {
             "aligned",
             1,
             "allocs",
-            "aligned churn: 64 B - 4 KiB alignments, 8 B - 2 KiB sizes",
+            "aligned churn: 64 B - 4 KiB alignments, sizes 8 B - 2 KiB rounded up to the alignment",
             false,
         ),
         w(
