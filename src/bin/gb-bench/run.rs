@@ -97,7 +97,7 @@ pub fn workloads(cpus: usize) -> Vec<Workload> {
             "fragmentation",
             1,
             "allocs+frees",
-            "6 phases: fill 256 MiB (x scale) with one phase's size classes, free 90% at random",
+            "6 phases: fill 128 MiB (x scale) with one phase's size classes, free 90% at random",
             true,
         ),
         w(
