@@ -7,7 +7,8 @@
 #
 # Inputs: CARGO, MANIFEST, TARGET_DIR, PROFILE (dev|release), FEATURES
 # (comma-separated, may be empty), STAGE_DIR, VERSION, SONAME_VERSION,
-# EXPECTED_NATIVE_LIBS (as configured), NATIVE_LIBS_FILE.
+# EXPECTED_NATIVE_LIBS (as configured), NATIVE_LIBS_FILE, OBJCOPY (may be empty
+# where there is none).
 
 set(args rustc --lib --manifest-path "${MANIFEST}" --target-dir "${TARGET_DIR}"
     --profile "${PROFILE}")
@@ -51,7 +52,21 @@ set(soname "libgraphbit_alloc.so.${SONAME_VERSION}")
 # linked against the library are not relinked for nothing.
 execute_process(COMMAND "${CMAKE_COMMAND}" -E copy_if_different
   "${out}/libgraphbit_alloc.so" "${STAGE_DIR}/${real}" COMMAND_ERROR_IS_FATAL ANY)
+# mimalloc's C sources define a weak std::get_new_handler() stub that returns
+# NULL (for mi_new); linked statically into a C++ program it wins over
+# libstdc++'s shared one and silently disables every std::set_new_handler.
+# Make it local to the archive (a no-op for the other backends).
+set(archive "${out}/libgraphbit_alloc.a")
+if(OBJCOPY)
+  set(archive "${STAGE_DIR}/libgraphbit_alloc.a.tmp")
+  execute_process(COMMAND "${OBJCOPY}" --localize-symbol=_ZSt15get_new_handlerv
+                          "${out}/libgraphbit_alloc.a" "${archive}"
+                  COMMAND_ERROR_IS_FATAL ANY)
+endif()
 execute_process(COMMAND "${CMAKE_COMMAND}" -E copy_if_different
-  "${out}/libgraphbit_alloc.a" "${STAGE_DIR}/libgraphbit_alloc.a" COMMAND_ERROR_IS_FATAL ANY)
+  "${archive}" "${STAGE_DIR}/libgraphbit_alloc.a" COMMAND_ERROR_IS_FATAL ANY)
+if(OBJCOPY)
+  file(REMOVE "${archive}")
+endif()
 file(CREATE_LINK "${real}" "${STAGE_DIR}/${soname}" SYMBOLIC)
 file(CREATE_LINK "${soname}" "${STAGE_DIR}/libgraphbit_alloc.so" SYMBOLIC)

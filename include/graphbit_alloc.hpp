@@ -41,21 +41,32 @@
 
 namespace gb {
 
-/** Alignment every `gb_alloc` block has; above it `gb_aligned_alloc` is used. */
+/** The largest alignment a `gb_alloc` block can have for free (fundamental alignment). */
 constexpr std::size_t default_alignment = alignof(std::max_align_t);
 
 namespace detail {
+/**
+ * Whether `gb_alloc(size)` is aligned enough: like `malloc`, it aligns a
+ * block for the objects that fit in it (an 8- or 24-byte block may be only
+ * 8-aligned), so only a size that is a non-zero multiple of an alignment up
+ * to `default_alignment` is sure to get it; anything else goes through
+ * `gb_aligned_alloc`.
+ */
+constexpr bool plain_block_suffices(std::size_t size, std::size_t alignment) noexcept {
+    return alignment <= default_alignment && size >= alignment && size % alignment == 0;
+}
+
 /** `size` bytes aligned to `alignment`, or std::bad_alloc. */
 inline void *allocate_bytes(std::size_t size, std::size_t alignment) {
-    void *p = alignment <= default_alignment ? gb_alloc(size)
-                                             : gb_aligned_alloc(alignment, size);
+    void *p = plain_block_suffices(size, alignment) ? gb_alloc(size)
+                                                    : gb_aligned_alloc(alignment, size);
     if (p == nullptr) throw std::bad_alloc();
     return p;
 }
 
-/** Frees a block from allocate_bytes(size, alignment). */
+/** Frees a block from allocate_bytes(size, alignment), with the same arguments. */
 inline void free_bytes(void *p, std::size_t size, std::size_t alignment) noexcept {
-    if (alignment <= default_alignment)
+    if (plain_block_suffices(size, alignment))
         gb_free_sized(p, size);
     else
         gb_free_aligned_sized(p, alignment, size);
