@@ -22,10 +22,11 @@ gb="${CARGO_TARGET_DIR:-$repo/target}/release/gb-bench"
 CONFS=${CONFS:-"
 oversize_threshold:0
 dirty_decay_ms:30000
-oversize_threshold:0,dirty_decay_ms:30000
+disable_large_size_classes:false
 oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1
-background_thread:true
-oversize_threshold:0,dirty_decay_ms:30000,background_thread:true"}
+oversize_threshold:0,disable_large_size_classes:false
+oversize_threshold:0,disable_large_size_classes:false,dirty_decay_ms:30000
+background_thread:true"}
 
 i=0
 while IFS= read -r conf; do
