@@ -71,6 +71,24 @@ for spec in driver-jemalloc: driver-system: driver-mimalloc: \
     printf '  %-24s %d\n' "$driver" $(((large - small) / 1000000))
 done
 
+# A dlopen-ed library gets static TLS (the fast path of TLS descriptors, and
+# room for initial-exec TLS at all) only when glibc has static TLS to spare:
+# 512 bytes by default, jemalloc needs 2 KiB. glibc's tunable raises it.
+echo
+echo "dlopen-ed, with GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096:"
+for v in base gnu2 ie; do
+    lib="$out/$v/release/deps/libgraphbit_alloc.so"
+    small=$(GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096 count "driver-gb@$v-dlopen" "$lib" 0.025)
+    large=$(GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096 count "driver-gb@$v-dlopen" "$lib" 0.05)
+    if [ -z "$small" ] || [ -z "$large" ]; then
+        printf '  %-24s does not run\n' "driver-gb@$v-dlopen"
+    else
+        printf '  %-24s %d\n' "driver-gb@$v-dlopen" $(((large - small) / 1000000))
+    fi
+done
+echo "PT_TLS (thread-local data) size of the library:"
+readelf -lW "$out/base/release/deps/libgraphbit_alloc.so" | awk '/TLS/ { print "  " $6 " bytes (hex)" }'
+
 # Where the instructions go for the shipped build, linked at start-up.
 echo
 echo "top functions, driver-gb@base-shared, 2M pairs:"
