@@ -44,13 +44,24 @@ fn run_with_env(source: &str, env: &[(&str, &str)], args: &[&str]) -> Vec<String
     outputs
 }
 
+/// Short profile by default (both links); with `GB_STRESS_OPS` set (the long
+/// profile) only the shared library runs, the static build being the same code.
 #[test]
 fn stress_threads_cross_thread_free() {
-    let ops = std::env::var("GB_STRESS_OPS").unwrap_or_else(|_| "400000".into());
+    let long = std::env::var("GB_STRESS_OPS").ok();
+    let ops = long.clone().unwrap_or_else(|| "400000".into());
     let threads = std::env::var("GB_STRESS_THREADS").unwrap_or_else(|_| "4".into());
     let seed = std::env::var("GB_STRESS_SEED").unwrap_or_else(|_| "1".into());
-    for out in run_with_env("stress.c", &[], &[&threads, &ops, &seed]) {
-        assert!(out.contains(" ok"), "{out}");
+    let links: &[Link] = if long.is_some() {
+        &[Link::Shared]
+    } else {
+        &[Link::Shared, Link::Static]
+    };
+    for &link in links {
+        let out = run_ok(Command::new(program("stress.c", link)).args([&threads, &ops, &seed]));
+        let text = String::from_utf8_lossy(&out.stdout);
+        println!("{link:?}: {text}");
+        assert!(text.contains(" ok"), "{text}");
     }
 }
 
