@@ -18,7 +18,11 @@ endif()
 # rustc prints the list for the staticlib; cargo replays it when fresh.
 list(APPEND args -- --print native-static-libs)
 
+# From the source directory, so that cargo reads the repository's
+# .cargo/config.toml (build settings for the C backends).
+get_filename_component(source_dir "${MANIFEST}" DIRECTORY)
 execute_process(COMMAND "${CARGO}" ${args}
+  WORKING_DIRECTORY "${source_dir}"
   ERROR_VARIABLE cargo_stderr ECHO_ERROR_VARIABLE
   RESULT_VARIABLE cargo_result)
 if(NOT cargo_result EQUAL 0)

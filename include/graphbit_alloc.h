@@ -93,13 +93,14 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Allocates `size` bytes, aligned for any standard C type, and returns the
- * block, which the caller owns and releases with `gb_free` (or
+ * Allocates `size` bytes, aligned as `malloc` aligns them (for any object
+ * that fits in `size` bytes), and returns the block, which the caller owns and releases with `gb_free` (or
  * `gb_free_sized`). The memory is not initialised. `size` 0 returns a unique,
  * freeable block. Returns NULL and sets `errno` to `ENOMEM` when `size` is
  * larger than `PTRDIFF_MAX` or the memory cannot be had.
  */
-GB_NODISCARD void *gb_alloc(size_t size);
+GB_NODISCARD
+void *gb_alloc(size_t size);
 
 /**
  * Allocates an array of `count` elements of `size` bytes each, all bytes

@@ -17,16 +17,22 @@ extern "C" {
     fn errno_location() -> *mut c_int;
 }
 
-/// The calling thread's `errno`.
-#[inline]
-pub fn get() -> c_int {
-    // SAFETY: the C library returns a valid pointer to this thread's errno.
-    unsafe { *errno_location() }
-}
-
 /// Sets the calling thread's `errno`.
 #[inline]
 pub fn set(code: c_int) {
-    // SAFETY: as above.
+    // SAFETY: the C library returns a valid pointer to this thread's errno.
     unsafe { *errno_location() = code }
+}
+
+/// Runs `f` and puts `errno` back as it was, looking its address up once.
+#[inline(always)]
+pub fn preserve<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: a valid pointer to this thread's errno, for the thread's life.
+    let location = unsafe { errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *location };
+    let result = f();
+    // SAFETY: as above.
+    unsafe { *location = saved };
+    result
 }

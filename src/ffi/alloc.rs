@@ -26,8 +26,8 @@ fn check_out_of_memory(block: *mut c_void) -> *mut c_void {
     block
 }
 
-/// Allocates `size` bytes, aligned for any standard C type, and returns the
-/// block, which the caller owns and releases with `gb_free` (or
+/// Allocates `size` bytes, aligned as `malloc` aligns them (for any object
+/// that fits in `size` bytes), and returns the block, which the caller owns and releases with `gb_free` (or
 /// `gb_free_sized`). The memory is not initialised. `size` 0 returns a unique,
 /// freeable block. Returns NULL and sets `errno` to `ENOMEM` when `size` is
 /// larger than `PTRDIFF_MAX` or the memory cannot be had.
@@ -148,13 +148,11 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
 /// Any thread may free any block. Never changes `errno`.
 #[no_mangle]
 pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
-    if checked::enabled() && !ptr.is_null() {
-        checked::take("gb_free", ptr, Claim::Live, true);
+    if checked::enabled() {
+        checked::on_free(ptr);
     }
-    let saved = errno::get();
     // SAFETY: NULL or a live block of this backend (caller's contract).
-    unsafe { backend::free(ptr) };
-    errno::set(saved);
+    errno::preserve(|| unsafe { backend::free(ptr) });
 }
 
 /// Releases a block, given the size that was asked for when it was
@@ -168,17 +166,17 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
         return;
     }
     if checked::enabled() {
-        checked::take("gb_free_sized", ptr, Claim::Size(size), true);
+        checked::on_free_sized(ptr, size);
     }
-    let saved = errno::get();
-    if size > MAX_SIZE {
-        // SAFETY: a live block of this backend (caller's contract).
-        unsafe { backend::free(ptr) };
-    } else {
-        // SAFETY: as above, with the size it was allocated with.
-        unsafe { backend::free_sized(ptr, size) };
-    }
-    errno::set(saved);
+    errno::preserve(|| {
+        if size > MAX_SIZE {
+            // SAFETY: a live block of this backend (caller's contract).
+            unsafe { backend::free(ptr) };
+        } else {
+            // SAFETY: as above, with the size it was allocated with.
+            unsafe { backend::free_sized(ptr, size) };
+        }
+    });
 }
 
 /// Releases a block from `gb_aligned_alloc(alignment, size)`, given the same
@@ -192,18 +190,17 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
         return;
     }
     if checked::enabled() {
-        let claim = Claim::Aligned(alignment, size);
-        checked::take("gb_free_aligned_sized", ptr, claim, true);
+        checked::on_free_aligned_sized(ptr, alignment, size);
     }
-    let saved = errno::get();
-    if alignment.is_power_of_two() && alignment <= MAX_SIZE && size <= MAX_SIZE {
-        // SAFETY: a live aligned block with these parameters (caller's contract).
-        unsafe { backend::free_aligned_sized(ptr, alignment, size) };
-    } else {
-        // SAFETY: a live block of this backend (caller's contract).
-        unsafe { backend::free(ptr) };
-    }
-    errno::set(saved);
+    errno::preserve(|| {
+        if alignment.is_power_of_two() && alignment <= MAX_SIZE && size <= MAX_SIZE {
+            // SAFETY: a live aligned block with these parameters (caller's contract).
+            unsafe { backend::free_aligned_sized(ptr, alignment, size) };
+        } else {
+            // SAFETY: a live block of this backend (caller's contract).
+            unsafe { backend::free(ptr) };
+        }
+    });
 }
 
 /// Number of bytes usable in the block `ptr`: at least the size asked for,
