@@ -3,10 +3,11 @@
 # gb-bench and with instruction counts (valgrind/callgrind, deterministic,
 # immune to a noisy machine). Builds the committed sources (HEAD) three ways
 # in a scratch directory; the repository's own build is not touched:
-#   base  as shipped: jemalloc configured --disable-initial-exec-tls, so its
-#         thread-local data uses the global-dynamic model (__tls_get_addr)
+#   base  jemalloc configured --disable-initial-exec-tls, so its
+#         thread-local data uses the global-dynamic model (__tls_get_addr);
+#         what graphbit-alloc shipped before 68f662f
 #   gnu2  the same, with jemalloc compiled with -mtls-dialect=gnu2 (TLS
-#         descriptors)
+#         descriptors), as .cargo/config.toml sets it since 68f662f
 #   ie    initial-exec TLS (tikv-jemalloc-sys without the
 #         disable_initial_exec_tls feature), as Debian's libjemalloc.so.2
 #
@@ -21,10 +22,15 @@ mkdir -p "$out"
 rm -rf "$out/src" "$out/src-ie"
 mkdir -p "$out/src"
 git -C "$repo" archive HEAD | tar -x -C "$out/src"
+# The repository's .cargo/config.toml may choose a TLS dialect itself: drop
+# it, so that each variant gets exactly the flags given here.
+rm -f "$out/src/.cargo/config.toml"
 cp -r "$out/src" "$out/src-ie"
 sed -i 's/, "disable_initial_exec_tls"//g' "$out/src-ie/Cargo.toml"
+unset CFLAGS CFLAGS_x86_64_unknown_linux_gnu
 (cd "$out/src" && CARGO_TARGET_DIR="$out/base" cargo build --release --lib)
-(cd "$out/src" && CFLAGS=-mtls-dialect=gnu2 CARGO_TARGET_DIR="$out/gnu2" cargo build --release --lib)
+(cd "$out/src" && CFLAGS_x86_64_unknown_linux_gnu=-mtls-dialect=gnu2 \
+    CARGO_TARGET_DIR="$out/gnu2" cargo build --release --lib)
 (cd "$out/src-ie" && CARGO_TARGET_DIR="$out/ie" cargo build --release --lib)
 
 cd "$repo"
