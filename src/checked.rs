@@ -133,6 +133,8 @@ fn with_table<R>(address: usize, f: impl FnOnce(&mut Table) -> R) -> R {
 }
 
 /// Records a block just handed out (no-op for NULL).
+#[cold]
+#[inline(never)]
 pub fn record(block: *mut c_void, size: usize, alignment: usize) -> *mut c_void {
     if !block.is_null() {
         let address = block as usize;
@@ -142,6 +144,35 @@ pub fn record(block: *mut c_void, size: usize, alignment: usize) -> *mut c_void 
         });
     }
     block
+}
+
+/// gb_free's check (NULL is fine). Out of line and cold, so that the
+/// unchecked path pays only for the branch that skips it.
+#[cold]
+#[inline(never)]
+pub fn on_free(ptr: *mut c_void) {
+    if !ptr.is_null() {
+        take("gb_free", ptr, Claim::Live, true);
+    }
+}
+
+/// gb_free_sized's check (`ptr` is not NULL).
+#[cold]
+#[inline(never)]
+pub fn on_free_sized(ptr: *mut c_void, size: usize) {
+    take("gb_free_sized", ptr, Claim::Size(size), true);
+}
+
+/// gb_free_aligned_sized's check (`ptr` is not NULL).
+#[cold]
+#[inline(never)]
+pub fn on_free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
+    take(
+        "gb_free_aligned_sized",
+        ptr,
+        Claim::Aligned(alignment, size),
+        true,
+    );
 }
 
 /// What the caller claims about the block it passes.

@@ -415,6 +415,9 @@ impl Model {
                         self.counts.hostile += 1;
                         Expect::Fail(libc::ENOMEM)
                     }
+                    // A legal calloc above SURE_SIZE may have the backend
+                    // zero all of it (mimalloc does): too slow to try.
+                    Some(total) if total > SURE_SIZE && total <= MAX_SIZE => return,
                     Some(total) => match self.expect_size(total) {
                         Some(e) => e,
                         None => return,
