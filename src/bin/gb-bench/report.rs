@@ -548,7 +548,8 @@ pub fn table(
         let _ = writeln!(
             t,
             "  Note: raw jemalloc is Debian's build (initial-exec TLS, unprefixed, replaces malloc); \
-             graphbit-alloc's is jemalloc {} built for dlopen (global-dynamic TLS, _rjem_ prefix, stats on).",
+             graphbit-alloc's is jemalloc {} built without initial-exec TLS so that it can be dlopen-ed \
+             (_rjem_ prefix, stats on).",
             setup.lib.backend_version
         );
     }
