@@ -138,7 +138,7 @@ fn backend_environment_is_honoured() {
             &[("_RJEM_MALLOC_CONF", "stats_print:true")],
             "jemalloc statistics",
         ),
-        "mimalloc" => (&[("MIMALLOC_VERBOSE", "1")], "mimalloc: option"),
+        "mimalloc" => (&[("MIMALLOC_VERBOSE", "1")], "option 'verbose': 1"),
         _ => (&[("GLIBC_TUNABLES", "glibc.malloc.perturb=165")], " ok"),
     };
     for out in run_with_env("stress.c", env, &["2", "20000", "4"]) {
