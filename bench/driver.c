@@ -136,8 +136,8 @@ static void setup_contender(void) {
 #ifdef GB_HAVE_TRIM
     A.trim_fn = gb_trim;
 #endif
-    snprintf(A.version, sizeof A.version, "graphbit-alloc %s (%s %s)", gb_version(),
-             gb_allocator_name(), gb_allocator_version());
+    snprintf(A.version, sizeof A.version, "graphbit-alloc %s (%s %s) gb_verify=%s", gb_version(),
+             gb_allocator_name(), gb_allocator_version(), gb_verify() ? "true" : "false");
 #elif defined(CONTENDER_GB_DLOPEN)
     const char *path = getenv("GB_BENCH_LIB");
     if (!path) die("GB_BENCH_LIB is not set");
@@ -155,8 +155,9 @@ static void setup_contender(void) {
     const char *(*name)(void) = (const char *(*)(void))must_sym(lib, "gb_allocator_name");
     const char *(*backend_version)(void) =
         (const char *(*)(void))must_sym(lib, "gb_allocator_version");
-    snprintf(A.version, sizeof A.version, "graphbit-alloc %s (%s %s)", version(), name(),
-             backend_version());
+    bool (*verify)(void) = (bool (*)(void))must_sym(lib, "gb_verify");
+    snprintf(A.version, sizeof A.version, "graphbit-alloc %s (%s %s) gb_verify=%s", version(),
+             name(), backend_version(), verify() ? "true" : "false");
 #endif
 }
 

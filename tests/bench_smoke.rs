@@ -100,6 +100,11 @@ fn smoke_run_writes_report_json_and_chart() {
     let library = field(&doc, "library");
     assert_eq!(string(library, "backend"), env!("GB_BACKEND"));
     assert!(!string(library, "backend_version").is_empty());
+    assert_eq!(
+        library["gb_verify"],
+        serde_json::Value::Bool(true),
+        "gb_verify in the bench's library"
+    );
 
     // Every contender is there and was measured.
     let contenders = field(&doc, "contenders").as_array().unwrap();

@@ -69,6 +69,8 @@ pub struct Library {
     /// Backend name and version as the library reports them.
     pub backend: String,
     pub backend_version: String,
+    /// What gb_verify() returned in the reference contender's process.
+    pub verified: bool,
 }
 
 /// Everything prepared before the runs.
@@ -433,12 +435,14 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
                 reasons.join("\n")
             )
         })?;
-    // "graphbit-alloc 0.1.0 (jemalloc 5.3.1-...)"
+    // "graphbit-alloc 0.1.0 (jemalloc 5.3.1-...) gb_verify=true"
     let inner = reference
         .version
         .split_once('(')
-        .map(|(_, rest)| rest.trim_end_matches(')'))
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(inside, _)| inside)
         .unwrap_or("");
+    let verified = reference.version.ends_with("gb_verify=true");
     let (backend, backend_version) = inner.split_once(' ').unwrap_or((inner, ""));
     let (backend, backend_version) = (backend.to_string(), backend_version.to_string());
     if let Some(built) = option_env!("GB_BACKEND") {
@@ -459,6 +463,7 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
             static_lib,
             backend,
             backend_version,
+            verified,
         },
         contenders,
         jansson,

@@ -406,11 +406,12 @@ pub fn table(
     );
     let _ = writeln!(
         t,
-        "graphbit-alloc {} with {} {} ({})",
+        "graphbit-alloc {} with {} {} ({}), gb_verify: {}",
         env!("CARGO_PKG_VERSION"),
         setup.lib.backend,
         setup.lib.backend_version,
-        setup.lib.shared.display()
+        setup.lib.shared.display(),
+        setup.lib.verified
     );
     let _ = writeln!(t, "Contenders:");
     for c in &setup.contenders {
@@ -635,6 +636,7 @@ pub fn json_document(
                 ("version", Value::str(env!("CARGO_PKG_VERSION"))),
                 ("backend", Value::str(&setup.lib.backend)),
                 ("backend_version", Value::str(&setup.lib.backend_version)),
+                ("gb_verify", Value::Bool(setup.lib.verified)),
                 ("shared", Value::str(setup.lib.shared.display().to_string())),
                 (
                     "static",
