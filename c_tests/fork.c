@@ -2,6 +2,7 @@
  * and exit cleanly (no lock left held by a thread that no longer exists),
  * many times over. An alarm turns a deadlock into a failure. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,12 +12,12 @@
 
 enum { BUSY_THREADS = 3, FORKS = 200 };
 
-static volatile int stop = 0;
+static atomic_int stop = 0;
 
 static void *busy(void *arg) {
     uint64_t seed = (uint64_t)(intptr_t)arg + 1;
     void *held[64] = {0};
-    while (!stop) {
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         size_t i = (size_t)(gb_rand(&seed) % 64);
         gb_free(held[i]);
         held[i] = gb_alloc((size_t)(gb_rand(&seed) % 5000));
@@ -59,7 +60,7 @@ int main(void) {
             bad++;
         }
     }
-    stop = 1;
+    atomic_store(&stop, 1);
     for (int i = 0; i < BUSY_THREADS; i++) pthread_join(threads[i], NULL);
     CHECK(bad == 0);
     /* The parent still works. */
