@@ -286,6 +286,14 @@ pub fn json_string(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The system backend's evidence is glibc's process-wide counter: tests
+    /// that allocate at the same time would move it for each other, so the
+    /// tests here take turns.
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn check<'a>(report: &'a Report, name: &str) -> &'a Check {
         report
             .checks
@@ -296,6 +304,7 @@ mod tests {
 
     #[test]
     fn gb_alloc_and_host_malloc_checks_pass() {
+        let _turn = serial();
         let report = run();
         for name in ["gb_alloc_served_by_backend", "host_malloc_not_captured"] {
             let c = check(&report, name);
@@ -309,6 +318,7 @@ mod tests {
     /// backend that default is the backend itself, so it passes.
     #[test]
     fn rust_allocator_check_follows_the_build() {
+        let _turn = serial();
         let report = run();
         let c = check(&report, "rust_global_allocator_served_by_backend");
         let expected = !cfg!(feature = "no-global-allocator") || cfg!(gb_backend = "system");
