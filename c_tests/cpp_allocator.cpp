@@ -3,6 +3,7 @@
 // random operations as their std::allocator twins, compared after every
 // round; over-aligned types; allocator_traits; failures as exceptions;
 // several threads at once.
+#include <atomic>
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -20,7 +21,7 @@
 #include "graphbit_alloc.hpp"
 
 namespace {
-int failures = 0;
+std::atomic<int> failures{0};  // CHECK may fail on several threads at once
 #define CHECK(cond)                                                                 \
     do {                                                                            \
         if (!(cond)) {                                                              \

@@ -3,6 +3,7 @@
 // directly and through containers under load, from several threads; failures
 // follow the standard (new-handler, std::bad_alloc, nullptr for nothrow).
 #define GB_REPLACE_GLOBAL_NEW
+#include <atomic>
 #include "graphbit_alloc.hpp"
 
 #include <cstdint>
@@ -15,7 +16,7 @@
 #include <vector>
 
 namespace {
-int failures = 0;
+std::atomic<int> failures{0};  // CHECK may fail on several threads at once
 #define CHECK(cond)                                                                      \
     do {                                                                                 \
         if (!(cond)) {                                                                   \

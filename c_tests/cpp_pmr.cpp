@@ -1,6 +1,7 @@
 // gb::memory_resource with std::pmr: containers on gb::resource(), pools and
 // monotonic buffers with it upstream, alignments from 1 to 64 KiB, equality,
 // several threads at once.
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -12,7 +13,7 @@
 #include "graphbit_alloc.hpp"
 
 namespace {
-int failures = 0;
+std::atomic<int> failures{0};  // CHECK may fail on several threads at once
 #define CHECK(cond)                                                               \
     do {                                                                          \
         if (!(cond)) {                                                            \

@@ -1,6 +1,7 @@
 // std::unique_ptr over graphbit-alloc: gb::make_unique for objects and
 // arrays (constructors and destructors run exactly once, also when a
 // constructor throws), gb::free_deleter for raw blocks, many at once.
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -11,7 +12,7 @@
 #include "graphbit_alloc.hpp"
 
 namespace {
-int failures = 0;
+std::atomic<int> failures{0};  // CHECK may fail on several threads at once
 #define CHECK(cond)                                                                      \
     do {                                                                                 \
         if (!(cond)) {                                                                   \

@@ -1,5 +1,6 @@
 // A C++ translation unit that includes the header and uses the API: the
 // extern "C" guards must give C linkage, and the library must serve C++ code.
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -15,7 +16,7 @@ struct gb_deleter {
     void operator()(void *p) const noexcept { gb_free(p); }
 };
 
-int failures = 0;
+std::atomic<int> failures{0};  // CHECK may fail on several threads at once
 void check(bool ok, const char *what) {
     if (!ok) {
         std::fprintf(stderr, "cpp_use: CHECK failed: %s\n", what);
