@@ -114,7 +114,10 @@ fn probe(
                 "{}'s byte counter moved by {moved} for a {PROBE_BYTES}-byte block",
                 backend_name()
             ));
-            passed &= moved >= PROBE_BYTES as u64;
+            // glibc's counter is process-wide: other threads' frees move it
+            // too (seen: 1,046,400 for a 1,048,576-byte probe). Three
+            // quarters of the probe tells "served" from "not served" (~0).
+            passed &= moved >= (PROBE_BYTES as u64) * 3 / 4;
         }
         _ if backend::CAN_TELL_OWNERSHIP => {}
         _ => {
@@ -323,7 +326,7 @@ mod tests {
         let c = check(&report, "rust_global_allocator_served_by_backend");
         let expected = !cfg!(feature = "no-global-allocator") || cfg!(gb_backend = "system");
         assert_eq!(c.passed, expected, "evidence: {}", c.evidence);
-        assert_eq!(report.passed(), expected);
+        assert_eq!(report.passed(), expected, "report: {}", report.to_json());
         assert_eq!(crate::ffi::gb_verify(), expected);
     }
 
