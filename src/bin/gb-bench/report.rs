@@ -188,18 +188,9 @@ fn judge_claim(
         claim: format!("{name} at least {speedup}x faster than the system allocator"),
         holds: (measured > 0).then_some(misses.is_empty()),
         detail: format!(
-            "holds on {} of {measured} speed workloads{}{}",
+            "holds on {} of {measured} speed workloads{}",
             hits.len(),
-            if hits.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", hits.join(", "))
-            },
-            if misses.is_empty() {
-                String::new()
-            } else {
-                format!("; not on {}", misses.join(", "))
-            }
+            listed(&hits, &misses)
         ),
     });
     let mut hits = Vec::new();
@@ -228,18 +219,9 @@ fn judge_claim(
         ),
         holds: (measured > 0).then_some(misses.is_empty()),
         detail: format!(
-            "holds on {} of {measured} workloads whose system peak RSS is 16 MiB or more{}{}",
+            "holds on {} of {measured} workloads whose system peak RSS is 16 MiB or more{}",
             hits.len(),
-            if hits.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", hits.join(", "))
-            },
-            if misses.is_empty() {
-                String::new()
-            } else {
-                format!("; not on {}", misses.join(", "))
-            }
+            listed(&hits, &misses)
         ),
     });
 }
@@ -785,4 +767,16 @@ pub fn json_document(
     doc.write(&mut out, 0);
     out.push('\n');
     out
+}
+
+/// " (hit, hit); not on miss, miss": the workloads behind a verdict.
+fn listed(hits: &[String], misses: &[String]) -> String {
+    let mut text = String::new();
+    if !hits.is_empty() {
+        text.push_str(&format!(" ({})", hits.join(", ")));
+    }
+    if !misses.is_empty() {
+        text.push_str(&format!("; not on {}", misses.join(", ")));
+    }
+    text
 }
