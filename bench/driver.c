@@ -620,6 +620,93 @@ static result_t run_leak(uint64_t n, uint64_t seed) {
     return r;
 }
 
+/* Burst, then quiet: a request spike allocates `burst_bytes` (three blocks in
+ * four of 16 B - 1 KiB, one in four of 4 KiB - 2 MiB), writes every page,
+ * then frees everything in random order. Then the program goes quiet for
+ * `quiet_seconds`, as a server does between spikes, doing light work once a
+ * millisecond (eight small blocks and one 64 - 256 KiB block, written and
+ * freed). end RSS: RSS at the end of the quiet phase, i.e. what the
+ * allocator gave back to the system by itself; trimmed: after the
+ * allocator's trim. Speed counts the burst only: the quiet phase lasts the
+ * same for every contender (quiet_seconds_spent is subtracted in main). */
+static double quiet_seconds_spent;
+
+static size_t burst_size(uint64_t x) {
+    if (x & 3) return 16 + (x >> 8) % 1009;
+    int lg = 12 + (int)((x >> 2) % 10);          /* 4 KiB .. 2 MiB, log-uniform */
+    return ((size_t)1 << lg) + (x >> 16) % ((size_t)1 << lg);
+}
+
+static void write_pages(unsigned char *p, size_t size, uint64_t tag) {
+    for (size_t off = 0; off + 8 <= size; off += PAGE) {
+        uint64_t v = tag + off;
+        memcpy(p + off, &v, 8);
+    }
+}
+
+static void check_pages(const unsigned char *p, size_t size, uint64_t tag) {
+    for (size_t off = 0; off + 8 <= size; off += PAGE) {
+        uint64_t v;
+        memcpy(&v, p + off, 8);
+        if (v != tag + off) die("corrupted block: page tag mismatch");
+    }
+}
+
+static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint64_t seed) {
+    size_t cap = burst_bytes / 16 + 1024;
+    live_block_t *live = book_alloc(cap * sizeof *live);
+    size_t count = 0;
+    uint64_t bytes = 0, rng = seed;
+    result_t r = RESULT_INIT;
+    while (bytes < burst_bytes && count < cap) {
+        uint64_t x = next_random(&rng);
+        size_t size = burst_size(x);
+        unsigned char *p = must_alloc(size);
+        write_pages(p, size, x);
+        live[count++] = (live_block_t){p, (uint32_t)size, x};
+        bytes += size;
+    }
+    r.ops = count;
+    for (size_t i = 0; i < count; i++) { /* free in random order */
+        size_t j = i + next_random(&rng) % (count - i);
+        live_block_t b = live[j];
+        live[j] = live[i];
+        check_pages(b.ptr, b.size, b.tag);
+        r.checksum += b.tag;
+        A.free_fn(b.ptr);
+    }
+    book_free(live, cap * sizeof *live);
+
+    double quiet_start = now_seconds(), quiet_end = quiet_start + quiet_seconds;
+    uint64_t quiet_rng = seed ^ 0x5157u;
+    struct timespec tick = {0, 1000000};
+    while (now_seconds() < quiet_end) {
+        unsigned char *small[8];
+        for (int i = 0; i < 8; i++) {
+            uint64_t x = next_random(&quiet_rng);
+            size_t size = 16 + (x >> 8) % 1009;
+            small[i] = must_alloc(size);
+            tag_block(small[i], size, x);
+            check_block(small[i], size, x);
+        }
+        uint64_t x = next_random(&quiet_rng);
+        size_t size = (64u << 10) + (x >> 8) % (192u << 10);
+        unsigned char *p = must_alloc(size);
+        write_pages(p, size, x);
+        check_pages(p, size, x);
+        A.free_fn(p);
+        for (int i = 0; i < 8; i++) A.free_fn(small[i]);
+        nanosleep(&tick, NULL);
+    }
+    r.rss_end_kib = rss_kib();
+    quiet_seconds_spent = now_seconds() - quiet_start;
+    if (A.trim_fn) {
+        if (A.trim_fn() != 0) die("trim failed");
+        r.rss_trim_kib = rss_kib();
+    }
+    return r;
+}
+
 #ifdef WITH_JANSSON
 /* A real program: jansson, with the contender plugged in through
  * json_set_alloc_funcs, builds a document of `records` objects, dumps it,
@@ -732,6 +819,10 @@ int main(int argc, char **argv) {
         r = run_churn(SCALED(6000000), 1, seed, true);
     } else if (strcmp(workload, "leak") == 0) {
         r = run_leak(SCALED(6000000), seed);
+    } else if (strcmp(workload, "burst-idle") == 0) {
+        /* 12 s of quiet at scale >= 0.5 (longer than jemalloc's 10 s decay),
+         * proportionally less in quick and smoke runs. */
+        r = run_burst_idle(SCALED(256u << 20), scale >= 0.5 ? 12.0 : 24.0 * scale, seed);
     } else if (strcmp(workload, "jansson") == 0) {
 #ifdef WITH_JANSSON
         r = run_jansson(SCALED(3), 20000, seed);
@@ -741,7 +832,7 @@ int main(int argc, char **argv) {
     } else {
         die("unknown workload");
     }
-    double seconds = now_seconds() - start;
+    double seconds = now_seconds() - start - quiet_seconds_spent;
     printf("{\"ops\":%" PRIu64 ",\"seconds\":%.6f,\"checksum\":\"%016" PRIx64 "\","
            "\"rss_end_kib\":%ld,\"rss_trim_kib\":%ld,\"live_bytes\":%" PRIu64 "}\n",
            r.ops, seconds, r.checksum, r.rss_end_kib, r.rss_trim_kib, r.live_bytes);

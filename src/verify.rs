@@ -233,7 +233,7 @@ impl Report {
         format!(
             "{{\"library\":\"graphbit-alloc\",\"version\":{},\"backend\":{},\"backend_version\":{},\
              \"passed\":{},\"checks\":[{}],\"build\":{{\"features\":[{}],\"global_allocator\":{},\
-             \"tls_model\":{},\"stats_enabled\":{},\"debug_assertions\":{}}}}}",
+             \"tls_model\":{},\"settings\":{},\"stats_enabled\":{},\"debug_assertions\":{}}}}}",
             json_string(env!("CARGO_PKG_VERSION")),
             json_string(backend_name()),
             json_string(&backend::version().to_string_lossy()),
@@ -242,6 +242,7 @@ impl Report {
             features.join(","),
             cfg!(not(feature = "no-global-allocator")),
             json_string(backend::TLS_MODEL),
+            json_string(&backend::settings()),
             backend::stats_enabled(),
             cfg!(debug_assertions),
         )

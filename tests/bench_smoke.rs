@@ -40,6 +40,7 @@ const WORKLOADS: &[&str] = &[
     "aligned",
     "fragmentation",
     "leak",
+    "burst-idle",
     "jansson",
 ];
 
@@ -160,7 +161,8 @@ fn smoke_run_writes_report_json_and_chart() {
         }
         assert!(number(r, "ops") > 0.0 && number(r, "seconds") > 0.0, "{r}");
         assert!(number(r, "peak_rss_kib") > 0.0, "{r}");
-        if string(r, "workload") == "fragmentation" && contender.starts_with("gb-") {
+        let footprint = ["fragmentation", "burst-idle"].contains(&string(r, "workload"));
+        if footprint && contender.starts_with("gb-") {
             assert!(number(r, "rss_end_kib") > 0.0, "{r}");
             assert!(
                 number(r, "rss_trim_kib") > 0.0,

@@ -28,24 +28,69 @@ static SIZED_FREE_NEEDS_LOOKUP: AtomicBool = AtomicBool::new(false);
 
 /// jemalloc's version string, e.g. "5.3.1-0-g81034ce1f13...".
 pub fn version() -> &'static CStr {
-    let mut value: *const c_char = ptr::null();
-    let mut len = core::mem::size_of::<*const c_char>();
-    // SAFETY: "version" is a read-only `const char *` mallctl; jemalloc
-    // returns a pointer to a static string.
+    read_c_str(c"version").unwrap_or(c"unknown")
+}
+
+/// Reads a read-only mallctl whose value is a `T`.
+///
+/// # Safety
+/// `name` must be a mallctl whose value has type `T`.
+unsafe fn read<T: Copy>(name: &CStr, mut value: T) -> Option<T> {
+    let mut len = core::mem::size_of::<T>();
+    // SAFETY: the caller vouches for the type; jemalloc checks `len`.
     let rc = unsafe {
         je::mallctl(
-            c"version".as_ptr(),
-            (&mut value as *mut *const c_char).cast(),
+            name.as_ptr(),
+            (&mut value as *mut T).cast(),
             &mut len,
             ptr::null_mut(),
             0,
         )
     };
-    if rc != 0 || value.is_null() {
-        return c"unknown";
+    (rc == 0).then_some(value)
+}
+
+/// Reads a `const char *` mallctl: jemalloc returns static strings.
+fn read_c_str(name: &CStr) -> Option<&'static CStr> {
+    // SAFETY: only called with `const char *` mallctls.
+    let value = unsafe { read::<*const c_char>(name, ptr::null()) }?;
+    // SAFETY: a static, NUL-terminated string owned by jemalloc.
+    (!value.is_null()).then(|| unsafe { CStr::from_ptr(value) })
+}
+
+/// The run-time options that decide jemalloc's speed/footprint trade-off, as
+/// in effect: the built-in defaults (`.cargo/config.toml`,
+/// `JEMALLOC_SYS_WITH_MALLOC_CONF`) overridden by `_RJEM_MALLOC_CONF`.
+pub fn settings() -> String {
+    // SAFETY: each name is read with its mallctl type (jemalloc's ctl.c).
+    let (bg, bg_max, dirty, muzzy, oversize, dlsc, narenas) = unsafe {
+        (
+            read(c"opt.background_thread", false),
+            read(c"opt.max_background_threads", 0usize),
+            read(c"opt.dirty_decay_ms", 0isize),
+            read(c"opt.muzzy_decay_ms", 0isize),
+            read(c"opt.oversize_threshold", 0usize),
+            read(c"opt.disable_large_size_classes", false),
+            read(c"opt.narenas", 0u32),
+        )
+    };
+    fn show<T: core::fmt::Display>(v: Option<T>) -> String {
+        v.map_or("?".into(), |v| v.to_string())
     }
-    // SAFETY: static, NUL-terminated string owned by jemalloc.
-    unsafe { CStr::from_ptr(value) }
+    format!(
+        "in effect: background_thread:{},max_background_threads:{},dirty_decay_ms:{},\
+         muzzy_decay_ms:{},oversize_threshold:{},disable_large_size_classes:{},narenas:{}; \
+         built in: \"{}\"; run-time override: _RJEM_MALLOC_CONF={}",
+        show(bg),
+        show(bg_max),
+        show(dirty),
+        show(muzzy),
+        show(oversize),
+        show(dlsc),
+        show(narenas),
+        read_c_str(c"config.malloc_conf").map_or("".into(), |c| c.to_string_lossy()),
+        std::env::var("_RJEM_MALLOC_CONF").map_or("(unset)".into(), |v| format!("\"{v}\"")),
+    )
 }
 
 #[inline]
@@ -144,36 +189,14 @@ pub fn owns(ptr: *const c_void) -> bool {
 /// Bytes allocated so far by the calling thread, as jemalloc counts them
 /// (`thread.allocated`), or `None` if jemalloc was built without stats.
 pub fn allocation_counter() -> Option<u64> {
-    let mut value: u64 = 0;
-    let mut len = core::mem::size_of::<u64>();
     // SAFETY: "thread.allocated" is a read-only uint64_t.
-    let rc = unsafe {
-        je::mallctl(
-            c"thread.allocated".as_ptr(),
-            (&mut value as *mut u64).cast(),
-            &mut len,
-            ptr::null_mut(),
-            0,
-        )
-    };
-    (rc == 0).then_some(value)
+    unsafe { read(c"thread.allocated", 0u64) }
 }
 
 /// Reads a `size_t` statistic by mallctl name.
 fn read_size(name: &CStr) -> Option<u64> {
-    let mut value: usize = 0;
-    let mut len = core::mem::size_of::<usize>();
     // SAFETY: every name passed here is a read-only size_t mallctl.
-    let rc = unsafe {
-        je::mallctl(
-            name.as_ptr(),
-            (&mut value as *mut usize).cast(),
-            &mut len,
-            ptr::null_mut(),
-            0,
-        )
-    };
-    (rc == 0).then_some(value as u64)
+    unsafe { read(name, 0usize) }.map(|v| v as u64)
 }
 
 /// jemalloc's global statistics, refreshed first (they are cached until the
@@ -225,19 +248,8 @@ pub fn trim() -> libc::c_int {
 
 /// Whether this jemalloc keeps statistics (`config.stats`).
 pub fn stats_enabled() -> bool {
-    let mut value = false;
-    let mut len = core::mem::size_of::<bool>();
     // SAFETY: "config.stats" is a read-only bool.
-    let rc = unsafe {
-        je::mallctl(
-            c"config.stats".as_ptr(),
-            (&mut value as *mut bool).cast(),
-            &mut len,
-            ptr::null_mut(),
-            0,
-        )
-    };
-    rc == 0 && value
+    unsafe { read(c"config.stats", false) }.unwrap_or(false)
 }
 
 /// How the backend's thread-local state is reached.

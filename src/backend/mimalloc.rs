@@ -142,6 +142,36 @@ pub(crate) const TLS_MODEL: &str = if cfg!(any(target_os = "macos", windows)) {
     "local-dynamic (mimalloc built with -ftls-model=local-dynamic, so the library can be dlopen-ed)"
 };
 
+/// The mimalloc options that decide its speed/footprint trade-off, by their
+/// numbers in mimalloc 3's `mi_option_t` (libmimalloc-sys still lists v2's).
+const OPTIONS: [(&str, mi::mi_option_t); 6] = [
+    ("purge_delay", 15),
+    ("arena_purge_mult", 24),
+    ("purge_decommits", 5),
+    ("arena_eager_commit", 4),
+    ("allow_thp", 43),
+    ("page_full_retain", 36),
+];
+
+/// mimalloc's options as in effect (its defaults, overridden by the
+/// `MIMALLOC_<NAME>` environment variables).
+pub fn settings() -> String {
+    let values: Vec<String> = OPTIONS
+        .iter()
+        // SAFETY: mi_option_get accepts any option number below _mi_option_last.
+        .map(|(name, option)| format!("{name}:{}", unsafe { mi::mi_option_get(*option) }))
+        .collect();
+    format!(
+        "in effect: {}; built in: {}; run-time override: MIMALLOC_<OPTION> variables",
+        values.join(","),
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            "no_thp (mimalloc does not madvise its memory for transparent huge pages)"
+        } else {
+            "mimalloc's defaults"
+        }
+    )
+}
+
 /// mimalloc's own statistics report (`mi_stats_print_out`).
 pub fn detailed_stats() -> String {
     extern "C" fn append(text: *const core::ffi::c_char, out: *mut c_void) {

@@ -177,6 +177,12 @@ pub fn stats_enabled() -> bool {
 /// How the backend's thread-local state is reached.
 pub(crate) const TLS_MODEL: &str = "C library (not part of this library)";
 
+/// The C library's malloc is used as it is configured (glibc:
+/// `GLIBC_TUNABLES=glibc.malloc.*`, `mallopt`).
+pub fn settings() -> String {
+    "the C library's own (glibc: GLIBC_TUNABLES=glibc.malloc.*)".into()
+}
+
 /// The C library's own statistics report (glibc: `malloc_info`, XML).
 pub fn detailed_stats() -> String {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

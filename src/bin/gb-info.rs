@@ -69,6 +69,9 @@ fn print_summary(report: &str) {
         c_str(gb::gb_allocator_version())
     );
     println!("gb_verify: {}", gb::gb_verify());
+    if let Some(settings) = json_field(report, "settings") {
+        println!("settings: {settings}");
+    }
     println!("\nchecks:");
     for (name, passed, evidence) in checks(report) {
         println!(
@@ -128,4 +131,23 @@ fn checks(report: &str) -> Vec<(String, bool, String)> {
             (name, passed, evidence)
         })
         .collect()
+}
+
+/// The value of the first string field `name` in the JSON report.
+fn json_field(report: &str, name: &str) -> Option<String> {
+    let start = report.find(&format!("\"{name}\":\""))? + name.len() + 4;
+    let mut out = String::new();
+    let mut chars = report[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                other => out.push(other), // \" \\ \/ (the report writes no \u here)
+            },
+            c => out.push(c),
+        }
+    }
+    None
 }

@@ -300,6 +300,62 @@ pub fn verdicts(
                 ),
             });
         }
+        // Issue 7's targets for the backend's built-in configuration.
+        let mut slower = Vec::new();
+        let mut measured = 0;
+        for w in workloads {
+            if let Some(r) = speed_ratio(summary, gb, "system", &w.id) {
+                measured += 1;
+                if r < 1.0 {
+                    slower.push(format!("{} {r:.2}x", w.id));
+                }
+            }
+        }
+        out.push(Verdict {
+            claim: format!("Target: {gb} no slower than the system allocator on any workload"),
+            holds: (measured > 0).then_some(slower.is_empty()),
+            detail: if slower.is_empty() {
+                format!("met on all {measured} workloads")
+            } else {
+                format!(
+                    "met on {} of {measured}; slower on {}",
+                    measured - slower.len(),
+                    slower.join(", ")
+                )
+            },
+        });
+        for id in ["large", "fragmentation"] {
+            if workloads.iter().any(|w| w.id == id) {
+                let peak = memory_ratio(summary, gb, "system", id);
+                out.push(Verdict {
+                    claim: format!(
+                        "Target: {gb} peak RSS no worse than the system allocator's on {id}"
+                    ),
+                    holds: peak.map(|r| r <= 1.0),
+                    detail: format!("{gb}/system peak RSS {}", fmt_ratio(peak)),
+                });
+            }
+        }
+        if workloads.iter().any(|w| w.id == "burst-idle") {
+            let end = end_ratio(summary, gb, "system", "burst-idle", false);
+            let mib_of = |c: &str| {
+                find(summary, c, "burst-idle")
+                    .and_then(|s| s.rss_end_kib)
+                    .map_or("-".to_string(), |s| mib(s.median))
+            };
+            out.push(Verdict {
+                claim: format!(
+                    "Target: {gb} gives a freed burst back at least as well as the system allocator (RSS after 12 s quiet)"
+                ),
+                holds: end.map(|r| r <= 1.0),
+                detail: format!(
+                    "{gb} {} MiB, system {} MiB: {}",
+                    mib_of(gb),
+                    mib_of("system"),
+                    fmt_ratio(end)
+                ),
+            });
+        }
     }
     out
 }

@@ -109,6 +109,14 @@ pub fn workloads(cpus: usize) -> Vec<Workload> {
             true,
         ),
         w(
+            "burst-idle",
+            "burst-idle",
+            1,
+            "allocs",
+            "256 MiB (x scale) spike of 16 B - 4 MiB blocks, all freed, then 12 s of light work (scale x 24 s below scale 0.5); end RSS = what was given back",
+            true,
+        ),
+        w(
             "jansson",
             "jansson",
             1,
