@@ -28,12 +28,13 @@ target=${CARGO_TARGET_DIR:-$repo/target}
 case "$backend" in
 jemalloc)
     # As built; jemalloc's own defaults; the built-in without its
-    # background thread; decay off; a shorter decay.
+    # background thread; decay off; a shorter decay; with the oversize arena.
     SETTINGS=${SETTINGS-"
 background_thread:false,oversize_threshold:8388608,disable_large_size_classes:true
 background_thread:false
 background_thread:false,dirty_decay_ms:-1,muzzy_decay_ms:-1
-dirty_decay_ms:1000"}
+dirty_decay_ms:1000
+oversize_threshold:8388608"}
     ;;
 mimalloc)
     # As built; never purge; purge sooner; arenas committed on demand.

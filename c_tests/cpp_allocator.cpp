@@ -19,16 +19,9 @@
 #include <vector>
 
 #include "graphbit_alloc.hpp"
+#include "gb_test.hpp"
 
 namespace {
-std::atomic<int> failures{0};  // CHECK may fail on several threads at once
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            std::fprintf(stderr, "cpp_allocator:%d: CHECK failed: %s\n", __LINE__, #cond); \
-            ++failures;                                                             \
-        }                                                                           \
-    } while (0)
 
 template <class T>
 using gb_vector = std::vector<T, gb::allocator<T>>;
@@ -175,7 +168,7 @@ int main() {
     std::vector<std::thread> threads;
     for (uint64_t t = 1; t <= 4; ++t) threads.emplace_back(containers_under_load, t * 7919, 8);
     for (auto &t : threads) t.join();
-    if (failures) return 1;
+    if (gb_test_failures) return 1;
     std::printf("cpp_allocator: ok (%s)\n", gb_allocator_name());
     return 0;
 }

@@ -5,6 +5,7 @@
 #define GB_REPLACE_GLOBAL_NEW
 #include <atomic>
 #include "graphbit_alloc.hpp"
+#include "gb_test.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -16,14 +17,6 @@
 #include <vector>
 
 namespace {
-std::atomic<int> failures{0};  // CHECK may fail on several threads at once
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            std::fprintf(stderr, "cpp_global_new:%d: CHECK failed: %s\n", __LINE__, #cond); \
-            ++failures;                                                                  \
-        }                                                                                \
-    } while (0)
 
 const bool can_tell = std::string(gb_allocator_name()) != "system";
 
@@ -110,7 +103,7 @@ int main() {
     for (int t = 1; t <= 4; ++t) threads.emplace_back(load, t);
     for (auto &t : threads) t.join();
 
-    if (failures) return 1;
+    if (gb_test_failures) return 1;
     std::printf("cpp_global_new: ok (%s, %s)\n", gb_allocator_name(),
                 can_tell ? "every block checked with gb_owns" : "system backend: gb_owns cannot tell");
     return 0;

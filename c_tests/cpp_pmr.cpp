@@ -11,16 +11,9 @@
 #include <vector>
 
 #include "graphbit_alloc.hpp"
+#include "gb_test.hpp"
 
 namespace {
-std::atomic<int> failures{0};  // CHECK may fail on several threads at once
-#define CHECK(cond)                                                               \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            std::fprintf(stderr, "cpp_pmr:%d: CHECK failed: %s\n", __LINE__, #cond); \
-            ++failures;                                                           \
-        }                                                                         \
-    } while (0)
 
 bool from_gb(const void *p) {
     return std::string(gb_allocator_name()) == "system" || gb_owns(p);
@@ -84,7 +77,7 @@ int main() {
         threads.emplace_back(containers, r, 10 + t);
     }
     for (auto &t : threads) t.join();
-    if (failures) return 1;
+    if (gb_test_failures) return 1;
     std::printf("cpp_pmr: ok (%s)\n", gb_allocator_name());
     return 0;
 }

@@ -10,16 +10,9 @@
 #include <vector>
 
 #include "graphbit_alloc.hpp"
+#include "gb_test.hpp"
 
 namespace {
-std::atomic<int> failures{0};  // CHECK may fail on several threads at once
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            std::fprintf(stderr, "cpp_unique_ptr:%d: CHECK failed: %s\n", __LINE__, #cond); \
-            ++failures;                                                                  \
-        }                                                                                \
-    } while (0)
 
 bool from_gb(const void *p) {
     return std::string(gb_allocator_name()) == "system" || gb_owns(p);
@@ -114,7 +107,7 @@ int main() {
     raw.reset(static_cast<char *>(gb_realloc(raw.release(), 100000)));
     CHECK(raw != nullptr && raw.get()[255] == 'r');
 
-    if (failures) return 1;
+    if (gb_test_failures) return 1;
     std::printf("cpp_unique_ptr: ok (%s)\n", gb_allocator_name());
     return 0;
 }

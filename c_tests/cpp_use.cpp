@@ -10,37 +10,31 @@
 #include <vector>
 
 #include "graphbit_alloc.h"
+#include "gb_test.hpp"
 
 namespace {
 struct gb_deleter {
     void operator()(void *p) const noexcept { gb_free(p); }
 };
 
-std::atomic<int> failures{0};  // CHECK may fail on several threads at once
-void check(bool ok, const char *what) {
-    if (!ok) {
-        std::fprintf(stderr, "cpp_use: CHECK failed: %s\n", what);
-        ++failures;
-    }
-}
 }  // namespace
 
 int main() {
     std::vector<std::unique_ptr<void, gb_deleter>> blocks;
     for (std::size_t n = 1; n < 100000; n = n * 3 + 1) {
         std::unique_ptr<void, gb_deleter> p(gb_alloc(n));
-        check(p != nullptr, "gb_alloc");
+        CHECK(p != nullptr);
         std::memset(p.get(), 0x11, n);
         blocks.push_back(std::move(p));
     }
     void *aligned = gb_aligned_alloc(64, 100);
-    check(aligned != nullptr && (reinterpret_cast<std::uintptr_t>(aligned) % 64) == 0, "aligned");
+    CHECK(aligned != nullptr && (reinterpret_cast<std::uintptr_t>(aligned) % 64) == 0);
     gb_free_aligned_sized(aligned, 64, 100);
     errno = 0;
-    check(gb_alloc(SIZE_MAX) == nullptr && errno == ENOMEM, "SIZE_MAX fails with ENOMEM");
-    check(gb_verify(), "gb_verify");
-    check(std::strlen(gb_allocator_name()) > 0, "name");
-    if (failures) return 1;
+    CHECK(gb_alloc(SIZE_MAX) == nullptr && errno == ENOMEM);
+    CHECK(gb_verify());
+    CHECK(std::strlen(gb_allocator_name()) > 0);
+    if (gb_test_failures) return 1;
     std::printf("cpp_use: ok (%s %s)\n", gb_allocator_name(), gb_allocator_version());
     return 0;
 }

@@ -198,7 +198,8 @@ bool gb_verify(void);
 /**
  * Writes the verification report, a JSON document naming every check, whether
  * it passed and the evidence (numbers) it found, plus the backend, its
- * version and how the library was built, into `buf` (`buf_len` bytes).
+ * version, how the library was built and the backend settings in effect
+ * ("build" -> "settings"), into `buf` (`buf_len` bytes).
  * Returns the report's length in bytes, not counting the terminating NUL, as
  * `snprintf` does; the report is written, NUL-terminated, only when it fits
  * (`buf_len` greater than that length). When it does not fit, `buf[0]` is set
