@@ -25,13 +25,18 @@ fn settings(vars: &[(&str, &str)]) -> String {
         .to_string()
 }
 
-/// `key:value` pairs of the "in effect: ..." part.
-fn in_effect(settings: &str) -> Vec<String> {
+/// Asserts that every `key:value` pair is in the "in effect: ..." part.
+fn assert_in_effect<'a>(settings: &str, pairs: impl IntoIterator<Item = &'a str>) {
     let list = settings
         .strip_prefix("in effect: ")
         .and_then(|s| s.split(';').next())
         .unwrap_or_else(|| panic!("unexpected settings format: {settings}"));
-    list.split(',').map(str::to_string).collect()
+    for pair in pairs {
+        assert!(
+            list.split(',').any(|e| e == pair),
+            "{pair} is not in effect: {settings}"
+        );
+    }
 }
 
 /// The value of `JEMALLOC_SYS_WITH_MALLOC_CONF` in .cargo/config.toml.
@@ -56,13 +61,7 @@ fn jemalloc_runs_with_the_configured_defaults() {
         s.contains(&format!("built in: \"{conf}\"")),
         "jemalloc was not built with .cargo/config.toml's malloc_conf {conf:?}: {s}"
     );
-    let effect = in_effect(&s);
-    for pair in conf.split(',') {
-        assert!(
-            effect.iter().any(|e| e == pair),
-            "{pair} is not in effect: {s}"
-        );
-    }
+    assert_in_effect(&s, conf.split(','));
 }
 
 #[test]
@@ -74,17 +73,14 @@ fn jemalloc_run_time_variable_overrides_the_defaults() {
         "_RJEM_MALLOC_CONF",
         "background_thread:false,oversize_threshold:8388608,dirty_decay_ms:5000",
     )]);
-    let effect = in_effect(&s);
-    for pair in [
-        "background_thread:false",
-        "oversize_threshold:8388608",
-        "dirty_decay_ms:5000",
-    ] {
-        assert!(
-            effect.iter().any(|e| e == pair),
-            "{pair} not in effect: {s}"
-        );
-    }
+    assert_in_effect(
+        &s,
+        [
+            "background_thread:false",
+            "oversize_threshold:8388608",
+            "dirty_decay_ms:5000",
+        ],
+    );
 }
 
 #[test]
@@ -95,13 +91,7 @@ fn mimalloc_options_come_from_its_variables() {
     // mimalloc 3's default purge delay, then the variable's value: also
     // checks that the option numbers in src/backend/mimalloc.rs are right.
     let s = settings(&[]);
-    assert!(in_effect(&s).iter().any(|e| e == "purge_delay:1000"), "{s}");
+    assert_in_effect(&s, ["purge_delay:1000"]);
     let s = settings(&[("MIMALLOC_PURGE_DELAY", "250"), ("MIMALLOC_ALLOW_THP", "0")]);
-    let effect = in_effect(&s);
-    for pair in ["purge_delay:250", "allow_thp:0"] {
-        assert!(
-            effect.iter().any(|e| e == pair),
-            "{pair} not in effect: {s}"
-        );
-    }
+    assert_in_effect(&s, ["purge_delay:250", "allow_thp:0"]);
 }

@@ -165,7 +165,7 @@ pub fn settings() -> String {
         "in effect: {}; built in: {}; run-time override: MIMALLOC_<OPTION> variables",
         values.join(","),
         if cfg!(any(target_os = "linux", target_os = "android")) {
-            "no_thp (mimalloc does not madvise its memory for transparent huge pages)"
+            "no_thp (mimalloc never madvises its memory for transparent huge pages, whatever allow_thp says)"
         } else {
             "mimalloc's defaults"
         }

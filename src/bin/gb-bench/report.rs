@@ -301,28 +301,11 @@ pub fn verdicts(
             });
         }
         // Issue 7's targets for the backend's built-in configuration.
-        let mut slower = Vec::new();
-        let mut measured = 0;
-        for w in workloads {
-            if let Some(r) = speed_ratio(summary, gb, "system", &w.id) {
-                measured += 1;
-                if r < 1.0 {
-                    slower.push(format!("{} {r:.2}x", w.id));
-                }
-            }
-        }
+        let (holds, detail) = speed_floor(summary, workloads, gb, "system", 1.0);
         out.push(Verdict {
             claim: format!("Target: {gb} no slower than the system allocator on any workload"),
-            holds: (measured > 0).then_some(slower.is_empty()),
-            detail: if slower.is_empty() {
-                format!("met on all {measured} workloads")
-            } else {
-                format!(
-                    "met on {} of {measured}; slower on {}",
-                    measured - slower.len(),
-                    slower.join(", ")
-                )
-            },
+            holds,
+            detail,
         });
         for id in ["large", "fragmentation"] {
             if workloads.iter().any(|w| w.id == id) {
@@ -360,6 +343,37 @@ pub fn verdicts(
     out
 }
 
+/// Whether `a` reaches at least `floor` times `b`'s speed on every workload
+/// both ran, and the workloads where it does not.
+fn speed_floor(
+    summary: &[Summary],
+    workloads: &[Workload],
+    a: &str,
+    b: &str,
+    floor: f64,
+) -> (Option<bool>, String) {
+    let mut misses = Vec::new();
+    let mut measured = 0;
+    for w in workloads {
+        if let Some(r) = speed_ratio(summary, a, b, &w.id) {
+            measured += 1;
+            if r < floor {
+                misses.push(format!("{} {r:.2}x", w.id));
+            }
+        }
+    }
+    let detail = if misses.is_empty() {
+        format!("met on all {measured} workloads")
+    } else {
+        format!(
+            "met on {} of {measured}; slower on {}",
+            measured - misses.len(),
+            misses.join(", ")
+        )
+    };
+    ((measured > 0).then_some(misses.is_empty()), detail)
+}
+
 /// The wrapper-overhead target: each graphbit-alloc contender within 5% of
 /// the raw backend's speed on every workload.
 fn wrapper_verdicts(
@@ -370,31 +384,14 @@ fn wrapper_verdicts(
 ) -> Vec<Verdict> {
     let mut out = Vec::new();
     for c in contenders.iter().filter(|c| c.kind == Kind::Graphbit) {
-        let mut misses = Vec::new();
-        let mut measured = 0;
-        for w in workloads {
-            if let Some(r) = speed_ratio(summary, &c.id, raw, &w.id) {
-                measured += 1;
-                if r < 0.95 {
-                    misses.push(format!("{} {r:.2}x", w.id));
-                }
-            }
-        }
+        let (holds, detail) = speed_floor(summary, workloads, &c.id, raw, 0.95);
         out.push(Verdict {
             claim: format!(
                 "Target: {} within 5% of raw {raw}'s speed on every workload",
                 c.id
             ),
-            holds: (measured > 0).then_some(misses.is_empty()),
-            detail: if misses.is_empty() {
-                format!("met on all {measured} workloads")
-            } else {
-                format!(
-                    "met on {} of {measured}; slower on {}",
-                    measured - misses.len(),
-                    misses.join(", ")
-                )
-            },
+            holds,
+            detail,
         });
     }
     out
