@@ -80,7 +80,7 @@ pub fn settings() -> String {
     format!(
         "in effect: background_thread:{},max_background_threads:{},dirty_decay_ms:{},\
          muzzy_decay_ms:{},oversize_threshold:{},disable_large_size_classes:{},narenas:{}; \
-         built in: \"{}\"; run-time override: _RJEM_MALLOC_CONF={}",
+         built in: \"{}\"; run-time override: _RJEM_MALLOC_CONF",
         show(bg),
         show(bg_max),
         show(dirty),
@@ -89,7 +89,6 @@ pub fn settings() -> String {
         show(dlsc),
         show(narenas),
         read_c_str(c"config.malloc_conf").map_or("".into(), |c| c.to_string_lossy()),
-        std::env::var("_RJEM_MALLOC_CONF").map_or("(unset)".into(), |v| format!("\"{v}\"")),
     )
 }
 
