@@ -455,10 +455,27 @@ static result_t run_realloc(uint64_t n, uint64_t seed) {
     return r;
 }
 
-/* Large blocks, 64 KiB - 16 MiB: allocate, write every page, check every
- * page, free; four live at a time. */
 enum { LARGE_LIVE = 4, PAGE = 4096 };
 
+/* Blocks of a page or more carry tag + offset in the first 8 bytes of every
+ * page: writing and checking them touches all of the block's pages. */
+static void write_pages(unsigned char *p, size_t size, uint64_t tag) {
+    for (size_t off = 0; off + 8 <= size; off += PAGE) {
+        uint64_t v = tag + off;
+        memcpy(p + off, &v, 8);
+    }
+}
+
+static void check_pages(const unsigned char *p, size_t size, uint64_t tag) {
+    for (size_t off = 0; off + 8 <= size; off += PAGE) {
+        uint64_t v;
+        memcpy(&v, p + off, 8);
+        if (v != tag + off) die("corrupted block: page tag mismatch");
+    }
+}
+
+/* Large blocks, 64 KiB - 16 MiB: allocate, write every page, check every
+ * page, free; four live at a time. */
 static result_t run_large(uint64_t n, uint64_t seed) {
     unsigned char *ptrs[LARGE_LIVE] = {0};
     size_t sizes[LARGE_LIVE] = {0};
@@ -468,11 +485,7 @@ static result_t run_large(uint64_t n, uint64_t seed) {
     for (uint64_t k = 0; k < n + LARGE_LIVE; k++) {
         size_t slot = k % LARGE_LIVE;
         if (ptrs[slot]) {
-            for (size_t off = 0; off + 8 <= sizes[slot]; off += PAGE) {
-                uint64_t v;
-                memcpy(&v, ptrs[slot] + off, 8);
-                if (v != tags[slot] + off) die("corrupted large block");
-            }
+            check_pages(ptrs[slot], sizes[slot], tags[slot]);
             r.checksum += tags[slot];
             A.free_fn(ptrs[slot]);
             ptrs[slot] = NULL;
@@ -482,10 +495,7 @@ static result_t run_large(uint64_t n, uint64_t seed) {
         size_t base = (size_t)(64 * 1024) << (x % 8); /* 64 KiB .. 8 MiB */
         size_t size = base + (x >> 16) % base;        /* .. 16 MiB */
         unsigned char *p = must_alloc(size);
-        for (size_t off = 0; off + 8 <= size; off += PAGE) {
-            uint64_t v = x + off;
-            memcpy(p + off, &v, 8);
-        }
+        write_pages(p, size, x);
         ptrs[slot] = p;
         sizes[slot] = size;
         tags[slot] = x;
@@ -637,21 +647,6 @@ static size_t burst_size(uint64_t x) {
     return ((size_t)1 << lg) + (x >> 16) % ((size_t)1 << lg);
 }
 
-static void write_pages(unsigned char *p, size_t size, uint64_t tag) {
-    for (size_t off = 0; off + 8 <= size; off += PAGE) {
-        uint64_t v = tag + off;
-        memcpy(p + off, &v, 8);
-    }
-}
-
-static void check_pages(const unsigned char *p, size_t size, uint64_t tag) {
-    for (size_t off = 0; off + 8 <= size; off += PAGE) {
-        uint64_t v;
-        memcpy(&v, p + off, 8);
-        if (v != tag + off) die("corrupted block: page tag mismatch");
-    }
-}
-
 static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint64_t seed) {
     size_t cap = burst_bytes / 16 + 1024;
     live_block_t *live = book_alloc(cap * sizeof *live);
@@ -681,13 +676,14 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
     uint64_t quiet_rng = seed ^ 0x5157u;
     struct timespec tick = {0, 1000000};
     while (now_seconds() < quiet_end) {
-        unsigned char *small[8];
+        /* All nine blocks are written before any is checked and freed, so
+         * overlapping blocks would show. */
+        live_block_t small[8];
         for (int i = 0; i < 8; i++) {
             uint64_t x = next_random(&quiet_rng);
             size_t size = 16 + (x >> 8) % 1009;
-            small[i] = must_alloc(size);
-            tag_block(small[i], size, x);
-            check_block(small[i], size, x);
+            small[i] = (live_block_t){must_alloc(size), (uint32_t)size, x};
+            tag_block(small[i].ptr, size, x);
         }
         uint64_t x = next_random(&quiet_rng);
         size_t size = (64u << 10) + (x >> 8) % (192u << 10);
@@ -695,7 +691,10 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
         write_pages(p, size, x);
         check_pages(p, size, x);
         A.free_fn(p);
-        for (int i = 0; i < 8; i++) A.free_fn(small[i]);
+        for (int i = 0; i < 8; i++) {
+            check_block(small[i].ptr, small[i].size, small[i].tag);
+            A.free_fn(small[i].ptr);
+        }
         nanosleep(&tick, NULL);
     }
     r.rss_end_kib = rss_kib();

@@ -122,18 +122,13 @@ fn checks(report: &str) -> Vec<(String, bool, String)> {
         .map(|item| {
             let name = item.split('"').nth(1).unwrap_or("").to_string();
             let passed = item.contains("\"passed\":true");
-            let evidence = item
-                .split("\"evidence\":\"")
-                .nth(1)
-                .and_then(|e| e.split("\"}").next())
-                .map(|e| e.replace("\\\"", "\"").replace("\\\\", "\\"))
-                .unwrap_or_default();
+            let evidence = json_field(item, "evidence").unwrap_or_default();
             (name, passed, evidence)
         })
         .collect()
 }
 
-/// The value of the first string field `name` in the JSON report.
+/// The value of the first string field `name` in (a part of) the JSON report.
 fn json_field(report: &str, name: &str) -> Option<String> {
     let start = report.find(&format!("\"{name}\":\""))? + name.len() + 4;
     let mut out = String::new();
