@@ -222,11 +222,36 @@ pub fn stats() -> super::Stats {
     }
 }
 
-/// Returns the calling thread's cached blocks to their arenas, then purges
-/// every arena's unused dirty pages to the OS (`arena.<all>.purge`).
-pub fn trim() -> libc::c_int {
-    // SAFETY: both are write-only mallctls that take no value.
+/// Sets the `bool` mallctl `background_thread` (stopping the thread joins it).
+fn set_background_thread(mut on: bool) -> libc::c_int {
+    // SAFETY: "background_thread" reads and writes a bool; nothing is read here.
     unsafe {
+        je::mallctl(
+            c"background_thread".as_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            (&mut on as *mut bool).cast(),
+            core::mem::size_of::<bool>(),
+        )
+    }
+}
+
+/// Returns the calling thread's cached blocks to their arenas, then purges
+/// every arena's unused dirty pages to the OS (`arena.<all>.purge`). A purge
+/// skips an arena that jemalloc's background thread is purging at that
+/// moment (`decay->purging`), so the thread is stopped, and joined, for the
+/// purge and started again after it.
+pub fn trim() -> libc::c_int {
+    // SAFETY: "background_thread" is a read-write bool.
+    let background = unsafe { read(c"background_thread", false) }.unwrap_or(false);
+    if background {
+        let rc = set_background_thread(false);
+        if rc != 0 {
+            return rc;
+        }
+    }
+    // SAFETY: both are write-only mallctls that take no value.
+    let rc = unsafe {
         je::mallctl(
             c"thread.tcache.flush".as_ptr(),
             ptr::null_mut(),
@@ -242,6 +267,16 @@ pub fn trim() -> libc::c_int {
             ptr::null_mut(),
             0,
         )
+    };
+    let restarted = if background {
+        set_background_thread(true)
+    } else {
+        0
+    };
+    if rc != 0 {
+        rc
+    } else {
+        restarted
     }
 }
 

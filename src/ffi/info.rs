@@ -189,7 +189,8 @@ fn peak_resident_bytes() -> Option<u64> {
 
 /// Returns memory the backend holds but does not use to the OS now, instead
 /// of waiting for its own schedule (jemalloc: flush this thread's cache and
-/// purge every arena; mimalloc: `mi_collect(true)`; glibc: `malloc_trim(0)`).
+/// purge every arena, with jemalloc's background thread paused meanwhile;
+/// mimalloc: `mi_collect(true)`; glibc: `malloc_trim(0)`).
 /// Returns 0 on success or an errno value. Slow: for after a phase that freed
 /// much memory, not for hot paths.
 #[no_mangle]
