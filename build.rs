@@ -10,16 +10,33 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
 
-    // Backend: a forced one (feature) or the platform default. Two forced at
-    // once is reported by a compile_error! in src/lib.rs.
+    // Backend: a forced one (feature) or, with `backend-auto`, the platform
+    // default. Two forced at once is reported by a compile_error! in
+    // src/lib.rs.
+    let feature = |name: &str| {
+        env::var_os(format!("CARGO_FEATURE_{}", name.to_uppercase().replace('-', "_"))).is_some()
+    };
     let forced = ["jemalloc", "mimalloc", "system"]
         .into_iter()
-        .find(|b| env::var_os(format!("CARGO_FEATURE_BACKEND_{}", b.to_uppercase())).is_some());
-    let backend = forced.unwrap_or(match target_os.as_str() {
+        .find(|b| feature(&format!("backend-{b}")));
+    let auto = match target_os.as_str() {
         "linux" => "jemalloc",
         "macos" | "windows" => "mimalloc",
         _ => "system",
-    });
+    };
+    let backend = match forced {
+        Some(backend) => backend,
+        None if feature("backend-auto") => auto,
+        None => panic!(
+            "graphbit-alloc: no backend selected; enable `backend-auto` (the default) or one of \
+             `backend-jemalloc`, `backend-mimalloc`, `backend-system`"
+        ),
+    };
+    // Whether the backend crate is the renamed `auto-*` dependency.
+    println!("cargo::rustc-check-cfg=cfg(gb_backend_auto_dep)");
+    if forced.is_none() {
+        println!("cargo::rustc-cfg=gb_backend_auto_dep");
+    }
     println!(
         "cargo::rustc-check-cfg=cfg(gb_backend, values(\"jemalloc\", \"mimalloc\", \"system\"))"
     );
@@ -30,10 +47,14 @@ fn main() {
         env::var("TARGET").unwrap_or_default()
     );
     println!("cargo::rustc-env=GB_BACKEND={backend}");
+    // The variant's library name, for the tests and the verification report.
+    let name = library_name(feature("checked"), feature("dlopen"));
+    println!("cargo::rustc-env=GB_LIBRARY_NAME={name}");
 
     if target_os == "linux" {
-        // SONAME as cargo-c sets it: libgraphbit_alloc.so.0.MINOR while 0.x,
-        // libgraphbit_alloc.so.MAJOR after.
+        // SONAME as cargo-c sets it: libNAME.so.0.MINOR while 0.x,
+        // libNAME.so.MAJOR after. Each variant of the library has its own
+        // name, so a program linked against one never loads another.
         let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();
         let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default();
         let soname_version = if major == "0" {
@@ -41,10 +62,20 @@ fn main() {
         } else {
             major
         };
-        println!("cargo::rustc-cdylib-link-arg=-Wl,-soname,libgraphbit_alloc.so.{soname_version}");
+        println!("cargo::rustc-cdylib-link-arg=-Wl,-soname,lib{name}.so.{soname_version}");
         // The backend registers per-thread destructors; unloading its code
         // while threads still run would leave them pointing at nothing.
         println!("cargo::rustc-cdylib-link-arg=-Wl,-z,nodelete");
+    }
+
+    if backend == "jemalloc" {
+        // jemalloc's built-in run-time options, compiled into the library
+        // itself (src/backend/jemalloc_conf.c), so that every build of the
+        // crate runs with them.
+        println!("cargo::rerun-if-changed=src/backend/jemalloc_conf.c");
+        cc::Build::new()
+            .file("src/backend/jemalloc_conf.c")
+            .compile("graphbit_alloc_jemalloc_conf");
     }
 
     #[cfg(feature = "generate-header")]
@@ -56,5 +87,14 @@ fn main() {
         println!("cargo::rerun-if-changed=src");
         println!("cargo::rerun-if-changed=cbindgen.toml");
         println!("cargo::rerun-if-changed=tools/header.rs");
+    }
+}
+
+/// The library's name for each variant (without `lib` and `.so`).
+fn library_name(checked: bool, dlopen: bool) -> &'static str {
+    match (checked, dlopen) {
+        (true, _) => "graphbit_alloc_checked",
+        (false, true) => "graphbit_alloc_dlopen",
+        (false, false) => "graphbit_alloc",
     }
 }

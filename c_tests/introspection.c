@@ -1,5 +1,8 @@
-/* gb_stats, gb_trim, gb_owns, gb_verify_report, gb_backend_stats_text. */
+/* gb_stats, gb_trim, gb_owns, gb_verify_report, gb_backend_stats_text,
+ * also while other threads allocate and trim. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <unistd.h>
 
@@ -141,6 +144,8 @@ static void test_owns(void) {
     }
 }
 
+/* With no other thread running, two reports in a row have the same length
+ * (addresses are written with a fixed width). */
 static void test_verify_report(void) {
     CHECK(gb_verify());
     size_t needed = gb_verify_report(NULL, 0);
@@ -178,11 +183,171 @@ static void test_verify_report(void) {
     free(text);
 }
 
+/* The documented way to read an snprintf-style report whose length may change
+ * between calls: call until it fits. Returns a malloc-ed string (the caller
+ * frees it) and its length in *len; *rounds counts the calls that filled.
+ * Every buffer has a guard after its end that must stay untouched. */
+enum { GUARD = 64 };
+static char *read_until_fits(size_t (*text)(char *, size_t), size_t *len, int *rounds) {
+    size_t want = text(NULL, 0);
+    *rounds = 0;
+    for (;;) {
+        char *buf = malloc(want + 1 + GUARD);
+        REQUIRE(buf != NULL);
+        memset(buf, 'x', want + 1 + GUARD);
+        size_t got = text(buf, want + 1);
+        ++*rounds;
+        for (size_t i = want + 1; i < want + 1 + GUARD; i++) REQUIRE(buf[i] == 'x');
+        if (got <= want) { /* it fitted: written whole, NUL-terminated */
+            CHECK(strlen(buf) == got);
+            *len = got;
+            return buf;
+        }
+        CHECK(buf[0] == '\0'); /* it did not: an empty string, never a prefix */
+        free(buf);
+        REQUIRE(*rounds < 20);
+        want = got;
+    }
+}
+
+static atomic_bool churn_stop;
+
+/* Allocates and frees through the library and the host's malloc, so that
+ * every backend's counters move while the main thread reads reports. */
+static void *churn(void *arg) {
+    uint64_t seed = (uint64_t)(uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
+    void *held[64] = {0};
+    while (!atomic_load(&churn_stop)) {
+        unsigned slot = (unsigned)(gb_rand(&seed) % 64);
+        gb_free(held[slot]);
+        size_t size = (size_t)(gb_rand(&seed) % 200000) + 1;
+        held[slot] = gb_alloc(size);
+        if (held[slot]) memset(held[slot], 1, size < 4096 ? size : 4096);
+        free(malloc(size));
+    }
+    for (int i = 0; i < 64; i++) gb_free(held[i]);
+    return NULL;
+}
+
+/* The report read while other threads allocate: every read that fits is a
+ * whole document of the length returned, a NULL buffer is never written, and
+ * on jemalloc and mimalloc (whose evidence does not depend on other threads)
+ * it passes and keeps one length. On the system backend glibc's counter is
+ * process-wide, so other threads' frees can make a probe fail: only the
+ * protocol is checked there. */
+static void test_report_under_concurrent_allocation(void) {
+    enum { THREADS = 4, READS = 100 };
+    pthread_t threads[THREADS];
+    atomic_store(&churn_stop, false);
+    for (int i = 0; i < THREADS; i++)
+        REQUIRE(pthread_create(&threads[i], NULL, churn, (void *)(uintptr_t)(i + 1)) == 0);
+
+    char expect[64];
+    snprintf(expect, sizeof expect, "\"backend\":\"%s\"", GB_EXPECT_BACKEND);
+    size_t first_len = 0;
+    int most_rounds = 0, differing = 0;
+    for (int r = 0; r < READS; r++) {
+        size_t len = 0;
+        int rounds = 0;
+        char *report = read_until_fits(gb_verify_report, &len, &rounds);
+        if (rounds > most_rounds) most_rounds = rounds;
+        CHECK(len > 100 && report[0] == '{' && report[len - 1] == '}');
+        CHECK(strstr(report, expect) != NULL);
+        if (r == 0) first_len = len;
+        if (len != first_len) differing++;
+        if (!backend_is("system")) {
+            CHECK(strstr(report, "\"passed\":false") == NULL);
+            CHECK(len == first_len);
+        }
+        free(report);
+        CHECK(gb_verify_report(NULL, 1000) > 100);
+        if (r % 10 == 0) {
+            char *text = read_until_fits(gb_backend_stats_text, &len, &rounds);
+            CHECK(len > 0);
+            free(text);
+        }
+    }
+    atomic_store(&churn_stop, true);
+    for (int i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
+    printf("introspection: %d reports read under concurrent allocation, %d of another length, "
+           "at most %d call(s) each\n", READS, differing, most_rounds);
+}
+
+/* Each trimming thread frees its own working set first: mimalloc's
+ * mi_collect gives back what the calling thread's heap holds, so memory
+ * freed by one thread is trimmed by that thread. The main thread measures
+ * between the phases, while the threads are still alive. */
+static pthread_barrier_t trim_phase;
+enum { TRIM_BLOCKS = 2048 };
+static const size_t trim_block = 64 * 1024; /* 128 MiB per thread */
+
+static void *trim_at_once(void *arg) {
+    int *rc = arg;
+    void **blocks = malloc(TRIM_BLOCKS * sizeof *blocks);
+    REQUIRE(blocks != NULL);
+    for (int i = 0; i < TRIM_BLOCKS; i++) {
+        blocks[i] = gb_alloc(trim_block);
+        REQUIRE(blocks[i] != NULL);
+        memset(blocks[i], 0x5A, trim_block);
+    }
+    pthread_barrier_wait(&trim_phase); /* main: loaded */
+    pthread_barrier_wait(&trim_phase);
+    for (int i = 0; i < TRIM_BLOCKS; i++) gb_free(blocks[i]);
+    free(blocks);
+    pthread_barrier_wait(&trim_phase); /* both start trimming together */
+    for (int i = 0; i < 10 && *rc == 0; i++) *rc = gb_trim();
+    pthread_barrier_wait(&trim_phase); /* main: trimmed */
+    pthread_barrier_wait(&trim_phase);
+    return NULL;
+}
+
+/* True if jemalloc's statistics report one background thread running. */
+static bool jemalloc_background_thread_running(void) {
+    size_t len = 0;
+    int rounds = 0;
+    char *text = read_until_fits(gb_backend_stats_text, &len, &rounds);
+    bool running = strstr(text, "Background threads: 1,") != NULL;
+    free(text);
+    return running;
+}
+
+/* Two threads trimming at once: both succeed, the freed working sets leave
+ * RAM, and jemalloc's background thread, paused by each trim, runs again. */
+static void test_concurrent_trims(void) {
+    bool background_before = backend_is("jemalloc") && jemalloc_background_thread_running();
+    REQUIRE(pthread_barrier_init(&trim_phase, NULL, 3) == 0);
+    pthread_t threads[2];
+    int rc[2] = {0, 0};
+    for (int i = 0; i < 2; i++)
+        REQUIRE(pthread_create(&threads[i], NULL, trim_at_once, &rc[i]) == 0);
+    pthread_barrier_wait(&trim_phase);
+    size_t loaded = resident_bytes();
+    pthread_barrier_wait(&trim_phase);
+    pthread_barrier_wait(&trim_phase);
+    pthread_barrier_wait(&trim_phase);
+    size_t trimmed = resident_bytes();
+    pthread_barrier_wait(&trim_phase);
+    for (int i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&trim_phase);
+    printf("introspection: two threads trimming at once: %d %d, resident %zu MiB -> %zu MiB\n", rc[0],
+           rc[1], loaded / MiB, trimmed / MiB);
+    CHECK(rc[0] == 0 && rc[1] == 0);
+    CHECK(trimmed + 128 * MiB <= loaded);
+    if (backend_is("jemalloc")) {
+        bool background_after = jemalloc_background_thread_running();
+        printf("introspection: jemalloc background thread %s before, %s after\n",
+               background_before ? "on" : "off", background_after ? "on" : "off");
+        CHECK(background_after == background_before);
+    }
+}
+
 int main(void) {
     test_stats_contract();
     test_stats_follow_a_large_block();
     test_trim_returns_memory();
     test_owns();
     test_verify_report();
+    test_report_under_concurrent_allocation();
+    test_concurrent_trims();
     return gb_test_finish("introspection");
 }

@@ -1,17 +1,23 @@
 # Build step, run as `cmake -D... -P cargo_build.cmake` by the
-# graphbit_alloc_cargo target: builds the library with cargo, checks that the
-# native libraries the static library needs are those CMake was configured
-# with, and stages the outputs as they will be installed:
-#   libgraphbit_alloc.so.X.Y.Z, libgraphbit_alloc.so.<soname version> -> it,
-#   libgraphbit_alloc.so -> the SONAME link, libgraphbit_alloc.a
+# graphbit_alloc_cargo target, once per variant of the library: builds it with
+# cargo and stages the outputs as they will be installed:
+#   lib<NAME>.so.X.Y.Z, lib<NAME>.so.<soname version> -> it, lib<NAME>.so -> that
+# and, for the variant that provides it (STATIC), libgraphbit_alloc.a after
+# checking that the native libraries it needs are those CMake was configured
+# with.
 #
 # Inputs: CARGO, MANIFEST, TARGET_DIR, PROFILE (dev|release), FEATURES
-# (comma-separated, may be empty), STAGE_DIR, VERSION, SONAME_VERSION,
+# (comma-separated, may be empty), NO_DEFAULT_FEATURES (ON for a forced
+# backend), NAME (graphbit_alloc, graphbit_alloc_dlopen, graphbit_alloc_checked),
+# STATIC (ON: stage the .a too), STAGE_DIR, VERSION, SONAME_VERSION,
 # EXPECTED_NATIVE_LIBS (as configured), NATIVE_LIBS_FILE, OBJCOPY (may be empty
-# where there is none).
+# where there is none), SHARED_SUFFIX (.so, .dylib, .dll).
 
 set(args rustc --lib --manifest-path "${MANIFEST}" --target-dir "${TARGET_DIR}"
     --profile "${PROFILE}")
+if(NO_DEFAULT_FEATURES)
+  list(APPEND args --no-default-features)
+endif()
 if(FEATURES)
   list(APPEND args --features "${FEATURES}")
 endif()
@@ -30,11 +36,13 @@ if(NOT cargo_result EQUAL 0)
 endif()
 
 string(REGEX MATCH "native-static-libs: ([^\n]*)" line "${cargo_stderr}")
-if(NOT line)
+if(NOT STATIC)
+  # Only the variant that provides the static library is checked.
+elseif(NOT line)
   message(FATAL_ERROR "cargo did not print native-static-libs for libgraphbit_alloc.a")
 endif()
 string(STRIP "${CMAKE_MATCH_1}" native_libs)
-if(NOT native_libs STREQUAL EXPECTED_NATIVE_LIBS)
+if(STATIC AND NOT native_libs STREQUAL EXPECTED_NATIVE_LIBS)
   # Configure reads this file first: the next build re-configures with it.
   file(WRITE "${NATIVE_LIBS_FILE}" "${native_libs}\n")
   message(FATAL_ERROR
@@ -50,12 +58,30 @@ else()
 endif()
 
 file(MAKE_DIRECTORY "${STAGE_DIR}")
-set(real "libgraphbit_alloc.so.${VERSION}")
-set(soname "libgraphbit_alloc.so.${SONAME_VERSION}")
+if(SHARED_SUFFIX STREQUAL ".so")
+  set(real "lib${NAME}.so.${VERSION}")
+  set(soname "lib${NAME}.so.${SONAME_VERSION}")
+  set(built "${out}/libgraphbit_alloc.so")
+elseif(SHARED_SUFFIX STREQUAL ".dylib")
+  set(real "lib${NAME}.${VERSION}.dylib")
+  set(soname "lib${NAME}.${SONAME_VERSION}.dylib")
+  set(built "${out}/libgraphbit_alloc.dylib")
+else()
+  set(real "${NAME}.dll")
+  set(built "${out}/graphbit_alloc.dll")
+endif()
 # copy_if_different keeps the time stamp when nothing changed, so programs
 # linked against the library are not relinked for nothing.
 execute_process(COMMAND "${CMAKE_COMMAND}" -E copy_if_different
-  "${out}/libgraphbit_alloc.so" "${STAGE_DIR}/${real}" COMMAND_ERROR_IS_FATAL ANY)
+  "${built}" "${STAGE_DIR}/${real}" COMMAND_ERROR_IS_FATAL ANY)
+if(NOT SHARED_SUFFIX STREQUAL ".dll")
+  file(CREATE_LINK "${real}" "${STAGE_DIR}/${soname}" SYMBOLIC)
+  file(CREATE_LINK "${soname}" "${STAGE_DIR}/lib${NAME}${SHARED_SUFFIX}" SYMBOLIC)
+endif()
+
+if(NOT STATIC)
+  return()
+endif()
 # mimalloc's C sources define a weak std::get_new_handler() stub that returns
 # NULL (for mi_new); linked statically into a C++ program it wins over
 # libstdc++'s shared one and silently disables every std::set_new_handler.
@@ -72,5 +98,3 @@ execute_process(COMMAND "${CMAKE_COMMAND}" -E copy_if_different
 if(OBJCOPY)
   file(REMOVE "${archive}")
 endif()
-file(CREATE_LINK "${real}" "${STAGE_DIR}/${soname}" SYMBOLIC)
-file(CREATE_LINK "${soname}" "${STAGE_DIR}/libgraphbit_alloc.so" SYMBOLIC)

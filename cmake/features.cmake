@@ -3,7 +3,9 @@
 #   GB_ALLOCATOR   auto (the platform default, as build.rs picks it) |
 #                  jemalloc | mimalloc | system
 #
-# Sets GB_CARGO_FEATURES (a list for `cargo --features`) and
+# Sets GB_CARGO_FEATURES (a list for `cargo --features`),
+# GB_CARGO_NO_DEFAULT_FEATURES (ON for a forced backend: the default feature
+# `backend-auto` would build the platform's backend too) and
 # GB_ALLOCATOR_RESOLVED (the backend the library will report through
 # gb_allocator_name(); the tests check that it does).
 
@@ -12,6 +14,7 @@ set(GB_ALLOCATOR "auto" CACHE STRING
 set_property(CACHE GB_ALLOCATOR PROPERTY STRINGS auto jemalloc mimalloc system)
 
 set(GB_CARGO_FEATURES "")
+set(GB_CARGO_NO_DEFAULT_FEATURES OFF)
 if(GB_ALLOCATOR STREQUAL "auto")
   # Mirrors build.rs: the default needs no feature.
   if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
@@ -24,6 +27,7 @@ if(GB_ALLOCATOR STREQUAL "auto")
 elseif(GB_ALLOCATOR MATCHES "^(jemalloc|mimalloc|system)$")
   set(GB_ALLOCATOR_RESOLVED "${GB_ALLOCATOR}")
   list(APPEND GB_CARGO_FEATURES "backend-${GB_ALLOCATOR}")
+  set(GB_CARGO_NO_DEFAULT_FEATURES ON)
 else()
   message(FATAL_ERROR
     "GB_ALLOCATOR is '${GB_ALLOCATOR}'; expected auto, jemalloc, mimalloc or system")

@@ -1,37 +1,50 @@
 # cmake --install: the layout cargo-c gives a C library, plus a CMake package.
-#   lib/libgraphbit_alloc.so.X.Y.Z, .so.<SONAME version> and .so links, .a
+#   lib/libgraphbit_alloc{,_dlopen,_checked}.so.X.Y.Z, .so.<SONAME version>
+#   and .so links; lib/libgraphbit_alloc.a
 #   include/graphbit_alloc.h, include/graphbit_alloc.hpp
-#   lib/pkgconfig/graphbit-alloc.pc
+#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked}.pc
 #   lib/cmake/GraphBitAlloc/GraphBitAllocConfig.cmake (+ ConfigVersion)
 include(CMakePackageConfigHelpers)
 
 set(gb_cmake_dir "${CMAKE_INSTALL_LIBDIR}/cmake/GraphBitAlloc")
 
-install(FILES
-    "${GB_STAGE_DIR}/libgraphbit_alloc.so.${PROJECT_VERSION}"
-    "${GB_STAGE_DIR}/${GB_SONAME}"
-    "${GB_STAGE_DIR}/libgraphbit_alloc.so"
-  DESTINATION "${CMAKE_INSTALL_LIBDIR}"
-  PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
-              WORLD_READ WORLD_EXECUTE)
+foreach(variant IN LISTS GB_VARIANTS)
+  string(TOUPPER "${variant}" upper)
+  set(files "${GB_STAGE_DIR}/${GB_${upper}_FILE}")
+  if(NOT GB_SHARED_SUFFIX STREQUAL ".dll")
+    list(APPEND files "${GB_STAGE_DIR}/${GB_${upper}_SONAME}"
+                      "${GB_STAGE_DIR}/lib${variant}${GB_SHARED_SUFFIX}")
+  endif()
+  install(FILES ${files}
+    DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                WORLD_READ WORLD_EXECUTE)
+endforeach()
 install(FILES "${GB_STAGE_DIR}/libgraphbit_alloc.a" DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(FILES
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.h"
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.hpp"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
-# Values the package config and the .pc file are written with.
+# Values the package config and the .pc files are written with.
 set(GB_INSTALL_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
 set(GB_INSTALL_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
-set(GB_INSTALL_SHARED "libgraphbit_alloc.so.${PROJECT_VERSION}")
 
 configure_package_config_file(
   "${CMAKE_CURRENT_SOURCE_DIR}/cmake/GraphBitAllocConfig.cmake.in"
   "${CMAKE_CURRENT_BINARY_DIR}/GraphBitAllocConfig.cmake"
   INSTALL_DESTINATION "${gb_cmake_dir}")
+# The rule the SONAME follows: while 0.x a minor release may break the ABI
+# (libgraphbit_alloc.so.0.MINOR), so find_package(GraphBitAlloc 0.1) accepts
+# only 0.1.x; from 1.0 on, the same major version.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(gb_compatibility SameMinorVersion)
+else()
+  set(gb_compatibility SameMajorVersion)
+endif()
 write_basic_package_version_file(
   "${CMAKE_CURRENT_BINARY_DIR}/GraphBitAllocConfigVersion.cmake"
-  VERSION "${PROJECT_VERSION}" COMPATIBILITY SameMajorVersion)
+  VERSION "${PROJECT_VERSION}" COMPATIBILITY ${gb_compatibility})
 install(FILES
     "${CMAKE_CURRENT_BINARY_DIR}/GraphBitAllocConfig.cmake"
     "${CMAKE_CURRENT_BINARY_DIR}/GraphBitAllocConfigVersion.cmake"
@@ -41,7 +54,9 @@ install(FILES
 file(RELATIVE_PATH GB_PC_TO_PREFIX
      "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 string(REGEX REPLACE "/$" "" GB_PC_TO_PREFIX "${GB_PC_TO_PREFIX}")
-configure_file("${CMAKE_CURRENT_SOURCE_DIR}/cmake/graphbit-alloc.pc.in"
-               "${CMAKE_CURRENT_BINARY_DIR}/graphbit-alloc.pc" @ONLY)
-install(FILES "${CMAKE_CURRENT_BINARY_DIR}/graphbit-alloc.pc"
-        DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+foreach(pc IN ITEMS graphbit-alloc graphbit-alloc-dlopen graphbit-alloc-checked)
+  configure_file("${CMAKE_CURRENT_SOURCE_DIR}/cmake/${pc}.pc.in"
+                 "${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc" @ONLY)
+  install(FILES "${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc"
+          DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+endforeach()

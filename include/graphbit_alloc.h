@@ -37,6 +37,54 @@
 #define GB_NODISCARD
 #endif
 
+/*
+ * Attributes that tell the compiler what the allocation functions return, as
+ * mimalloc.h has them; each vanishes where the compiler lacks it.
+ * - GB_MALLOC: a new block that aliases nothing (`malloc`), to be released by
+ *   gb_free: with GCC 11 or newer, `free(gb_alloc(8))` and other mismatched
+ *   releases warn (-Wmismatched-dealloc, on by default).
+ * - GB_DEALLOC: the same pairing for gb_realloc, which may return its input.
+ * - GB_ALLOC_SIZE(n) / GB_ALLOC_SIZE2(n, m): the block has the size of
+ *   argument n (times m), for -Warray-bounds and _FORTIFY_SOURCE.
+ * - GB_ALLOC_ALIGN(n): the block is aligned as argument n says.
+ * alloc_size and "all of gb_usable_size(p) may be written" conflict: with
+ * alloc_size, _FORTIFY_SOURCE (levels 2 and 3) and the compiler's object-size
+ * reasoning take the requested size as the block's end, so writing the slack
+ * that gb_usable_size reports would abort or be miscompiled. The header keeps
+ * the promise: GB_ALLOC_SIZE is empty when _FORTIFY_SOURCE is on or
+ * GB_NO_ALLOC_SIZE is defined, and present otherwise.
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* Declared early: GB_MALLOC names it. */
+void gb_free(void *ptr);
+#ifdef __cplusplus
+}
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define GB_MALLOC __attribute__((malloc, malloc(gb_free, 1)))
+#define GB_DEALLOC __attribute__((malloc(gb_free, 1)))
+#elif defined(__GNUC__) || defined(__clang__)
+#define GB_MALLOC __attribute__((malloc))
+#define GB_DEALLOC
+#else
+#define GB_MALLOC
+#define GB_DEALLOC
+#endif
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(GB_NO_ALLOC_SIZE) && !(defined(_FORTIFY_SOURCE) && _FORTIFY_SOURCE > 0)
+#define GB_ALLOC_SIZE(n) __attribute__((alloc_size(n)))
+#define GB_ALLOC_SIZE2(n, m) __attribute__((alloc_size(n, m)))
+#else
+#define GB_ALLOC_SIZE(n)
+#define GB_ALLOC_SIZE2(n, m)
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define GB_ALLOC_ALIGN(n) __attribute__((alloc_align(n)))
+#else
+#define GB_ALLOC_ALIGN(n)
+#endif
+
 /**
  * Value of a `gb_stats_t` field that the backend does not keep.
  */
@@ -93,23 +141,31 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Allocates `size` bytes, aligned as `malloc` aligns them (for any object
- * that fits in `size` bytes), and returns the block, which the caller owns and releases with `gb_free` (or
- * `gb_free_sized`). The memory is not initialised. `size` 0 returns a unique,
- * freeable block. Returns NULL and sets `errno` to `ENOMEM` when `size` is
- * larger than `PTRDIFF_MAX` or the memory cannot be had.
+ * The built-in options string (src/backend/jemalloc_conf.c).
  */
-GB_NODISCARD
-void *gb_alloc(size_t size);
+extern const char *graphbit_alloc_jemalloc_builtin_conf(void);
+
+/**
+ * Allocates `size` bytes, aligned as `malloc` aligns them (for any object
+ * that fits in `size` bytes), and returns the block, which the caller owns
+ * and releases with `gb_free` (or `gb_free_sized`). The memory is not
+ * initialised. `size` 0 returns a unique, freeable block. Returns NULL and
+ * sets `errno` to `ENOMEM` when `size` is larger than `PTRDIFF_MAX` or the
+ * memory cannot be had.
+ *
+ */
+GB_NODISCARD void *gb_alloc(size_t size) GB_MALLOC GB_ALLOC_SIZE(1);
 
 /**
  * Allocates an array of `count` elements of `size` bytes each, all bytes
- * zero, and returns it; the caller releases it with `gb_free`. A zero
- * `count` or `size` returns a unique, freeable block. Returns NULL and sets
- * `errno` to `ENOMEM` when `count * size` overflows or exceeds
- * `PTRDIFF_MAX`, or the memory cannot be had.
+ * zero, and returns it; the caller releases it with `gb_free` (or
+ * `gb_free_sized` with `count * size`). A zero `count` or `size` returns a
+ * unique, freeable block. Returns NULL and sets `errno` to `ENOMEM` when
+ * `count * size` overflows or exceeds `PTRDIFF_MAX`, or the memory cannot
+ * be had.
+ *
  */
-GB_NODISCARD void *gb_calloc(size_t count, size_t size);
+GB_NODISCARD void *gb_calloc(size_t count, size_t size) GB_MALLOC GB_ALLOC_SIZE2(1, 2);
 
 /**
  * Resizes the block `ptr` to `size` bytes, keeping its contents up to the
@@ -118,20 +174,27 @@ GB_NODISCARD void *gb_calloc(size_t count, size_t size);
  * `size` 0 releases `ptr` and returns a unique minimal block (on every
  * backend). On failure returns NULL with `errno` set to `ENOMEM` and leaves
  * `ptr` untouched and still owned by the caller; `size` above `PTRDIFF_MAX`
- * always fails that way.
+ * always fails that way. A block from `gb_aligned_alloc` may be resized; the
+ * result has `malloc`'s alignment only.
+ *
  */
-GB_NODISCARD void *gb_realloc(void *ptr, size_t size);
+GB_NODISCARD void *gb_realloc(void *ptr, size_t size) GB_DEALLOC GB_ALLOC_SIZE(2);
 
 /**
  * Allocates `size` bytes whose address is a multiple of `alignment`, and
- * returns the block; the caller releases it with `gb_free`, `gb_free_sized`
- * or `gb_free_aligned_sized`. `alignment` must be a power of two (any, from
- * 1 up); `size` need not be a multiple of it. Returns NULL and sets `errno`
- * to `EINVAL` when `alignment` is 0 or not a power of two, and to `ENOMEM`
- * when `size` rounded up to `alignment` exceeds `PTRDIFF_MAX` or the memory
- * cannot be had.
+ * returns the block; the caller releases it with `gb_free` or
+ * `gb_free_aligned_sized` (not `gb_free_sized`, as C23 requires of
+ * `free_sized`). `alignment` must be a power of two (any, from 1 up); `size`
+ * need not be a multiple of it. Returns NULL and sets `errno` to `EINVAL`
+ * when `alignment` is 0 or not a power of two, and to `ENOMEM` when `size`
+ * rounded up to `alignment` exceeds `PTRDIFF_MAX` or the memory cannot be
+ * had.
+ *
  */
-GB_NODISCARD void *gb_aligned_alloc(size_t alignment, size_t size);
+GB_NODISCARD
+void *gb_aligned_alloc(size_t alignment,
+                       size_t size)
+GB_MALLOC GB_ALLOC_ALIGN(1) GB_ALLOC_SIZE(2);
 
 /**
  * Releases a block from any `gb_` allocation function. NULL is a no-op.
@@ -140,11 +203,14 @@ GB_NODISCARD void *gb_aligned_alloc(size_t alignment, size_t size);
 void gb_free(void *ptr);
 
 /**
- * Releases a block, given the size that was asked for when it was
- * allocated (or last resized), which lets the backend skip looking the size
- * up. Also correct for blocks from `gb_aligned_alloc`. NULL is a no-op; a
- * `size` above `PTRDIFF_MAX` cannot be right and is ignored (the block is
- * freed as by `gb_free`). Never changes `errno`.
+ * Releases a block from `gb_alloc`, `gb_calloc` or `gb_realloc`, given the
+ * size that was asked for when it was allocated (or last resized; `count *
+ * size` for `gb_calloc`), which lets the backend skip looking the size up,
+ * as C23's `free_sized`. A block from `gb_aligned_alloc` must go to
+ * `gb_free_aligned_sized` or `gb_free` instead (checked mode reports the
+ * mistake). NULL is a no-op; a `size` above `PTRDIFF_MAX` cannot be right
+ * and is ignored (the block is freed as by `gb_free`). Never changes
+ * `errno`.
  */
 void gb_free_sized(void *ptr, size_t size);
 
@@ -197,15 +263,36 @@ bool gb_verify(void);
 
 /**
  * Writes the verification report, a JSON document naming every check, whether
- * it passed and the evidence (numbers) it found, plus the backend, its
- * version, how the library was built and the backend settings in effect
- * ("build" -> "settings"), into `buf` (`buf_len` bytes).
+ * it passed and the evidence it found (as text, "evidence", and as values,
+ * "measured"), plus the backend, its version, how the library was built and
+ * the backend settings in effect ("build" -> "settings", and
+ * "settings_in_effect" as name: value pairs), into `buf` (`buf_len` bytes).
+ *
  * Returns the report's length in bytes, not counting the terminating NUL, as
  * `snprintf` does; the report is written, NUL-terminated, only when it fits
  * (`buf_len` greater than that length). When it does not fit, `buf[0]` is set
- * to NUL (if `buf_len` is not 0) so no truncated document is ever read. Call
- * with `buf` NULL and `buf_len` 0 to learn the size needed; a NULL `buf` is
- * never written.
+ * to NUL (if `buf_len` is not 0) so no truncated document is ever read. A
+ * NULL `buf` is never written. Allocates nothing but the checks' probes, and
+ * never aborts: a probe that cannot be had is a failed check.
+ *
+ * Every call runs the checks again, and the report holds what they measured
+ * (each check's outcome, counter movements, object paths), so two calls may
+ * differ in length. Addresses are written with a fixed width, so on jemalloc
+ * and mimalloc the length is stable while the outcome is; on the system
+ * backend glibc's process-wide counter moves with other threads' allocations.
+ * The value returned is always the length of the report that call made. Read
+ * it by calling until it fits:
+ *
+ * ```c
+ * size_t len = gb_verify_report(NULL, 0);
+ * char *buf = NULL;
+ * for (;;) {
+ *     buf = realloc(buf, len + 1);          // check for NULL
+ *     size_t got = gb_verify_report(buf, len + 1);
+ *     if (got <= len) break;                // it fitted: buf holds it
+ *     len = got;                            // it grew: try again
+ * }
+ * ```
  */
 size_t gb_verify_report(char *buf, size_t buf_len);
 
@@ -222,9 +309,13 @@ int gb_stats(struct gb_stats_t *out);
  * Returns memory the backend holds but does not use to the OS now, instead
  * of waiting for its own schedule (jemalloc: flush this thread's cache and
  * purge every arena, with jemalloc's background thread paused meanwhile;
- * mimalloc: `mi_collect(true)`; glibc: `malloc_trim(0)`).
- * Returns 0 on success or an errno value. Slow: for after a phase that freed
- * much memory, not for hot paths.
+ * mimalloc: `mi_collect(true)`, for what the calling thread's heap holds;
+ * glibc: `malloc_trim(0)`).
+ * Returns 0 on success or an errno value. Calls from several threads take
+ * turns. On jemalloc, if the background thread cannot be started again
+ * after the purge (the system refuses a new thread), returns that error
+ * (`EAGAIN`); the next `gb_trim` starts it again. Slow: for after a phase
+ * that freed much memory, not for hot paths.
  */
 int gb_trim(void);
 
@@ -243,7 +334,12 @@ bool gb_owns(const void *ptr);
  * `malloc_stats_print`; mimalloc: `mi_stats_print_out`; glibc:
  * `malloc_info` XML) into `buf`, with the same size rules as
  * `gb_verify_report`: returns the length needed, writes the NUL-terminated
- * text only when it fits.
+ * text only when it fits, and the text may differ from one call to the next
+ * (call until it fits, with room to spare: it is a few KiB that grow with
+ * the number of threads and arenas). The text goes straight into `buf`:
+ * nothing is allocated by the library (glibc's `malloc_info` writes through
+ * a `FILE` that glibc allocates with its own `malloc`). Returns 0, with
+ * `buf[0]` set to NUL, when the backend cannot produce its report.
  */
 size_t gb_backend_stats_text(char *buf, size_t buf_len);
 

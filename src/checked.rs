@@ -1,77 +1,423 @@
-//! Checked mode (`GB_CHECK=1`): misuse of the free/realloc functions aborts
-//! with a one-line message instead of corrupting the heap.
+//! Checked mode: misuse of the free/realloc functions aborts with a one-line
+//! message instead of corrupting the heap.
 //!
-//! The environment is read once, by a constructor that runs when the library
-//! is loaded. When checked mode is off, each C API function pays one load of
-//! [`ENABLED`] and one predictable branch. When it is on, every live block is
-//! recorded (address, requested size, alignment) in a sharded, lock-protected
-//! map, and `gb_free`, `gb_free_sized`, `gb_free_aligned_sized` and
-//! `gb_realloc` look the pointer up before the backend sees it:
+//! Checked mode is its own library, built with the Cargo feature `checked`
+//! (`libgraphbit_alloc_checked`, same ABI): the default library compiles this
+//! module but never calls it, so it pays nothing. In the checked library
+//! every live block is recorded (address, requested size, alignment), and
+//! `gb_free`, `gb_free_sized`, `gb_free_aligned_sized` and `gb_realloc` look
+//! the pointer up before the backend sees it:
 //!
 //! - a pointer that is not a live block: "double free" when the address was
-//!   freed by graphbit-alloc and not handed out since; "not allocated by
-//!   graphbit-alloc" when the backend can tell it does not own the memory
+//!   freed by graphbit-alloc recently (see [`FREED_RING`]); "not allocated
+//!   by graphbit-alloc" when the backend can tell it does not own the memory
 //!   (jemalloc, mimalloc); otherwise "not a live block" (on the `system`
 //!   backend a foreign `malloc` block looks like any other unknown address);
-//! - `gb_free_sized` with a size other than the one asked for;
+//! - `gb_free_sized` with a size other than the one asked for, or on a block
+//!   from `gb_aligned_alloc` (C23: those go to `gb_free_aligned_sized`);
 //! - `gb_free_aligned_sized` with a size or alignment other than the ones
 //!   given to `gb_aligned_alloc`.
 //!
-//! Blocks handed out before the constructor ran (by another library's
-//! constructor that ran first) are not recorded, and freeing them later is
-//! reported as misuse.
+//! ## The record
+//! 64 shards, each a spin lock around an open-addressing hash table (linear
+//! probing, backward-shift deletion, so no tombstones) whose memory comes
+//! from the operating system directly (`mmap`; `VirtualAlloc` on Windows),
+//! never from the backend: recording a block allocates nothing per call, and
+//! a table grows by mapping one twice as big and rehashing under its lock
+//! (at 3/4 load; tables never shrink). When that mapping fails, `record`
+//! frees the block with the backend and returns NULL with `errno` `ENOMEM`,
+//! as the unchecked library does when the memory cannot be had. Each
+//! shard's mapping also holds a ring of the last [`FREED_RING`] addresses
+//! freed in it, for the "double free" message: bounded, and nothing to
+//! allocate.
+//!
+//! ## gb_realloc never loses a block
+//! `take(.., freeing: false)` (gb_realloc) removes the entry but leaves its
+//! slot counted in the shard's load: a reservation, noted in a thread-local.
+//! `restore` (the resize failed) puts the entry back into that room, and
+//! `record` of the resized block (called next on the same thread) uses it
+//! when the block's own shard has no room and cannot grow: the entry is then
+//! kept, as a "stray", in the shard of the reservation. Neither can fail, by
+//! construction. A lookup that misses in the address's own shard searches
+//! every other shard before reporting misuse, so strays are found (that
+//! search only runs on the way to an abort, or for a stray).
+//!
+//! ## Platforms
+//! The tables are mapped with `mmap` on Unix and `VirtualAlloc` on Windows;
+//! elsewhere they come from `std::alloc::System` (the C library's heap, once
+//! per growth, not per call). The fork handlers (Unix) take every shard's
+//! lock before `fork` and release them in both processes.
 
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
-use std::collections::{BTreeMap, BTreeSet};
 
-use crate::backend;
+use crate::backend::{self, Backend, Heap};
+use crate::errno;
 
-/// True when `GB_CHECK=1` was set at load time. Written once, by the
-/// constructor, before any other thread can call into the library.
-pub static ENABLED: AtomicBool = AtomicBool::new(false);
-
-/// True when checked mode is on: one plain load.
-#[inline(always)]
-pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-/// Runs when the library is loaded (shared) or the program starts (static).
-#[used]
-#[link_section = ".init_array"]
-static INIT: extern "C" fn() = init;
-
-extern "C" fn init() {
-    // SAFETY: getenv with a NUL-terminated name; the result is only read here.
-    let value = unsafe { libc::getenv(c"GB_CHECK".as_ptr()) };
-    // SAFETY: a non-NULL getenv result is a NUL-terminated string.
-    if value.is_null() || unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes() != b"1" {
-        return;
+/// Registers the fork handlers, once, before the first block is recorded:
+/// the shards' locks are taken before fork and released in both processes.
+/// If registering fails (the C library is out of memory), a later record
+/// tries again.
+fn register_fork_handlers() {
+    #[cfg(unix)]
+    {
+        use core::sync::atomic::AtomicU8;
+        /// 0: not registered, 1: being registered, 2: registered.
+        static STATE: AtomicU8 = AtomicU8::new(0);
+        if STATE.load(Ordering::Acquire) == 2 {
+            return;
+        }
+        if STATE
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // SAFETY: plain function pointers with no preconditions.
+            let rc = errno::preserve(|| unsafe {
+                libc::pthread_atfork(Some(lock_all), Some(unlock_all), Some(unlock_all))
+            });
+            STATE.store(if rc == 0 { 2 } else { 0 }, Ordering::Release);
+        }
     }
-    // Make the backend set up (and register its own fork handlers) before
-    // ours, so that ours run first at fork: our locks are taken before the
-    // backend's, in the same order as on the allocation path.
-    drop(Box::new(0u64));
-    // SAFETY: plain function pointers with no preconditions.
-    unsafe { libc::pthread_atfork(Some(lock_all), Some(unlock_all), Some(unlock_all)) };
-    ENABLED.store(true, Ordering::Relaxed);
 }
 
 /// What checked mode knows about a live block.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Block {
     size: usize,
     /// 0 for blocks from gb_alloc, gb_calloc and gb_realloc.
     alignment: usize,
 }
 
+/// One entry of a table; `address` 0 marks an empty slot.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Slot {
+    address: usize,
+    block: Block,
+}
+
+const SHARDS: usize = 64;
+/// Slots in a shard's first table (it doubles from there).
+const INITIAL_CAPACITY: usize = 256;
+/// Freed addresses remembered per shard (the most recent ones) for "double
+/// free" messages; an older double free reads "not a live block".
+pub(crate) const FREED_RING: usize = 512;
+
+/// The operating system's memory, zeroed, for a table; NULL when it cannot
+/// be had. Keeps `errno`.
+fn map(bytes: usize) -> *mut u8 {
+    #[cfg(unix)]
+    {
+        errno::preserve(|| {
+            // SAFETY: a fresh anonymous private mapping, no address given.
+            let p = unsafe {
+                libc::mmap(
+                    core::ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANON,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                core::ptr::null_mut()
+            } else {
+                p.cast()
+            }
+        })
+    }
+    #[cfg(windows)]
+    {
+        // SAFETY: a fresh committed region, no address given (zeroed).
+        unsafe { windows::VirtualAlloc(core::ptr::null_mut(), bytes, 0x3000, 0x04) }.cast()
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        match std::alloc::Layout::from_size_align(bytes, 4096) {
+            // SAFETY: a non-zero size (a table is never empty).
+            Ok(layout) => unsafe { std::alloc::alloc_zeroed(layout) },
+            Err(_) => core::ptr::null_mut(),
+        }
+    }
+}
+
+/// Gives back a region from `map(bytes)`. Keeps `errno`.
+fn unmap(region: *mut u8, bytes: usize) {
+    #[cfg(unix)]
+    {
+        // SAFETY: a mapping of `bytes` from `map`, no longer used.
+        errno::preserve(|| unsafe { libc::munmap(region.cast(), bytes) });
+    }
+    #[cfg(windows)]
+    {
+        let _ = bytes;
+        // SAFETY: a region from VirtualAlloc, no longer used (MEM_RELEASE).
+        unsafe { windows::VirtualFree(region.cast(), 0, 0x8000) };
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        if let Ok(layout) = std::alloc::Layout::from_size_align(bytes, 4096) {
+            // SAFETY: allocated by `map` with this layout.
+            unsafe { std::alloc::dealloc(region, layout) }
+        }
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use core::ffi::c_void;
+    #[link(name = "kernel32")]
+    extern "system" {
+        pub fn VirtualAlloc(
+            address: *mut c_void,
+            size: usize,
+            kind: u32,
+            protect: u32,
+        ) -> *mut c_void;
+        pub fn VirtualFree(address: *mut c_void, size: usize, kind: u32) -> i32;
+    }
+}
+
+/// The hash of an address: all bits mixed (murmur3's finaliser). The top 6
+/// bits pick the shard, the low bits the slot.
+fn hash(address: usize) -> u64 {
+    let mut k = address as u64;
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// The shard that holds `address` (unless it is a stray).
+fn home(address: usize) -> usize {
+    (hash(address) >> 58) as usize % SHARDS
+}
+
+/// A shard's table. Its region holds the freed ring (`FREED_RING` addresses)
+/// and then `capacity` slots. Invariant: occupied slots <= `used` <=
+/// `load_limit(capacity)` < `capacity`, so a probe always meets an empty slot;
+/// `used` - occupied is the number of reservations (see `take`).
 struct Table {
-    live: BTreeMap<usize, Block>,
-    /// Addresses freed and not handed out again (bounded; see FREED_LIMIT).
-    freed: BTreeSet<usize>,
+    region: *mut u8,
+    /// 0 (nothing mapped yet) or a power of two.
+    capacity: usize,
+    /// Entries plus reservations.
+    used: usize,
+    /// Addresses pushed into the freed ring so far.
+    freed_count: usize,
+    /// Largest capacity it may grow to (a test lowers it to make growth fail
+    /// as a failed mmap would).
+    max_capacity: usize,
+}
+
+/// Most entries (plus reservations) a table of `capacity` slots takes.
+fn load_limit(capacity: usize) -> usize {
+    capacity - capacity / 4
+}
+
+/// Bytes of a table's region.
+fn region_bytes(capacity: usize) -> Option<usize> {
+    capacity
+        .checked_mul(core::mem::size_of::<Slot>())?
+        .checked_add(FREED_RING * core::mem::size_of::<usize>())
+}
+
+impl Table {
+    const fn new() -> Table {
+        Table {
+            region: core::ptr::null_mut(),
+            capacity: 0,
+            used: 0,
+            freed_count: 0,
+            max_capacity: usize::MAX,
+        }
+    }
+
+    fn ring(&self) -> *mut usize {
+        self.region.cast()
+    }
+
+    fn slots(&self) -> *mut Slot {
+        // SAFETY: the slots follow the ring inside the region (when mapped).
+        unsafe { self.region.add(FREED_RING * core::mem::size_of::<usize>()) }.cast()
+    }
+
+    /// Slot `i` (below `capacity`).
+    fn get(&self, i: usize) -> Slot {
+        debug_assert!(i < self.capacity);
+        // SAFETY: i < capacity, within the mapped region.
+        unsafe { self.slots().add(i).read() }
+    }
+
+    fn put(&mut self, i: usize, slot: Slot) {
+        debug_assert!(i < self.capacity);
+        // SAFETY: as in `get`; `&mut self`: the shard's lock is held.
+        unsafe { self.slots().add(i).write(slot) }
+    }
+
+    fn mask(&self) -> usize {
+        self.capacity - 1
+    }
+
+    /// The slot of `address`, if it is in the table.
+    fn find(&self, address: usize) -> Option<usize> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut i = hash(address) as usize & self.mask();
+        loop {
+            match self.get(i).address {
+                a if a == address => return Some(i),
+                0 => return None,
+                _ => i = (i + 1) & self.mask(),
+            }
+        }
+    }
+
+    /// Puts `address` (not in the table) into an empty slot; the caller has
+    /// counted it in `used`.
+    fn place(&mut self, address: usize, block: Block) {
+        let mut i = hash(address) as usize & self.mask();
+        while self.get(i).address != 0 {
+            i = (i + 1) & self.mask();
+        }
+        self.put(i, Slot { address, block });
+    }
+
+    /// Empties slot `i`, moving later entries of its probe run back so that
+    /// every entry stays reachable from its home slot.
+    fn remove_at(&mut self, i: usize) {
+        let mask = self.mask();
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let entry = self.get(j);
+            if entry.address == 0 {
+                break;
+            }
+            let wanted = hash(entry.address) as usize & mask;
+            // The entry may fill the hole if the hole lies on its probe path
+            // (from its home slot to j).
+            if j.wrapping_sub(wanted) & mask >= j.wrapping_sub(hole) & mask {
+                self.put(hole, entry);
+                hole = j;
+            }
+        }
+        self.put(
+            hole,
+            Slot {
+                address: 0,
+                block: Block {
+                    size: 0,
+                    alignment: 0,
+                },
+            },
+        );
+    }
+
+    /// Doubles the table (maps the first one); false when the memory cannot
+    /// be had. Keeps `errno`.
+    fn grow(&mut self) -> bool {
+        let capacity = if self.capacity == 0 {
+            INITIAL_CAPACITY
+        } else {
+            match self.capacity.checked_mul(2) {
+                Some(c) => c,
+                None => return false,
+            }
+        };
+        if capacity > self.max_capacity {
+            return false;
+        }
+        let Some(bytes) = region_bytes(capacity) else {
+            return false;
+        };
+        let region = map(bytes);
+        if region.is_null() {
+            return false;
+        }
+        let old = Table {
+            region: self.region,
+            capacity: self.capacity,
+            used: 0,
+            freed_count: 0,
+            max_capacity: 0,
+        };
+        self.region = region;
+        self.capacity = capacity;
+        if !old.region.is_null() {
+            // SAFETY: both rings are FREED_RING addresses long, in
+            // different mappings.
+            unsafe { core::ptr::copy_nonoverlapping(old.ring(), self.ring(), FREED_RING) };
+            for i in 0..old.capacity {
+                let entry = old.get(i);
+                if entry.address != 0 {
+                    self.place(entry.address, entry.block);
+                }
+            }
+        }
+        // `old` unmaps its region when dropped.
+        true
+    }
+
+    /// Records a new entry, growing the table if it is full; false when it
+    /// is full and cannot grow.
+    fn insert(&mut self, address: usize, block: Block) -> bool {
+        if let Some(i) = self.find(address) {
+            // Already recorded: the backend handed the address out again
+            // without it being freed through graphbit-alloc (a block freed
+            // with the C library's free on the system backend, say).
+            self.put(i, Slot { address, block });
+            return true;
+        }
+        if (self.capacity == 0 || self.used + 1 > load_limit(self.capacity)) && !self.grow() {
+            return false;
+        }
+        self.place(address, block);
+        self.used += 1;
+        true
+    }
+
+    /// Records an entry into room reserved by `take` (already counted in
+    /// `used`): cannot fail.
+    fn insert_reserved(&mut self, address: usize, block: Block) {
+        debug_assert!(self.capacity > 0 && self.used > 0);
+        if let Some(i) = self.find(address) {
+            self.put(i, Slot { address, block });
+            self.used -= 1;
+        } else {
+            self.place(address, block);
+        }
+    }
+
+    fn push_freed(&mut self, address: usize) {
+        // SAFETY: the index is below FREED_RING, within the ring (mapped:
+        // only a table with entries frees).
+        unsafe { *self.ring().add(self.freed_count % FREED_RING) = address };
+        self.freed_count = self.freed_count.wrapping_add(1);
+    }
+
+    fn was_freed(&self, address: usize) -> bool {
+        if self.region.is_null() {
+            return false;
+        }
+        let n = self.freed_count.min(FREED_RING);
+        // SAFETY: the first n addresses of the ring have been written.
+        (0..n).any(|i| unsafe { *self.ring().add(i) } == address)
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        if let (false, Some(bytes)) = (self.region.is_null(), region_bytes(self.capacity)) {
+            unmap(self.region, bytes);
+        }
+    }
 }
 
 /// One shard: a spin lock (so that fork handlers can take and release it from
@@ -81,23 +427,24 @@ struct Shard {
     table: UnsafeCell<Table>,
 }
 
-// SAFETY: `table` is only touched while `locked` is held.
-unsafe impl Sync for Shard {}
+/// The record of live blocks.
+struct Record {
+    shards: [Shard; SHARDS],
+}
 
-const SHARDS: usize = 64;
-/// Freed addresses remembered per shard for "double free" messages; beyond
-/// that the shard forgets them and a double free reads "not a live block".
-const FREED_LIMIT: usize = 1 << 14;
+// SAFETY: each table is only touched while its shard's lock is held, and
+// its region is owned by it alone.
+unsafe impl Sync for Record {}
+// SAFETY: as above (a test's own record is moved between threads only whole).
+unsafe impl Send for Record {}
 
-static TABLES: [Shard; SHARDS] = [const {
-    Shard {
-        locked: AtomicBool::new(false),
-        table: UnsafeCell::new(Table {
-            live: BTreeMap::new(),
-            freed: BTreeSet::new(),
-        }),
-    }
-}; SHARDS];
+static RECORD: Record = Record::new();
+
+thread_local! {
+    /// 1 + the shard in which this thread's gb_realloc holds a reservation
+    /// (between `take(.., false)` and `restore` or `record`), else 0.
+    static PENDING: Cell<usize> = const { Cell::new(0) };
+}
 
 fn lock(shard: &Shard) {
     while shard
@@ -114,36 +461,121 @@ fn unlock(shard: &Shard) {
 }
 
 extern "C" fn lock_all() {
-    TABLES.iter().for_each(lock);
+    RECORD.shards.iter().for_each(lock);
 }
 
 extern "C" fn unlock_all() {
-    TABLES.iter().for_each(unlock);
+    RECORD.shards.iter().for_each(unlock);
 }
 
-/// Runs `f` on the table that holds `address`, under its lock.
-fn with_table<R>(address: usize, f: impl FnOnce(&mut Table) -> R) -> R {
-    let index = ((address >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) % SHARDS;
-    let shard = &TABLES[index];
-    lock(shard);
-    // SAFETY: the shard's lock is held.
-    let result = f(unsafe { &mut *shard.table.get() });
-    unlock(shard);
-    result
+/// Outcome of a lookup for `take`.
+enum Found {
+    /// Live and as claimed: removed.
+    Taken(Block),
+    /// Live but not as claimed: left alone.
+    Mismatch(Block),
+    /// Not a live block.
+    Missing,
 }
 
-/// Records a block just handed out (no-op for NULL).
+impl Record {
+    const fn new() -> Record {
+        Record {
+            shards: [const {
+                Shard {
+                    locked: AtomicBool::new(false),
+                    table: UnsafeCell::new(Table::new()),
+                }
+            }; SHARDS],
+        }
+    }
+
+    /// Runs `f` on shard `index`'s table, under its lock.
+    fn with<R>(&self, index: usize, f: impl FnOnce(&mut Table) -> R) -> R {
+        let shard = &self.shards[index];
+        lock(shard);
+        // SAFETY: the shard's lock is held.
+        let result = f(unsafe { &mut *shard.table.get() });
+        unlock(shard);
+        result
+    }
+
+    /// Records `address`; false when there is no room and none can be had.
+    /// Uses (and ends) this thread's reservation if it holds one, and then
+    /// cannot fail.
+    fn insert(&self, address: usize, block: Block) -> bool {
+        let own = home(address);
+        let pending = PENDING.with(|p| p.replace(0));
+        if pending == 0 {
+            return self.with(own, |t| t.insert(address, block));
+        }
+        let reserved = pending - 1;
+        if reserved == own {
+            self.with(own, |t| t.insert_reserved(address, block));
+        } else if self.with(own, |t| t.insert(address, block)) {
+            self.with(reserved, |t| t.used -= 1);
+        } else {
+            // A stray: kept where the room is; lookups search every shard.
+            self.with(reserved, |t| t.insert_reserved(address, block));
+        }
+        true
+    }
+
+    /// Finds `address` (in its own shard, else in any other: strays) and, if
+    /// it matches `claim`, removes it: as freed, or holding its room for
+    /// this thread (`freeing` false, gb_realloc).
+    fn take(&self, address: usize, claim: &Claim, freeing: bool) -> Found {
+        let take_in = |index: usize| {
+            self.with(index, |t| {
+                let i = t.find(address)?;
+                let block = t.get(i).block;
+                if !claim.matches(block) {
+                    return Some(Found::Mismatch(block));
+                }
+                t.remove_at(i);
+                if freeing {
+                    t.used -= 1;
+                    t.push_freed(address);
+                } else {
+                    PENDING.with(|p| p.set(index + 1));
+                }
+                Some(Found::Taken(block))
+            })
+        };
+        let own = home(address);
+        if let Some(found) = take_in(own) {
+            return found;
+        }
+        (0..SHARDS)
+            .filter(|&i| i != own)
+            .find_map(take_in)
+            .unwrap_or(Found::Missing)
+    }
+
+    /// True if `address` is among the addresses freed recently.
+    fn was_freed(&self, address: usize) -> bool {
+        (0..SHARDS).any(|i| self.with(i, |t| t.was_freed(address)))
+    }
+}
+
+/// Records a block just handed out (no-op for NULL) and returns it. When the
+/// record has no room and the memory for more cannot be had, frees the block
+/// and returns NULL with `errno` set to `ENOMEM`; but the block that
+/// `gb_realloc` returns, recorded right after its `take`, always fits.
 #[cold]
 #[inline(never)]
 pub fn record(block: *mut c_void, size: usize, alignment: usize) -> *mut c_void {
-    if !block.is_null() {
-        let address = block as usize;
-        with_table(address, |t| {
-            t.freed.remove(&address);
-            t.live.insert(address, Block { size, alignment });
-        });
+    if block.is_null() {
+        return block;
     }
-    block
+    register_fork_handlers();
+    if RECORD.insert(block as usize, Block { size, alignment }) {
+        return block;
+    }
+    // SAFETY: a live block of this backend, just allocated, not handed out.
+    unsafe { Backend::free(block) };
+    errno::set(libc::ENOMEM);
+    core::ptr::null_mut()
 }
 
 /// gb_free's check (NULL is fine). Out of line and cold, so that the
@@ -185,35 +617,26 @@ pub enum Claim {
     Aligned(usize, usize),
 }
 
+impl Claim {
+    fn matches(&self, b: Block) -> bool {
+        match *self {
+            Claim::Live => true,
+            Claim::Size(size) => b.size == size && b.alignment == 0,
+            Claim::Aligned(alignment, size) => b.size == size && b.alignment == alignment,
+        }
+    }
+}
+
 /// Checks that `ptr` (not NULL) is a live block matching `claim` and forgets
 /// it (as freed when `freeing`); aborts naming `function` otherwise. Returns
-/// the block's record, to put back if a realloc fails.
+/// the block's record, to put back with `restore` if a realloc fails. With
+/// `freeing` false (gb_realloc) the block's room stays reserved for this
+/// thread's next `restore` or `record`, which must follow.
 pub fn take(function: &str, ptr: *mut c_void, claim: Claim, freeing: bool) -> (usize, usize) {
     let address = ptr as usize;
-    let found = with_table(address, |t| {
-        let block = t.live.get(&address).copied();
-        let matches = match (block, &claim) {
-            (Some(_), Claim::Live) => true,
-            (Some(b), Claim::Size(size)) => b.size == *size,
-            (Some(b), Claim::Aligned(alignment, size)) => {
-                b.size == *size && b.alignment == *alignment
-            }
-            (None, _) => false,
-        };
-        if matches {
-            t.live.remove(&address);
-            if freeing {
-                if t.freed.len() >= FREED_LIMIT {
-                    t.freed.clear();
-                }
-                t.freed.insert(address);
-            }
-        }
-        (block, matches, t.freed.contains(&address))
-    });
-    match found {
-        (Some(b), true, _) => (b.size, b.alignment),
-        (Some(b), false, _) => {
+    match RECORD.take(address, &claim, freeing) {
+        Found::Taken(b) => (b.size, b.alignment),
+        Found::Mismatch(b) => {
             let mut line = Line::new(function, ptr, &claim);
             match claim {
                 Claim::Aligned(alignment, _) if alignment != b.alignment => {
@@ -223,6 +646,13 @@ pub fn take(function: &str, ptr: *mut c_void, claim: Claim, freeing: bool) -> (u
                     } else {
                         let _ = write!(line, "alignment {}", b.alignment);
                     }
+                }
+                Claim::Size(_) if b.alignment != 0 => {
+                    let _ = write!(
+                        line,
+                        "block from gb_aligned_alloc({}, {}): free it with gb_free_aligned_sized or gb_free",
+                        b.alignment, b.size
+                    );
                 }
                 _ => {
                     let _ = write!(
@@ -234,18 +664,22 @@ pub fn take(function: &str, ptr: *mut c_void, claim: Claim, freeing: bool) -> (u
             }
             line.abort()
         }
-        (None, _, true) => Line::new(function, ptr, &claim).finish("double free"),
-        (None, _, false) if backend::CAN_TELL_OWNERSHIP && !backend::owns(ptr) => {
+        Found::Missing if RECORD.was_freed(address) => {
+            Line::new(function, ptr, &claim).finish("double free")
+        }
+        Found::Missing if backend::CAN_TELL_OWNERSHIP && !backend::owns(ptr) => {
             Line::new(function, ptr, &claim).finish("pointer not allocated by graphbit-alloc")
         }
-        (None, _, false) => Line::new(function, ptr, &claim)
+        Found::Missing => Line::new(function, ptr, &claim)
             .finish("not a live block (freed already, or not allocated by graphbit-alloc)"),
     }
 }
 
-/// Puts back a block that a failed realloc left to its owner.
+/// Puts back a block that a failed realloc left to its owner, into the room
+/// its `take` reserved: cannot fail.
 pub fn restore(ptr: *mut c_void, (size, alignment): (usize, usize)) {
-    record(ptr, size, alignment);
+    // Only false without a reservation (no `take` before it): nothing to do.
+    let _ = RECORD.insert(ptr as usize, Block { size, alignment });
 }
 
 /// A one-line message built on the stack (no allocation while the heap may
@@ -290,10 +724,268 @@ impl Line {
     #[cold]
     fn abort(mut self) -> ! {
         self.buf[self.len] = b'\n';
-        // SAFETY: writes our own buffer to fd 2, then aborts.
+        // SAFETY: writes our own buffer to fd 2, then aborts. (The count's
+        // type differs between platforms: size_t, or unsigned on Windows.)
         unsafe {
-            libc::write(2, self.buf.as_ptr().cast(), self.len + 1);
+            libc::write(2, self.buf.as_ptr().cast(), (self.len + 1) as _);
             libc::abort()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(n: usize) -> Block {
+        Block {
+            size: n,
+            alignment: n % 3,
+        }
+    }
+
+    /// Distinct fake addresses, 16-aligned as blocks are.
+    fn address(i: usize) -> usize {
+        0x1000_0000 + 16 * i
+    }
+
+    fn occupied(t: &Table) -> usize {
+        (0..t.capacity).filter(|&i| t.get(i).address != 0).count()
+    }
+
+    #[test]
+    fn table_insert_find_remove_grow() {
+        let mut t = Table::new();
+        assert_eq!(t.find(address(1)), None);
+        let n = 100_000;
+        for i in 0..n {
+            assert!(t.insert(address(i), block(i)));
+        }
+        assert_eq!(t.used, n);
+        assert!(t.capacity.is_power_of_two() && n <= load_limit(t.capacity));
+        for i in 0..n {
+            let s = t.find(address(i)).expect("inserted");
+            assert_eq!(t.get(s).block, block(i));
+        }
+        // Remove every other one (in a scattered order): the rest stay
+        // reachable after the backward shifts.
+        for i in (0..n).step_by(2).rev() {
+            let s = t.find(address(i)).unwrap();
+            t.remove_at(s);
+            t.used -= 1;
+        }
+        for i in 0..n {
+            assert_eq!(t.find(address(i)).is_some(), i % 2 == 1, "{i}");
+        }
+        assert_eq!(occupied(&t), n / 2);
+        // Re-inserting an address updates it.
+        assert!(t.insert(address(1), block(7)));
+        assert_eq!(t.used, n / 2);
+        assert_eq!(t.get(t.find(address(1)).unwrap()).block, block(7));
+    }
+
+    #[test]
+    fn table_colliding_addresses() {
+        // Addresses that differ in high bits only, and 8-byte neighbours.
+        let mut t = Table::new();
+        let addrs: Vec<usize> = (0..5000)
+            .flat_map(|i| [(i + 1) << 40 | 8, ((i + 1) << 40) | 16, ((i + 1) << 20) | 8])
+            .collect();
+        for (k, &a) in addrs.iter().enumerate() {
+            assert!(t.insert(a, block(k)));
+        }
+        for (k, &a) in addrs.iter().enumerate().rev() {
+            let s = t.find(a).unwrap();
+            assert_eq!(t.get(s).block, block(k));
+            t.remove_at(s);
+            t.used -= 1;
+            assert_eq!(t.find(a), None);
+        }
+        assert_eq!(occupied(&t), 0);
+    }
+
+    #[test]
+    fn table_full_without_growth_refuses_and_reservations_still_fit() {
+        let mut t = Table::new();
+        t.max_capacity = INITIAL_CAPACITY;
+        let limit = load_limit(INITIAL_CAPACITY);
+        for i in 0..limit {
+            assert!(t.insert(address(i), block(i)));
+        }
+        // As if mmap failed.
+        assert!(!t.insert(address(limit), block(0)));
+        assert_eq!(t.used, limit);
+        // A removal that keeps its room (gb_realloc), then the room is used.
+        let s = t.find(address(3)).unwrap();
+        t.remove_at(s);
+        assert!(!t.insert(address(limit), block(0)));
+        t.insert_reserved(address(limit), block(1));
+        assert_eq!(t.get(t.find(address(limit)).unwrap()).block, block(1));
+        assert_eq!(t.used, limit);
+        assert_eq!(occupied(&t), limit);
+    }
+
+    #[test]
+    fn freed_ring_is_bounded() {
+        let mut t = Table::new();
+        assert!(!t.was_freed(address(0)));
+        assert!(t.insert(address(0), block(0)));
+        let bytes = region_bytes(t.capacity).unwrap();
+        let n = 10 * FREED_RING + 7;
+        for i in 0..n {
+            t.push_freed(address(i));
+        }
+        for i in 0..n {
+            assert_eq!(t.was_freed(address(i)), i >= n - FREED_RING, "{i}");
+        }
+        // The ring lives in the table's region: nothing else was mapped.
+        assert_eq!(region_bytes(t.capacity).unwrap(), bytes);
+        // The ring survives growth.
+        for i in 1..2000 {
+            assert!(t.insert(address(i), block(i)));
+        }
+        assert!(t.capacity > INITIAL_CAPACITY);
+        assert!(t.was_freed(address(n - 1)) && !t.was_freed(address(n - FREED_RING - 1)));
+    }
+
+    #[test]
+    fn record_take_and_double_free_memory() {
+        let r = Box::new(Record::new());
+        let n = 50_000;
+        for i in 0..n {
+            assert!(r.insert(address(i), block(i)));
+        }
+        for i in 0..n {
+            match r.take(address(i), &Claim::Live, true) {
+                Found::Taken(b) => assert_eq!(b, block(i)),
+                _ => panic!("{i} missing"),
+            }
+        }
+        assert!(matches!(
+            r.take(address(5), &Claim::Live, true),
+            Found::Missing
+        ));
+        assert!(r.was_freed(address(n - 1)));
+        assert!(!r.was_freed(address(n + 1)));
+        // Wrong claims leave the block alone.
+        assert!(r.insert(
+            address(1),
+            Block {
+                size: 10,
+                alignment: 0
+            }
+        ));
+        assert!(matches!(
+            r.take(address(1), &Claim::Size(11), true),
+            Found::Mismatch(_)
+        ));
+        assert!(matches!(
+            r.take(address(1), &Claim::Aligned(16, 10), true),
+            Found::Mismatch(_)
+        ));
+        assert!(matches!(
+            r.take(address(1), &Claim::Size(10), true),
+            Found::Taken(_)
+        ));
+    }
+
+    /// Every table full and unable to grow: a realloc's block still lands
+    /// (as a stray in the reserved shard), can be found, and a restore fits.
+    #[test]
+    fn realloc_records_never_fail_when_tables_are_full() {
+        let r = Box::new(Record::new());
+        for i in 0..SHARDS {
+            r.with(i, |t| t.max_capacity = INITIAL_CAPACITY);
+        }
+        let mut n = 0;
+        let mut refused = 0;
+        while refused < 1000 {
+            if r.insert(address(n), block(n)) {
+                refused = 0;
+            } else {
+                refused += 1;
+            }
+            n += 1;
+        }
+        let live: Vec<usize> = (0..n)
+            .filter(|&i| r.with(home(address(i)), |t| t.find(address(i)).is_some()))
+            .collect();
+        for i in 0..SHARDS {
+            r.with(i, |t| assert_eq!(t.used, load_limit(INITIAL_CAPACITY)));
+        }
+        // realloc failed: restore.
+        let a = address(live[0]);
+        assert!(matches!(r.take(a, &Claim::Live, false), Found::Taken(_)));
+        assert!(r.insert(a, block(1)));
+        // realloc moved the blocks to new addresses whose shards are full.
+        let mut moved = Vec::new();
+        for (k, &i) in live.iter().enumerate().take(500) {
+            let old = address(i);
+            assert!(matches!(r.take(old, &Claim::Live, false), Found::Taken(_)));
+            let new = address(10_000_000 + k);
+            assert!(r.insert(new, block(k)), "{k}");
+            moved.push((new, k));
+            assert_eq!(PENDING.with(|p| p.get()), 0);
+        }
+        assert!(!r.insert(address(20_000_000), block(0)));
+        for &(new, k) in &moved {
+            match r.take(new, &Claim::Size(k), true) {
+                Found::Taken(b) => assert_eq!(b, block(k)),
+                Found::Mismatch(_) if k % 3 != 0 => {}
+                _ => panic!("moved block {k} lost"),
+            }
+        }
+        for i in 0..SHARDS {
+            r.with(i, |t| {
+                assert!(occupied(t) <= t.used && t.used <= load_limit(t.capacity))
+            });
+        }
+    }
+
+    /// The real record, from several threads, with real blocks.
+    #[test]
+    fn record_and_free_real_blocks_from_threads() {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    let mut blocks = Vec::new();
+                    for i in 0..20_000usize {
+                        let size = (i * 7 + t) % 300;
+                        // SAFETY: any size.
+                        let p = record(unsafe { Backend::alloc(size) }, size, 0);
+                        assert!(!p.is_null());
+                        blocks.push((p as usize, size));
+                        if i % 3 == 0 {
+                            let (q, s) = blocks.swap_remove(i % blocks.len());
+                            on_free_sized(q as *mut c_void, s);
+                            // SAFETY: a live block, checked and forgotten.
+                            unsafe { Backend::free(q as *mut c_void) };
+                        }
+                    }
+                    blocks
+                })
+            })
+            .collect();
+        let all: Vec<(usize, usize)> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        // Freed by another thread, half through a realloc.
+        for (k, &(p, size)) in all.iter().enumerate() {
+            let mut p = p as *mut c_void;
+            if k % 2 == 0 {
+                let old = take("gb_realloc", p, Claim::Live, false);
+                assert_eq!(old, (size, 0));
+                // SAFETY: a live block.
+                let q = unsafe { Backend::realloc(p, size + 100) };
+                assert!(!q.is_null());
+                p = record(q, size + 100, 0);
+                on_free_sized(p, size + 100);
+            } else {
+                on_free(p);
+            }
+            // SAFETY: a live block, checked and forgotten.
+            unsafe { Backend::free(p) };
         }
     }
 }

@@ -24,7 +24,9 @@ pub fn set(code: c_int) {
     unsafe { *errno_location() = code }
 }
 
-/// Runs `f` and puts `errno` back as it was, looking its address up once.
+/// Runs `f` and puts `errno` back as it was, looking its address up once
+/// (for the backends whose free path may change it).
+#[cfg_attr(gb_backend = "jemalloc", allow(dead_code))]
 #[inline(always)]
 pub fn preserve<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: a valid pointer to this thread's errno, for the thread's life.

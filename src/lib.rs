@@ -5,14 +5,18 @@
 //! behind a small C ABI (`gb_alloc`, `gb_free`, ...) declared in
 //! `include/graphbit_alloc.h`.
 //!
-//! The backend is chosen at build time (Cargo features `backend-jemalloc`,
-//! `backend-mimalloc`, `backend-system`) and is also installed as Rust's
-//! `#[global_allocator]` unless the `no-global-allocator` feature is set.
+//! The backend is chosen at build time (Cargo feature `backend-auto`, the
+//! default, or one of `backend-jemalloc`, `backend-mimalloc`,
+//! `backend-system`) and is also installed as Rust's `#[global_allocator]`
+//! unless the `no-global-allocator` feature is set. Three variants of the
+//! library share this source: the default (initial-exec TLS, for programs
+//! that link it at start-up), `dlopen` (loadable with `dlopen`) and `checked`
+//! (every free checked).
 //!
 //! ## Error handling
 //! Functions that return a pointer return NULL on failure and set `errno`:
 //! `ENOMEM` when the memory cannot be had (including any size above
-//! `PTRDIFF_MAX`, which is refused before the backend is called), `EINVAL` for
+//! `PTRDIFF_MAX`), `EINVAL` for
 //! an alignment that is not a power of two. `gb_free` and `gb_free_sized` never
 //! change `errno`. Nothing panics across the boundary: the crate is built with
 //! `panic = "abort"` and the exported functions contain no panicking code.
@@ -39,8 +43,11 @@ compile_error!("features `backend-jemalloc` and `backend-system` are exclusive: 
 compile_error!("features `backend-mimalloc` and `backend-system` are exclusive: pick one backend");
 
 mod backend;
+// Compiled in every build (so it cannot rot), called only with `checked`.
+#[cfg_attr(not(feature = "checked"), allow(dead_code))]
 mod checked;
 mod errno;
+pub mod diagnostics;
 pub mod ffi;
 mod verify;
 

@@ -3,10 +3,15 @@
 //! Each check allocates for real and asks the backend about the result: does
 //! it own the block, and did its byte counter move. A check that finds no
 //! evidence fails; nothing here is assumed from the build configuration.
+//! The evidence is kept as typed values (addresses, counters, object paths);
+//! nothing here formats or allocates: `Display` and
+//! `diagnostics::write_json` do that where the report leaves the library.
 
-use core::ffi::c_void;
+use core::ffi::{c_void, CStr};
+use core::fmt;
 
 use crate::backend;
+use crate::diagnostics::{backend_name, Address, Lossy};
 
 /// Size of each probe allocation: large enough that every backend's counter
 /// (glibc's included, which counts blocks above its mmap threshold at once)
@@ -14,19 +19,58 @@ use crate::backend;
 const PROBE_BYTES: usize = 1 << 20;
 
 /// One named check and what it found.
+#[derive(Clone, Copy, Debug)]
 pub struct Check {
     /// Stable identifier, e.g. "gb_alloc_served_by_backend".
     pub name: &'static str,
     /// Whether the check passed.
     pub passed: bool,
-    /// What was measured, in words and numbers.
-    pub evidence: String,
+    /// What was measured.
+    pub evidence: Evidence,
+}
+
+/// What a check measured. `Display` puts it in words.
+#[derive(Clone, Copy, Debug)]
+pub enum Evidence {
+    /// A block allocated, touched and asked about.
+    Probe(Probe),
+    /// Where the process's `malloc` resolves.
+    HostMalloc(HostMalloc),
+}
+
+/// What a probe allocation found.
+#[derive(Clone, Copy, Debug)]
+pub struct Probe {
+    /// The probe's size in bytes.
+    pub bytes: usize,
+    /// The block's address; `None` when the allocation failed.
+    pub block: Option<Address>,
+    /// Whether the backend says the block is its own; `None` where the
+    /// backend cannot tell (system) or there was no block.
+    pub owned: Option<bool>,
+    /// How far the backend's byte counter moved while the block was live;
+    /// `None` where the backend keeps no counter (mimalloc) or there was no
+    /// block.
+    pub counter_delta: Option<u64>,
+}
+
+/// Where the host's `malloc` comes from.
+#[derive(Clone, Copy, Debug)]
+pub struct HostMalloc {
+    /// The loaded object that the process's symbol lookup finds for `malloc`.
+    pub malloc_object: Option<&'static CStr>,
+    /// The loaded object that holds this library's code.
+    pub library_object: Option<&'static CStr>,
+    /// Whether the backend says a block from the host's `malloc` is its own;
+    /// `None` where it cannot tell or `malloc` failed.
+    pub host_block_owned: Option<bool>,
 }
 
 /// The result of every check.
+#[derive(Clone, Copy, Debug)]
 pub struct Report {
     /// The checks, in the order they ran.
-    pub checks: Vec<Check>,
+    pub checks: [Check; 3],
 }
 
 impl Report {
@@ -37,10 +81,11 @@ impl Report {
 }
 
 /// Runs every check. Each allocates and frees about 1 MiB; nothing is cached,
-/// so a later call sees the library as it is then.
+/// so a later call sees the library as it is then. Formats nothing and
+/// allocates nothing but the probes.
 pub fn run() -> Report {
     Report {
-        checks: vec![
+        checks: [
             probe(
                 "gb_alloc_served_by_backend",
                 |size| {
@@ -54,16 +99,16 @@ pub fn run() -> Report {
             ),
             probe(
                 "rust_global_allocator_served_by_backend",
-                |size| {
-                    let layout = std::alloc::Layout::from_size_align(size, 16).expect("valid");
-                    // SAFETY: non-zero size.
-                    unsafe { std::alloc::alloc(layout) }
+                |size| match std::alloc::Layout::from_size_align(size, 16) {
+                    // SAFETY: non-zero size; a failure returns NULL.
+                    Ok(layout) => unsafe { std::alloc::alloc(layout) },
+                    Err(_) => core::ptr::null_mut(),
                 },
                 |block| {
-                    let layout =
-                        std::alloc::Layout::from_size_align(PROBE_BYTES, 16).expect("valid");
-                    // SAFETY: the block just allocated with this layout.
-                    unsafe { std::alloc::dealloc(block, layout) }
+                    if let Ok(layout) = std::alloc::Layout::from_size_align(PROBE_BYTES, 16) {
+                        // SAFETY: the block just allocated with this layout.
+                        unsafe { std::alloc::dealloc(block, layout) }
+                    }
                 },
             ),
             host_malloc_not_captured(),
@@ -81,10 +126,16 @@ fn probe(
     let before = backend::allocation_counter();
     let block = allocate(PROBE_BYTES);
     if block.is_null() {
+        let evidence = Evidence::Probe(Probe {
+            bytes: PROBE_BYTES,
+            block: None,
+            owned: None,
+            counter_delta: None,
+        });
         return Check {
             name,
             passed: false,
-            evidence: format!("allocating {PROBE_BYTES} bytes failed"),
+            evidence,
         };
     }
     // SAFETY: the block is PROBE_BYTES long; touching it makes it resident.
@@ -94,44 +145,30 @@ fn probe(
     // release builds), and the counters would not move.
     let block = core::hint::black_box(block);
     let after = backend::allocation_counter();
-    let owned = backend::owns(block as *const c_void);
+    let owned = backend::CAN_TELL_OWNERSHIP.then(|| backend::owns(block as *const c_void));
     release(block);
 
-    let mut evidence = Vec::new();
-    let mut passed = true;
-    if backend::CAN_TELL_OWNERSHIP {
-        evidence.push(format!(
-            "{} reports the block {block:p} as {}",
-            backend_name(),
-            if owned { "its own" } else { "foreign" }
-        ));
-        passed &= owned;
-    }
-    match (before, after) {
-        (Some(before), Some(after)) => {
-            let moved = after.saturating_sub(before);
-            evidence.push(format!(
-                "{}'s byte counter moved by {moved} for a {PROBE_BYTES}-byte block",
-                backend_name()
-            ));
-            // glibc's counter is process-wide: other threads' frees move it
-            // too (seen: 1,046,400 for a 1,048,576-byte probe). Three
-            // quarters of the probe tells "served" from "not served" (~0).
-            passed &= moved >= (PROBE_BYTES as u64) * 3 / 4;
-        }
-        _ if backend::CAN_TELL_OWNERSHIP => {}
-        _ => {
-            evidence.push(format!(
-                "{} offers neither ownership nor a byte counter here",
-                backend_name()
-            ));
-            passed = false;
-        }
-    }
+    let counter_delta = match (before, after) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
+    // glibc's counter is process-wide: other threads' frees move it too
+    // (seen: 1,046,400 for a 1,048,576-byte probe). Three quarters of the
+    // probe tells "served" from "not served" (~0).
+    let counter_ok = counter_delta.map(|moved| moved >= (PROBE_BYTES as u64) * 3 / 4);
+    let passed = match (owned, counter_ok) {
+        (None, None) => false, // no evidence at all
+        (owned, counter_ok) => owned.unwrap_or(true) && counter_ok.unwrap_or(true),
+    };
     Check {
         name,
         passed,
-        evidence: evidence.join("; "),
+        evidence: Evidence::Probe(Probe {
+            bytes: PROBE_BYTES,
+            block: Some(Address(block as usize)),
+            owned,
+            counter_delta,
+        }),
     }
 }
 
@@ -139,54 +176,119 @@ fn probe(
 /// resolves for `malloc` must not live in this library, and (where the
 /// backend can tell) a block from it must not be the backend's.
 fn host_malloc_not_captured() -> Check {
-    let name = "host_malloc_not_captured";
     let malloc_object = object_defining(c"malloc");
-    let our_object = object_of(crate::ffi::gb_alloc as *const c_void);
-    let mut passed = match (&malloc_object, &our_object) {
-        (Some(malloc_object), Some(our_object)) => malloc_object != our_object,
+    let library_object = object_of(crate::ffi::gb_alloc as *const c_void);
+    let mut passed = match (malloc_object, library_object) {
+        (Some(malloc_object), Some(library_object)) => malloc_object != library_object,
         _ => false,
     };
-    let mut evidence = format!(
-        "malloc resolves to {}; this library is {}",
-        malloc_object.as_deref().unwrap_or("<unknown>"),
-        our_object.as_deref().unwrap_or("<unknown>")
-    );
+    let mut host_block_owned = None;
     if backend::CAN_TELL_OWNERSHIP {
         // SAFETY: plain malloc/free of the host's allocator.
         let block = unsafe { libc::malloc(64) };
-        let owned = backend::owns(block);
-        // SAFETY: the block just allocated by malloc.
-        unsafe { libc::free(block) };
-        evidence.push_str(&format!(
-            "; {} reports a host malloc block as {}",
-            backend_name(),
-            if owned { "its own" } else { "foreign" }
-        ));
-        passed &= !owned;
+        if !block.is_null() {
+            let owned = backend::owns(block);
+            // SAFETY: the block just allocated by malloc.
+            unsafe { libc::free(block) };
+            host_block_owned = Some(owned);
+            passed &= !owned;
+        }
     }
     Check {
-        name,
+        name: "host_malloc_not_captured",
         passed,
-        evidence,
+        evidence: Evidence::HostMalloc(HostMalloc {
+            malloc_object,
+            library_object,
+            host_block_owned,
+        }),
     }
 }
 
-fn backend_name() -> &'static str {
-    backend::NAME.to_str().unwrap_or("backend")
+fn its_own(owned: bool) -> &'static str {
+    if owned {
+        "its own"
+    } else {
+        "foreign"
+    }
+}
+
+/// The evidence in words, as `gb-info` prints it and the report's
+/// `"evidence"` string holds it.
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = backend_name();
+        match self {
+            Evidence::Probe(p) => {
+                let Some(block) = p.block else {
+                    return write!(f, "allocating {} bytes failed", p.bytes);
+                };
+                let mut separator = "";
+                if let Some(owned) = p.owned {
+                    write!(
+                        f,
+                        "{backend} reports the block {block} as {}",
+                        its_own(owned)
+                    )?;
+                    separator = "; ";
+                }
+                match p.counter_delta {
+                    Some(moved) => write!(
+                        f,
+                        "{separator}{backend}'s byte counter moved by {moved} for a {}-byte block",
+                        p.bytes
+                    ),
+                    None if p.owned.is_some() => Ok(()),
+                    None => write!(
+                        f,
+                        "{backend} offers neither ownership nor a byte counter here"
+                    ),
+                }
+            }
+            Evidence::HostMalloc(h) => {
+                let path = |p: Option<&'static CStr>| p.map(Lossy);
+                match path(h.malloc_object) {
+                    Some(p) => write!(f, "malloc resolves to {p}")?,
+                    None => f.write_str("malloc resolves to <unknown>")?,
+                }
+                match path(h.library_object) {
+                    Some(p) => write!(f, "; this library is {p}")?,
+                    None => f.write_str("; this library is <unknown>")?,
+                }
+                if let Some(owned) = h.host_block_owned {
+                    write!(
+                        f,
+                        "; {backend} reports a host malloc block as {}",
+                        its_own(owned)
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Path of the loaded object that the process's symbol lookup finds for
 /// `symbol` (what an unqualified call from the host would reach).
 #[cfg(unix)]
-fn object_defining(symbol: &core::ffi::CStr) -> Option<String> {
+fn object_defining(symbol: &CStr) -> Option<&'static CStr> {
     // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name.
     let address = unsafe { libc::dlsym(libc::RTLD_DEFAULT, symbol.as_ptr()) };
     object_of(address as *const c_void)
 }
 
-/// Path of the loaded object that contains `address`.
+/// Path of the loaded object that contains `address`, as the dynamic loader
+/// records it.
+///
+/// The string belongs to the loader's entry for the object and lives as long
+/// as the object stays loaded. It is taken as `'static` because both objects
+/// asked about are never unloaded: this library (linked `-z nodelete`, or
+/// part of the executable), and the object that defines the process's
+/// `malloc`, which the global lookup finds among the objects loaded at
+/// start-up (the executable, its preloads and dependencies: the C library)
+/// before any that `dlopen` added, and those are never unloaded.
 #[cfg(unix)]
-fn object_of(address: *const c_void) -> Option<String> {
+fn object_of(address: *const c_void) -> Option<&'static CStr> {
     if address.is_null() {
         return None;
     }
@@ -196,94 +298,21 @@ fn object_of(address: *const c_void) -> Option<String> {
     if unsafe { libc::dladdr(address, &mut info) } == 0 || info.dli_fname.is_null() {
         return None;
     }
-    // SAFETY: dladdr returns a NUL-terminated path owned by the loader.
-    let path = unsafe { core::ffi::CStr::from_ptr(info.dli_fname) };
-    Some(path.to_string_lossy().into_owned())
+    // SAFETY: dladdr returns a NUL-terminated path owned by the loader, alive
+    // as long as the object (see above).
+    Some(unsafe { CStr::from_ptr(info.dli_fname) })
 }
 
 // Without a dynamic loader interface there is no symbol evidence; the check
 // then fails unless the backend's ownership test can speak for it.
 #[cfg(not(unix))]
-fn object_defining(_symbol: &core::ffi::CStr) -> Option<String> {
+fn object_defining(_symbol: &CStr) -> Option<&'static CStr> {
     None
 }
 
 #[cfg(not(unix))]
-fn object_of(_address: *const c_void) -> Option<String> {
+fn object_of(_address: *const c_void) -> Option<&'static CStr> {
     None
-}
-
-impl Report {
-    /// The report as a JSON document: every check with its evidence, and how
-    /// the library was built.
-    pub fn to_json(&self) -> String {
-        let checks: Vec<String> = self
-            .checks
-            .iter()
-            .map(|c| {
-                format!(
-                    "{{\"name\":{},\"passed\":{},\"evidence\":{}}}",
-                    json_string(c.name),
-                    c.passed,
-                    json_string(&c.evidence)
-                )
-            })
-            .collect();
-        let features: Vec<String> = enabled_features().iter().map(|f| json_string(f)).collect();
-        format!(
-            "{{\"library\":\"graphbit-alloc\",\"version\":{},\"backend\":{},\"backend_version\":{},\
-             \"passed\":{},\"checks\":[{}],\"build\":{{\"features\":[{}],\"global_allocator\":{},\
-             \"tls_model\":{},\"settings\":{},\"stats_enabled\":{},\"debug_assertions\":{}}}}}",
-            json_string(env!("CARGO_PKG_VERSION")),
-            json_string(backend_name()),
-            json_string(&backend::version().to_string_lossy()),
-            self.passed(),
-            checks.join(","),
-            features.join(","),
-            cfg!(not(feature = "no-global-allocator")),
-            json_string(backend::TLS_MODEL),
-            json_string(&backend::settings()),
-            backend::stats_enabled(),
-            cfg!(debug_assertions),
-        )
-    }
-}
-
-/// The Cargo features this library was built with.
-pub fn enabled_features() -> Vec<&'static str> {
-    let mut features = Vec::new();
-    if cfg!(feature = "backend-jemalloc") {
-        features.push("backend-jemalloc");
-    }
-    if cfg!(feature = "backend-mimalloc") {
-        features.push("backend-mimalloc");
-    }
-    if cfg!(feature = "backend-system") {
-        features.push("backend-system");
-    }
-    if cfg!(feature = "no-global-allocator") {
-        features.push("no-global-allocator");
-    }
-    features
-}
-
-/// `text` as a JSON string literal.
-pub fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -327,12 +356,72 @@ mod tests {
         let c = check(&report, "rust_global_allocator_served_by_backend");
         let expected = !cfg!(feature = "no-global-allocator") || cfg!(gb_backend = "system");
         assert_eq!(c.passed, expected, "evidence: {}", c.evidence);
-        assert_eq!(report.passed(), expected, "report: {}", report.to_json());
+        assert_eq!(report.passed(), expected, "report: {report:?}");
         assert_eq!(crate::ffi::gb_verify(), expected);
     }
 
+    /// The typed evidence says what each backend can tell.
     #[test]
-    fn json_escapes_what_needs_escaping() {
-        assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    fn evidence_is_typed_per_backend() {
+        let _turn = serial();
+        let report = run();
+        let Evidence::Probe(p) = check(&report, "gb_alloc_served_by_backend").evidence else {
+            panic!("a probe");
+        };
+        assert_eq!(p.bytes, PROBE_BYTES);
+        assert!(p.block.is_some());
+        assert_eq!(p.owned.is_some(), backend::CAN_TELL_OWNERSHIP);
+        assert_eq!(p.counter_delta.is_some(), !cfg!(gb_backend = "mimalloc"));
+        if cfg!(gb_backend = "jemalloc") {
+            // thread.allocated is per thread: exactly the probe's size class.
+            assert_eq!(p.counter_delta, Some(PROBE_BYTES as u64));
+        }
+        let Evidence::HostMalloc(h) = check(&report, "host_malloc_not_captured").evidence else {
+            panic!("host malloc evidence");
+        };
+        assert!(h.malloc_object.is_some() && h.library_object.is_some());
+        assert_ne!(h.malloc_object, h.library_object);
+    }
+
+    /// The JSON document at the C boundary: valid JSON, the fields consumers
+    /// read, and the same length for two reports in a row (addresses have a
+    /// fixed width; jemalloc's and mimalloc's other evidence does not vary).
+    #[test]
+    fn json_report_has_the_documented_fields() {
+        let _turn = serial();
+        let build = crate::diagnostics::build();
+        let mut first = String::new();
+        crate::diagnostics::write_json(&run(), &build, &mut first).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&first).expect(&first);
+        assert_eq!(doc["library"], "graphbit-alloc");
+        assert_eq!(doc["backend"], backend_name());
+        assert_eq!(doc["passed"], report_passed_expected());
+        assert_eq!(doc["checks"].as_array().unwrap().len(), 3);
+        for check in doc["checks"].as_array().unwrap() {
+            assert!(check["evidence"].is_string() && check["measured"].is_object());
+        }
+        assert!(doc["build"]["settings"].is_string());
+        let in_effect = doc["build"]["settings_in_effect"].as_object().unwrap();
+        let names: Vec<&str> = build.settings.in_effect().iter().map(|s| s.name).collect();
+        assert_eq!(
+            in_effect
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .len(),
+            names.len()
+        );
+        for name in names {
+            assert!(in_effect.contains_key(name), "{name} in {first}");
+        }
+        if !cfg!(gb_backend = "system") {
+            let mut second = String::new();
+            crate::diagnostics::write_json(&run(), &build, &mut second).unwrap();
+            assert_eq!(first.len(), second.len(), "{first}\n{second}");
+        }
+    }
+
+    fn report_passed_expected() -> bool {
+        !cfg!(feature = "no-global-allocator") || cfg!(gb_backend = "system")
     }
 }

@@ -1,51 +1,158 @@
-//! Every program in c_tests/, compiled and linked against the built library
-//! as a C host would (shared and static), and run; each exits non-zero on
-//! failure.
+//! Every run of c_tests/programs.txt (the one list of the C and C++ test
+//! programs, which ctest and tests/sanitizers.sh read too) that names the
+//! `cargo` harness: compiled and linked against the built library as a C host
+//! would (shared and static, or loading it itself), and run; each exits
+//! non-zero on failure. Then the headers alone, the Python ctypes smoke test
+//! and the README's quick start.
+//!
+//! `GB_C_PROGRAMS=stress,fork cargo test --test c_programs` runs only the
+//! manifest's runs with those names.
 
 mod common;
+mod manifest;
 
 use common::*;
+use std::collections::HashSet;
 use std::process::Command;
+use std::sync::Mutex;
+use std::time::Instant;
 
+/// The manifest is complete and well formed: every program in c_tests/ has a
+/// run, every run names every harness once and says why for each it skips,
+/// and the other harnesses read the manifest rather than a list of their own.
 #[test]
-fn api_contract() {
-    run_c_test("api_contract.c");
+fn manifest_lists_every_program_and_harness() {
+    let runs = manifest::runs();
+    assert!(!runs.is_empty());
+    let mut names = HashSet::new();
+    for r in runs {
+        let at = format!("{}:{} ({})", manifest::MANIFEST, r.line, r.name);
+        assert!(
+            !r.name.is_empty()
+                && r.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{at}: a name is [A-Za-z0-9_]+"
+        );
+        assert!(names.insert(r.name.clone()), "{at}: name used twice");
+        assert!(
+            crate_dir().join("c_tests").join(&r.source).is_file(),
+            "{at}: c_tests/{} does not exist",
+            r.source
+        );
+        let mut seen: Vec<&str> = r.harnesses.iter().map(|(h, _)| h.as_str()).collect();
+        seen.sort_unstable();
+        let mut all = manifest::HARNESSES.to_vec();
+        all.sort_unstable();
+        assert_eq!(seen, all, "{at}: every harness once, as NAME or -NAME");
+        let reasons: Vec<&str> = r.why_not.split(" / ").map(str::trim).collect();
+        for (h, on) in &r.harnesses {
+            let explained = reasons.iter().any(|reason| {
+                reason.split_once(':').map_or(false, |(who, why)| {
+                    !why.trim().is_empty() && who.split(',').any(|w| w.trim() == h)
+                })
+            });
+            assert_eq!(
+                explained, !on,
+                "{at}: a reason (\"{h}: why\") for -{h}, and for nothing else"
+            );
+        }
+        for kv in r.args.iter().chain(r.env.iter().map(|(k, _)| k)) {
+            assert!(
+                !kv.contains([';', '[', ']']),
+                "{at}: {kv:?} would break CMake lists"
+            );
+        }
+        assert!(
+            !r.links.is_empty() || r.args.iter().any(|a| a.contains("@LIB@")),
+            "{at}: link none: the program must be given the library (@LIB@)"
+        );
+    }
+    // Every program (not the compile-only headers) is in the manifest, and
+    // the cargo harness runs each at least once.
+    for entry in std::fs::read_dir(crate_dir().join("c_tests")).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().to_string();
+        if !(file.ends_with(".c") || file.ends_with(".cpp")) || file.starts_with("header_only") {
+            continue;
+        }
+        assert!(
+            runs.iter()
+                .any(|r| r.source == file && r.runs_under("cargo")),
+            "c_tests/{file} has no run in {} that cargo test makes",
+            manifest::MANIFEST
+        );
+    }
+    for harness in ["tests/cmake/CMakeLists.txt", "tests/sanitizers.sh"] {
+        let text = std::fs::read_to_string(crate_dir().join(harness)).unwrap();
+        assert!(
+            text.contains(manifest::MANIFEST),
+            "{harness} does not read {}",
+            manifest::MANIFEST
+        );
+    }
 }
 
+/// Every manifest run for the cargo harness, with each library it names;
+/// two at a time (the machines have few cores and some runs use 4 threads).
+/// All runs are made; the test fails listing every one that failed.
 #[test]
-fn introspection_stats_trim_owns_report() {
-    run_c_test("introspection.c");
-}
-
-#[test]
-fn threads_with_cross_thread_free() {
-    run_c_test("threads.c");
-}
-
-#[test]
-fn fork_while_threads_allocate() {
-    run_c_test("fork.c");
-}
-
-#[test]
-fn cpp_translation_unit_uses_the_api() {
-    run_c_test("cpp_use.cpp");
-}
-
-#[test]
-fn dlopen_dlclose_then_thread_exit() {
-    let out_dir = lib_dir().join("gb-c-tests");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let exe = out_dir.join("dlopen");
-    run_ok(
-        compiler(false)
-            .args(["-Wall", "-Wextra", "-std=c11", "-D_GNU_SOURCE"])
-            .arg(crate_dir().join("c_tests/dlopen.c"))
-            .arg("-o")
-            .arg(&exe)
-            .args(["-ldl", "-lpthread"]),
+fn every_program_in_the_manifest() {
+    let only: Option<Vec<String>> = std::env::var("GB_C_PROGRAMS")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+    let mut jobs: Vec<(&manifest::Run, Option<Link>)> = Vec::new();
+    for r in manifest::runs().iter().filter(|r| r.runs_under("cargo")) {
+        if only.as_ref().map_or(false, |o| !o.contains(&r.name)) {
+            continue;
+        }
+        for link in manifest::links_of(r) {
+            jobs.push((r, link));
+        }
+    }
+    assert!(!jobs.is_empty(), "no run selected (GB_C_PROGRAMS={only:?})");
+    let total = jobs.len();
+    let queue = Mutex::new(jobs);
+    let failures = Mutex::new(Vec::<String>::new());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(2));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let Some((r, link)) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let label = match link {
+                    Some(l) => format!("{} ({l:?})", r.name),
+                    None => r.name.clone(),
+                };
+                let start = Instant::now();
+                let result = std::panic::catch_unwind(|| {
+                    let out = run_ok(&mut manifest::command(r, link));
+                    String::from_utf8_lossy(&out.stdout).to_string()
+                });
+                let secs = start.elapsed().as_secs_f64();
+                match result {
+                    Ok(stdout) => eprint!("{label}: ok in {secs:.1} s\n{stdout}"),
+                    Err(e) => {
+                        let why = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        eprintln!("{label}: FAILED in {secs:.1} s");
+                        failures.lock().unwrap().push(format!("{label}: {why}"));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {total} runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
-    run_ok(Command::new(&exe).arg(shared_lib()));
+    println!("c_programs: {total} runs of {} passed", manifest::MANIFEST);
 }
 
 #[test]

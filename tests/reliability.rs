@@ -1,38 +1,32 @@
 //! Reliability under threads, process-level faults and misuse, through C
-//! programs linked against the shared and the static library:
-//! - `c_tests/stress.c`: the multi-threaded stress (short profile here; the
-//!   long one is `GB_STRESS_OPS=100000000 cargo test --release --test
-//!   reliability stress -- --nocapture`);
-//! - `c_tests/first_call_free.c`: a thread's first call frees another's block;
-//! - `c_tests/rlimit.c`: allocation until RLIMIT_AS fails cleanly;
-//! - hostile backend environment variables;
-//! - `c_tests/misuse.c`: checked mode (`GB_CHECK=1`) catches each misuse with
-//!   its exact message and SIGABRT.
+//! programs linked against the shared and the static library. The programs
+//! and their plain runs (exit 0: first_call_free, rlimit, fork, threads,
+//! stress, misuse's correct use, checked mode on correct use, ...) are in
+//! c_tests/programs.txt, which tests/c_programs.rs runs; this file takes the
+//! programs it drives from there and checks what they print:
+//! - `stress`: the multi-threaded stress with a chosen profile (the
+//!   manifest's by default; the long one is `GB_STRESS_OPS=100000000 cargo
+//!   test --release --test reliability stress -- --nocapture`);
+//! - hostile and honoured backend environment variables, on `stress`;
+//! - `misuse_ok`: checked mode (`GB_CHECK=1`) catches each misuse with its
+//!   exact message and SIGABRT; `misuse_wrong_size`: without it, no check.
 
 mod common;
+mod manifest;
 
 use common::*;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
-use std::sync::Mutex;
 
-/// Builds each program once per test run (tests run in parallel and would
-/// otherwise write the same executable while another runs it).
-fn program(source: &str, link: Link) -> std::path::PathBuf {
-    static BUILT: Mutex<Vec<(String, Link, std::path::PathBuf)>> = Mutex::new(Vec::new());
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, _, exe)) = built.iter().find(|(s, l, _)| s == source && *l == link) {
-        return exe.clone();
-    }
-    let exe = build_program(source, link, &["-lpthread"]);
-    built.push((source.to_string(), link, exe.clone()));
-    exe
+/// The executable of the manifest's run `name`, linked against `link`.
+fn program(name: &str, link: Link) -> std::path::PathBuf {
+    manifest::program(&manifest::run_named(name).source, Some(link))
 }
 
-fn run_with_env(source: &str, env: &[(&str, &str)], args: &[&str]) -> Vec<String> {
+fn run_with_env(name: &str, env: &[(&str, &str)], args: &[&str]) -> Vec<String> {
     let mut outputs = Vec::new();
     for link in [Link::Shared, Link::Static] {
-        let exe = program(source, link);
+        let exe = program(name, link);
         let mut cmd = Command::new(&exe);
         cmd.args(args).envs(env.iter().copied());
         let out = run_ok(&mut cmd);
@@ -48,31 +42,23 @@ fn run_with_env(source: &str, env: &[(&str, &str)], args: &[&str]) -> Vec<String
 /// profile) only the shared library runs, the static build being the same code.
 #[test]
 fn stress_threads_cross_thread_free() {
+    let defaults = &manifest::run_named("stress").args;
+    assert_eq!(defaults.len(), 3, "stress THREADS OPS SEED in the manifest");
     let long = std::env::var("GB_STRESS_OPS").ok();
-    let ops = long.clone().unwrap_or_else(|| "400000".into());
-    let threads = std::env::var("GB_STRESS_THREADS").unwrap_or_else(|_| "4".into());
-    let seed = std::env::var("GB_STRESS_SEED").unwrap_or_else(|_| "1".into());
+    let ops = long.clone().unwrap_or_else(|| defaults[1].clone());
+    let threads = std::env::var("GB_STRESS_THREADS").unwrap_or_else(|_| defaults[0].clone());
+    let seed = std::env::var("GB_STRESS_SEED").unwrap_or_else(|_| defaults[2].clone());
     let links: &[Link] = if long.is_some() {
         &[Link::Shared]
     } else {
         &[Link::Shared, Link::Static]
     };
     for &link in links {
-        let out = run_ok(Command::new(program("stress.c", link)).args([&threads, &ops, &seed]));
+        let out = run_ok(Command::new(program("stress", link)).args([&threads, &ops, &seed]));
         let text = String::from_utf8_lossy(&out.stdout);
         println!("{link:?}: {text}");
         assert!(text.contains(" ok"), "{text}");
     }
-}
-
-#[test]
-fn first_call_on_a_thread_is_a_free_of_another_threads_block() {
-    run_with_env("first_call_free.c", &[], &[]);
-}
-
-#[test]
-fn allocation_until_rlimit_as_fails_cleanly() {
-    run_with_env("rlimit.c", &[], &[]);
 }
 
 /// Malformed, unknown and out-of-range values in the backends' environment
@@ -121,7 +107,7 @@ fn hostile_backend_environment_is_survived() {
                 .map(|(k, v)| (k, &v[..v.len().min(60)]))
                 .collect::<Vec<_>>()
         );
-        for out in run_with_env("stress.c", env, &["2", "20000", "3"]) {
+        for out in run_with_env("stress", env, &["2", "20000", "3"]) {
             assert!(out.contains(" ok"), "{out}");
         }
     }
@@ -141,7 +127,7 @@ fn backend_environment_is_honoured() {
         "mimalloc" => (&[("MIMALLOC_VERBOSE", "1")], "option 'verbose': 1"),
         _ => (&[("GLIBC_TUNABLES", "glibc.malloc.perturb=165")], " ok"),
     };
-    for out in run_with_env("stress.c", env, &["2", "20000", "4"]) {
+    for out in run_with_env("stress", env, &["2", "20000", "4"]) {
         assert!(out.contains(marker), "{marker:?} missing in:\n{out}");
     }
 }
@@ -178,7 +164,7 @@ fn checked_mode_aborts_on_each_misuse_with_its_message() {
     let cases = misuse_cases();
     let mut detected = 0;
     for link in [Link::Shared, Link::Static] {
-        let exe = program("misuse.c", link);
+        let exe = program("misuse_ok", link);
         for (case, expected) in &cases {
             let out = Command::new(&exe)
                 .arg(case)
@@ -204,24 +190,21 @@ fn checked_mode_aborts_on_each_misuse_with_its_message() {
     );
 }
 
-/// Correct use, threads and realloc failures included, passes in checked mode.
-#[test]
-fn checked_mode_accepts_correct_use() {
-    run_with_env("misuse.c", &[("GB_CHECK", "1")], &["ok"]);
-    run_with_env("threads.c", &[("GB_CHECK", "1")], &[]);
-    run_with_env("fork.c", &[("GB_CHECK", "1")], &[]);
-    run_with_env("stress.c", &[("GB_CHECK", "1")], &["4", "100000", "5"]);
-}
-
 /// Without GB_CHECK=1 (unset, 0, or anything else) checked mode is off: a
-/// wrong size within the block's size class goes unnoticed.
+/// wrong size within the block's size class goes unnoticed. (With it on, the
+/// same run aborts: `wrong_size` in the misuse cases above.)
 #[test]
 fn checked_mode_is_off_unless_gb_check_is_1() {
+    let run = manifest::run_named("misuse_wrong_size");
+    assert!(
+        run.env.is_empty(),
+        "misuse_wrong_size runs without GB_CHECK"
+    );
     for value in [None, Some("0"), Some("yes"), Some("")] {
         for link in [Link::Shared, Link::Static] {
-            let exe = program("misuse.c", link);
+            let exe = program(&run.name, link);
             let mut cmd = Command::new(&exe);
-            cmd.arg("wrong_size").env_remove("GB_CHECK");
+            cmd.args(&run.args).env_remove("GB_CHECK");
             if let Some(v) = value {
                 cmd.env("GB_CHECK", v);
             }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The C tests and the stress under AddressSanitizer (with LeakSanitizer) and
-# valgrind memcheck, and the threaded programs under ThreadSanitizer, against
-# the library built with the `system` backend: the tools see the C library's
-# malloc, not the inside of jemalloc or mimalloc. Any report fails the script.
+# The runs of c_tests/programs.txt (the one list of the C/C++ test programs)
+# that name asan (AddressSanitizer + UBSan + LeakSanitizer), valgrind
+# (memcheck) or tsan (ThreadSanitizer), against the shared library built with
+# the `system` backend: the tools see the C library's malloc, not the inside
+# of jemalloc or mimalloc. Any report fails the script. Why a run is not made
+# under a tool is in the manifest's last column.
 #
 #   bash tests/sanitizers.sh            # from the repository root
 #   GB_SAN_STRESS_OPS=2000000 bash tests/sanitizers.sh   # a longer stress
+#                        (the 4-thread run's operations; the others scale alike)
 #
 # Installs what it needs with apt-get (gcc, g++, libasan, libtsan, valgrind).
 # Builds into ${CARGO_TARGET_DIR:-target}/sanitizers.
@@ -35,34 +38,34 @@ soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 ln -sf "$lib" "$out/$soname"
 ln -sf "$lib" "$out/libgraphbit_alloc.so"
 
-# program arguments (a program may appear with several argument lists)
-runs=(
-    "api_contract.c|"
-    "threads.c|"
-    "fork.c|"
-    "first_call_free.c|"
-    "misuse.c|ok"
-    "stress.c|4 $stress_ops 1"
-    "stress.c|1 $((stress_ops / 4)) 2"
-    "cpp_use.cpp|"
-    "dlopen.c|$lib"
-    "rlimit.c|"
-)
-# fork.c is left out of TSan: TSan does not support fork() in a process with
-# running threads (the child hangs), and fork.c's stop flag is a plain
-# volatile int, which TSan reports as a race. threads.c is left out too: it
-# took 525 s under TSan here, and stress.c does the same cross-thread frees
-# with more checks in seconds.
-threaded="first_call_free.c stress.c misuse.c"
+# The manifest's runs: name|source|link|args|env|harnesses|why not.
+manifest=c_tests/programs.txt
+trim() { local v=$1; v=${v#"${v%%[![:space:]]*}"}; v=${v%"${v##*[![:space:]]}"}; printf '%s' "$v"; }
+runs=()
+while IFS= read -r line; do
+    case $(trim "$line") in '#'* | '') continue ;; esac
+    IFS='|' read -r name source link args env harnesses _ <<<"$line"
+    name=$(trim "$name") source=$(trim "$source") args=$(trim "$args") env=$(trim "$env")
+    args=${args//@LIB@/$lib}
+    # GB_SAN_STRESS_OPS: stress THREADS OPS SEED, OPS scaled from the 4-thread run's 400000.
+    if [ "$source" = stress.c ] && [ -n "${GB_SAN_STRESS_OPS:-}" ]; then
+        read -r t o seed <<<"$args"
+        args="$t $((o * GB_SAN_STRESS_OPS / 400000)) $seed"
+    fi
+    runs+=("$name|$source|$(trim "$link")|$args|$env| $(trim "$harnesses") ")
+done <"$manifest"
+[ ${#runs[@]} -gt 0 ] || { echo "sanitizers: no runs in $manifest" >&2; exit 1; }
 
-build() { # tool source exe
-    local tool=$1 src=$2 exe=$3 cc=gcc std=-std=c11 flags=(-O1 -g -fno-omit-frame-pointer)
+# Each program against the shared library (the tools run one library; the
+# static one is the same code), or, for link "none", loading it itself.
+build() { # tool source exe link
+    local tool=$1 src=$2 exe=$3 link=$4 cc=gcc std=-std=c11 flags=(-O1 -g -fno-omit-frame-pointer)
     case $src in *.cpp) cc=g++ std=-std=c++17 ;; esac
     case $tool in
         asan) flags+=(-fsanitize=address,undefined -fno-sanitize-recover=all) ;;
         tsan) flags+=(-fsanitize=thread) ;;
     esac
-    if [ "$src" = dlopen.c ]; then
+    if [ "$link" = none ]; then
         $cc "${flags[@]}" $std -Wall -Wextra -D_GNU_SOURCE "c_tests/$src" -o "$exe" -ldl -lpthread
     else
         $cc "${flags[@]}" $std -Wall -Wextra -D_GNU_SOURCE -DGB_EXPECT_BACKEND='"system"' -Iinclude \
@@ -79,27 +82,25 @@ failures=0
 summary=()
 for tool in asan valgrind tsan; do
     count=0 reports=0
+    built=" "
     for run in "${runs[@]}"; do
-        src=${run%%|*} args=${run#*|}
-        if [ $tool = tsan ] && [[ " $threaded " != *" $src "* ]]; then continue; fi
-        # RLIMIT_AS cannot be combined with ASan's and TSan's terabytes of
-        # reserved shadow memory, nor with valgrind's own address-space layout.
-        if [ "$src" = rlimit.c ]; then continue; fi
-        # gcc 12's ASan runtime has no fork handlers for its own allocator: a
-        # child forked while another thread is inside malloc can hang in it.
-        if [ $tool = asan ] && [ "$src" = fork.c ]; then continue; fi
+        IFS='|' read -r name src link args env harnesses <<<"$run"
+        [[ $harnesses == *" $tool "* ]] || continue
         exe="$out/${src%.*}-$tool"
-        build $tool "$src" "$exe"
-        log="$out/${src%.*}-$tool.log"
+        if [[ $built != *" $exe "* ]]; then
+            build $tool "$src" "$exe" "$link"
+            built+="$exe "
+        fi
+        log="$out/$name-$tool.log"
         start=$SECONDS
         set +e
         case $tool in
             # A forked child _exits holding blocks of threads it does not
             # have: no leak check there, memory errors still count.
             valgrind) leaks=full; [ "$src" = fork.c ] && leaks=no
-                valgrind -q --error-exitcode=97 --leak-check=$leaks --errors-for-leak-kinds=definite \
+                env $env valgrind -q --error-exitcode=97 --leak-check=$leaks --errors-for-leak-kinds=definite \
                 --show-leak-kinds=definite "$exe" $args >"$log" 2>&1 ;;
-            *) "$exe" $args >"$log" 2>&1 ;;
+            *) env $env "$exe" $args >"$log" 2>&1 ;;
         esac
         rc=$?
         set -e
@@ -109,13 +110,13 @@ for tool in asan valgrind tsan; do
         # check still fails the run.
         if [ $rc -eq 1 ] && grep -qE 'CHECK failed: (gb_)?verify' "$log" &&
             ! grep 'CHECK failed' "$log" | grep -qvE 'CHECK failed: (gb_)?verify'; then
-            echo "          ($src: gb_verify() is false under $tool: glibc's counters do not see the tool's malloc)"
+            echo "          ($name: gb_verify() is false under $tool: glibc's counters do not see the tool's malloc)"
             rc=0
         fi
         found=$(grep -cE '^==[0-9]+==ERROR|^WARNING: ThreadSanitizer|runtime error:|ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$log" || true)
         count=$((count + 1))
         reports=$((reports + found))
-        printf '%-9s %-18s %-22s exit %-3s reports %s  (%ss)\n' "$tool" "$src" "$args" "$rc" "$found" $((SECONDS - start))
+        printf '%-9s %-20s %-22s exit %-3s reports %s  (%ss)\n' "$tool" "$name" "${args:0:22}" "$rc" "$found" $((SECONDS - start))
         if [ $rc -ne 0 ] || [ "$found" -ne 0 ]; then
             failures=$((failures + 1))
             sed 's/^/    /' "$log" | head -60

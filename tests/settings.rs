@@ -1,12 +1,21 @@
 //! The backend's built-in tuning (issue 7) is what the library runs with, and
-//! the backend's run-time variable still overrides it. Read back through
-//! `gb_verify_report` ("build" -> "settings"), as `gb-info --json` prints it.
+//! the backend's run-time variable still overrides it. Read back as
+//! `gb-info --json` prints it (`build.settings_in_effect`, name: value), in a
+//! process whose environment the test controls.
+//!
+//! The backend-specific cases are ignored, with the reason, on the other
+//! backends: build.rs's `cfg(gb_backend = "...")` applies to this target too
+//! (cargo passes a build script's `rustc-cfg` to every target of the
+//! package).
 
 use std::process::Command;
 
-/// The settings line of the library's report, in a process whose
-/// environment has the backend's variables removed and `vars` added.
-fn settings(vars: &[(&str, &str)]) -> String {
+use graphbit_alloc::diagnostics;
+use serde_json::{Map, Value};
+
+/// `gb-info --json`'s report, in a process whose environment has the
+/// backend's variables removed and `vars` added.
+fn report(vars: &[(&str, &str)]) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gb-info"));
     cmd.arg("--json");
     for (name, _) in std::env::vars() {
@@ -17,64 +26,103 @@ fn settings(vars: &[(&str, &str)]) -> String {
     cmd.envs(vars.iter().copied());
     let out = cmd.output().expect("run gb-info");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("gb-info --json printed no JSON ({e}):\n{stdout}"));
-    report["build"]["settings"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no build.settings in {report}"))
-        .to_string()
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("gb-info --json printed no JSON ({e}):\n{stdout}"))
 }
 
-/// Asserts that every `key:value` pair is in the "in effect: ..." part.
-fn assert_in_effect<'a>(settings: &str, pairs: impl IntoIterator<Item = &'a str>) {
-    let list = settings
-        .strip_prefix("in effect: ")
-        .and_then(|s| s.split(';').next())
-        .unwrap_or_else(|| panic!("unexpected settings format: {settings}"));
+/// The settings in effect, name -> value.
+fn in_effect(report: &Value) -> &Map<String, Value> {
+    report["build"]["settings_in_effect"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no build.settings_in_effect in {report}"))
+}
+
+/// Asserts that every `name:value` pair (jemalloc's option syntax) is in
+/// effect.
+fn assert_in_effect<'a>(report: &Value, pairs: impl IntoIterator<Item = &'a str>) {
+    let settings = in_effect(report);
     for pair in pairs {
-        assert!(
-            list.split(',').any(|e| e == pair),
-            "{pair} is not in effect: {settings}"
-        );
+        let (name, value) = pair.split_once(':').expect("name:value");
+        let actual = settings
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not reported: {settings:?}"));
+        assert_eq!(actual.to_string(), value, "{name}: {settings:?}");
     }
 }
 
-/// The value of `JEMALLOC_SYS_WITH_MALLOC_CONF` in .cargo/config.toml.
+/// The options string of `_rjem_malloc_conf` in src/backend/jemalloc_conf.c
+/// (its C string literals, joined).
+#[cfg(gb_backend = "jemalloc")]
 fn configured_malloc_conf() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.cargo/config.toml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backend/jemalloc_conf.c");
     let text = std::fs::read_to_string(path).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("JEMALLOC_SYS_WITH_MALLOC_CONF"))
-        .expect("JEMALLOC_SYS_WITH_MALLOC_CONF in .cargo/config.toml");
-    line.split('"').nth(1).unwrap().to_string()
+    let definition = text
+        .split("_rjem_malloc_conf =")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("_rjem_malloc_conf = \"...\"; in src/backend/jemalloc_conf.c");
+    definition
+        .split('"')
+        .skip(1)
+        .step_by(2) // the literals, not the whitespace between them
+        .collect()
 }
 
+/// Every backend: the report lists the settings the library's own structs
+/// list, under the same names, and the one-line text agrees with them.
 #[test]
-fn jemalloc_runs_with_the_configured_defaults() {
-    if env!("GB_BACKEND") != "jemalloc" {
-        return;
-    }
-    let conf = configured_malloc_conf();
-    let s = settings(&[]);
-    assert!(
-        s.contains(&format!("built in: \"{conf}\"")),
-        "jemalloc was not built with .cargo/config.toml's malloc_conf {conf:?}: {s}"
+fn report_lists_the_backends_settings() {
+    let build = diagnostics::build();
+    let report = report(&[]);
+    let settings = in_effect(&report);
+    let mut names: Vec<&str> = build.settings.in_effect().iter().map(|s| s.name).collect();
+    names.sort_unstable(); // serde_json's map is sorted by name
+    assert_eq!(
+        settings.keys().map(String::as_str).collect::<Vec<_>>(),
+        names,
+        "gb-info's settings are the library's"
     );
-    assert_in_effect(&s, conf.split(','));
+    assert_eq!(
+        report["build"]["settings_override"],
+        build.settings.run_time_override
+    );
+    assert!(report["build"]["settings"].is_string());
 }
 
 #[test]
-fn jemalloc_run_time_variable_overrides_the_defaults() {
-    if env!("GB_BACKEND") != "jemalloc" {
-        return;
+#[cfg_attr(not(gb_backend = "jemalloc"), ignore = "jemalloc backend only")]
+fn jemalloc_runs_with_the_configured_defaults() {
+    #[cfg(gb_backend = "jemalloc")]
+    {
+        let conf = configured_malloc_conf();
+        let report = report(&[]);
+        assert_eq!(
+            report["build"]["settings_built_in"], conf,
+            "jemalloc was not built with src/backend/jemalloc_conf.c's options"
+        );
+        assert_in_effect(&report, conf.split(','));
+        // The struct says the same in this process, unless the environment
+        // that runs the tests overrides jemalloc's options.
+        if std::env::var_os("_RJEM_MALLOC_CONF").is_none() {
+            let build = diagnostics::build();
+            for pair in conf.split(',') {
+                let (name, value) = pair.split_once(':').unwrap();
+                let actual = build.settings.get(name).map(|v| v.to_string());
+                assert_eq!(actual.as_deref(), Some(value), "{name}");
+            }
+        }
     }
-    let s = settings(&[(
+}
+
+#[test]
+#[cfg_attr(not(gb_backend = "jemalloc"), ignore = "jemalloc backend only")]
+fn jemalloc_run_time_variable_overrides_the_defaults() {
+    let report = report(&[(
         "_RJEM_MALLOC_CONF",
         "background_thread:false,oversize_threshold:8388608,dirty_decay_ms:5000",
     )]);
     assert_in_effect(
-        &s,
+        &report,
         [
             "background_thread:false",
             "oversize_threshold:8388608",
@@ -84,14 +132,19 @@ fn jemalloc_run_time_variable_overrides_the_defaults() {
 }
 
 #[test]
+#[cfg_attr(not(gb_backend = "mimalloc"), ignore = "mimalloc backend only")]
 fn mimalloc_options_come_from_its_variables() {
-    if env!("GB_BACKEND") != "mimalloc" {
-        return;
-    }
     // mimalloc 3's default purge delay, then the variable's value: also
     // checks that the option numbers in src/backend/mimalloc.rs are right.
-    let s = settings(&[]);
-    assert_in_effect(&s, ["purge_delay:1000"]);
-    let s = settings(&[("MIMALLOC_PURGE_DELAY", "250"), ("MIMALLOC_ALLOW_THP", "0")]);
-    assert_in_effect(&s, ["purge_delay:250", "allow_thp:0"]);
+    assert_in_effect(&report(&[]), ["purge_delay:1000"]);
+    let report = report(&[("MIMALLOC_PURGE_DELAY", "250"), ("MIMALLOC_ALLOW_THP", "0")]);
+    assert_in_effect(&report, ["purge_delay:250", "allow_thp:0"]);
+}
+
+#[test]
+#[cfg_attr(not(gb_backend = "system"), ignore = "system backend only")]
+fn system_backend_has_no_settings_of_its_own() {
+    let report = report(&[]);
+    assert!(in_effect(&report).is_empty(), "{report}");
+    assert_eq!(report["build"]["settings_built_in"], "the C library's own");
 }

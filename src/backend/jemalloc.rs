@@ -1,30 +1,113 @@
 //! jemalloc, statically linked with the `_rjem_` symbol prefix, so it never
-//! replaces the host's `malloc`. Built with `--disable-initial-exec-tls` so
-//! that the shared library can be `dlopen`-ed into a running process.
+//! replaces the host's `malloc`. Initial-exec TLS by default (the fastest for
+//! a program that links the library at start-up); with the `dlopen` feature
+//! built with `--disable-initial-exec-tls`, so that the library can be
+//! `dlopen`-ed into a running process.
+//!
+//! The C API's functions are jemalloc's own entry points, called directly
+//! (tail calls): jemalloc keeps every row of the contract by itself.
+//! - Sizes above its largest size class (2^62 + ..., below `PTRDIFF_MAX`)
+//!   fail with `ENOMEM`, as do overflowing `calloc` products.
+//! - `free` keeps `errno`: with the built-in options (src/backend/
+//!   jemalloc_conf.c) the background thread does the purging, and jemalloc on
+//!   Linux retains its address space (no `munmap`), so the freeing thread
+//!   makes no system call that could fail; a purge it does make (with the
+//!   background thread turned off at run time) is an `madvise` of memory
+//!   jemalloc mapped, which succeeds. `c_tests/api_contract.c` checks errno
+//!   after frees of every size class, with purging on the freeing thread too.
 
 use core::ffi::{c_char, c_void, CStr};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use tikv_jemalloc_sys as je;
+#[cfg(gb_backend_auto_dep)]
+use graphbit_alloc_auto::{tikv_jemalloc_sys as je, tikv_jemallocator as jemallocator};
+#[cfg(not(gb_backend_auto_dep))]
+use {tikv_jemalloc_sys as je, tikv_jemallocator as jemallocator};
 
 /// The backend's name as `gb_allocator_name` reports it.
 pub(crate) const NAME: &CStr = c"jemalloc";
 
 /// Rust's global allocator for this backend.
 #[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
-pub(crate) type RustAllocator = tikv_jemallocator::Jemalloc;
+pub(crate) type RustAllocator = jemallocator::Jemalloc;
 /// The value installed as `#[global_allocator]`.
 #[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
-pub(crate) const RUST_ALLOCATOR: RustAllocator = tikv_jemallocator::Jemalloc;
+pub(crate) const RUST_ALLOCATOR: RustAllocator = jemallocator::Jemalloc;
 
-/// Set once a block has been handed out by `aligned_alloc` whose size class
-/// differs from the class of its requested size. jemalloc's sized free trusts
-/// the size it is given to find the size class, so from then on `free_sized`
-/// lets jemalloc look the size up instead. Programs that never request such a
-/// block keep the fast sized path. Set with a plain store and read with a
-/// plain load: the pointer's hand-over between threads orders them.
-static SIZED_FREE_NEEDS_LOOKUP: AtomicBool = AtomicBool::new(false);
+/// The allocation functions, as jemalloc's entry points.
+pub(crate) struct Backend;
+
+impl super::Heap for Backend {
+    #[inline(always)]
+    unsafe fn alloc(size: usize) -> *mut c_void {
+        // SAFETY: jemalloc's malloc accepts any size and sets ENOMEM.
+        unsafe { je::malloc(size) }
+    }
+
+    #[inline(always)]
+    unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
+        // SAFETY: jemalloc's calloc checks the product and sets ENOMEM.
+        unsafe { je::calloc(count, size) }
+    }
+
+    #[inline(always)]
+    unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+        // realloc(p, 0) frees p and returns NULL under jemalloc's default
+        // zero_realloc:free; a one-byte block is the contract's answer.
+        // SAFETY: NULL or a live block of this backend; jemalloc sets ENOMEM.
+        unsafe { je::realloc(ptr, size.max(1)) }
+    }
+
+    #[inline(always)]
+    unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
+        // aligned_alloc accepts any power-of-two alignment (from 1), treats
+        // size 0 as 1, sets ENOMEM, and sizes the block as
+        // sdallocx(.., MALLOCX_ALIGN(alignment)) expects it.
+        // SAFETY: alignment is a power of two (checked by the caller).
+        unsafe { je::aligned_alloc(alignment, size) }
+    }
+
+    #[inline(always)]
+    unsafe fn free(ptr: *mut c_void) {
+        // SAFETY: NULL or a live block of this backend.
+        unsafe { je::free(ptr) }
+    }
+
+    #[inline(always)]
+    unsafe fn free_sized(ptr: *mut c_void, size: usize) {
+        // `size` is the size asked for (0 was served as 1), so its size
+        // class is the block's. jemalloc 5.3.1's sdallocx crashes on NULL;
+        // the caller never passes it.
+        // SAFETY: a live block of this backend of that size.
+        unsafe { je::sdallocx(ptr, size.max(1), 0) }
+    }
+
+    #[inline(always)]
+    unsafe fn free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
+        // SAFETY: the block came from `aligned_alloc(alignment, size)`, whose
+        // size class these flags name.
+        unsafe { je::sdallocx(ptr, size.max(1), je::MALLOCX_ALIGN(alignment)) }
+    }
+
+    #[inline(always)]
+    unsafe fn usable_size(ptr: *const c_void) -> usize {
+        // SAFETY: a live block of this backend.
+        unsafe { je::malloc_usable_size(ptr) }
+    }
+}
+
+extern "C" {
+    /// The built-in options string (src/backend/jemalloc_conf.c).
+    fn graphbit_alloc_jemalloc_builtin_conf() -> *const c_char;
+}
+
+/// jemalloc's built-in run-time options of this library, as compiled in
+/// (src/backend/jemalloc_conf.c); `_RJEM_MALLOC_CONF` overrides them.
+pub fn builtin_options() -> &'static CStr {
+    // SAFETY: returns a pointer to a static NUL-terminated string.
+    unsafe { CStr::from_ptr(graphbit_alloc_jemalloc_builtin_conf()) }
+}
 
 /// jemalloc's version string, e.g. "5.3.1-0-g81034ce1f13...".
 pub fn version() -> &'static CStr {
@@ -59,105 +142,31 @@ fn read_c_str(name: &CStr) -> Option<&'static CStr> {
 }
 
 /// The run-time options that decide jemalloc's speed/footprint trade-off, as
-/// in effect: the built-in defaults (`.cargo/config.toml`,
-/// `JEMALLOC_SYS_WITH_MALLOC_CONF`) overridden by `_RJEM_MALLOC_CONF`.
-pub fn settings() -> String {
+/// in effect: the built-in defaults (src/backend/jemalloc_conf.c) overridden
+/// by `_RJEM_MALLOC_CONF`. Reads jemalloc's `opt.*` values; allocates nothing.
+pub fn settings() -> crate::diagnostics::Settings {
+    use crate::diagnostics::{BuiltIn, SettingValue, Settings};
+    let built_in = BuiltIn::Options(builtin_options().to_str().unwrap_or("?"));
+    let mut settings = Settings::new(built_in, "_RJEM_MALLOC_CONF");
+    let flag = |v: Option<bool>| v.map_or(SettingValue::Unknown, SettingValue::Bool);
+    let uint = |v: Option<u64>| v.map_or(SettingValue::Unknown, SettingValue::UInt);
+    let int = |v: Option<isize>| v.map_or(SettingValue::Unknown, |v| SettingValue::Int(v as i64));
     // SAFETY: each name is read with its mallctl type (jemalloc's ctl.c).
-    let (bg, bg_max, dirty, muzzy, oversize, dlsc, narenas) = unsafe {
-        (
-            read(c"opt.background_thread", false),
-            read(c"opt.max_background_threads", 0usize),
-            read(c"opt.dirty_decay_ms", 0isize),
-            read(c"opt.muzzy_decay_ms", 0isize),
-            read(c"opt.oversize_threshold", 0usize),
-            read(c"opt.disable_large_size_classes", false),
-            read(c"opt.narenas", 0u32),
-        )
-    };
-    fn show<T: core::fmt::Display>(v: Option<T>) -> String {
-        v.map_or("?".into(), |v| v.to_string())
+    unsafe {
+        let bg = read(c"opt.background_thread", false);
+        settings.push("background_thread", flag(bg));
+        let bg_max = read(c"opt.max_background_threads", 0usize).map(|v| v as u64);
+        settings.push("max_background_threads", uint(bg_max));
+        settings.push("dirty_decay_ms", int(read(c"opt.dirty_decay_ms", 0isize)));
+        settings.push("muzzy_decay_ms", int(read(c"opt.muzzy_decay_ms", 0isize)));
+        let oversize = read(c"opt.oversize_threshold", 0usize).map(|v| v as u64);
+        settings.push("oversize_threshold", uint(oversize));
+        let dlsc = read(c"opt.disable_large_size_classes", false);
+        settings.push("disable_large_size_classes", flag(dlsc));
+        let narenas = read(c"opt.narenas", 0u32).map(u64::from);
+        settings.push("narenas", uint(narenas));
     }
-    format!(
-        "in effect: background_thread:{},max_background_threads:{},dirty_decay_ms:{},\
-         muzzy_decay_ms:{},oversize_threshold:{},disable_large_size_classes:{},narenas:{}; \
-         built in: \"{}\"; run-time override: _RJEM_MALLOC_CONF",
-        show(bg),
-        show(bg_max),
-        show(dirty),
-        show(muzzy),
-        show(oversize),
-        show(dlsc),
-        show(narenas),
-        read_c_str(c"config.malloc_conf").map_or("".into(), |c| c.to_string_lossy()),
-    )
-}
-
-#[inline]
-pub unsafe fn alloc(size: usize) -> *mut c_void {
-    // SAFETY: jemalloc's malloc accepts any size.
-    unsafe { je::malloc(size) }
-}
-
-#[inline]
-pub unsafe fn alloc_zeroed(count: usize, size: usize) -> *mut c_void {
-    // SAFETY: jemalloc's calloc checks the product itself as well.
-    unsafe { je::calloc(count, size) }
-}
-
-#[inline]
-pub unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
-    // SAFETY: the caller passes a live block and a size of at least 1.
-    unsafe { je::realloc(ptr, size) }
-}
-
-pub unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
-    // mallocx and nallocx leave size 0 undefined.
-    let size = size.max(1);
-    let flags = je::MALLOCX_ALIGN(alignment);
-    // SAFETY: size is non-zero and alignment a power of two.
-    let block = unsafe { je::mallocx(size, flags) };
-    if !block.is_null()
-        && !SIZED_FREE_NEEDS_LOOKUP.load(Ordering::Relaxed)
-        // SAFETY: as above.
-        && unsafe { je::nallocx(size, flags) != je::nallocx(size, 0) }
-    {
-        SIZED_FREE_NEEDS_LOOKUP.store(true, Ordering::Relaxed);
-    }
-    block
-}
-
-#[inline]
-pub unsafe fn free(ptr: *mut c_void) {
-    // SAFETY: NULL or a live block of this backend.
-    unsafe { je::free(ptr) }
-}
-
-/// `ptr` is never NULL here (jemalloc 5.3.1's sized free crashes on NULL).
-#[inline]
-pub unsafe fn free_sized(ptr: *mut c_void, size: usize) {
-    if SIZED_FREE_NEEDS_LOOKUP.load(Ordering::Relaxed) {
-        // SAFETY: a live block of this backend.
-        unsafe { je::free(ptr) }
-    } else {
-        // SAFETY: no over-aligned block exists, so the size class of `size`
-        // is the block's size class.
-        unsafe { je::sdallocx(ptr, size.max(1), 0) }
-    }
-}
-
-/// `ptr` is never NULL here.
-#[inline]
-pub unsafe fn free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
-    // SAFETY: the block came from `aligned_alloc(alignment, size)`, which
-    // used exactly these flags.
-    unsafe { je::sdallocx(ptr, size.max(1), je::MALLOCX_ALIGN(alignment)) }
-}
-
-/// `ptr` is never NULL here.
-#[inline]
-pub unsafe fn usable_size(ptr: *const c_void) -> usize {
-    // SAFETY: a live block of this backend.
-    unsafe { je::malloc_usable_size(ptr) }
+    settings
 }
 
 /// This backend can tell its own blocks from foreign pointers.
@@ -241,10 +250,19 @@ fn set_background_thread(mut on: bool) -> libc::c_int {
 /// skips an arena that jemalloc's background thread is purging at that
 /// moment (`decay->purging`), so the thread is stopped, and joined, for the
 /// purge and started again after it.
+///
+/// One trim at a time (`TRIM_TURN`): otherwise a second caller could see the
+/// thread stopped by the first, purge while the first restarts it, and leave
+/// it as it found it. If the thread cannot be started again (jemalloc
+/// creates it with `pthread_create`, which can fail), trim tries three times,
+/// returns the error, and remembers (`RESTART_OWED`) that the thread is off
+/// only because of it: the next trim starts it again.
 pub fn trim() -> libc::c_int {
+    let _turn = TrimTurn::take();
     // SAFETY: "background_thread" is a read-write bool.
-    let background = unsafe { read(c"background_thread", false) }.unwrap_or(false);
-    if background {
+    let running = unsafe { read(c"background_thread", false) }.unwrap_or(false);
+    let owed = RESTART_OWED.load(Ordering::Relaxed);
+    if running {
         let rc = set_background_thread(false);
         if rc != 0 {
             return rc;
@@ -268,16 +286,63 @@ pub fn trim() -> libc::c_int {
             0,
         )
     };
-    let restarted = if background {
-        set_background_thread(true)
+    let restarted = if running || owed {
+        start_background_thread()
     } else {
         0
     };
+    RESTART_OWED.store(restarted != 0, Ordering::Relaxed);
     if rc != 0 {
         rc
     } else {
         restarted
     }
+}
+
+/// Set while a `trim` runs; the next one waits for it to finish.
+static TRIM_BUSY: AtomicBool = AtomicBool::new(false);
+
+/// Set when `trim` stopped jemalloc's background thread and could not start
+/// it again. Read and written only by the trim holding its turn.
+static RESTART_OWED: AtomicBool = AtomicBool::new(false);
+
+/// The turn of one `trim`: a spin lock that yields while it waits (a trim
+/// takes milliseconds). Not a `std::sync::Mutex`, which allocates on some
+/// platforms, and allocation failure here would abort the host.
+struct TrimTurn;
+
+impl TrimTurn {
+    fn take() -> TrimTurn {
+        while TRIM_BUSY
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+        TrimTurn
+    }
+}
+
+impl Drop for TrimTurn {
+    fn drop(&mut self) {
+        TRIM_BUSY.store(false, Ordering::Release);
+    }
+}
+
+/// Starts jemalloc's background thread; three tries, a millisecond apart, as
+/// thread creation fails transiently when the system is short of threads.
+fn start_background_thread() -> libc::c_int {
+    let mut rc = 0;
+    for attempt in 0..3 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        rc = set_background_thread(true);
+        if rc == 0 {
+            break;
+        }
+    }
+    rc
 }
 
 /// Whether this jemalloc keeps statistics (`config.stats`).
@@ -287,17 +352,94 @@ pub fn stats_enabled() -> bool {
 }
 
 /// How the backend's thread-local state is reached.
-pub(crate) const TLS_MODEL: &str = "global-dynamic (jemalloc built with --disable-initial-exec-tls, so the library can be dlopen-ed)";
+pub(crate) const TLS_MODEL: &str = if cfg!(feature = "dlopen") {
+    "global-dynamic (jemalloc built with --disable-initial-exec-tls, so the library can be dlopen-ed)"
+} else {
+    "initial-exec (for programs that link the library at start-up; dlopen needs libgraphbit_alloc_dlopen)"
+};
 
-/// jemalloc's own statistics report (`malloc_stats_print`).
-pub fn detailed_stats() -> String {
-    extern "C" fn append(out: *mut c_void, text: *const c_char) {
-        // SAFETY: `out` is the String passed below; jemalloc passes a C string.
-        let (out, text) = unsafe { (&mut *(out as *mut String), CStr::from_ptr(text)) };
-        out.push_str(&text.to_string_lossy());
+/// jemalloc's own statistics report (`malloc_stats_print`), written into
+/// `out` as jemalloc produces it.
+pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+    struct Sink<'a> {
+        out: &'a mut dyn core::fmt::Write,
+        result: core::fmt::Result,
     }
-    let mut out = String::new();
-    // SAFETY: the callback only appends to `out`, which outlives the call.
-    unsafe { je::malloc_stats_print(Some(append), (&mut out as *mut String).cast(), ptr::null()) };
-    out
+    extern "C" fn write(sink: *mut c_void, text: *const c_char) {
+        // SAFETY: `sink` is the Sink passed below, alive for the call;
+        // jemalloc passes a NUL-terminated string.
+        let (sink, text) = unsafe { (&mut *sink.cast::<Sink<'_>>(), CStr::from_ptr(text)) };
+        if sink.result.is_ok() {
+            sink.result = crate::diagnostics::write_c_str(sink.out, text);
+        }
+    }
+    let mut sink = Sink { out, result: Ok(()) };
+    // SAFETY: the callback only writes into `sink`, which outlives the call.
+    unsafe { je::malloc_stats_print(Some(write), (&mut sink as *mut Sink<'_>).cast(), ptr::null()) };
+    sink.result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resident set of the process (/proc/self/statm), in bytes.
+    fn resident_bytes() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        // SAFETY: no preconditions.
+        pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize
+    }
+
+    fn background_thread() -> Option<bool> {
+        // SAFETY: "background_thread" is a read-write bool.
+        unsafe { read(c"background_thread", false) }
+    }
+
+    /// Two threads trimming at once, many times: every call succeeds, the
+    /// background thread is as it was before (on, with the built-in
+    /// options), and the freed working set left RAM.
+    #[test]
+    fn concurrent_trims_leave_the_background_thread_running() {
+        const BLOCK: usize = 64 << 10;
+        const BLOCKS: usize = 4096; // 256 MiB
+        let before = background_thread();
+        let blocks: Vec<usize> = (0..BLOCKS)
+            .map(|_| {
+                // SAFETY: plain allocation; touched so it is resident.
+                let p = unsafe { je::malloc(BLOCK) };
+                assert!(!p.is_null());
+                unsafe { ptr::write_bytes(p.cast::<u8>(), 0x3C, BLOCK) };
+                p as usize
+            })
+            .collect();
+        let loaded = resident_bytes();
+        for p in blocks {
+            // SAFETY: the blocks allocated above.
+            unsafe { je::free(p as *mut c_void) };
+        }
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|scope| {
+            let trims: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        (0..20).map(|_| trim()).find(|&rc| rc != 0).unwrap_or(0)
+                    })
+                })
+                .collect();
+            for t in trims {
+                assert_eq!(t.join().unwrap(), 0, "gb_trim failed");
+            }
+        });
+        let trimmed = resident_bytes();
+        assert_eq!(background_thread(), before, "background thread state changed");
+        assert!(!RESTART_OWED.load(Ordering::Relaxed));
+        assert!(
+            trimmed + (128 << 20) <= loaded,
+            "resident {} MiB loaded, {} MiB after trimming",
+            loaded >> 20,
+            trimmed >> 20
+        );
+    }
 }

@@ -1,82 +1,97 @@
 //! mimalloc, statically linked. Its functions keep their `mi_` names and never
 //! replace the host's `malloc`; on ELF platforms it is built with the
-//! local-dynamic TLS model so that the shared library can be `dlopen`-ed.
-//! mimalloc does not set `errno`: the C API layer does.
+//! local-dynamic TLS model with the `dlopen` feature, initial-exec without.
 
 use core::ffi::{c_void, CStr};
-use std::sync::OnceLock;
 
-use libmimalloc_sys as mi;
+#[cfg(gb_backend_auto_dep)]
+use graphbit_alloc_auto::{libmimalloc_sys as mi, mimalloc as mimalloc_crate};
+#[cfg(not(gb_backend_auto_dep))]
+use {libmimalloc_sys as mi, mimalloc as mimalloc_crate};
 
 /// The backend's name as `gb_allocator_name` reports it.
 pub(crate) const NAME: &CStr = c"mimalloc";
 
 /// Rust's global allocator for this backend.
 #[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
-pub(crate) type RustAllocator = mimalloc::MiMalloc;
+pub(crate) type RustAllocator = mimalloc_crate::MiMalloc;
 /// The value installed as `#[global_allocator]`.
 #[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
-pub(crate) const RUST_ALLOCATOR: RustAllocator = mimalloc::MiMalloc;
+pub(crate) const RUST_ALLOCATOR: RustAllocator = mimalloc_crate::MiMalloc;
 
-/// mimalloc's version as "major.minor.patch" (from `mi_version()`).
+/// mimalloc's version as "major.minor.patch" (from `mi_version()`),
+/// formatted once into a static buffer (nothing allocated).
 pub fn version() -> &'static CStr {
-    static VERSION: OnceLock<std::ffi::CString> = OnceLock::new();
-    VERSION.get_or_init(|| {
+    static VERSION: crate::diagnostics::StaticText<24> = crate::diagnostics::StaticText::new();
+    VERSION.get(|out| {
         // SAFETY: no preconditions.
         let v = unsafe { mi::mi_version() };
-        let text = format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100);
-        std::ffi::CString::new(text).unwrap_or_default()
+        let _ = write!(out, "{}.{}.{}", v / 10000, (v / 100) % 100, v % 100);
     })
 }
 
-#[inline]
-pub unsafe fn alloc(size: usize) -> *mut c_void {
-    // SAFETY: mi_malloc accepts any size, 0 included.
-    unsafe { mi::mi_malloc(size) }
+/// The allocation functions, as mimalloc's entry points. mimalloc does not
+/// set `errno` when it runs out of memory, and its free path can (its retry
+/// loops around `madvise` and `mmap` reset it), so these set and keep it.
+pub(crate) struct Backend;
+
+/// Sets `ENOMEM` when mimalloc returned NULL.
+#[inline(always)]
+fn enomem_if_null(block: *mut c_void) -> *mut c_void {
+    if block.is_null() {
+        crate::errno::set(libc::ENOMEM);
+    }
+    block
 }
 
-#[inline]
-pub unsafe fn alloc_zeroed(count: usize, size: usize) -> *mut c_void {
-    // SAFETY: mi_calloc checks the product itself as well.
-    unsafe { mi::mi_calloc(count, size) }
-}
+impl super::Heap for Backend {
+    #[inline(always)]
+    unsafe fn alloc(size: usize) -> *mut c_void {
+        // SAFETY: mi_malloc accepts any size (NULL above PTRDIFF_MAX).
+        enomem_if_null(unsafe { mi::mi_malloc(size) })
+    }
 
-#[inline]
-pub unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
-    // SAFETY: a live block of this backend.
-    unsafe { mi::mi_realloc(ptr, size) }
-}
+    #[inline(always)]
+    unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
+        // SAFETY: mi_calloc checks the product itself.
+        enomem_if_null(unsafe { mi::mi_calloc(count, size) })
+    }
 
-#[inline]
-pub unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
-    // SAFETY: alignment is a power of two.
-    unsafe { mi::mi_malloc_aligned(size, alignment) }
-}
+    #[inline(always)]
+    unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+        // SAFETY: NULL or a live block of this backend.
+        enomem_if_null(unsafe { mi::mi_realloc(ptr, size.max(1)) })
+    }
 
-#[inline]
-pub unsafe fn free(ptr: *mut c_void) {
-    // SAFETY: NULL or a live block of this backend.
-    unsafe { mi::mi_free(ptr) }
-}
+    #[inline(always)]
+    unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
+        // SAFETY: alignment is a power of two.
+        enomem_if_null(unsafe { mi::mi_malloc_aligned(size, alignment) })
+    }
 
-/// mimalloc's sized free only checks the size in debug builds, so it is
-/// correct for blocks from `aligned_alloc` as well.
-#[inline]
-pub unsafe fn free_sized(ptr: *mut c_void, size: usize) {
-    // SAFETY: a live block of this backend.
-    unsafe { mi::mi_free_size(ptr, size) }
-}
+    #[inline(always)]
+    unsafe fn free(ptr: *mut c_void) {
+        // SAFETY: NULL or a live block of this backend.
+        crate::errno::preserve(|| unsafe { mi::mi_free(ptr) })
+    }
 
-#[inline]
-pub unsafe fn free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
-    // SAFETY: a live block from `aligned_alloc(alignment, size)`.
-    unsafe { mi::mi_free_size_aligned(ptr, size, alignment) }
-}
+    #[inline(always)]
+    unsafe fn free_sized(ptr: *mut c_void, size: usize) {
+        // SAFETY: a live block of this backend.
+        crate::errno::preserve(|| unsafe { mi::mi_free_size(ptr, size) })
+    }
 
-#[inline]
-pub unsafe fn usable_size(ptr: *const c_void) -> usize {
-    // SAFETY: a live block of this backend.
-    unsafe { mi::mi_usable_size(ptr) }
+    #[inline(always)]
+    unsafe fn free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
+        // SAFETY: a live block from `aligned_alloc(alignment, size)`.
+        crate::errno::preserve(|| unsafe { mi::mi_free_size_aligned(ptr, size, alignment) })
+    }
+
+    #[inline(always)]
+    unsafe fn usable_size(ptr: *const c_void) -> usize {
+        // SAFETY: a live block of this backend.
+        unsafe { mi::mi_usable_size(ptr) }
+    }
 }
 
 /// This backend can tell its own blocks from foreign pointers.
@@ -138,8 +153,10 @@ pub fn stats_enabled() -> bool {
 /// How the backend's thread-local state is reached.
 pub(crate) const TLS_MODEL: &str = if cfg!(any(target_os = "macos", windows)) {
     "platform default (mimalloc)"
-} else {
+} else if cfg!(feature = "dlopen") {
     "local-dynamic (mimalloc built with -ftls-model=local-dynamic, so the library can be dlopen-ed)"
+} else {
+    "initial-exec (mimalloc's default)"
 };
 
 /// The mimalloc options that decide its speed/footprint trade-off, by their
@@ -154,33 +171,40 @@ const OPTIONS: [(&str, mi::mi_option_t); 6] = [
 ];
 
 /// mimalloc's options as in effect (its defaults, overridden by the
-/// `MIMALLOC_<NAME>` environment variables).
-pub fn settings() -> String {
-    let values: Vec<String> = OPTIONS
-        .iter()
+/// `MIMALLOC_<NAME>` environment variables). Allocates nothing.
+pub fn settings() -> crate::diagnostics::Settings {
+    use crate::diagnostics::{BuiltIn, SettingValue, Settings};
+    let built_in = BuiltIn::Description(if cfg!(any(target_os = "linux", target_os = "android")) {
+        "no_thp (mimalloc never madvises its memory for transparent huge pages, whatever allow_thp says)"
+    } else {
+        "mimalloc's defaults"
+    });
+    let mut settings = Settings::new(built_in, "MIMALLOC_<OPTION> variables");
+    for (name, option) in OPTIONS {
         // SAFETY: mi_option_get accepts any option number below _mi_option_last.
-        .map(|(name, option)| format!("{name}:{}", unsafe { mi::mi_option_get(*option) }))
-        .collect();
-    format!(
-        "in effect: {}; built in: {}; run-time override: MIMALLOC_<OPTION> variables",
-        values.join(","),
-        if cfg!(any(target_os = "linux", target_os = "android")) {
-            "no_thp (mimalloc never madvises its memory for transparent huge pages, whatever allow_thp says)"
-        } else {
-            "mimalloc's defaults"
-        }
-    )
+        let value = unsafe { mi::mi_option_get(option) };
+        settings.push(name, SettingValue::Int(value as i64));
+    }
+    settings
 }
 
-/// mimalloc's own statistics report (`mi_stats_print_out`).
-pub fn detailed_stats() -> String {
-    extern "C" fn append(text: *const core::ffi::c_char, out: *mut c_void) {
-        // SAFETY: `out` is the String passed below; mimalloc passes a C string.
-        let (out, text) = unsafe { (&mut *(out as *mut String), CStr::from_ptr(text)) };
-        out.push_str(&text.to_string_lossy());
+/// mimalloc's own statistics report (`mi_stats_print_out`), written into
+/// `out` as mimalloc produces it.
+pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+    struct Sink<'a> {
+        out: &'a mut dyn core::fmt::Write,
+        result: core::fmt::Result,
     }
-    let mut out = String::new();
-    // SAFETY: the callback only appends to `out`, which outlives the call.
-    unsafe { mi::mi_stats_print_out(Some(append), (&mut out as *mut String).cast()) };
-    out
+    extern "C" fn write(text: *const core::ffi::c_char, sink: *mut c_void) {
+        // SAFETY: `sink` is the Sink passed below, alive for the call;
+        // mimalloc passes a NUL-terminated string.
+        let (sink, text) = unsafe { (&mut *sink.cast::<Sink<'_>>(), CStr::from_ptr(text)) };
+        if sink.result.is_ok() {
+            sink.result = crate::diagnostics::write_c_str(sink.out, text);
+        }
+    }
+    let mut sink = Sink { out, result: Ok(()) };
+    // SAFETY: the callback only writes into `sink`, which outlives the call.
+    unsafe { mi::mi_stats_print_out(Some(write), (&mut sink as *mut Sink<'_>).cast()) };
+    sink.result
 }

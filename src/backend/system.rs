@@ -19,16 +19,17 @@ pub(crate) type RustAllocator = std::alloc::System;
 #[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
 pub(crate) const RUST_ALLOCATOR: RustAllocator = std::alloc::System;
 
-/// The C library's version, e.g. "glibc 2.36".
+/// The C library's version, e.g. "glibc 2.36", formatted once into a static
+/// buffer (nothing allocated).
 pub fn version() -> &'static CStr {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        use std::sync::OnceLock;
-        static VERSION: OnceLock<std::ffi::CString> = OnceLock::new();
-        VERSION.get_or_init(|| {
+        static VERSION: crate::diagnostics::StaticText<64> = crate::diagnostics::StaticText::new();
+        VERSION.get(|out| {
             // SAFETY: returns a static NUL-terminated string.
             let v = unsafe { CStr::from_ptr(libc::gnu_get_libc_version()) };
-            std::ffi::CString::new(format!("glibc {}", v.to_string_lossy())).unwrap_or_default()
+            let _ = out.write_str("glibc ");
+            let _ = crate::diagnostics::write_c_str(out, v);
         })
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
@@ -37,63 +38,103 @@ pub fn version() -> &'static CStr {
     }
 }
 
-// C allows malloc(0) to return NULL; asking for one byte keeps the
-// "unique, non-NULL" promise on every C library.
-#[inline]
-pub unsafe fn alloc(size: usize) -> *mut c_void {
-    // SAFETY: any size.
-    unsafe { libc::malloc(size.max(1)) }
-}
+/// The allocation functions, as the C library's. On glibc, whose `malloc`
+/// already keeps every row of the contract but `realloc(p, 0)` (it frees and
+/// returns NULL), they are direct calls: sizes above `PTRDIFF_MAX` fail with
+/// `ENOMEM` (glibc 2.30+), `malloc(0)` and `calloc(0, n)` return unique
+/// blocks, and `free` keeps `errno` (glibc 2.33+). Elsewhere the portable
+/// forms below ask for one byte where C lets a zero size return NULL.
+pub(crate) struct Backend;
 
-#[inline]
-pub unsafe fn alloc_zeroed(count: usize, size: usize) -> *mut c_void {
-    if count == 0 || size == 0 {
+/// True where the C library is glibc, whose answers need no adjusting.
+const GLIBC: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
+
+impl super::Heap for Backend {
+    #[inline(always)]
+    unsafe fn alloc(size: usize) -> *mut c_void {
+        if !GLIBC && size > isize::MAX as usize {
+            return enomem();
+        }
         // SAFETY: any size.
-        return unsafe { libc::calloc(1, 1) };
+        unsafe { libc::malloc(if GLIBC { size } else { size.max(1) }) }
     }
-    // SAFETY: the caller has checked that count * size does not overflow.
-    unsafe { libc::calloc(count, size) }
-}
 
-#[inline]
-pub unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
-    // SAFETY: a live block of this backend, size at least 1.
-    unsafe { libc::realloc(ptr, size) }
-}
-
-pub unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
-    // posix_memalign wants a multiple of sizeof(void *).
-    let alignment = alignment.max(core::mem::size_of::<*mut c_void>());
-    let mut block: *mut c_void = core::ptr::null_mut();
-    // SAFETY: alignment is a power of two and a multiple of sizeof(void *).
-    let rc = unsafe { libc::posix_memalign(&mut block, alignment, size.max(1)) };
-    if rc != 0 {
-        return core::ptr::null_mut();
+    #[inline(always)]
+    unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
+        if GLIBC {
+            // SAFETY: glibc checks the product.
+            return unsafe { libc::calloc(count, size) };
+        }
+        match count.checked_mul(size) {
+            // SAFETY: any size; zero sizes ask for one byte.
+            Some(0) => unsafe { libc::calloc(1, 1) },
+            // SAFETY: the product does not overflow.
+            Some(total) if total <= isize::MAX as usize => unsafe { libc::calloc(count, size) },
+            _ => enomem(),
+        }
     }
-    block
+
+    #[inline(always)]
+    unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+        if !GLIBC && size > isize::MAX as usize {
+            return enomem();
+        }
+        // SAFETY: NULL or a live block of this backend, size at least 1.
+        unsafe { libc::realloc(ptr, size.max(1)) }
+    }
+
+    unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
+        // posix_memalign wants a multiple of sizeof(void *).
+        let alignment = alignment.max(core::mem::size_of::<*mut c_void>());
+        let mut block: *mut c_void = core::ptr::null_mut();
+        // SAFETY: alignment is a power of two and a multiple of sizeof(void *).
+        let rc = unsafe { libc::posix_memalign(&mut block, alignment, size.max(1)) };
+        if rc != 0 {
+            return enomem();
+        }
+        block
+    }
+
+    #[inline(always)]
+    unsafe fn free(ptr: *mut c_void) {
+        if GLIBC {
+            // SAFETY: NULL or a live block of this backend.
+            unsafe { libc::free(ptr) }
+        } else {
+            // SAFETY: as above.
+            crate::errno::preserve(|| unsafe { libc::free(ptr) })
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn free_sized(ptr: *mut c_void, _size: usize) {
+        // SAFETY: a live block of this backend; there is no sized free here.
+        unsafe { Self::free(ptr) }
+    }
+
+    #[inline(always)]
+    unsafe fn free_aligned_sized(ptr: *mut c_void, _alignment: usize, _size: usize) {
+        // SAFETY: a live block of this backend.
+        unsafe { Self::free(ptr) }
+    }
+
+    #[inline(always)]
+    unsafe fn usable_size(ptr: *const c_void) -> usize {
+        // SAFETY: a live block of this backend.
+        unsafe { c_usable_size(ptr) }
+    }
 }
 
-#[inline]
-pub unsafe fn free(ptr: *mut c_void) {
-    // SAFETY: NULL or a live block of this backend.
-    unsafe { libc::free(ptr) }
+#[cold]
+fn enomem() -> *mut c_void {
+    crate::errno::set(libc::ENOMEM);
+    core::ptr::null_mut()
 }
 
-/// The C library has no sized free here; `free` finds the size itself.
-#[inline]
-pub unsafe fn free_sized(ptr: *mut c_void, _size: usize) {
-    // SAFETY: a live block of this backend.
-    unsafe { libc::free(ptr) }
-}
-
-#[inline]
-pub unsafe fn free_aligned_sized(ptr: *mut c_void, _alignment: usize, _size: usize) {
-    // SAFETY: a live block of this backend.
-    unsafe { libc::free(ptr) }
-}
-
-#[inline]
-pub unsafe fn usable_size(ptr: *const c_void) -> usize {
+/// # Safety
+/// `ptr` is a live block of this backend.
+#[inline(always)]
+unsafe fn c_usable_size(ptr: *const c_void) -> usize {
     #[cfg(target_os = "linux")]
     // SAFETY: a live block of this backend.
     unsafe {
@@ -178,32 +219,92 @@ pub fn stats_enabled() -> bool {
 pub(crate) const TLS_MODEL: &str = "C library (not part of this library)";
 
 /// The C library's malloc is used as it is configured (glibc:
-/// `GLIBC_TUNABLES=glibc.malloc.*`, `mallopt`).
-pub fn settings() -> String {
-    "the C library's own (glibc: GLIBC_TUNABLES=glibc.malloc.*)".into()
+/// `GLIBC_TUNABLES=glibc.malloc.*`, `mallopt`): no settings of its own.
+pub fn settings() -> crate::diagnostics::Settings {
+    use crate::diagnostics::{BuiltIn, Settings};
+    Settings::new(
+        BuiltIn::Description("the C library's own"),
+        "glibc: GLIBC_TUNABLES=glibc.malloc.*",
+    )
 }
 
-/// The C library's own statistics report (glibc: `malloc_info`, XML).
-pub fn detailed_stats() -> String {
+/// The C library's own statistics report (glibc: `malloc_info`, XML),
+/// written into `out` as glibc produces it.
+///
+/// `malloc_info` writes to a `FILE`. The stream is a `fopencookie` stream
+/// whose write function passes each piece on to `out`: one pass both copies
+/// what fits and counts the rest, with no buffer of our own. (`fmemopen` over
+/// the caller's buffer cannot tell the length needed once it is full; a pipe
+/// needs a second thread to drain it past 64 KiB.) The stream is unbuffered,
+/// so glibc allocates only the `FILE` itself, with its own `malloc`, which
+/// returns NULL rather than abort when memory is short: then this returns
+/// `Err`.
+pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let mut buf: *mut core::ffi::c_char = core::ptr::null_mut();
-        let mut len: usize = 0;
-        // SAFETY: open_memstream allocates the buffer with malloc; we free it.
-        unsafe {
-            let stream = libc::open_memstream(&mut buf, &mut len);
-            if stream.is_null() {
-                return String::new();
-            }
-            libc::malloc_info(0, stream);
-            libc::fclose(stream);
-            let text = CStr::from_ptr(buf).to_string_lossy().into_owned();
-            libc::free(buf.cast());
-            text
+        use core::ffi::c_char;
+
+        struct Sink<'a> {
+            out: &'a mut dyn core::fmt::Write,
+            result: core::fmt::Result,
         }
+        /// glibc's `cookie_io_functions_t` (the libc crate does not have it).
+        #[repr(C)]
+        struct CookieIoFunctions {
+            read: Option<unsafe extern "C" fn(*mut c_void, *mut c_char, usize) -> isize>,
+            write: Option<unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> isize>,
+            seek: Option<unsafe extern "C" fn(*mut c_void, *mut i64, libc::c_int) -> libc::c_int>,
+            close: Option<unsafe extern "C" fn(*mut c_void) -> libc::c_int>,
+        }
+        extern "C" {
+            fn fopencookie(
+                cookie: *mut c_void,
+                mode: *const c_char,
+                functions: CookieIoFunctions,
+            ) -> *mut libc::FILE;
+        }
+        unsafe extern "C" fn write(cookie: *mut c_void, text: *const c_char, len: usize) -> isize {
+            // SAFETY: `cookie` is the Sink below, alive while the stream is
+            // open; glibc passes `len` readable bytes.
+            let (sink, bytes) = unsafe {
+                (&mut *cookie.cast::<Sink<'_>>(), core::slice::from_raw_parts(text.cast::<u8>(), len))
+            };
+            for chunk in bytes.utf8_chunks() {
+                if sink.result.is_ok() {
+                    sink.result = sink.out.write_str(chunk.valid());
+                }
+                if sink.result.is_ok() && !chunk.invalid().is_empty() {
+                    sink.result = sink.out.write_char(char::REPLACEMENT_CHARACTER);
+                }
+            }
+            len as isize // never a short write: a failure is kept in the sink
+        }
+        let mut sink = Sink { out, result: Ok(()) };
+        let functions = CookieIoFunctions {
+            read: None,
+            write: Some(write),
+            seek: None,
+            close: None,
+        };
+        // SAFETY: the cookie outlives the stream, closed below; the write
+        // function matches glibc's cookie_write_function_t.
+        unsafe {
+            let stream = fopencookie((&mut sink as *mut Sink<'_>).cast(), c"w".as_ptr(), functions);
+            if stream.is_null() {
+                return Err(core::fmt::Error);
+            }
+            libc::setvbuf(stream, core::ptr::null_mut(), libc::_IONBF, 0);
+            let rc = libc::malloc_info(0, stream);
+            libc::fclose(stream);
+            if rc != 0 {
+                return Err(core::fmt::Error);
+            }
+        }
+        sink.result
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {
-        String::new()
+        let _ = out;
+        Ok(())
     }
 }

@@ -5,31 +5,30 @@
 //!   --json           print the verification report (JSON) and nothing else
 //!   --backend-stats  also print the backend's own detailed statistics
 //! Exits 0 when every verification check passes, 1 otherwise.
+//!
+//! It reads the library's diagnostics as data (`graphbit_alloc::diagnostics`)
+//! and formats them only here, on their way to stdout.
 
 use std::ffi::{c_char, CStr};
+use std::fmt;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use graphbit_alloc as gb;
-
-/// Reads an snprintf-style text function into a String.
-fn read_text(f: unsafe extern "C" fn(*mut c_char, usize) -> usize) -> String {
-    // SAFETY: NULL with length 0 only asks for the size.
-    let mut room = unsafe { f(std::ptr::null_mut(), 0) } + 1;
-    loop {
-        let mut buf = vec![0u8; room];
-        // SAFETY: buf holds `room` bytes.
-        let needed = unsafe { f(buf.as_mut_ptr().cast(), room) };
-        if needed < room {
-            buf.truncate(needed);
-            return String::from_utf8_lossy(&buf).into_owned();
-        }
-        room = needed + 1; // it grew between the two calls
-    }
-}
+use graphbit_alloc::diagnostics;
 
 fn c_str(p: *const c_char) -> String {
     // SAFETY: the library returns static NUL-terminated strings.
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// A `fmt::Write` onto stdout, so the library's writers print directly.
+struct Stdout<'a>(std::io::StdoutLock<'a>);
+
+impl fmt::Write for Stdout<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_all(s.as_bytes()).map_err(|_| fmt::Error)
+    }
 }
 
 fn main() -> ExitCode {
@@ -44,40 +43,61 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
-    let report = read_text(gb::gb_verify_report);
-    let passed = report.contains("\"passed\":true,\"checks\"");
-    if json {
-        println!("{report}");
+    let report = diagnostics::run_checks();
+    let build = diagnostics::build();
+    let mut out = Stdout(std::io::stdout().lock());
+    let printed = if json {
+        diagnostics::write_json(&report, &build, &mut out).and_then(|()| writeln_fmt(&mut out))
     } else {
-        print_summary(&report);
+        print_summary(&mut out, &report, &build)
+    };
+    let printed = printed.and_then(|()| {
+        if backend_stats {
+            fmt::Write::write_str(&mut out, "\n")?;
+            diagnostics::write_backend_stats(&mut out)?;
+            writeln_fmt(&mut out)
+        } else {
+            Ok(())
+        }
+    });
+    if printed.is_err() || out.0.flush().is_err() {
+        eprintln!("gb-info: cannot write to stdout");
+        return ExitCode::from(2);
     }
-    if backend_stats {
-        println!("\n{}", read_text(gb::gb_backend_stats_text));
-    }
-    if passed {
+    if report.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
-fn print_summary(report: &str) {
-    println!(
+fn writeln_fmt(out: &mut dyn fmt::Write) -> fmt::Result {
+    out.write_str("\n")
+}
+
+fn print_summary(
+    out: &mut dyn fmt::Write,
+    report: &diagnostics::Report,
+    build: &diagnostics::Build,
+) -> fmt::Result {
+    writeln!(
+        out,
         "graphbit-alloc {}  backend: {} {}",
         c_str(gb::gb_version()),
         c_str(gb::gb_allocator_name()),
         c_str(gb::gb_allocator_version())
-    );
-    println!("gb_verify: {}", gb::gb_verify());
-    if let Some(settings) = json_field(report, "settings") {
-        println!("settings: {settings}");
-    }
-    println!("\nchecks:");
-    for (name, passed, evidence) in checks(report) {
-        println!(
-            "  [{}] {name}\n         {evidence}",
-            if passed { "pass" } else { "FAIL" }
-        );
+    )?;
+    writeln!(out, "gb_verify: {}", report.passed())?;
+    writeln!(out, "settings: {}", build.settings)?;
+    writeln!(out, "\nchecks:")?;
+    for check in &report.checks {
+        writeln!(
+            out,
+            "  [{}] {}\n         {}",
+            if check.passed { "pass" } else { "FAIL" },
+            check.name,
+            check.evidence
+        )?;
     }
     let mut stats = gb::gb_stats_t {
         size: std::mem::size_of::<gb::gb_stats_t>(),
@@ -90,7 +110,7 @@ fn print_summary(report: &str) {
     };
     // SAFETY: a valid gb_stats_t with its size set.
     if unsafe { gb::gb_stats(&mut stats) } == 0 {
-        println!("\nstats (bytes):");
+        writeln!(out, "\nstats (bytes):")?;
         for (name, value) in [
             ("allocated", stats.allocated),
             ("active", stats.active),
@@ -100,49 +120,21 @@ fn print_summary(report: &str) {
             ("peak_resident", stats.peak_resident),
         ] {
             if value == gb::GB_STAT_UNAVAILABLE {
-                println!("  {name:<14} n/a on this backend");
+                writeln!(out, "  {name:<14} n/a on this backend")?;
             } else {
-                println!("  {name:<14} {value}");
+                writeln!(out, "  {name:<14} {value}")?;
             }
         }
     }
-    if let Some(build) = report.split("\"build\":").nth(1) {
-        println!("\nbuild: {}", build.trim_end_matches('}'));
-    }
-}
-
-/// (name, passed, evidence) for each check in the report. The report's
-/// strings are produced by the library; this reads back its own format.
-fn checks(report: &str) -> Vec<(String, bool, String)> {
-    let Some(list) = report.split("\"checks\":[").nth(1) else {
-        return Vec::new();
-    };
-    list.split("{\"name\":")
-        .skip(1)
-        .map(|item| {
-            let name = item.split('"').nth(1).unwrap_or("").to_string();
-            let passed = item.contains("\"passed\":true");
-            let evidence = json_field(item, "evidence").unwrap_or_default();
-            (name, passed, evidence)
-        })
-        .collect()
-}
-
-/// The value of the first string field `name` in (a part of) the JSON report.
-fn json_field(report: &str, name: &str) -> Option<String> {
-    let start = report.find(&format!("\"{name}\":\""))? + name.len() + 4;
-    let mut out = String::new();
-    let mut chars = report[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(out),
-            '\\' => match chars.next()? {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                other => out.push(other), // \" \\ \/ (the report writes no \u here)
-            },
-            c => out.push(c),
-        }
-    }
-    None
+    let features: Vec<&str> = build.features().collect();
+    writeln!(
+        out,
+        "\nbuild: features [{}], global allocator: {}, stats: {}, debug assertions: {}\n\
+         tls model: {}",
+        features.join(", "),
+        build.global_allocator,
+        build.stats_enabled,
+        build.debug_assertions,
+        build.tls_model
+    )
 }

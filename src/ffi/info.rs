@@ -2,6 +2,7 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
+use crate::diagnostics::{self, CountingWriter};
 use crate::{backend, verify};
 
 /// Name of the backend this library was built with: "jemalloc", "mimalloc"
@@ -58,40 +59,45 @@ pub extern "C" fn gb_verify() -> bool {
 }
 
 /// Writes the verification report, a JSON document naming every check, whether
-/// it passed and the evidence (numbers) it found, plus the backend, its
-/// version, how the library was built and the backend settings in effect
-/// ("build" -> "settings"), into `buf` (`buf_len` bytes).
+/// it passed and the evidence it found (as text, "evidence", and as values,
+/// "measured"), plus the backend, its version, how the library was built and
+/// the backend settings in effect ("build" -> "settings", and
+/// "settings_in_effect" as name: value pairs), into `buf` (`buf_len` bytes).
+///
 /// Returns the report's length in bytes, not counting the terminating NUL, as
 /// `snprintf` does; the report is written, NUL-terminated, only when it fits
 /// (`buf_len` greater than that length). When it does not fit, `buf[0]` is set
-/// to NUL (if `buf_len` is not 0) so no truncated document is ever read. Call
-/// with `buf` NULL and `buf_len` 0 to learn the size needed; a NULL `buf` is
-/// never written.
+/// to NUL (if `buf_len` is not 0) so no truncated document is ever read. A
+/// NULL `buf` is never written. Allocates nothing but the checks' probes, and
+/// never aborts: a probe that cannot be had is a failed check.
+///
+/// Every call runs the checks again, and the report holds what they measured
+/// (each check's outcome, counter movements, object paths), so two calls may
+/// differ in length. Addresses are written with a fixed width, so on jemalloc
+/// and mimalloc the length is stable while the outcome is; on the system
+/// backend glibc's process-wide counter moves with other threads' allocations.
+/// The value returned is always the length of the report that call made. Read
+/// it by calling until it fits:
+///
+/// ```c
+/// size_t len = gb_verify_report(NULL, 0);
+/// char *buf = NULL;
+/// for (;;) {
+///     buf = realloc(buf, len + 1);          // check for NULL
+///     size_t got = gb_verify_report(buf, len + 1);
+///     if (got <= len) break;                // it fitted: buf holds it
+///     len = got;                            // it grew: try again
+/// }
+/// ```
 #[no_mangle]
 pub unsafe extern "C" fn gb_verify_report(buf: *mut c_char, buf_len: usize) -> usize {
-    let report = verify::run().to_json();
-    // SAFETY: buf holds buf_len bytes (caller's contract).
-    unsafe { write_if_fits(&report, buf, buf_len) }
-}
-
-/// snprintf-style output: writes `text` and a NUL into `buf` only if all of
-/// it fits, otherwise an empty string (when `buf_len` > 0); returns
-/// `text.len()`. A NULL `buf` is never written.
-unsafe fn write_if_fits(text: &str, buf: *mut c_char, buf_len: usize) -> usize {
-    let needed = text.len();
-    if !buf.is_null() && buf_len > 0 {
-        if buf_len > needed {
-            // SAFETY: buf has room for needed + 1 bytes (caller's contract).
-            unsafe {
-                core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), needed);
-                *buf.add(needed) = 0;
-            }
-        } else {
-            // SAFETY: buf has at least one byte.
-            unsafe { *buf = 0 };
-        }
-    }
-    needed
+    let report = verify::run();
+    let build = diagnostics::build();
+    // SAFETY: buf is NULL or holds buf_len bytes (caller's contract).
+    let mut out = unsafe { CountingWriter::new(buf.cast(), buf_len) };
+    // The writer never fails; the document is complete either way.
+    let _ = diagnostics::write_json(&report, &build, &mut out);
+    out.finish()
 }
 
 /// Value of a `gb_stats_t` field that the backend does not keep.
@@ -190,9 +196,13 @@ fn peak_resident_bytes() -> Option<u64> {
 /// Returns memory the backend holds but does not use to the OS now, instead
 /// of waiting for its own schedule (jemalloc: flush this thread's cache and
 /// purge every arena, with jemalloc's background thread paused meanwhile;
-/// mimalloc: `mi_collect(true)`; glibc: `malloc_trim(0)`).
-/// Returns 0 on success or an errno value. Slow: for after a phase that freed
-/// much memory, not for hot paths.
+/// mimalloc: `mi_collect(true)`, for what the calling thread's heap holds;
+/// glibc: `malloc_trim(0)`).
+/// Returns 0 on success or an errno value. Calls from several threads take
+/// turns. On jemalloc, if the background thread cannot be started again
+/// after the purge (the system refuses a new thread), returns that error
+/// (`EAGAIN`); the next `gb_trim` starts it again. Slow: for after a phase
+/// that freed much memory, not for hot paths.
 #[no_mangle]
 pub extern "C" fn gb_trim() -> c_int {
     backend::trim()
@@ -213,10 +223,19 @@ pub extern "C" fn gb_owns(ptr: *const c_void) -> bool {
 /// `malloc_stats_print`; mimalloc: `mi_stats_print_out`; glibc:
 /// `malloc_info` XML) into `buf`, with the same size rules as
 /// `gb_verify_report`: returns the length needed, writes the NUL-terminated
-/// text only when it fits.
+/// text only when it fits, and the text may differ from one call to the next
+/// (call until it fits, with room to spare: it is a few KiB that grow with
+/// the number of threads and arenas). The text goes straight into `buf`:
+/// nothing is allocated by the library (glibc's `malloc_info` writes through
+/// a `FILE` that glibc allocates with its own `malloc`). Returns 0, with
+/// `buf[0]` set to NUL, when the backend cannot produce its report.
 #[no_mangle]
 pub unsafe extern "C" fn gb_backend_stats_text(buf: *mut c_char, buf_len: usize) -> usize {
-    let text = backend::detailed_stats();
-    // SAFETY: same contract as gb_verify_report.
-    unsafe { write_if_fits(&text, buf, buf_len) }
+    // SAFETY: buf is NULL or holds buf_len bytes (caller's contract).
+    let mut out = unsafe { CountingWriter::new(buf.cast(), buf_len) };
+    if diagnostics::write_backend_stats(&mut out).is_err() {
+        // SAFETY: as above.
+        return unsafe { CountingWriter::new(buf.cast(), buf_len) }.finish();
+    }
+    out.finish()
 }

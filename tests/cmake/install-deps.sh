@@ -1,19 +1,42 @@
 #!/usr/bin/env bash
-# Installs what `cmake --workflow --preset test*` needs, when missing:
-# cmake (>= 3.25), pkg-config, a C and C++ compiler (apt), and the Python
-# binding's test requirements (pip). Run as root (CI is).
+# The one setup step of the README: installs, when missing, what
+# `cmake --workflow --preset test*` and `cargo test` need -- cmake (>= 3.25),
+# pkg-config, a C and C++ compiler, python3 with pip (apt) and pytest (pip,
+# or apt where pip may not install: PEP 668) -- and gb-bench's optional
+# contenders, Debian's jemalloc and mimalloc, and its real-program workload,
+# jansson (apt). The tests pass without the contenders (they report them as
+# not installed); `--no-bench` leaves them out. Run as root (CI is);
+# Debian/Ubuntu.
+#
+#   bash tests/cmake/install-deps.sh [--no-bench]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+bench=1
+for arg in "$@"; do
+    case $arg in
+        --no-bench) bench=0 ;;
+        *) echo "usage: $0 [--no-bench]" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
 command -v c++ >/dev/null || missing+=(g++)
-command -v python3 >/dev/null || missing+=(python3 python3-pip)
+command -v readelf >/dev/null || missing+=(binutils)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+if ((bench)); then
+    # gb-bench's contenders and its jansson workload (optional for the tests)
+    for package in libjemalloc2 libmimalloc2.0 libjansson-dev; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+fi
 if ((${#missing[@]})); then
+    echo "install-deps: apt-get install ${missing[*]}"
     apt-get update
-    apt-get install -y "${missing[@]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 fi
 version=$(cmake --version | sed -n 's/^cmake version \([0-9]*\.[0-9]*\).*/\1/p')
 if [ "$(printf '%s\n' 3.25 "$version" | sort -V | head -1)" != 3.25 ]; then
@@ -21,6 +44,13 @@ if [ "$(printf '%s\n' 3.25 "$version" | sort -V | head -1)" != 3.25 ]; then
     exit 1
 fi
 
-if ! python3 -c 'import pytest, setuptools, wheel' 2>/dev/null; then
-    python3 -m pip install --quiet -r bindings/python/requirements-test.txt
+# The Python binding's tests need pytest only: installing the package uses
+# its own build backend (bindings/python/gb_build_backend.py, stdlib only).
+if ! python3 -c 'import pytest' 2>/dev/null; then
+    if ! python3 -m pip install --quiet -r bindings/python/requirements-test.txt; then
+        echo "install-deps: pip could not install pytest (an externally managed python?): apt-get install python3-pytest"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pytest
+    fi
 fi
+python3 -c 'import pytest' || { echo "install-deps: pytest is still missing for $(command -v python3)" >&2; exit 1; }

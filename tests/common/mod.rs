@@ -172,3 +172,52 @@ pub fn run_c_test(source: &str) {
         eprint!("{}", String::from_utf8_lossy(&out.stdout));
     }
 }
+
+/// The library built as another variant (`dlopen` or `checked`, a Cargo
+/// feature of the same name) with this build's backend: its path under its
+/// own file name (`libgraphbit_alloc_dlopen.so`, `libgraphbit_alloc_checked.so`),
+/// next to a link named by its SONAME, in `<target>/variants/<variant>-<backend>/`.
+/// Taken from `GB_<VARIANT>_LIB` when set (ctest passes the libraries CMake
+/// built); otherwise built here with cargo, once per test process (cargo's
+/// own lock orders concurrent test processes; the first build of a variant
+/// compiles its backend, about two minutes).
+pub fn variant_lib(variant: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    if let Some(path) = std::env::var_os(format!("GB_{}_LIB", variant.to_uppercase())) {
+        return PathBuf::from(path);
+    }
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, path)) = built.iter().find(|(v, _)| v == variant) {
+        return path.clone();
+    }
+    // lib_dir() is <target>/<profile>/deps.
+    let profile_dir = lib_dir().parent().expect("target/<profile>").to_path_buf();
+    let profile = profile_dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let target = profile_dir.parent().expect("target").to_path_buf();
+    let variants_target = target.join("variants");
+    run_ok(
+        Command::new(env!("CARGO"))
+            .current_dir(crate_dir())
+            .args(["build", "--lib", "--no-default-features"])
+            .arg("--features")
+            .arg(format!("backend-{BACKEND},{variant}"))
+            .arg("--profile")
+            .arg(if profile == "debug" { "dev" } else { &profile })
+            .arg("--target-dir")
+            .arg(&variants_target),
+    );
+    let out = variants_target.join(&profile).join("libgraphbit_alloc.so");
+    let dir = variants_target.join(format!("{variant}-{BACKEND}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("libgraphbit_alloc_{variant}.so"));
+    std::fs::copy(&out, &path).unwrap();
+    let link = dir.join(soname(&path));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    built.push((variant.to_string(), path.clone()));
+    path
+}

@@ -157,12 +157,35 @@ def test_stats_follow_a_large_allocation():
     assert gb.stats().peak_resident >= 64 * MiB
 
 
+def resident_bytes():
+    """Resident set of this process, from /proc/self/statm (as c_tests/introspection.c)."""
+    with open("/proc/self/statm") as f:
+        resident = int(f.read().split()[1])
+    return resident * os.sysconf("SC_PAGESIZE")
+
+
 def test_trim_returns_memory():
-    buffers = [gb.Buffer(MiB) for _ in range(64)]
-    for b in buffers:
-        b.view()[::4096] = b"y" * (MiB // 4096)
-        b.free()
+    # As c_tests/introspection.c: free a large working set of medium blocks,
+    # trim, and resident memory falls back to near where it started.
+    blocks, block = 4096, 64 * 1024  # 256 MiB in all
     gb.trim()  # raises OSError on a non-zero result
+    base = resident_bytes()
+    buffers = [gb.Buffer(block) for _ in range(blocks)]
+    for b in buffers:
+        ctypes.memset(b.address, 0x3C, block)
+    loaded = resident_bytes()
+    for b in buffers:
+        b.free()
+    freed = resident_bytes()
+    gb.trim()
+    trimmed = resident_bytes()
+    report = (f"resident {base // MiB} MiB, loaded {loaded // MiB} MiB, "
+              f"after free {freed // MiB} MiB, after trim {trimmed // MiB} MiB")
+    print(report)
+    assert loaded >= base + 200 * MiB, report
+    # After trimming, at most a quarter of the working set stays resident.
+    assert trimmed <= base + 64 * MiB, report
+    gb.trim()  # idempotent
 
 
 def test_owns():
@@ -249,19 +272,36 @@ def test_missing_library_is_a_clear_error(tmp_path):
 
 
 def test_pip_installs_the_package(tmp_path):
-    # Pure Python: pip builds and installs it without a compiler.
-    # From a copy: setuptools writes build/ and *.egg-info into the source.
+    # Pure Python: pip builds and installs it with the package's own build
+    # backend (bindings/python/gb_build_backend.py, standard library only), so
+    # it needs pip and nothing else: no compiler, no network (no build
+    # isolation), no setuptools and no wheel. To prove it here, where they may
+    # be installed, both are shadowed by modules that fail to import.
+    pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True)
+    assert pip.returncode == 0, (
+        f"pip is missing for {sys.executable} (apt-get install python3-pip): {pip.stderr}"
+    )
     source = tmp_path / "source"
     shutil.copytree(PACKAGE_DIR.parent, source,
                     ignore=shutil.ignore_patterns("__pycache__", "tests", "*.so*"))
+    shadow = tmp_path / "shadow"
+    for module in ("setuptools", "wheel"):
+        (shadow / module).mkdir(parents=True)
+        (shadow / module / "__init__.py").write_text(
+            f"raise ImportError('the build must not need {module}')\n")
     target = tmp_path / "site"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(shadow)
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)],
-        capture_output=True, text=True, timeout=300,
+         "--no-index", "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=300, env=env,
     )
     assert install.returncode == 0, install.stdout + install.stderr
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    installed = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    assert "graphbit_alloc/__init__.py" in installed, installed
+    assert "graphbit_alloc-0.1.0.dist-info/METADATA" in installed, installed
+    assert not any(name.startswith("gb_build_backend") for name in installed), installed
     env["PYTHONPATH"] = str(target)
     result = run_python(
         "import graphbit_alloc as gb; print(gb.__file__); print(gb.verify())", env, tmp_path
