@@ -141,11 +141,6 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The built-in options string (src/backend/jemalloc_conf.c).
- */
-extern const char *graphbit_alloc_jemalloc_builtin_conf(void);
-
-/**
  * Allocates `size` bytes, aligned as `malloc` aligns them (for any object
  * that fits in `size` bytes), and returns the block, which the caller owns
  * and releases with `gb_free` (or `gb_free_sized`). The memory is not

@@ -421,6 +421,39 @@ mod tests {
         }
     }
 
+    /// The C boundary allocates nothing but the two probes: jemalloc's
+    /// per-thread counter moves by exactly their size while the report is
+    /// formatted into a buffer on the stack.
+    #[test]
+    #[cfg_attr(
+        not(gb_backend = "jemalloc"),
+        ignore = "needs jemalloc's per-thread counter"
+    )]
+    fn the_report_allocates_nothing_but_the_probes() {
+        let _turn = serial();
+        let mut buf = [0u8; 16384];
+        let before = backend::allocation_counter().unwrap_or(0);
+        // SAFETY: buf holds buf.len() bytes.
+        let len = unsafe { crate::ffi::gb_verify_report(buf.as_mut_ptr().cast(), buf.len()) };
+        let middle = backend::allocation_counter().unwrap_or(0);
+        let passed = crate::ffi::gb_verify();
+        let after = backend::allocation_counter().unwrap_or(0);
+        assert!(len < buf.len() && buf[len] == 0);
+        assert_eq!(passed, report_passed_expected());
+        // Without the global allocator, Rust's probe goes to the C library.
+        let probes = if cfg!(feature = "no-global-allocator") {
+            1
+        } else {
+            2
+        };
+        assert_eq!(
+            middle - before,
+            probes * PROBE_BYTES as u64,
+            "gb_verify_report"
+        );
+        assert_eq!(after - middle, probes * PROBE_BYTES as u64, "gb_verify");
+    }
+
     fn report_passed_expected() -> bool {
         !cfg!(feature = "no-global-allocator") || cfg!(gb_backend = "system")
     }

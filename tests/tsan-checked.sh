@@ -4,7 +4,8 @@
 # record's tables, the fork handlers' lock_all/unlock_all).
 #
 #   bash tests/tsan-checked.sh                 # from anywhere in the repository
-#   GB_TSAN_OPS=2000000 bash tests/tsan-checked.sh   # a longer stress
+#   GB_TSAN_OPS=2000000 bash tests/tsan-checked.sh   # a longer run
+#                                              (default 400000 operations)
 #
 # The library is built with the `system` backend (TSan intercepts malloc and
 # free, so it sees every block) and, where the compiler allows it, with the
@@ -20,8 +21,8 @@
 # allocations, but then sees nothing of the locks) and says so.
 #
 # The C programs, compiled with -fsanitize=thread against the library:
-#   stress.c THREADS OPS SEED  (every function, cross-thread frees and
-#                               reallocs: correct checked-mode usage)
+#   checked_threads.c THREADS OPS SEED  (every function, correct checked-mode
+#                               usage, blocks freed and resized across threads)
 #   misuse.c ok                (every function used correctly, 4 threads)
 #   first_call_free.c          (a thread's first call frees another's block)
 # Any ThreadSanitizer report, or a non-zero exit, fails the script.
@@ -76,10 +77,39 @@ esac
 ln -sf "$lib" "$out/$soname"
 ln -sf "$lib" "$out/libgraphbit_alloc.so"
 
+# rustc's LLVM emits calls to __tsan_memcpy and __tsan_memset, which gcc 12's
+# libtsan does not have (its other __tsan_ entry points are the same ABI):
+# where they are missing, the programs carry two forwarders to memcpy and
+# memset, which libtsan intercepts and checks. Compiled without
+# instrumentation, and without builtins (a call, not an inlined copy).
+shim=()
+libtsan=$(gcc -print-file-name=libtsan.so)
+if [ $instrumented = yes ]; then
+    missing=$(comm -23 <(nm -D --undefined-only "$lib" | awk '/__tsan_/{print $2}' | sort) \
+        <(nm -D --defined-only "$libtsan" | awk '{print $3}' | sort))
+    for sym in $missing; do
+        case $sym in __tsan_memcpy | __tsan_memset) ;; *)
+            echo "tsan-checked: $libtsan lacks $sym, which the library calls"; exit 1 ;;
+        esac
+    done
+    if [ -n "$missing" ]; then
+        cat >"$out/tsan_shim.c" <<'C'
+#include <string.h>
+void *__tsan_memcpy(void *d, const void *s, size_t n) { return memcpy(d, s, n); }
+void *__tsan_memset(void *d, int c, size_t n) { return memset(d, c, n); }
+C
+        gcc -O1 -fno-builtin -c "$out/tsan_shim.c" -o "$out/tsan_shim.o"
+        shim=("$out/tsan_shim.o")
+        echo "  forwarding $(echo $missing) to libtsan's memcpy/memset"
+    fi
+fi
+
 export TSAN_OPTIONS=halt_on_error=1:exitcode=97:second_deadlock_stack=1:allocator_may_return_null=1
+# stress.c is not run: its release() frees gb_aligned_alloc blocks with
+# gb_free_sized, which checked mode rightly reports as misuse.
 runs=(
-    "stress.c|4 $ops 1"
-    "stress.c|8 $((ops / 2)) 7"
+    "checked_threads.c|4 $((ops / 4)) 1"
+    "checked_threads.c|8 $((ops / 16)) 7"
     "misuse.c|ok"
     "first_call_free.c|"
 )
@@ -87,8 +117,10 @@ failures=0
 for run in "${runs[@]}"; do
     src=${run%%|*} args=${run#*|}
     exe="$out/${src%.c}-tsan"
+    # -Wno-...: misuse.c misuses on purpose in the cases not run here.
     gcc -O1 -g -fno-omit-frame-pointer -fsanitize=thread -std=c11 -Wall -Wextra -D_GNU_SOURCE \
-        -DGB_EXPECT_BACKEND='"system"' -Iinclude "c_tests/$src" -o "$exe" \
+        -Wno-mismatched-dealloc -Wno-use-after-free -Wno-free-nonheap-object \
+        -DGB_EXPECT_BACKEND='"system"' -Iinclude "c_tests/$src" "${shim[@]}" -o "$exe" \
         -L"$out" -lgraphbit_alloc -Wl,-rpath,"$out" -lpthread
     log="$out/${src%.c}-tsan.log"
     start=$SECONDS

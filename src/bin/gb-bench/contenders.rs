@@ -264,7 +264,7 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
     let mut contenders = Vec::new();
     let add_graphbit = |id_prefix: &str,
                         label_prefix: &str,
-                        shared: &Path,
+                        dlopen: Result<PathBuf, String>,
                         static_lib: Option<&Path>,
                         stage: &Path|
      -> Vec<Contender> {
@@ -292,7 +292,7 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
                 kind: Kind::Graphbit,
                 link: link_mode,
                 driver: work.join(format!("driver-{id}")),
-                dlopen_lib: (link_mode == "dlopen").then(|| shared.to_path_buf()),
+                dlopen_lib: (link_mode == "dlopen").then(|| dlopen.clone().unwrap_or_default()),
                 version: String::new(),
                 malloc_object: String::new(),
                 trim: false,
@@ -300,9 +300,14 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
             };
             let mut all_defines = defines.clone();
             all_defines.extend(defines_common.iter());
-            c.unavailable = compile(&work, &c.driver, &all_defines, &link)
-                .and_then(|()| driver_info(&mut c))
-                .err();
+            c.unavailable = (if link_mode == "dlopen" {
+                dlopen.clone().map(|_| ())
+            } else {
+                Ok(())
+            })
+            .and_then(|()| compile(&work, &c.driver, &all_defines, &link))
+            .and_then(|()| driver_info(&mut c))
+            .err();
             out.push(c);
         }
         out
@@ -310,7 +315,7 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
     contenders.extend(add_graphbit(
         "gb",
         "graphbit-alloc",
-        &shared,
+        dlopen_library(opts, &shared, &work),
         Some(&static_lib),
         &stage,
     ));
@@ -326,7 +331,7 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         contenders.extend(add_graphbit(
             &format!("gb@{label}"),
             &format!("graphbit-alloc@{label}"),
-            &so,
+            Ok(so.clone()),
             a.is_file().then_some(a.as_path()),
             &vstage,
         ));
@@ -471,6 +476,54 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         load_at_start: crate::machine::load_average(),
         work_dir: work,
     })
+}
+
+/// The dlopen-safe variant of the library (Cargo feature `dlopen`) for the
+/// `gb-dlopen` contender: the default library uses initial-exec TLS, which a
+/// dlopen into a running process cannot have. `libgraphbit_alloc_dlopen.so`
+/// next to the library (as CMake stages it) when it is there; else, for the
+/// library of this build, built with cargo into `<target>/variants` (the
+/// first time this compiles the backend again, about two minutes).
+fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf, String> {
+    let beside = shared.with_file_name("libgraphbit_alloc_dlopen.so");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    if opts.lib_dir.is_some() {
+        return Err(format!(
+            "{} not found (build it with `cargo build --release --features dlopen`, or with CMake)",
+            beside.display()
+        ));
+    }
+    // shared is <target>/<profile>/deps/libgraphbit_alloc.so (or one up).
+    let profile_dir = shared
+        .ancestors()
+        .find(|d| d.parent().is_some_and(|p| p.join("CACHEDIR.TAG").is_file()))
+        .ok_or_else(|| format!("{}: not in a cargo target directory", shared.display()))?;
+    let target = profile_dir.parent().unwrap_or(profile_dir);
+    let profile = profile_dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+    let variants = target.join("variants");
+    let backend = env!("GB_BACKEND");
+    eprintln!("gb-bench: building the dlopen variant of the library (cargo build --features dlopen) ...");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--lib", "--no-default-features", "--features"])
+        .arg(format!("backend-{backend},dlopen"))
+        .arg("--profile")
+        .arg(if profile == "debug" { "dev".to_string() } else { profile.clone() })
+        .arg("--target-dir")
+        .arg(&variants)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build --features dlopen failed ({status})"));
+    }
+    let dir = work.join("lib-dlopen");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copy = dir.join("libgraphbit_alloc_dlopen.so");
+    std::fs::copy(variants.join(&profile).join("libgraphbit_alloc.so"), &copy)
+        .map_err(|e| format!("cannot copy the dlopen library: {e}"))?;
+    Ok(copy)
 }
 
 /// Links `dir/<SONAME>` and `dir/libgraphbit_alloc.so` to `shared`.
