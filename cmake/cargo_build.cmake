@@ -2,9 +2,8 @@
 # graphbit_alloc_cargo target, once per variant of the library: builds it with
 # cargo and stages the outputs as they will be installed:
 #   lib<NAME>.so.X.Y.Z, lib<NAME>.so.<soname version> -> it, lib<NAME>.so -> that
-# and, for the variant that provides it (STATIC), libgraphbit_alloc.a after
-# checking that the native libraries it needs are those CMake was configured
-# with.
+# and, for the variants that provide one (STATIC), lib<NAME>.a after checking
+# that the native libraries it needs are those CMake was configured with.
 #
 # Inputs: CARGO, MANIFEST, TARGET_DIR, PROFILE (dev|release), FEATURES
 # (comma-separated, may be empty), NO_DEFAULT_FEATURES (ON for a forced
@@ -88,13 +87,13 @@ endif()
 # Make it local to the archive (a no-op for the other backends).
 set(archive "${out}/libgraphbit_alloc.a")
 if(OBJCOPY)
-  set(archive "${STAGE_DIR}/libgraphbit_alloc.a.tmp")
+  set(archive "${STAGE_DIR}/lib${NAME}.a.tmp")
   execute_process(COMMAND "${OBJCOPY}" --localize-symbol=_ZSt15get_new_handlerv
                           "${out}/libgraphbit_alloc.a" "${archive}"
                   COMMAND_ERROR_IS_FATAL ANY)
 endif()
 execute_process(COMMAND "${CMAKE_COMMAND}" -E copy_if_different
-  "${archive}" "${STAGE_DIR}/libgraphbit_alloc.a" COMMAND_ERROR_IS_FATAL ANY)
+  "${archive}" "${STAGE_DIR}/lib${NAME}.a" COMMAND_ERROR_IS_FATAL ANY)
 if(OBJCOPY)
   file(REMOVE "${archive}")
 endif()

@@ -1,6 +1,6 @@
 # cmake --install: the layout cargo-c gives a C library, plus a CMake package.
 #   lib/libgraphbit_alloc{,_dlopen,_checked}.so.X.Y.Z, .so.<SONAME version>
-#   and .so links; lib/libgraphbit_alloc.a
+#   and .so links; lib/libgraphbit_alloc.a, lib/libgraphbit_alloc_dlopen.a
 #   include/graphbit_alloc.h, include/graphbit_alloc.hpp
 #   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked}.pc
 #   lib/cmake/GraphBitAlloc/GraphBitAllocConfig.cmake (+ ConfigVersion)
@@ -20,7 +20,8 @@ foreach(variant IN LISTS GB_VARIANTS)
     PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                 WORLD_READ WORLD_EXECUTE)
 endforeach()
-install(FILES "${GB_STAGE_DIR}/libgraphbit_alloc.a" DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+install(FILES "${GB_STAGE_DIR}/libgraphbit_alloc.a" "${GB_STAGE_DIR}/libgraphbit_alloc_dlopen.a"
+        DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(FILES
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.h"
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.hpp"
@@ -48,6 +49,7 @@ write_basic_package_version_file(
 install(FILES
     "${CMAKE_CURRENT_BINARY_DIR}/GraphBitAllocConfig.cmake"
     "${CMAKE_CURRENT_BINARY_DIR}/GraphBitAllocConfigVersion.cmake"
+    "${CMAKE_CURRENT_SOURCE_DIR}/cmake/pick_variant.cmake"
   DESTINATION "${gb_cmake_dir}")
 
 # pkg-config: prefix relative to the .pc file, so the installed tree can move.

@@ -29,7 +29,12 @@ def header_functions():
     text = re.sub(r"/\*.*?\*/", "", HEADER.read_text(), flags=re.S)
     found = {}
     for ret, name, params in re.findall(
-        r"^(?:GB_NODISCARD\s+)?([A-Za-z_][\w\s\*]*?)\b(gb_\w+)\(([^)]*)\);", text, flags=re.M
+        # (optional GB_NODISCARD) return type, name, parameters, optional
+        # trailing attribute macros (GB_MALLOC GB_ALLOC_SIZE(1) ...), ";"
+        r"^(?:GB_NODISCARD\s+)?([A-Za-z_][\w\s\*]*?)\b(gb_\w+)\(([^)]*)\)"
+        r"(?:\s*GB_[A-Z0-9_]+(?:\([^)]*\))?)*\s*;",
+        text,
+        flags=re.M,
     ):
         params = params.strip()
         found[name] = 0 if params in ("", "void") else params.count(",") + 1

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Instructions per malloc+free pair of a 16-79 B block (valgrind callgrind:
+# repeatable on a noisy machine), for graphbit-alloc linked statically, linked
+# at start-up and dlopen-ed, against glibc and Debian's preloadable
+# allocators, in one run: the figure is (instructions for 1,100,000 pairs -
+# instructions for 100,000 pairs) / 1,000,000, so start-up cancels out. The
+# loop (bench/pair_loop.c) calls the functions through pointers and adds a
+# few instructions of its own per pair, the same for every row.
+#
+# Usage: bench/instructions.sh [LIB_DIR] | tee docs/instructions.txt
+#   LIB_DIR: where CMake staged the libraries, in its build tree (default build/default/lib,
+#   built with `cmake --preset default && cmake --build --preset default`
+#   when missing). Debian's libjemalloc2, libmimalloc2.0 and
+#   libtcmalloc-minimal4 are measured when installed.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+lib=${1:-$repo/build/default/lib}
+command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+if [ ! -e "$lib/libgraphbit_alloc.so" ]; then
+    (cd "$repo" && cmake --preset default >/dev/null && cmake --build --preset default --target graphbit_alloc_cargo)
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cc=${CC:-cc}
+flags=(-O2 -I"$repo/include" "$repo/bench/pair_loop.c")
+$cc "${flags[@]}" -o "$work/plain" -ldl
+native_libs=$(head -1 "$lib/../native-static-libs.txt") # rustc --print native-static-libs
+$cc "${flags[@]}" -DPAIR_LOOP_GB -o "$work/static" "$lib/libgraphbit_alloc.a" $native_libs
+$cc "${flags[@]}" -DPAIR_LOOP_GB -o "$work/static-dlopen-variant" "$lib/libgraphbit_alloc_dlopen.a" $native_libs
+$cc "${flags[@]}" -DPAIR_LOOP_GB -o "$work/shared" -L"$lib" -lgraphbit_alloc -Wl,-rpath,"$lib" -ldl
+$cc "${flags[@]}" -DPAIR_LOOP_GB -o "$work/shared-dlopen-variant" -L"$lib" -lgraphbit_alloc_dlopen -Wl,-rpath,"$lib" -ldl
+
+count() { # pairs, then the command; prints the instruction total, or nothing
+    local pairs=$1 log
+    shift
+    log=$(env "${PRELOAD[@]}" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null) || return 0
+    awk '/Collected/ { print $4 }' <<<"$log"
+}
+row() { # label, then the command without PAIRS (PAIRS goes after the program)
+    local label=$1 small large
+    shift
+    local prog=$1
+    shift
+    small=$(count 100000 "$prog" 100000 "$@")
+    large=$(count 1100000 "$prog" 1100000 "$@")
+    if [ -z "$small" ] || [ -z "$large" ]; then
+        printf '  %-76s does not run: %s\n' "$label" \
+            "$(env "${PRELOAD[@]}" "$prog" 1 "$@" 2>&1 >/dev/null | head -1)"
+        return
+    fi
+    printf '  %-76s %5d\n' "$label" $(((large - small) / 1000000))
+}
+backend=$(sed -n 's/^GraphBitAlloc_ALLOCATOR:INTERNAL=//p' "$lib/../CMakeCache.txt")
+echo "instructions per malloc+free pair, 16-79 B (callgrind; bench/instructions.sh)"
+echo "graphbit-alloc $(git -C "$repo" describe --always --dirty 2>/dev/null), backend $backend, $lib"
+PRELOAD=()
+row "glibc $(ldd --version | head -1 | awk '{print $NF}') malloc/free" "$work/plain"
+for so in libjemalloc.so.2 libmimalloc.so.2 libtcmalloc_minimal.so.4; do
+    path=$(ldconfig -p | awk -v n="$so" '$1 == n { print $NF; exit }')
+    if [ -z "$path" ]; then
+        printf '  %-76s not installed\n' "Debian $so, preloaded"
+        continue
+    fi
+    PRELOAD=("LD_PRELOAD=$path")
+    row "Debian $so, preloaded" "$work/plain"
+done
+PRELOAD=()
+row "graphbit-alloc static (libgraphbit_alloc.a)" "$work/static" gb
+row "graphbit-alloc dlopen variant, static (libgraphbit_alloc_dlopen.a)" "$work/static-dlopen-variant" gb
+row "graphbit-alloc shared, linked (libgraphbit_alloc.so)" "$work/shared" gb
+row "graphbit-alloc dlopen variant, linked (libgraphbit_alloc_dlopen.so)" "$work/shared-dlopen-variant" gb
+row "graphbit-alloc dlopen variant, dlopen-ed" "$work/plain" "$lib/libgraphbit_alloc_dlopen.so"
+row "graphbit-alloc shared (initial-exec), dlopen-ed" "$work/plain" "$lib/libgraphbit_alloc.so"
+# glibc keeps a small reserve of static TLS for libraries loaded later; a
+# dlopen-ed library whose thread-local data fits it gets the fast path of TLS
+# descriptors. jemalloc's (about 2 KiB) does not fit the default reserve; the
+# tunable below, set when the process starts, makes room.
+PRELOAD=("GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096")
+row "graphbit-alloc dlopen variant, dlopen-ed, optional_static_tls=4096" "$work/plain" "$lib/libgraphbit_alloc_dlopen.so"
+row "graphbit-alloc shared (initial-exec), dlopen-ed, optional_static_tls=4096" "$work/plain" "$lib/libgraphbit_alloc.so"
+echo "PT_TLS (thread-local data) of each library, bytes:"
+for so in "$lib/libgraphbit_alloc.so" "$lib/libgraphbit_alloc_dlopen.so"; do
+    printf '  %-76s %5d\n' "$(basename "$so")" "$(($(readelf -lW "$so" | awk '$1 == "TLS" { print $6 }')))"
+done
