@@ -1,10 +1,10 @@
-/* Misuse that checked mode (GB_CHECK=1) must catch: `misuse CASE` prints the
- * pointer it is about to misuse on stdout, then commits the misuse. With
- * checked mode on the process aborts with a one-line message on stderr; the
- * harness (tests/reliability.rs) checks the message and the signal. `misuse
- * ok` uses every function correctly and must exit 0 with checked mode on, and
- * `misuse wrong_size` is harmless to the backends (same size class), so it
- * must exit 0 with checked mode off. */
+/* Misuse that checked mode (libgraphbit_alloc_checked) must catch: `misuse
+ * CASE` prints the pointer it is about to misuse on stdout, then commits the
+ * misuse. Against the checked library the process aborts with a one-line
+ * message on stderr; the harness (tests/reliability.rs) checks the message
+ * and the signal. `misuse ok` uses every function correctly and must exit 0
+ * with checked mode on, and `misuse wrong_size` is harmless to the backends
+ * (same size class), so it must exit 0 against the default library. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(c, "wrong_aligned_size")) { show(a); gb_free_aligned_sized(a, 64, 99); }
     else if (!strcmp(c, "wrong_alignment")) { show(a); gb_free_aligned_sized(a, 32, 100); }
     else if (!strcmp(c, "not_aligned_block")) { show(p); gb_free_aligned_sized(p, 16, 100); }
+    else if (!strcmp(c, "aligned_free_sized")) { show(a); gb_free_sized(a, 100); }
     else if (!strcmp(c, "interior_pointer")) { show((char *)p + 16); gb_free((char *)p + 16); }
     else { fprintf(stderr, "unknown case %s\n", c); return 2; }
     fprintf(stderr, "misuse %s was not detected\n", c);

@@ -181,14 +181,14 @@ fn header_compiles_alone_as_c_and_cpp() {
     }
 }
 
-/// A fresh python3 loads the shared library with ctypes (dlopen into a
+/// A fresh python3 loads the dlopen variant with ctypes (dlopen into a
 /// running interpreter) and calls every function.
 #[test]
 fn python_ctypes_smoke() {
     let out = run_ok(
         Command::new("python3")
             .arg(crate_dir().join("tests/python_smoke.py"))
-            .arg(shared_lib())
+            .arg(variant_lib("dlopen"))
             .arg(BACKEND),
     );
     eprint!("{}", String::from_utf8_lossy(&out.stdout));
@@ -233,5 +233,48 @@ fn readme_quick_start_example() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains(&format!("backend {BACKEND}")), "{text}");
         assert!(text.contains("gb_verify() = true"), "{text}");
+    }
+}
+
+/// The dlopen variant loads into a process whose static TLS reserve is
+/// already nearly used up (a plugin with 1.4 KiB of initial-exec TLS loaded
+/// first), and works from several threads there; the default library, whose
+/// initial-exec TLS cannot fit, is refused with glibc's message, which is
+/// what the dlopen variant exists for (on jemalloc; mimalloc's and glibc's
+/// thread-local data is small enough to fit).
+#[test]
+fn dlopen_variant_loads_when_static_tls_is_nearly_used_up() {
+    let out_dir = lib_dir().join("gb-c-tests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let filler = out_dir.join("libtls_filler.so");
+    run_ok(
+        compiler(false)
+            .args(["-shared", "-fPIC", "-std=c11"])
+            .arg(crate_dir().join("c_tests/compile/tls_filler.c"))
+            .arg("-o")
+            .arg(&filler),
+    );
+    let exe = out_dir.join("dlopen_tls_pressure");
+    run_ok(
+        compiler(false)
+            .args(["-Wall", "-Wextra", "-std=c11", "-D_GNU_SOURCE"])
+            .arg("-I")
+            .arg(crate_dir().join("include"))
+            .arg(crate_dir().join("c_tests/compile/dlopen_tls_pressure.c"))
+            .arg("-o")
+            .arg(&exe)
+            .args(["-ldl", "-lpthread"]),
+    );
+    let dlopen = variant_lib("dlopen");
+    let out = run_ok(Command::new(&exe).arg(&filler).arg(&dlopen).arg(shared_lib()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprint!("{text}");
+    assert!(text.contains("dlopen variant: loaded, verified, 4 threads ok"), "{text}");
+    if BACKEND == "jemalloc" {
+        assert!(
+            text.contains("default library: refused: ") && text.contains("static TLS"),
+            "the initial-exec library loaded into a process without static TLS to spare: \
+             the test did not use the reserve up\n{text}"
+        );
     }
 }

@@ -16,7 +16,7 @@ fn env_or(name: &str, fallback: u64) -> u64 {
 }
 
 fn load() {
-    model::api::install_shared_library(&common::shared_lib());
+    model::api::install_shared_library(&common::variant_lib("dlopen"));
 }
 
 fn add(total: &mut Counts, c: Counts) {

@@ -8,8 +8,9 @@
 //!   manifest's by default; the long one is `GB_STRESS_OPS=100000000 cargo
 //!   test --release --test reliability stress -- --nocapture`);
 //! - hostile and honoured backend environment variables, on `stress`;
-//! - `misuse_ok`: checked mode (`GB_CHECK=1`) catches each misuse with its
-//!   exact message and SIGABRT; `misuse_wrong_size`: without it, no check.
+//! - `misuse_ok`: checked mode (the checked library, linked or preloaded)
+//!   catches each misuse with its exact message and SIGABRT;
+//!   `misuse_wrong_size`: the default library has no checks.
 
 mod common;
 mod manifest;
@@ -155,22 +156,33 @@ fn misuse_cases() -> Vec<(&'static str, String)> {
         ("wrong_aligned_size", "gb_free_aligned_sized(PTR, 64, 99): wrong size: the block was allocated with size 100".into()),
         ("wrong_alignment", "gb_free_aligned_sized(PTR, 32, 100): wrong alignment: the block was allocated with alignment 64".into()),
         ("not_aligned_block", "gb_free_aligned_sized(PTR, 16, 100): wrong alignment: the block was allocated with no alignment (not by gb_aligned_alloc)".into()),
+        ("aligned_free_sized", "gb_free_sized(PTR, 100): block from gb_aligned_alloc(64, 100): free it with gb_free_aligned_sized or gb_free".into()),
         ("interior_pointer", format!("gb_free(PTR): {unknown}")),
     ]
 }
 
+/// Against the checked library, linked in (`-lgraphbit_alloc_checked`) or
+/// preloaded into a program linked against the default library (the
+/// drop-in way: LD_PRELOAD's definitions of the gb_* functions win).
 #[test]
 fn checked_mode_aborts_on_each_misuse_with_its_message() {
     let cases = misuse_cases();
     let mut detected = 0;
-    for link in [Link::Shared, Link::Static] {
-        let exe = program("misuse_ok", link);
+    let checked = variant_lib("checked");
+    for how in ["linked", "preloaded"] {
+        let exe = if how == "linked" {
+            program("misuse_ok", Link::Checked)
+        } else {
+            program("misuse_wrong_size", Link::Shared)
+        };
+        let link = how;
         for (case, expected) in &cases {
-            let out = Command::new(&exe)
-                .arg(case)
-                .env("GB_CHECK", "1")
-                .output()
-                .unwrap();
+            let mut cmd = Command::new(&exe);
+            cmd.arg(case);
+            if how == "preloaded" {
+                cmd.env("LD_PRELOAD", &checked);
+            }
+            let out = cmd.output().unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout);
             let stderr = String::from_utf8_lossy(&out.stderr);
             let ptr = stdout.lines().last().unwrap_or_default();
@@ -190,17 +202,15 @@ fn checked_mode_aborts_on_each_misuse_with_its_message() {
     );
 }
 
-/// Without GB_CHECK=1 (unset, 0, or anything else) checked mode is off: a
-/// wrong size within the block's size class goes unnoticed. (With it on, the
-/// same run aborts: `wrong_size` in the misuse cases above.)
+/// The default library has no checked mode, whatever the environment says
+/// (GB_CHECK=1 was the switch before checked mode became its own library): a
+/// wrong size within the block's size class goes unnoticed. (Against the
+/// checked library the same run aborts: `wrong_size` in the cases above.)
 #[test]
-fn checked_mode_is_off_unless_gb_check_is_1() {
+fn default_library_has_no_checked_mode() {
     let run = manifest::run_named("misuse_wrong_size");
-    assert!(
-        run.env.is_empty(),
-        "misuse_wrong_size runs without GB_CHECK"
-    );
-    for value in [None, Some("0"), Some("yes"), Some("")] {
+    assert!(run.env.is_empty(), "misuse_wrong_size runs with no environment");
+    for value in [None, Some("1")] {
         for link in [Link::Shared, Link::Static] {
             let exe = program(&run.name, link);
             let mut cmd = Command::new(&exe);

@@ -98,8 +98,12 @@ pub fn readme_static_libs() -> Vec<String> {
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Link {
+    /// The default shared library (initial-exec TLS), linked at start-up.
     Shared,
+    /// The static library.
     Static,
+    /// The checked library (libgraphbit_alloc_checked), linked at start-up.
+    Checked,
 }
 
 /// Compiles `c_tests/<source>` into an executable linked against the library.
@@ -114,10 +118,10 @@ pub fn build_program(source: &str, link: Link, extra: &[&str]) -> PathBuf {
     std::fs::create_dir_all(&out_dir).unwrap();
     let exe = out_dir.join(format!(
         "{stem}-{}",
-        if link == Link::Shared {
-            "shared"
-        } else {
-            "static"
+        match link {
+            Link::Shared => "shared",
+            Link::Static => "static",
+            Link::Checked => "checked",
         }
     ));
     let mut cmd = compiler(cpp);
@@ -142,6 +146,13 @@ pub fn build_program(source: &str, link: Link, extra: &[&str]) -> PathBuf {
         Link::Static => {
             cmd.arg(static_lib());
             cmd.args(readme_static_libs());
+        }
+        Link::Checked => {
+            let lib = variant_lib("checked");
+            let dir = lib.parent().unwrap();
+            cmd.arg("-L").arg(dir).arg("-lgraphbit_alloc_checked");
+            cmd.arg(format!("-Wl,-rpath,{}", dir.display()));
+            cmd.arg("-lpthread");
         }
     }
     run_ok(&mut cmd);

@@ -35,11 +35,18 @@ impl Run {
         self.harnesses.iter().any(|(h, on)| h == harness && *on)
     }
 
-    /// The arguments with `@LIB@` replaced by the shared library's path.
+    /// The arguments with `@LIB@` replaced by the path of the library a
+    /// program loads with dlopen (the `dlopen` variant).
     pub fn args_for(&self) -> Vec<String> {
         self.args
             .iter()
-            .map(|a| a.replace("@LIB@", &shared_lib().display().to_string()))
+            .map(|a| {
+                if a.contains("@LIB@") {
+                    a.replace("@LIB@", &variant_lib("dlopen").display().to_string())
+                } else {
+                    a.clone()
+                }
+            })
             .collect()
     }
 }
@@ -76,6 +83,7 @@ pub fn parse(text: &str) -> Vec<Run> {
                 .map(|w| match w {
                     "shared" => Link::Shared,
                     "static" => Link::Static,
+                    "checked" => Link::Checked,
                     other => panic!("{MANIFEST}:{line}: unknown link {other:?}"),
                 })
                 .collect(),

@@ -70,6 +70,9 @@ const SIZES: [usize; 40] = [
     1 << 63,
 ];
 
+/// Sizes given to gb_free_sized that cannot be right: above PTRDIFF_MAX.
+const HOSTILE_FREE_SIZES: [usize; 5] = [MAX_SIZE + 1, usize::MAX - 15, usize::MAX - 1, usize::MAX, 1 << 63];
+
 const ALIGNMENTS: [usize; 20] = [
     0,
     1,
@@ -151,9 +154,12 @@ pub fn decode(data: &[u8]) -> Vec<Call> {
             7 => {
                 let slot = r.slot();
                 let hostile = r.byte();
+                // Hostile sizes are those the contract ignores (above
+                // PTRDIFF_MAX); any other wrong size is the caller's bug, which
+                // only checked mode reports.
                 Call::FreeSized(
                     slot,
-                    (hostile >= 200).then(|| SIZES[32 + hostile as usize % 8]),
+                    (hostile >= 200).then(|| HOSTILE_FREE_SIZES[hostile as usize % 5]),
                 )
             }
             8 => {
@@ -529,16 +535,24 @@ impl Model {
                 assert_eq!(errno(), SENTINEL, "gb_free changed errno");
             }
             Call::FreeSized(slot, hostile) => {
-                let (ptr, size) = match self.slots[slot] {
+                let (ptr, size, aligned) = match self.slots[slot] {
                     Some(b) => {
                         check_pattern(&b, b.size, "before gb_free_sized");
                         self.forget(slot);
-                        (b.ptr, hostile.unwrap_or(b.size))
+                        (b.ptr, hostile.unwrap_or(b.size), b.alignment)
                     }
-                    None => (core::ptr::null_mut(), hostile.unwrap_or(1)),
+                    None => (core::ptr::null_mut(), hostile.unwrap_or(1), 0),
                 };
                 if hostile.is_some() || ptr.is_null() {
                     self.counts.hostile += 1;
+                }
+                if aligned != 0 && hostile.is_none() {
+                    // C23: a block from gb_aligned_alloc is not gb_free_sized's;
+                    // its sized free is gb_free_aligned_sized.
+                    // SAFETY: a live aligned block with its alignment and size.
+                    unsafe { (api().free_aligned_sized)(ptr.cast(), aligned, size) };
+                    assert_eq!(errno(), SENTINEL, "gb_free_aligned_sized changed errno");
+                    return;
                 }
                 // SAFETY: a live block with its size (or a size the contract
                 // ignores), or NULL.

@@ -2,9 +2,13 @@
 
 The shared library is found, in this order, at: the path given to
 ``load(path)``, the ``GRAPHBIT_ALLOC_LIB`` environment variable, a
-``libgraphbit_alloc.so*`` next to this package, or the system's library path
-(``ctypes.util.find_library``). It is loaded into the running interpreter
-with dlopen.
+``libgraphbit_alloc_dlopen.so*`` next to this package, or the system's library
+path (``ctypes.util.find_library("graphbit_alloc_dlopen")``). It is loaded into
+the running interpreter with dlopen, which is why it is the dlopen variant of
+the library: the default ``libgraphbit_alloc.so`` uses initial-exec TLS, which
+a dlopen into a running interpreter cannot have on jemalloc ("cannot allocate
+memory in static TLS block"); a path to it is still tried, and that error is
+explained.
 
     import graphbit_alloc as gb
     with gb.Buffer(4096) as buf:        # freed when the block ends
@@ -114,11 +118,22 @@ def _candidates(path):
         yield env, f"${ENV_VAR}"
         return
     here = pathlib.Path(__file__).resolve().parent
-    for found in sorted(here.glob("libgraphbit_alloc.so*")):
+    for found in sorted(here.glob("libgraphbit_alloc_dlopen.so*")):
         yield str(found), "next to the package"
-    system = ctypes.util.find_library("graphbit_alloc")
+    system = ctypes.util.find_library("graphbit_alloc_dlopen")
     if system:
         yield system, "the system library path"
+
+
+def _explain(error):
+    """The loader's message, with what to do when it is the TLS limit."""
+    text = str(error)
+    if "static TLS" in text:
+        text += (
+            " (this is the initial-exec build, for programs that link it at start-up;"
+            " load libgraphbit_alloc_dlopen.so instead)"
+        )
+    return text
 
 
 class Library:
@@ -130,13 +145,13 @@ class Library:
             try:
                 self.cdll = ctypes.CDLL(candidate, use_errno=True)
             except OSError as e:
-                tried.append(f"{candidate} ({origin}): {e}")
+                tried.append(f"{candidate} ({origin}): {_explain(e)}")
                 continue
             self.path = candidate
             break
         else:
             where = "; ".join(tried) or (
-                f"nothing: pass a path, set {ENV_VAR}, or install libgraphbit_alloc.so"
+                f"nothing: pass a path, set {ENV_VAR}, or install libgraphbit_alloc_dlopen.so"
             )
             raise OSError(f"graphbit_alloc: cannot load the library, tried {where}")
         for name, (argtypes, restype) in SIGNATURES.items():
