@@ -72,10 +72,17 @@ fn main() {
         // jemalloc's built-in run-time options, compiled into the library
         // itself (src/backend/jemalloc_conf.c), so that every build of the
         // crate runs with them.
+        // Linked whole: jemalloc defines a weak `_rjem_malloc_conf` itself,
+        // so nothing would pull this object out of its archive otherwise
+        // (a program that never asks for the settings would run without them).
         println!("cargo::rerun-if-changed=src/backend/jemalloc_conf.c");
         cc::Build::new()
             .file("src/backend/jemalloc_conf.c")
+            .cargo_metadata(false)
             .compile("graphbit_alloc_jemalloc_conf");
+        let out_dir = env::var("OUT_DIR").unwrap_or_default();
+        println!("cargo::rustc-link-search=native={out_dir}");
+        println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_jemalloc_conf");
     }
 
     #[cfg(feature = "generate-header")]

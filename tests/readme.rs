@@ -115,6 +115,11 @@ fn build(source: &PathBuf, cpp: bool, link: Link, exe: &PathBuf, extra: &[&str])
         Link::Static => {
             cmd.arg(static_lib()).args(readme_static_libs());
         }
+        Link::Checked => {
+            let dir = variant_lib("checked").parent().unwrap().to_path_buf();
+            cmd.arg("-L").arg(&dir).arg("-lgraphbit_alloc_checked");
+            cmd.arg(format!("-Wl,-rpath,{}", dir.display()));
+        }
     }
     cmd.arg("-o").arg(exe);
     run_ok(&mut cmd);
@@ -129,7 +134,8 @@ fn run_program(block: &Block) {
         build(&source, cpp, link, &exe, &[]);
         let out = run_ok(&mut Command::new(&exe));
         let stdout = String::from_utf8_lossy(&out.stdout);
-        eprintln!("README.md:{} ({link:?}): {}", block.line, stdout.trim_end());
+        let first: String = stdout.lines().next().unwrap_or("").chars().take(100).collect();
+        eprintln!("README.md:{} ({link:?}): {first}", block.line);
         if block.code.contains("GB_REPLACE_GLOBAL_NEW") && BACKEND != "system" {
             assert!(
                 stdout.contains(": yes"),
@@ -188,13 +194,22 @@ fn check_declarations(block: &Block) {
 fn check_checked_mode(block: &Block) {
     let checked = variant_lib("checked");
     let source = write_source(&format!("block-{}-checked.c", block.line), &block.code);
-    let exe = work_dir().join(format!("block-{}-checked", block.line));
-    // The block's bug is deliberate: a compiler may warn about it.
-    build(&source, false, Link::Shared, &exe, &["-Wno-error"]);
-    let out = Command::new(&exe)
-        .env("LD_PRELOAD", &checked)
-        .output()
-        .expect("run the checked-mode example");
+    // Both ways the README names: preloaded into a program linked against
+    // libgraphbit_alloc.so, and relinked with -lgraphbit_alloc_checked.
+    for link in [Link::Shared, Link::Checked] {
+        let exe = work_dir().join(format!("block-{}-{link:?}", block.line));
+        // The block's bug is deliberate: a compiler may warn about it.
+        build(&source, false, link, &exe, &["-Wno-error"]);
+        let mut cmd = Command::new(&exe);
+        if link == Link::Shared {
+            cmd.env("LD_PRELOAD", &checked);
+        }
+        let out = cmd.output().expect("run the checked-mode example");
+        expect_double_free_abort(block, &out);
+    }
+}
+
+fn expect_double_free_abort(block: &Block, out: &std::process::Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.signal(),
@@ -287,16 +302,16 @@ fn sh_problems(code: &str) -> Vec<String> {
         for (i, word) in words.iter().enumerate() {
             let word = word.trim_matches(|c| c == '"' || c == '\'' || c == '(' || c == ')' || c == '$');
             let next = words.get(i + 1).copied().unwrap_or("");
-            if *word == "--preset" && !presets.contains(&format!("\"name\": \"{next}\"")) {
+            if word == "--preset" && !presets.contains(&format!("\"name\": \"{next}\"")) {
                 problems.push(format!("no CMake preset {next}"));
             }
-            if *word == "--bin"
+            if word == "--bin"
                 && !root.join(format!("src/bin/{next}.rs")).exists()
                 && !root.join(format!("src/bin/{next}")).is_dir()
             {
                 problems.push(format!("no binary {next}"));
             }
-            if *word == "--features" {
+            if word == "--features" {
                 for f in next.split(',') {
                     if !features.contains(f) {
                         problems.push(format!("no Cargo feature {f}"));
@@ -326,11 +341,12 @@ fn sh_problems(code: &str) -> Vec<String> {
                     problems.push(format!("no library file lib{file}"));
                 }
             }
-            if word.starts_with("graphbit-alloc")
-                && line.contains("pkg-config")
-                && !root.join(format!("cmake/{word}.pc.in")).exists()
-            {
-                problems.push(format!("no pkg-config module {word}"));
+            if word.starts_with("graphbit-alloc") && line.contains("pkg-config") {
+                let module: String =
+                    word.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                if !root.join(format!("cmake/{module}.pc.in")).exists() {
+                    problems.push(format!("no pkg-config module {module}"));
+                }
             }
         }
     }
