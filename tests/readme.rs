@@ -63,7 +63,11 @@ fn blocks(text: &str) -> Vec<Block> {
                 code.push('\n');
                 i += 1;
             }
-            assert!(i < lines.len(), "README.md:{}: unclosed code block", start + 1);
+            assert!(
+                i < lines.len(),
+                "README.md:{}: unclosed code block",
+                start + 1
+            );
             let directive = lines[..start]
                 .iter()
                 .rev()
@@ -105,7 +109,10 @@ fn build(source: &PathBuf, cpp: bool, link: Link, exe: &PathBuf, extra: &[&str])
     if cpp {
         cmd.arg("-std=c++17");
     }
-    cmd.arg("-I").arg(crate_dir().join("include")).arg(source).args(extra);
+    cmd.arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(source)
+        .args(extra);
     match link {
         Link::Shared => {
             let dir = staged_lib_dir();
@@ -128,13 +135,22 @@ fn build(source: &PathBuf, cpp: bool, link: Link, exe: &PathBuf, extra: &[&str])
 fn run_program(block: &Block) {
     let cpp = block.tag == "cpp";
     let stem = format!("block-{}", block.line);
-    let source = write_source(&format!("{stem}.{}", if cpp { "cpp" } else { "c" }), &block.code);
+    let source = write_source(
+        &format!("{stem}.{}", if cpp { "cpp" } else { "c" }),
+        &block.code,
+    );
     for link in [Link::Shared, Link::Static] {
         let exe = work_dir().join(format!("{stem}-{link:?}"));
         build(&source, cpp, link, &exe, &[]);
         let out = run_ok(&mut Command::new(&exe));
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let first: String = stdout.lines().next().unwrap_or("").chars().take(100).collect();
+        let first: String = stdout
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(100)
+            .collect();
         eprintln!("README.md:{} ({link:?}): {first}", block.line);
         if block.code.contains("GB_REPLACE_GLOBAL_NEW") && BACKEND != "system" {
             assert!(
@@ -162,7 +178,8 @@ fn words_followed_by_paren(text: &str) -> BTreeSet<String> {
         while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
             end += 1;
         }
-        let boundary = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let boundary =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
         if boundary && bytes.get(end) == Some(&b'(') {
             names.insert(text[start..end].to_string());
         }
@@ -248,7 +265,10 @@ fn cmake_problems(code: &str) -> Vec<String> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        for (what, text) in [("CMakeLists.txt", &build_tree), ("the installed package", &package)] {
+        for (what, text) in [
+            ("CMakeLists.txt", &build_tree),
+            ("the installed package", &package),
+        ] {
             if !has_word(text, &name) {
                 problems.push(format!("GraphBitAlloc::{name} is not defined by {what}"));
             }
@@ -260,7 +280,9 @@ fn cmake_problems(code: &str) -> Vec<String> {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
         if !has_word(&package, &name) || !has_word(&build_tree, &name) {
-            problems.push(format!("{name} is not set by both the build tree and the package"));
+            problems.push(format!(
+                "{name} is not set by both the build tree and the package"
+            ));
         }
     }
     let version = env!("CARGO_PKG_VERSION");
@@ -271,7 +293,9 @@ fn cmake_problems(code: &str) -> Vec<String> {
             .take_while(|c| c.is_ascii_digit() || *c == '.')
             .collect();
         if asked != major_minor {
-            problems.push(format!("find_package asks for {asked}, the version is {version}"));
+            problems.push(format!(
+                "find_package asks for {asked}, the version is {version}"
+            ));
         }
     }
     problems
@@ -293,14 +317,19 @@ fn sh_problems(code: &str) -> Vec<String> {
         .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim().to_string()))
         .filter(|k| !k.starts_with('#'))
         .collect();
-    let shared = ["graphbit_alloc", "graphbit_alloc_dlopen", "graphbit_alloc_checked"];
+    let shared = [
+        "graphbit_alloc",
+        "graphbit_alloc_dlopen",
+        "graphbit_alloc_checked",
+    ];
     let statics = ["graphbit_alloc", "graphbit_alloc_dlopen"];
     let mut problems = Vec::new();
     for line in code.lines() {
         let line = line.split(" # ").next().unwrap();
         let words: Vec<&str> = line.split_whitespace().collect();
         for (i, word) in words.iter().enumerate() {
-            let word = word.trim_matches(|c| c == '"' || c == '\'' || c == '(' || c == ')' || c == '$');
+            let word =
+                word.trim_matches(|c| c == '"' || c == '\'' || c == '(' || c == ')' || c == '$');
             let next = words.get(i + 1).copied().unwrap_or("");
             if word == "--preset" && !presets.contains(&format!("\"name\": \"{next}\"")) {
                 problems.push(format!("no CMake preset {next}"));
@@ -318,7 +347,16 @@ fn sh_problems(code: &str) -> Vec<String> {
                     }
                 }
             }
-            for dir in ["examples/", "tests/", "bench/", "include/", "bindings/", "c_tests/", "docs/", ".ci/"] {
+            for dir in [
+                "examples/",
+                "tests/",
+                "bench/",
+                "include/",
+                "bindings/",
+                "c_tests/",
+                "docs/",
+                ".ci/",
+            ] {
                 if word.starts_with(dir) && !root.join(word).exists() {
                     problems.push(format!("no file {word}"));
                 }
@@ -332,7 +370,8 @@ fn sh_problems(code: &str) -> Vec<String> {
                 let file = &word[pos + 3..];
                 let known = if let Some(stem) = file.strip_suffix(".a") {
                     statics.contains(&stem)
-                } else if let Some(stem) = file.split(".so").next().filter(|_| file.contains(".so")) {
+                } else if let Some(stem) = file.split(".so").next().filter(|_| file.contains(".so"))
+                {
                     shared.contains(&stem)
                 } else {
                     true
@@ -342,8 +381,10 @@ fn sh_problems(code: &str) -> Vec<String> {
                 }
             }
             if word.starts_with("graphbit-alloc") && line.contains("pkg-config") {
-                let module: String =
-                    word.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                let module: String = word
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
                 if !root.join(format!("cmake/{module}.pc.in")).exists() {
                     problems.push(format!("no pkg-config module {module}"));
                 }
@@ -359,10 +400,16 @@ fn check_figures(text: &str) {
     let lines: Vec<&str> = text.lines().collect();
     let mut checked = 0;
     for (n, line) in lines.iter().enumerate() {
-        if directive_of(line).as_deref() != Some("figures (each must equal its row in docs/instructions.txt)") {
+        if directive_of(line).as_deref()
+            != Some("figures (each must equal its row in docs/instructions.txt)")
+        {
             continue;
         }
-        for row in lines[n + 1..].iter().take_while(|l| l.starts_with('|')).skip(2) {
+        for row in lines[n + 1..]
+            .iter()
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+        {
             let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
             let (label, figure) = (cells[0], cells[1]);
             let measured = instructions
@@ -386,7 +433,10 @@ fn check_figures(text: &str) {
 fn readme_code_blocks_compile_run_or_check() {
     let text = readme();
     let count = text.lines().count();
-    assert!(count <= MAX_LINES, "README.md has {count} lines; the limit is {MAX_LINES}");
+    assert!(
+        count <= MAX_LINES,
+        "README.md has {count} lines; the limit is {MAX_LINES}"
+    );
     let mut done = std::collections::BTreeMap::<&str, usize>::new();
     let mut problems = Vec::new();
     let all = blocks(&text);
@@ -398,8 +448,14 @@ fn readme_code_blocks_compile_run_or_check() {
         let kind = directive.split_whitespace().next().unwrap_or("");
         match (block.tag.as_str(), kind) {
             (_, "skip") => {
-                let reason = directive["skip".len()..].trim().trim_matches(|c| c == '(' || c == ')');
-                assert!(!reason.is_empty(), "README.md:{}: a skip needs a reason", block.line);
+                let reason = directive["skip".len()..]
+                    .trim()
+                    .trim_matches(|c| c == '(' || c == ')');
+                assert!(
+                    !reason.is_empty(),
+                    "README.md:{}: a skip needs a reason",
+                    block.line
+                );
                 *done.entry("skipped").or_default() += 1;
             }
             ("c", "declarations") => {
@@ -412,35 +468,72 @@ fn readme_code_blocks_compile_run_or_check() {
             }
             ("c" | "cpp", "") => {
                 run_program(block);
-                *done.entry(if block.tag == "c" { "c run" } else { "cpp run" }).or_default() += 1;
+                *done
+                    .entry(if block.tag == "c" { "c run" } else { "cpp run" })
+                    .or_default() += 1;
             }
             ("cmake", "") => {
-                problems.extend(cmake_problems(&block.code).into_iter().map(|p| format!("README.md:{}: {p}", block.line)));
+                problems.extend(
+                    cmake_problems(&block.code)
+                        .into_iter()
+                        .map(|p| format!("README.md:{}: {p}", block.line)),
+                );
                 *done.entry("cmake checked").or_default() += 1;
             }
             ("sh", "") => {
-                problems.extend(sh_problems(&block.code).into_iter().map(|p| format!("README.md:{}: {p}", block.line)));
+                problems.extend(
+                    sh_problems(&block.code)
+                        .into_iter()
+                        .map(|p| format!("README.md:{}: {p}", block.line)),
+                );
                 *done.entry("sh checked").or_default() += 1;
             }
-            (tag, other) => panic!("README.md:{}: unknown directive `{other}` for a {tag} block", block.line),
+            (tag, other) => panic!(
+                "README.md:{}: unknown directive `{other}` for a {tag} block",
+                block.line
+            ),
         }
     }
     // Target names in the prose are held to the same rule as the blocks.
-    problems.extend(cmake_problems(&text).into_iter().map(|p| format!("README.md: {p}")));
+    problems.extend(
+        cmake_problems(&text)
+            .into_iter()
+            .map(|p| format!("README.md: {p}")),
+    );
     check_figures(&text);
-    assert!(problems.is_empty(), "README.md is out of date:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "README.md is out of date:\n{}",
+        problems.join("\n")
+    );
     eprintln!("README blocks: {done:?}");
-    for needed in ["c run", "cpp run", "cmake checked", "sh checked", "declarations", "checked"] {
-        assert!(done.contains_key(needed), "README.md has no block of kind `{needed}`: {done:?}");
+    for needed in [
+        "c run",
+        "cpp run",
+        "cmake checked",
+        "sh checked",
+        "declarations",
+        "checked",
+    ] {
+        assert!(
+            done.contains_key(needed),
+            "README.md has no block of kind `{needed}`: {done:?}"
+        );
     }
 }
 
 /// The checks above can fail: each is fed something wrong here.
 #[test]
 fn readme_checks_reject_what_is_wrong() {
-    assert!(!cmake_problems("target_link_libraries(a PRIVATE GraphBitAlloc::graphbit_alloc_shared)").is_empty());
+    assert!(!cmake_problems(
+        "target_link_libraries(a PRIVATE GraphBitAlloc::graphbit_alloc_shared)"
+    )
+    .is_empty());
     assert!(!cmake_problems("find_package(GraphBitAlloc 9.9 REQUIRED)").is_empty());
-    assert!(cmake_problems("target_link_libraries(a PRIVATE GraphBitAlloc::graphbit_alloc_dlopen)").is_empty());
+    assert!(cmake_problems(
+        "target_link_libraries(a PRIVATE GraphBitAlloc::graphbit_alloc_dlopen)"
+    )
+    .is_empty());
     for wrong in [
         "cmake --preset nope",
         "cargo run --bin gb-nope",
@@ -450,9 +543,15 @@ fn readme_checks_reject_what_is_wrong() {
         "cc app.c lib/libgraphbit_alloc_checked.a",
         "pkg-config --libs graphbit-alloc-nope",
     ] {
-        assert!(!sh_problems(wrong).is_empty(), "`{wrong}` passed the sh check");
+        assert!(
+            !sh_problems(wrong).is_empty(),
+            "`{wrong}` passed the sh check"
+        );
     }
-    assert!(sh_problems("cc examples/hello.c -lgraphbit_alloc_dlopen $(pkg-config --libs graphbit-alloc-checked)").is_empty());
+    assert!(sh_problems(
+        "cc examples/hello.c -lgraphbit_alloc_dlopen $(pkg-config --libs graphbit-alloc-checked)"
+    )
+    .is_empty());
     let decls = words_followed_by_paren("void *gb_alloc(size_t size); int gb_nope(void);");
     assert!(decls != header_functions());
     let parsed = blocks("<!-- readme-test: skip (why) -->\n```sh\nls\n```\n");

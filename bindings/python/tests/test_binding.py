@@ -254,7 +254,7 @@ def test_finds_library_next_to_package(tmp_path):
     # A copy of the package with the library beside it, and no $GRAPHBIT_ALLOC_LIB.
     copy = tmp_path / "graphbit_alloc"
     shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(os.environ["GRAPHBIT_ALLOC_LIB"], copy / "libgraphbit_alloc.so")
+    shutil.copy(os.environ["GRAPHBIT_ALLOC_LIB"], copy / "libgraphbit_alloc_dlopen.so")
     env = {k: v for k, v in os.environ.items() if k not in ("GRAPHBIT_ALLOC_LIB", "PYTHONPATH")}
     result = run_python(
         "import graphbit_alloc as gb; print(gb.library().path); print(gb.allocator_name())",
@@ -263,7 +263,7 @@ def test_finds_library_next_to_package(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     path, name = result.stdout.split()
-    assert path == str(copy / "libgraphbit_alloc.so")
+    assert path == str(copy / "libgraphbit_alloc_dlopen.so")
     assert name == gb.allocator_name()
 
 
