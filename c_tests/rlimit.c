@@ -11,19 +11,10 @@
 
 #include "graphbit_alloc.h"
 #include "gb_test.h"
+#include "gb_child.h"
 
 enum { MAX_BLOCKS = 1 << 16 };
 static void *blocks[MAX_BLOCKS];
-
-static size_t mapped_now(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &pages) != 1) pages = 0;
-        fclose(f);
-    }
-    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
-}
 
 /* Fills the address space with blocks of `size` from blocks[n] on; returns
  * the new number of blocks. */
@@ -45,7 +36,7 @@ static int child(void) {
     alarm(120);
     /* Warm the library up first, so that its own set-up is within budget. */
     gb_free(gb_alloc(1));
-    struct rlimit limit = {mapped_now() + (512u << 20), RLIM_INFINITY};
+    struct rlimit limit = {gb_mapped_bytes() + (512u << 20), RLIM_INFINITY};
     limit.rlim_max = limit.rlim_cur;
     if (setrlimit(RLIMIT_AS, &limit) != 0) return 10;
 
@@ -88,22 +79,6 @@ static int child(void) {
 }
 
 int main(void) {
-    for (int run = 0; run < 3; run++) {
-        fflush(stdout);
-        pid_t pid = fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0) _exit(child());
-        int status = 0;
-        REQUIRE(waitpid(pid, &status, 0) == pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "child %d: %s %d\n", run, WIFEXITED(status) ? "exit" : "signal",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-            gb_test_failures++;
-        }
-    }
-    /* The parent never hit the limit and still works. */
-    void *p = gb_alloc(1 << 20);
-    CHECK(p != NULL);
-    gb_free(p);
+    gb_run_children(3, child);
     return gb_test_finish("rlimit");
 }
