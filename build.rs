@@ -48,7 +48,7 @@ fn main() {
     );
     println!("cargo::rustc-env=GB_BACKEND={backend}");
     // The variant's library name, for the tests and the verification report.
-    let name = library_name(feature("checked"), feature("dlopen"));
+    let name = library_name(feature("checked"), feature("dlopen"), feature("override"));
     println!("cargo::rustc-env=GB_LIBRARY_NAME={name}");
 
     if target_os == "linux" {
@@ -85,6 +85,26 @@ fn main() {
         println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_jemalloc_conf");
     }
 
+    if feature("override") {
+        // Whole-process mode: the C++ operator new/delete bodies
+        // (src/override_new.cpp), calling the backend's entry points.
+        println!("cargo::rerun-if-changed=src/override_new.cpp");
+        cc::Build::new()
+            .cpp(true)
+            .file("src/override_new.cpp")
+            .std("c++17")
+            .define(
+                if backend == "mimalloc" {
+                    "GB_BACKEND_MIMALLOC"
+                } else {
+                    "GB_BACKEND_JEMALLOC"
+                },
+                None,
+            )
+            .flag_if_supported("-fvisibility=hidden")
+            .compile("graphbit_alloc_override_new");
+    }
+
     #[cfg(feature = "generate-header")]
     {
         let dir = std::path::PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -98,8 +118,9 @@ fn main() {
 }
 
 /// The library's name for each variant (without `lib` and `.so`).
-fn library_name(checked: bool, dlopen: bool) -> &'static str {
+fn library_name(checked: bool, dlopen: bool, whole_process: bool) -> &'static str {
     match (checked, dlopen) {
+        _ if whole_process => "graphbit_alloc_override",
         (true, _) => "graphbit_alloc_checked",
         (false, true) => "graphbit_alloc_dlopen",
         (false, false) => "graphbit_alloc",

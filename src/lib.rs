@@ -50,6 +50,8 @@ mod errno;
 pub mod diagnostics;
 pub mod ffi;
 mod verify;
+#[cfg(feature = "override")]
+mod override_malloc;
 
 pub use ffi::*;
 

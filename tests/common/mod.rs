@@ -28,10 +28,32 @@ pub fn shared_lib() -> PathBuf {
     path
 }
 
+/// The static library as an install has it: on mimalloc, with the weak
+/// `std::get_new_handler` stub that mimalloc's C sources define made local,
+/// as cmake/cargo_build.cmake does when it stages the library (linked into a
+/// C++ program the stub would win over libstdc++'s, and every
+/// std::set_new_handler would be ignored: c_tests/cpp_global_new.cpp).
 pub fn static_lib() -> PathBuf {
     let path = lib_dir().join("libgraphbit_alloc.a");
     assert!(path.exists(), "{} was not built", path.display());
-    path
+    if BACKEND != "mimalloc" {
+        return path;
+    }
+    static STAGED: OnceLock<PathBuf> = OnceLock::new();
+    STAGED
+        .get_or_init(|| {
+            let dir = lib_dir().join("gb-test-stage");
+            std::fs::create_dir_all(&dir).unwrap();
+            let staged = dir.join("libgraphbit_alloc.a");
+            run_ok(
+                Command::new("objcopy")
+                    .arg("--localize-symbol=_ZSt15get_new_handlerv")
+                    .arg(&path)
+                    .arg(&staged),
+            );
+            staged
+        })
+        .clone()
 }
 
 /// A directory holding the shared library under its SONAME

@@ -1,0 +1,144 @@
+// C++ operator new and delete for whole-process mode (Cargo feature
+// `override`), compiled by build.rs only with that feature. Every form of
+// the operators is exported by src/override_malloc.rs as a jump to one of the
+// functions here, which call the backend's own entry points (jemalloc under
+// its `_rjem_` prefix, or mimalloc), as the C functions of the override do.
+//
+// new: the backend's allocation; on failure the new-handler loop of
+// [new.delete.single]: call std::get_new_handler() and try again, or throw
+// std::bad_alloc when there is none. nothrow new: the same loop, NULL
+// instead of the exception (also when the handler throws std::bad_alloc).
+// Sized delete gives the backend the size (jemalloc's sdallocx, mimalloc's
+// mi_free_size); the new-expression allocated exactly that size (a size 0
+// request was served as 1, and is freed as 1).
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#if defined(GB_BACKEND_JEMALLOC)
+extern "C" {
+void *_rjem_malloc(size_t size);
+void *_rjem_aligned_alloc(size_t alignment, size_t size);
+void _rjem_free(void *ptr);
+void _rjem_sdallocx(void *ptr, size_t size, int flags);
+}
+static inline void *backend_alloc(size_t size) { return _rjem_malloc(size); }
+static inline void *backend_aligned_alloc(size_t alignment, size_t size) {
+    return _rjem_aligned_alloc(alignment, size);
+}
+static inline void backend_free(void *ptr) { _rjem_free(ptr); }
+static inline void backend_free_sized(void *ptr, size_t size) {
+    _rjem_sdallocx(ptr, size ? size : 1, 0);
+}
+static inline void backend_free_aligned_sized(void *ptr, size_t alignment, size_t size) {
+    // MALLOCX_ALIGN(alignment): log2 of the alignment, a power of two.
+    _rjem_sdallocx(ptr, size ? size : 1, __builtin_ctzll(alignment));
+}
+#elif defined(GB_BACKEND_MIMALLOC)
+extern "C" {
+void *mi_malloc(size_t size);
+void *mi_malloc_aligned(size_t size, size_t alignment);
+void mi_free(void *ptr);
+void mi_free_size(void *ptr, size_t size);
+void mi_free_size_aligned(void *ptr, size_t size, size_t alignment);
+}
+static inline void *backend_alloc(size_t size) { return mi_malloc(size); }
+static inline void *backend_aligned_alloc(size_t alignment, size_t size) {
+    return mi_malloc_aligned(size, alignment);
+}
+static inline void backend_free(void *ptr) { mi_free(ptr); }
+static inline void backend_free_sized(void *ptr, size_t size) { mi_free_size(ptr, size); }
+static inline void backend_free_aligned_sized(void *ptr, size_t alignment, size_t size) {
+    mi_free_size_aligned(ptr, size, alignment);
+}
+#else
+#error "override_new.cpp: build.rs defines GB_BACKEND_JEMALLOC or GB_BACKEND_MIMALLOC"
+#endif
+
+#define GB_HIDDEN extern "C" __attribute__((visibility("hidden")))
+
+// The alignment of a new-expression for an over-aligned type is a power of
+// two by the language; larger than PTRDIFF_MAX cannot be served.
+static inline bool alignment_servable(size_t alignment, size_t size) {
+    return alignment != 0 && (alignment & (alignment - 1)) == 0 &&
+           alignment <= (size_t)PTRDIFF_MAX && size <= (size_t)PTRDIFF_MAX - alignment;
+}
+
+static inline void *try_alloc(size_t size, size_t alignment) {
+    if (alignment == 0) return backend_alloc(size);
+    if (!alignment_servable(alignment, size)) return nullptr;
+    return backend_aligned_alloc(alignment, size);
+}
+
+__attribute__((noinline, cold)) static void *new_slow(size_t size, size_t alignment) {
+    for (;;) {
+        std::new_handler handler = std::get_new_handler();
+        if (handler == nullptr) throw std::bad_alloc();
+        handler();
+        if (void *p = try_alloc(size, alignment)) return p;
+    }
+}
+
+__attribute__((noinline, cold)) static void *new_nothrow_slow(size_t size, size_t alignment) noexcept {
+    for (;;) {
+        std::new_handler handler = std::get_new_handler();
+        if (handler == nullptr) return nullptr;
+        try {
+            handler();
+        } catch (...) {
+            return nullptr;
+        }
+        if (void *p = try_alloc(size, alignment)) return p;
+    }
+}
+
+GB_HIDDEN void *gb_override_cxx_new(size_t size) {
+    if (void *p = backend_alloc(size)) [[likely]]
+        return p;
+    return new_slow(size, 0);
+}
+
+GB_HIDDEN void *gb_override_cxx_new_nothrow(size_t size, const std::nothrow_t &) noexcept {
+    if (void *p = backend_alloc(size)) [[likely]]
+        return p;
+    return new_nothrow_slow(size, 0);
+}
+
+GB_HIDDEN void *gb_override_cxx_new_aligned(size_t size, std::align_val_t alignment) {
+    size_t a = static_cast<size_t>(alignment);
+    if (void *p = try_alloc(size, a ? a : 1)) [[likely]]
+        return p;
+    return new_slow(size, a ? a : 1);
+}
+
+GB_HIDDEN void *gb_override_cxx_new_aligned_nothrow(size_t size, std::align_val_t alignment,
+                                                    const std::nothrow_t &) noexcept {
+    size_t a = static_cast<size_t>(alignment);
+    if (void *p = try_alloc(size, a ? a : 1)) [[likely]]
+        return p;
+    return new_nothrow_slow(size, a ? a : 1);
+}
+
+// delete(p), delete(p, nothrow), and the aligned forms without a size: the
+// backend finds the block's size itself.
+GB_HIDDEN void gb_override_cxx_delete(void *ptr) noexcept { backend_free(ptr); }
+
+GB_HIDDEN void gb_override_cxx_delete_aligned(void *ptr, std::align_val_t) noexcept {
+    backend_free(ptr);
+}
+
+GB_HIDDEN void gb_override_cxx_delete_sized(void *ptr, size_t size) noexcept {
+    if (ptr == nullptr) return;
+    backend_free_sized(ptr, size);
+}
+
+GB_HIDDEN void gb_override_cxx_delete_sized_aligned(void *ptr, size_t size,
+                                                    std::align_val_t alignment) noexcept {
+    if (ptr == nullptr) return;
+    size_t a = static_cast<size_t>(alignment);
+    if (alignment_servable(a, size))
+        backend_free_aligned_sized(ptr, a, size);
+    else
+        backend_free(ptr);
+}
