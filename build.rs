@@ -76,10 +76,12 @@ fn main() {
         // so nothing would pull this object out of its archive otherwise
         // (a program that never asks for the settings would run without them).
         println!("cargo::rerun-if-changed=src/backend/jemalloc_conf.c");
-        cc::Build::new()
-            .file("src/backend/jemalloc_conf.c")
-            .cargo_metadata(false)
-            .compile("graphbit_alloc_jemalloc_conf");
+        let mut conf = cc::Build::new();
+        conf.file("src/backend/jemalloc_conf.c").cargo_metadata(false);
+        if feature("override") {
+            conf.define("GB_WHOLE_PROCESS", None);
+        }
+        conf.compile("graphbit_alloc_jemalloc_conf");
         let out_dir = env::var("OUT_DIR").unwrap_or_default();
         println!("cargo::rustc-link-search=native={out_dir}");
         println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_jemalloc_conf");

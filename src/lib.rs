@@ -50,6 +50,10 @@ mod errno;
 pub mod diagnostics;
 pub mod ffi;
 mod verify;
+/// The whole-process malloc family (Cargo feature `override`): not part of
+/// the prefixed C API, so not in its header.
+///
+/// cbindgen:ignore
 #[cfg(feature = "override")]
 mod override_malloc;
 

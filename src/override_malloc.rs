@@ -22,7 +22,7 @@
 //! | `realloc` failure | NULL, `ENOMEM`, `p` kept |
 //! | `reallocarray(p, n, m)` | `ENOMEM` when `n * m` overflows, else `realloc(p, n * m)` |
 //! | `memalign(a, n)`, `aligned_alloc(a, n)` | glibc 2.36's `_mid_memalign`: `a` above `SIZE_MAX / 2 + 1`: `EINVAL`; any other `a` is rounded up to a power of two (0 and 1 mean `malloc`'s alignment); `aligned_alloc` is `memalign` (glibc 2.38 rejects non-powers of two, 2.36 does not) |
-//! | `posix_memalign(&p, a, n)` | returns `EINVAL` unless `a` is a power of two multiple of `sizeof(void *)`, `ENOMEM` when out of memory; `p` untouched on failure; `errno` as glibc leaves it (see `posix_memalign`) |
+//! | `posix_memalign(&p, a, n)` | returns `EINVAL` (errno untouched) unless `a` is a power of two multiple of `sizeof(void *)`; returns `ENOMEM` when out of memory, with `errno` also `ENOMEM` as glibc 2.36 leaves it; `p` untouched on failure |
 //! | `valloc(n)` | `memalign(page, n)` |
 //! | `pvalloc(n)` | `memalign(page, n rounded up to pages)`; `ENOMEM` on overflow |
 //! | `malloc_usable_size(NULL)` | 0 |
@@ -54,7 +54,10 @@ compile_error!(
     "features `override` and `dlopen` cannot be combined: the override is loaded at start-up \
      (LD_PRELOAD or linked first), where initial-exec TLS is right"
 );
-#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 compile_error!("feature `override` is implemented for Linux on x86-64 and AArch64 only");
 
 /// Largest size any function accepts: `PTRDIFF_MAX`.
@@ -69,6 +72,30 @@ const MAX_ALIGNMENT: usize = usize::MAX / 2 + 1;
 fn fail(code: c_int) -> *mut c_void {
     errno::set(code);
     core::ptr::null_mut()
+}
+
+/// Runs an allocation and, on the mimalloc backend, puts `errno` back when it
+/// succeeds: mimalloc can leave the `errno` of a failed system call behind in
+/// a successful allocation (seen: `EINVAL` after `malloc(0)` and
+/// `memalign(1 MiB, 10)`), and glibc never does. jemalloc leaves `errno`
+/// alone on success, so there this is the allocation itself.
+#[inline(always)]
+fn keep_errno(allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+    #[cfg(gb_backend = "mimalloc")]
+    {
+        // SAFETY: the calling thread's errno, valid for the thread's life.
+        let location = unsafe { libc::__errno_location() };
+        // SAFETY: as above.
+        let saved = unsafe { *location };
+        let block = allocate();
+        if !block.is_null() {
+            // SAFETY: as above.
+            unsafe { *location = saved };
+        }
+        block
+    }
+    #[cfg(not(gb_backend = "mimalloc"))]
+    allocate()
 }
 
 /// The system's page size, as `valloc` and `pvalloc` align to it.
@@ -90,7 +117,7 @@ fn page_size() -> usize {
 unsafe fn memalign_like_glibc(alignment: usize, size: usize) -> *mut c_void {
     if alignment <= 1 {
         // SAFETY: any size.
-        return unsafe { Backend::alloc(size) };
+        return keep_errno(|| unsafe { Backend::alloc(size) });
     }
     if alignment > MAX_ALIGNMENT {
         return fail(libc::EINVAL);
@@ -99,7 +126,7 @@ unsafe fn memalign_like_glibc(alignment: usize, size: usize) -> *mut c_void {
     match size.checked_next_multiple_of(alignment) {
         Some(padded) if padded <= MAX_SIZE && alignment <= MAX_SIZE => {
             // SAFETY: a power of two, and the padded size fits.
-            unsafe { Backend::aligned_alloc(alignment, size) }
+            keep_errno(|| unsafe { Backend::aligned_alloc(alignment, size) })
         }
         _ => fail(libc::ENOMEM),
     }
@@ -110,7 +137,7 @@ unsafe fn memalign_like_glibc(alignment: usize, size: usize) -> *mut c_void {
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
     // SAFETY: any size (the backend keeps the contract).
-    unsafe { Backend::alloc(size) }
+    keep_errno(|| unsafe { Backend::alloc(size) })
 }
 
 /// `free(3)`: NULL or a block of this library; keeps `errno`.
@@ -133,7 +160,7 @@ pub unsafe extern "C" fn cfree(ptr: *mut c_void) {
 #[no_mangle]
 pub unsafe extern "C" fn calloc(count: usize, size: usize) -> *mut c_void {
     // SAFETY: any arguments (the backend checks the product).
-    unsafe { Backend::calloc(count, size) }
+    keep_errno(|| unsafe { Backend::calloc(count, size) })
 }
 
 /// `realloc(3)` as glibc: `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)`
@@ -147,7 +174,7 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
         return core::ptr::null_mut();
     }
     // SAFETY: NULL or a live block; any size.
-    unsafe { Backend::realloc(ptr, size) }
+    keep_errno(|| unsafe { Backend::realloc(ptr, size) })
 }
 
 /// `reallocarray(3)`: `realloc(p, count * size)`, or NULL and `ENOMEM` (with
@@ -262,7 +289,7 @@ pub unsafe extern "C" fn free_aligned_sized(ptr: *mut c_void, alignment: usize, 
 #[no_mangle]
 pub unsafe extern "C" fn __libc_malloc(size: usize) -> *mut c_void {
     // SAFETY: as malloc.
-    unsafe { Backend::alloc(size) }
+    unsafe { malloc(size) }
 }
 
 /// `__libc_free`: `free`.
@@ -276,7 +303,7 @@ pub unsafe extern "C" fn __libc_free(ptr: *mut c_void) {
 #[no_mangle]
 pub unsafe extern "C" fn __libc_calloc(count: usize, size: usize) -> *mut c_void {
     // SAFETY: as calloc.
-    unsafe { Backend::calloc(count, size) }
+    unsafe { calloc(count, size) }
 }
 
 /// `__libc_realloc`: `realloc`.
@@ -325,14 +352,19 @@ fn usage() -> (u64, u64) {
 
 /// `malloc_trim(3)`: gives the backend's unused memory back to the system
 /// (`gb_trim`: jemalloc purges every arena, mimalloc collects). Returns 1 if
-/// the backend's resident memory went down, 0 if it did not (or the backend
-/// cannot tell). `pad` is ignored: the backend keeps no top-of-heap slack to
+/// the backend's resident memory (mimalloc: committed memory) went down, 0
+/// if it did not. `pad` is ignored: the backend keeps no top-of-heap slack to
 /// pad.
 #[no_mangle]
 pub extern "C" fn malloc_trim(_pad: usize) -> c_int {
-    let before = backend::stats().resident;
+    // mimalloc reports no resident figure: its committed memory instead.
+    let held = || {
+        let stats = backend::stats();
+        stats.resident.or(stats.active)
+    };
+    let before = held();
     let rc = backend::trim();
-    let after = backend::stats().resident;
+    let after = held();
     match (before, after) {
         (Some(before), Some(after)) if rc == 0 => c_int::from(after < before),
         _ => 0,
@@ -466,15 +498,15 @@ pub extern "C" fn malloc_stats() {
     let _ = unsafe { libc::write(2, text.as_ptr().cast(), text.len()) };
 }
 
-/// `malloc_info(3)`: `options` must be 0 (else -1 and `EINVAL`, as glibc);
+/// `malloc_info(3)`: `options` must be 0 (else it returns `EINVAL`, with
+/// `errno` untouched, as glibc 2.36 does);
 /// writes an XML document shaped as glibc's (`<malloc version="1">` with
 /// `total`, `system` and `aspace` elements) from the backend's figures, plus
 /// one `<backend>` element with the backend's own statistics.
 #[no_mangle]
 pub unsafe extern "C" fn malloc_info(options: c_int, stream: *mut libc::FILE) -> c_int {
     if options != 0 {
-        errno::set(libc::EINVAL);
-        return -1;
+        return libc::EINVAL;
     }
     let (in_use, system) = usage();
     let stats = backend::stats();

@@ -5,7 +5,7 @@
 // its `_rjem_` prefix, or mimalloc), as the C functions of the override do.
 //
 // new: the backend's allocation; on failure the new-handler loop of
-// [new.delete.single]: call std::get_new_handler() and try again, or throw
+// [new.delete.single]: call the current new-handler and try again, or throw
 // std::bad_alloc when there is none. nothrow new: the same loop, NULL
 // instead of the exception (also when the handler throws std::bad_alloc).
 // Sized delete gives the backend the size (jemalloc's sdallocx, mimalloc's
@@ -58,6 +58,20 @@ static inline void backend_free_aligned_sized(void *ptr, size_t alignment, size_
 
 #define GB_HIDDEN extern "C" __attribute__((visibility("hidden")))
 
+// The C++ library's new-handler. mimalloc defines a weak
+// std::get_new_handler() that returns NULL (for its C-only builds); linked
+// into this library it would win over libstdc++'s, and no handler would ever
+// run. The versioned reference binds to libstdc++'s own function.
+#if defined(__GLIBCXX__)
+extern "C" std::new_handler gb_override_libstdcxx_get_new_handler();
+__asm__(".symver gb_override_libstdcxx_get_new_handler, _ZSt15get_new_handlerv@GLIBCXX_3.4.20");
+static inline std::new_handler current_new_handler() {
+    return gb_override_libstdcxx_get_new_handler();
+}
+#else
+static inline std::new_handler current_new_handler() { return std::get_new_handler(); }
+#endif
+
 // The alignment of a new-expression for an over-aligned type is a power of
 // two by the language; larger than PTRDIFF_MAX cannot be served.
 static inline bool alignment_servable(size_t alignment, size_t size) {
@@ -73,7 +87,7 @@ static inline void *try_alloc(size_t size, size_t alignment) {
 
 __attribute__((noinline, cold)) static void *new_slow(size_t size, size_t alignment) {
     for (;;) {
-        std::new_handler handler = std::get_new_handler();
+        std::new_handler handler = current_new_handler();
         if (handler == nullptr) throw std::bad_alloc();
         handler();
         if (void *p = try_alloc(size, alignment)) return p;
@@ -82,7 +96,7 @@ __attribute__((noinline, cold)) static void *new_slow(size_t size, size_t alignm
 
 __attribute__((noinline, cold)) static void *new_nothrow_slow(size_t size, size_t alignment) noexcept {
     for (;;) {
-        std::new_handler handler = std::get_new_handler();
+        std::new_handler handler = current_new_handler();
         if (handler == nullptr) return nullptr;
         try {
             handler();

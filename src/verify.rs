@@ -111,7 +111,10 @@ pub fn run() -> Report {
                     }
                 },
             ),
+            #[cfg(not(feature = "override"))]
             host_malloc_not_captured(),
+            #[cfg(feature = "override")]
+            host_malloc_captured(),
         ],
     }
 }
@@ -175,6 +178,7 @@ fn probe(
 /// The host's `malloc` must still be the C library's: the symbol the process
 /// resolves for `malloc` must not live in this library, and (where the
 /// backend can tell) a block from it must not be the backend's.
+#[cfg_attr(feature = "override", allow(dead_code))]
 fn host_malloc_not_captured() -> Check {
     let malloc_object = object_defining(c"malloc");
     let library_object = object_of(crate::ffi::gb_alloc as *const c_void);
@@ -203,6 +207,115 @@ fn host_malloc_not_captured() -> Check {
             host_block_owned,
         }),
     }
+}
+
+/// Whole-process mode (feature `override`): the host's `malloc` and C++
+/// `operator new` must be this library's: the symbols the process resolves
+/// for `malloc` and `_Znwm` must live in this library, and the backend must
+/// own a block from each of `malloc`, `strdup`, `getline` and `operator new`
+/// (`host_block_owned` is true only if it owns all four). The prefixed
+/// library's check (`host_malloc_not_captured`) fails here, and this one
+/// fails there.
+#[cfg(feature = "override")]
+fn host_malloc_captured() -> Check {
+    extern "C" {
+        #[link_name = "_ZnwmRKSt9nothrow_t"]
+        fn operator_new_nothrow(size: usize, tag: *const u8) -> *mut c_void;
+        #[link_name = "_ZdlPv"]
+        fn operator_delete(ptr: *mut c_void);
+    }
+    let malloc_object = object_defining(c"malloc");
+    let library_object = object_of(crate::ffi::gb_alloc as *const c_void);
+    let mut passed =
+        resolves_here(c"malloc", library_object) && resolves_here(c"_Znwm", library_object);
+    let owned = |block: *mut c_void| !block.is_null() && backend::owns(block);
+    // SAFETY: each block comes from the host's allocation function named and
+    // is freed with its matching release; getline reads a fixed buffer.
+    let all_owned = unsafe {
+        let block = libc::malloc(64);
+        let from_malloc = owned(block);
+        libc::free(block);
+        let block = libc::strdup(c"graphbit-alloc".as_ptr());
+        let from_strdup = owned(block.cast());
+        libc::free(block.cast());
+        let mut text = *b"a line\n";
+        let mut line: *mut libc::c_char = core::ptr::null_mut();
+        let mut capacity = 0usize;
+        let stream = libc::fmemopen(text.as_mut_ptr().cast(), text.len(), c"r".as_ptr());
+        let mut from_getline = false;
+        if !stream.is_null() {
+            if libc::getline(&mut line, &mut capacity, stream) > 0 {
+                from_getline = owned(line.cast());
+            }
+            libc::free(line.cast());
+            libc::fclose(stream);
+        }
+        let tag = 0u8; // std::nothrow_t is empty: any address will do.
+        let block = operator_new_nothrow(64, &tag);
+        let from_new = owned(block);
+        operator_delete(block);
+        from_malloc && from_strdup && from_getline && from_new
+    };
+    passed &= backend::CAN_TELL_OWNERSHIP && all_owned;
+    Check {
+        name: "host_malloc_captured",
+        passed,
+        evidence: Evidence::HostMalloc(HostMalloc {
+            malloc_object,
+            library_object,
+            host_block_owned: backend::CAN_TELL_OWNERSHIP.then_some(all_owned),
+        }),
+    }
+}
+
+/// Whether the process's lookup of `symbol` finds this library's definition.
+/// A program that takes the function's address (python3 does, for
+/// `malloc`) has a PLT entry of its own as the function's canonical address:
+/// the lookup then finds that entry in the executable, not a definition
+/// (`dladdr` names no symbol `symbol` there), and the entry jumps to the
+/// definition the loader bound, which the ownership probes then show.
+#[cfg(feature = "override")]
+fn resolves_here(symbol: &CStr, library_object: Option<&'static CStr>) -> bool {
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name.
+    let address = unsafe { libc::dlsym(libc::RTLD_DEFAULT, symbol.as_ptr()) };
+    if address.is_null() || library_object.is_none() {
+        return false;
+    }
+    if object_of(address) == library_object {
+        return true;
+    }
+    // The symbol table entry dladdr matched: an undefined one (section index
+    // SHN_UNDEF) with a value is a canonical PLT entry, not a definition.
+    #[repr(C)]
+    struct ElfSym {
+        name: u32,
+        info: u8,
+        other: u8,
+        section: u16,
+        value: u64,
+        size: u64,
+    }
+    extern "C" {
+        fn dladdr1(
+            address: *const c_void,
+            info: *mut libc::Dl_info,
+            extra: *mut *const ElfSym,
+            flags: core::ffi::c_int,
+        ) -> core::ffi::c_int;
+    }
+    const RTLD_DL_SYMENT: core::ffi::c_int = 1;
+    // SAFETY: Dl_info is plain data; dladdr1 fills it and the entry pointer.
+    let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
+    let mut entry: *const ElfSym = core::ptr::null();
+    // SAFETY: as above.
+    let found = unsafe { dladdr1(address, &mut info, &mut entry, RTLD_DL_SYMENT) } != 0;
+    // SAFETY: a symbol table entry of a loaded object, when not NULL.
+    let plt_entry = found && !entry.is_null() && unsafe { (*entry).section } == 0;
+    // SAFETY: no preconditions: where the main program's headers are mapped.
+    let main_headers = unsafe { libc::getauxval(libc::AT_PHDR) } as usize;
+    let in_main_program =
+        main_headers != 0 && object_of(main_headers as *const c_void) == object_of(address);
+    in_main_program && plt_entry
 }
 
 fn its_own(owned: bool) -> &'static str {

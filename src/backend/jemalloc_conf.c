@@ -17,9 +17,19 @@
  *   5.3.1 snapshot rounds large blocks to pages only, which leaves a growing
  *   buffer no slack: realloc 2.4x -> 3.7x glibc's speed).
  */
+#ifndef GB_WHOLE_PROCESS
 __attribute__((visibility("hidden"))) const char *_rjem_malloc_conf =
     "background_thread:true,max_background_threads:1,oversize_threshold:0,"
     "disable_large_size_classes:false";
+#else
+/* The override library (Cargo feature `override`) serves every program it is
+ * preloaded into: a thread of jemalloc's own from the first malloc would make
+ * each of them multi-threaded from the start (unshare(CLONE_NEWUSER) then
+ * fails, as do programs that must stay single-threaded), so there the
+ * allocating threads purge, as with jemalloc's own defaults. */
+__attribute__((visibility("hidden"))) const char *_rjem_malloc_conf =
+    "oversize_threshold:0,disable_large_size_classes:false";
+#endif
 
 /* For the verification report: the string above, as Rust reads it. */
 __attribute__((visibility("hidden"))) const char *graphbit_alloc_jemalloc_builtin_conf(void) {

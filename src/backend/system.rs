@@ -38,49 +38,46 @@ pub fn version() -> &'static CStr {
     }
 }
 
-/// The allocation functions, as the C library's. On glibc, whose `malloc`
-/// already keeps every row of the contract but `realloc(p, 0)` (it frees and
-/// returns NULL), they are direct calls: sizes above `PTRDIFF_MAX` fail with
-/// `ENOMEM` (glibc 2.30+), `malloc(0)` and `calloc(0, n)` return unique
-/// blocks, and `free` keeps `errno` (glibc 2.33+). Elsewhere the portable
-/// forms below ask for one byte where C lets a zero size return NULL.
+/// The allocation functions, as the C library's, with the contract's rows
+/// checked here: the `malloc` this backend calls is often not glibc's but a
+/// tool's (AddressSanitizer's, valgrind's), which is what this backend is
+/// for, and those do not keep them (valgrind's `calloc` returns NULL without
+/// `ENOMEM` on an overflowing product and reports sizes above `PTRDIFF_MAX`
+/// as errors). C also lets `malloc(0)` return NULL, so a zero size asks for
+/// one byte, and `free` may change `errno` (glibc's keeps it only since
+/// 2.33), so it is kept here.
 pub(crate) struct Backend;
 
-/// True where the C library is glibc, whose answers need no adjusting.
-const GLIBC: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
+const MAX_SIZE: usize = isize::MAX as usize;
 
 impl super::Heap for Backend {
     #[inline(always)]
     unsafe fn alloc(size: usize) -> *mut c_void {
-        if !GLIBC && size > isize::MAX as usize {
+        if size > MAX_SIZE {
             return enomem();
         }
         // SAFETY: any size.
-        unsafe { libc::malloc(if GLIBC { size } else { size.max(1) }) }
+        null_is_enomem(unsafe { libc::malloc(size.max(1)) })
     }
 
     #[inline(always)]
     unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
-        if GLIBC {
-            // SAFETY: glibc checks the product.
-            return unsafe { libc::calloc(count, size) };
-        }
         match count.checked_mul(size) {
             // SAFETY: any size; zero sizes ask for one byte.
-            Some(0) => unsafe { libc::calloc(1, 1) },
+            Some(0) => null_is_enomem(unsafe { libc::calloc(1, 1) }),
             // SAFETY: the product does not overflow.
-            Some(total) if total <= isize::MAX as usize => unsafe { libc::calloc(count, size) },
+            Some(total) if total <= MAX_SIZE => null_is_enomem(unsafe { libc::calloc(count, size) }),
             _ => enomem(),
         }
     }
 
     #[inline(always)]
     unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
-        if !GLIBC && size > isize::MAX as usize {
+        if size > MAX_SIZE {
             return enomem();
         }
         // SAFETY: NULL or a live block of this backend, size at least 1.
-        unsafe { libc::realloc(ptr, size.max(1)) }
+        null_is_enomem(unsafe { libc::realloc(ptr, size.max(1)) })
     }
 
     unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
@@ -97,13 +94,8 @@ impl super::Heap for Backend {
 
     #[inline(always)]
     unsafe fn free(ptr: *mut c_void) {
-        if GLIBC {
-            // SAFETY: NULL or a live block of this backend.
-            unsafe { libc::free(ptr) }
-        } else {
-            // SAFETY: as above.
-            crate::errno::preserve(|| unsafe { libc::free(ptr) })
-        }
+        // SAFETY: NULL or a live block of this backend.
+        crate::errno::preserve(|| unsafe { libc::free(ptr) })
     }
 
     #[inline(always)]
@@ -123,6 +115,15 @@ impl super::Heap for Backend {
         // SAFETY: a live block of this backend.
         unsafe { c_usable_size(ptr) }
     }
+}
+
+/// Sets `ENOMEM` when the C library (or the tool in its place) returned NULL.
+#[inline(always)]
+fn null_is_enomem(block: *mut c_void) -> *mut c_void {
+    if block.is_null() {
+        return enomem();
+    }
+    block
 }
 
 #[cold]

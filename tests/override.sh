@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Whole-process mode (Cargo feature `override`): builds
+# libgraphbit_alloc_override.so and checks it from outside, as a user would
+# preload it.
+#  1. the SONAME, and the exported dynamic symbols against the expected list
+#     (the malloc family, every C++ operator new/delete, the gb_* API of
+#     include/graphbit_alloc.h, nothing else);
+#  2. c_tests/override/override_semantics.c under glibc and under the
+#     preload, row by row ("=" rows must match; "~" rows are shown);
+#  3. c_tests/override/override_new.cpp (every new/delete form, built with
+#     -fsized-deallocation -faligned-new) under both: same output, and every
+#     block it checks is the backend's;
+#  4. real programs (python3, perl, bash pipelines, git, sqlite3, lua5.4 when
+#     installed) under both: same stdout, stderr and exit status, and a check
+#     that the preloaded process's malloc really is the backend's.
+# Exits non-zero on any difference.
+#
+# Usage: tests/override.sh [extra cargo args, e.g. --no-default-features --features backend-mimalloc]
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TARGET_DIR=${GB_OVERRIDE_TARGET_DIR:-$ROOT/target/variants/override}
+fail=0
+failed() { echo "FAIL: $*"; fail=1; }
+
+echo "== build"
+cargo build --release --features override --target-dir "$TARGET_DIR" "$@" >/dev/null 2>"$TARGET_DIR.build.log" \
+    || { cat "$TARGET_DIR.build.log"; echo "FAIL: build"; exit 1; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+LIB=$WORK/libgraphbit_alloc_override.so
+cp "$TARGET_DIR/release/libgraphbit_alloc.so" "$LIB"
+
+echo "== SONAME and exports"
+soname=$(readelf -d "$LIB" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+[[ $soname == libgraphbit_alloc_override.so.0.* ]] || failed "SONAME is '$soname'"
+expected_c="malloc free calloc realloc reallocarray aligned_alloc posix_memalign memalign valloc
+pvalloc malloc_usable_size free_sized free_aligned_sized cfree malloc_trim mallinfo mallinfo2
+malloc_stats malloc_info mallopt __libc_malloc __libc_free __libc_calloc __libc_realloc
+__libc_memalign __libc_valloc __libc_pvalloc"
+# new/delete: plain, array; nothrow; sized; aligned; sized+aligned; nothrow aligned.
+expected_cxx="_Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnwmSt11align_val_t
+_ZnamSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t
+_ZdlPv _ZdaPv _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvm _ZdaPvm _ZdlPvSt11align_val_t
+_ZdaPvSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t
+_ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t"
+expected_gb=$(grep -oE '\bgb_[a-z_0-9]+ *\(' include/graphbit_alloc.h | tr -d ' (' | sort -u)
+printf '%s\n' $expected_c $expected_cxx $expected_gb | sort -u >"$WORK/expected.syms"
+nm -D --defined-only "$LIB" | awk '{print $3}' | sed 's/@.*//' | sort -u >"$WORK/actual.syms"
+if ! diff -u "$WORK/expected.syms" "$WORK/actual.syms" >"$WORK/syms.diff"; then
+    failed "exported symbols differ from the expected list (- missing, + extra):"
+    sed -n '3,$p' "$WORK/syms.diff" | grep '^[-+]'
+else
+    echo "ok: $(wc -l <"$WORK/actual.syms") symbols, as expected"
+fi
+
+# Runs "$@" without and with the preload; compares exit status, stdout and stderr.
+compare() {
+    local name=$1
+    shift
+    (cd "$WORK/run" && "$@") >"$WORK/$name.plain.out" 2>"$WORK/$name.plain.err"
+    local plain=$?
+    (cd "$WORK/run" && LD_PRELOAD=$LIB "$@") >"$WORK/$name.gb.out" 2>"$WORK/$name.gb.err"
+    local gb=$?
+    local ok=1
+    [[ $plain == "$gb" ]] || { failed "$name: exit status $plain without the preload, $gb with it"; ok=0; }
+    diff -q "$WORK/$name.plain.out" "$WORK/$name.gb.out" >/dev/null \
+        || { failed "$name: stdout differs"; diff "$WORK/$name.plain.out" "$WORK/$name.gb.out" | head -20; ok=0; }
+    diff -q "$WORK/$name.plain.err" "$WORK/$name.gb.err" >/dev/null \
+        || { failed "$name: stderr differs"; diff "$WORK/$name.plain.err" "$WORK/$name.gb.err" | head -20; ok=0; }
+    ((ok)) && echo "ok: $name (exit $plain, $(wc -l <"$WORK/$name.gb.out") lines of output, identical)"
+}
+mkdir -p "$WORK/run"
+
+echo "== semantics side by side (c_tests/override/override_semantics.c)"
+# -fno-builtin: GCC otherwise assumes posix_memalign leaves errno alone and
+# folds the test's errno reads.
+gcc -O1 -fno-builtin -Wall -Wno-deprecated-declarations -Wno-alloc-size-larger-than \
+    -Wno-use-after-free -o "$WORK/semantics" c_tests/override/override_semantics.c -ldl \
+    || failed "compile override_semantics.c"
+"$WORK/semantics" >"$WORK/sem.glibc"; rc_glibc=$?
+LD_PRELOAD=$LIB "$WORK/semantics" >"$WORK/sem.gb"; rc_gb=$?
+[[ $rc_glibc == 0 && $rc_gb == 0 ]] || failed "override_semantics exit status $rc_glibc / $rc_gb"
+if diff <(grep '^=' "$WORK/sem.glibc") <(grep '^=' "$WORK/sem.gb") >"$WORK/sem.diff"; then
+    echo "ok: $(grep -c '^=' "$WORK/sem.gb") rows identical under glibc and the override"
+else
+    failed "semantics rows differ (< glibc, > override):"
+    cat "$WORK/sem.diff"
+fi
+echo "   by design (glibc | override):"
+paste -d'\n' <(grep '^~' "$WORK/sem.glibc" | sed 's/^~/   glibc   /') \
+    <(grep '^~' "$WORK/sem.gb" | sed 's/^~/   override/')
+
+echo "== C++ operators (c_tests/override/override_new.cpp)"
+g++ -O2 -std=c++17 -fsized-deallocation -faligned-new -fno-builtin -o "$WORK/new" \
+    c_tests/override/override_new.cpp -ldl || failed "compile override_new.cpp"
+"$WORK/new" >"$WORK/new.glibc" 2>/dev/null; rc_glibc=$?
+LD_PRELOAD=$LIB "$WORK/new" >"$WORK/new.gb" 2>"$WORK/new.gb.err"; rc_gb=$?
+[[ $rc_glibc == 0 && $rc_gb == 0 ]] || failed "override_new exit status $rc_glibc / $rc_gb: $(cat "$WORK/new.gb.err")"
+diff "$WORK/new.glibc" "$WORK/new.gb" || failed "override_new output differs"
+grep -q "override: \([0-9]*\) of \1 blocks" "$WORK/new.gb.err" \
+    && echo "ok: $(wc -l <"$WORK/new.gb") rows identical; $(cat "$WORK/new.gb.err")" \
+    || failed "operator new blocks not the backend's: $(cat "$WORK/new.gb.err")"
+
+echo "== threads, fork, posix_spawn, dynamic TLS, allocation before constructors"
+gcc -O2 -shared -fPIC -o "$WORK/tlslib.so" c_tests/override/override_tls_lib.c \
+    && gcc -O2 -pthread -o "$WORK/threads" c_tests/override/override_threads.c -ldl \
+    || failed "compile override_threads.c"
+compare threads "$WORK/threads" "$WORK/tlslib.so"
+
+echo "== loading the override with dlopen after start-up (initial-exec TLS) fails"
+dl=$(/usr/bin/python3 -c 'import ctypes, sys
+try: ctypes.CDLL(sys.argv[1]); print("loaded")
+except OSError as e: print(e)' "$LIB" 2>&1)
+echo "   $dl"
+
+echo "== the preloaded process's malloc is the backend's"
+probe=$(LD_PRELOAD=$LIB /usr/bin/python3 -c '
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.strdup.restype = ctypes.c_void_p
+libc.gb_owns.argtypes = [ctypes.c_void_p]
+libc.gb_owns.restype = ctypes.c_bool
+libc.gb_verify.restype = ctypes.c_bool
+m = libc.malloc(100); s = libc.strdup(b"hello")
+buf = ctypes.create_string_buffer(16384)
+libc.gb_verify_report(buf, ctypes.c_size_t(len(buf)))
+print(libc.gb_owns(m), libc.gb_owns(s), libc.gb_verify(), b"\"host_malloc_captured\"" in buf.value)
+libc.free(ctypes.c_void_p(m)); libc.free(ctypes.c_void_p(s))
+' 2>&1)
+[[ $probe == "True True True True" ]] \
+    && echo "ok: malloc and strdup blocks in python3 are the backend's; gb_verify passes with host_malloc_captured" \
+    || failed "python3 under the preload: malloc/strdup/gb_verify ($probe)"
+
+echo "== real programs, with and without the preload"
+cat >"$WORK/run/churn.py" <<'PY'
+import json, re, sqlite3, threading, hashlib
+def work(seed, out):
+    acc = {}
+    for i in range(20000):
+        key = f"k{(i * seed) % 5000}"
+        acc[key] = acc.get(key, []) + [str(i) * (i % 7)]
+        if i % 1000 == 0:
+            acc = {k: v[-3:] for k, v in acc.items()}
+    text = json.dumps(acc, sort_keys=True)
+    words = re.findall(r"k(\d+)", text)
+    out[seed] = (len(text), sum(map(int, words)) % 1000003,
+                 hashlib.sha256(text.encode()).hexdigest()[:16])
+out = {}
+threads = [threading.Thread(target=work, args=(s, out)) for s in range(1, 9)]
+for t in threads: t.start()
+for t in threads: t.join()
+db = sqlite3.connect(":memory:")
+db.execute("create table t (k text primary key, n int, blob text)")
+db.executemany("insert into t values (?, ?, ?)", ((f"key{i}", i, "x" * (i % 300)) for i in range(20000)))
+print(db.execute("select count(*), sum(n), sum(length(blob)) from t where k like 'key1%'").fetchone())
+for seed in sorted(out): print(seed, *out[seed])
+PY
+compare python3 /usr/bin/python3 churn.py
+cat >"$WORK/run/churn.pl" <<'PL'
+use strict; use warnings;
+my %h; my $s = "";
+for my $i (1..200000) { $h{"key" . ($i % 20011)} .= chr(65 + $i % 26); $s .= $i if $i % 7 == 0; }
+my $total = 0; $total += length($h{$_}) for keys %h;
+my @sorted = sort { length($h{$a}) <=> length($h{$b}) || $a cmp $b } keys %h;
+my $joined = join(",", map { lc } @sorted[0..99]);
+(my $t = $s) =~ s/(\d)(\d)/$2$1/g;
+print scalar(keys %h), " $total ", length($s), " ", length($t), " ", substr($joined, 0, 60), "\n";
+PL
+compare perl /usr/bin/perl churn.pl
+compare bash /bin/bash -c 'seq 1 200000 | awk "{print \$1 % 997, \$1}" | sort -n -k1,1 -k2,2 | uniq -c -w4 | tail -5;
+    for i in $(seq 1 300); do a[$i]=$(printf "%0${i}d" 0); done; echo ${#a[@]} ${#a[300]};
+    declare -A m; for i in $(seq 1 5000); do m[k$i]=$i; done; echo ${#m[@]};
+    echo "$(printf "x%.0s" $(seq 1 10000))" | wc -c; ls / >/dev/null; (exit 3)'
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+export GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z" GIT_CONFIG_NOSYSTEM=1 HOME=$WORK/run
+git_script='rm -rf repo && git init -q -b main repo && cd repo &&
+    for i in $(seq 1 40); do seq 1 $((i * 100)) >f$((i % 7)); git add -A && git commit -qm "commit $i"; done &&
+    git log --stat --format="%H %s" | head -60 && git gc -q 2>&1 && git count-objects -v | grep -v size && git fsck 2>&1 | wc -l'
+compare git /bin/bash -c "$git_script"
+if [[ -x /usr/bin/sqlite3 ]]; then
+    {
+        echo "create table t (id integer primary key, name text, n int);"
+        echo "begin;"
+        for i in $(seq 1 3000); do echo "insert into t (name, n) values ('name$i', $((i * 7 % 1000)));"; done
+        echo "commit;"
+        echo "create index tn on t(n);"
+        echo "select n, count(*), group_concat(name) from t group by n order by n limit 5;"
+        echo "select sum(length(name)), max(n) from t;"
+        echo "with recursive c(x) as (select 1 union all select x + 1 from c where x < 50000) select count(*), sum(x) from c;"
+    } >"$WORK/run/script.sql"
+    compare sqlite3 /bin/bash -c 'rm -f db.sqlite && /usr/bin/sqlite3 db.sqlite <script.sql'
+else
+    echo "skip: sqlite3 not installed"
+fi
+if command -v lua5.4 >/dev/null; then
+    compare lua5.4 lua5.4 -e 'local t = {} for i = 1, 200000 do t[i] = tostring(i) .. ("x"):rep(i % 13) end
+        local s = table.concat(t, ",", 1, 1000) print(#t, #s)'
+else
+    echo "skip: lua5.4 not installed"
+fi
+
+echo "== a preloaded process stays single-threaded (unshare -U refuses multithreaded processes)"
+# The override's jemalloc runs without its background thread
+# (src/backend/jemalloc_conf.c): a thread of its own from the first malloc
+# would make every program multithreaded.
+if command -v unshare >/dev/null && unshare -U true 2>/dev/null; then
+    if LD_PRELOAD=$LIB unshare -U true; then
+        echo "   unshare -U: works under the preload"
+    else
+        echo "FAIL: unshare -U works without the preload and fails under it"
+        fail=1
+    fi
+else
+    echo "skip: unshare -U does not work here even without the preload"
+fi
+
+if ((fail)); then echo "override: FAILED"; exit 1; fi
+echo "override: all checks passed"
