@@ -1,4 +1,4 @@
-/* The C API contract, row by row (README "API contract" table). */
+/* The C API contract, row by row (README "API" contract table). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,7 +5,7 @@
  * mimalloc 3.3 registers no fork handlers: a child forked while another
  * thread holds one of its locks (seen: mi_page_map_lock) hangs at its first
  * allocation. With that backend the busy threads pause around each fork (a
- * documented limitation, README "Process-level faults"); the child still
+ * documented limitation, README "Limitations", docs/reliability.md); the child still
  * inherits a heap that other threads used and must allocate from it. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */

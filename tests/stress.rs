@@ -7,7 +7,7 @@
 //! `gb_usable_size >= size` and calloc's zero fill; at each round all threads
 //! stop and one checks that no two live blocks overlap.
 //!
-//! Short profile in `cargo test`. Long profile (README):
+//! Short profile in `cargo test`. Long profile (docs/reliability.md):
 //! `GB_STRESS_OPS=100000000 cargo test --release --test stress -- --nocapture`
 //! with `GB_STRESS_THREADS` and `GB_STRESS_SEED` to vary it.
 
