@@ -14,7 +14,11 @@ fn main() {
     // default. Two forced at once is reported by a compile_error! in
     // src/lib.rs.
     let feature = |name: &str| {
-        env::var_os(format!("CARGO_FEATURE_{}", name.to_uppercase().replace('-', "_"))).is_some()
+        env::var_os(format!(
+            "CARGO_FEATURE_{}",
+            name.to_uppercase().replace('-', "_")
+        ))
+        .is_some()
     };
     let forced = ["jemalloc", "mimalloc", "system"]
         .into_iter()
@@ -77,7 +81,8 @@ fn main() {
         // (a program that never asks for the settings would run without them).
         println!("cargo::rerun-if-changed=src/backend/jemalloc_conf.c");
         let mut conf = cc::Build::new();
-        conf.file("src/backend/jemalloc_conf.c").cargo_metadata(false);
+        conf.file("src/backend/jemalloc_conf.c")
+            .cargo_metadata(false);
         if feature("override") {
             conf.define("GB_WHOLE_PROCESS", None);
         }

@@ -46,16 +46,16 @@ mod backend;
 // Compiled in every build (so it cannot rot), called only with `checked`.
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
 mod checked;
-mod errno;
 pub mod diagnostics;
+mod errno;
 pub mod ffi;
-mod verify;
 /// The whole-process malloc family (Cargo feature `override`): not part of
 /// the prefixed C API, so not in its header.
 ///
 /// cbindgen:ignore
 #[cfg(feature = "override")]
 mod override_malloc;
+mod verify;
 
 pub use ffi::*;
 

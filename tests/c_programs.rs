@@ -266,10 +266,18 @@ fn dlopen_variant_loads_when_static_tls_is_nearly_used_up() {
             .args(["-ldl", "-lpthread"]),
     );
     let dlopen = variant_lib("dlopen");
-    let out = run_ok(Command::new(&exe).arg(&filler).arg(&dlopen).arg(shared_lib()));
+    let out = run_ok(
+        Command::new(&exe)
+            .arg(&filler)
+            .arg(&dlopen)
+            .arg(shared_lib()),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     eprint!("{text}");
-    assert!(text.contains("dlopen variant: loaded, verified, 4 threads ok"), "{text}");
+    assert!(
+        text.contains("dlopen variant: loaded, verified, 4 threads ok"),
+        "{text}"
+    );
     if BACKEND == "jemalloc" {
         assert!(
             text.contains("default library: refused: ") && text.contains("static TLS"),

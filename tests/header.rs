@@ -73,7 +73,10 @@ fn free_of_a_gb_alloc_block_warns() {
         .next()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    assert!(major >= 11, "this test needs GCC 11 or newer (found {major})");
+    assert!(
+        major >= 11,
+        "this test needs GCC 11 or newer (found {major})"
+    );
     let compile = |extra: &[&str]| {
         common::compiler(false)
             .args(["-c", "-o", "/dev/null", "-Wall"])
@@ -91,7 +94,11 @@ fn free_of_a_gb_alloc_block_warns() {
         "free(gb_alloc(8)) compiled without -Wmismatched-dealloc:\n{stderr}"
     );
     let relaxed = compile(&["-Wno-mismatched-dealloc"]);
-    assert!(relaxed.status.success(), "{}", String::from_utf8_lossy(&relaxed.stderr));
+    assert!(
+        relaxed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&relaxed.stderr)
+    );
 }
 
 /// With _FORTIFY_SOURCE=3 (and 2), writing all of gb_usable_size(p) must not

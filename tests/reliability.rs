@@ -209,7 +209,10 @@ fn checked_mode_aborts_on_each_misuse_with_its_message() {
 #[test]
 fn default_library_has_no_checked_mode() {
     let run = manifest::run_named("misuse_wrong_size");
-    assert!(run.env.is_empty(), "misuse_wrong_size runs with no environment");
+    assert!(
+        run.env.is_empty(),
+        "misuse_wrong_size runs with no environment"
+    );
     for value in [None, Some("1")] {
         for link in [Link::Shared, Link::Static] {
             let exe = program(&run.name, link);

@@ -373,9 +373,18 @@ pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
             sink.result = crate::diagnostics::write_c_str(sink.out, text);
         }
     }
-    let mut sink = Sink { out, result: Ok(()) };
+    let mut sink = Sink {
+        out,
+        result: Ok(()),
+    };
     // SAFETY: the callback only writes into `sink`, which outlives the call.
-    unsafe { je::malloc_stats_print(Some(write), (&mut sink as *mut Sink<'_>).cast(), ptr::null()) };
+    unsafe {
+        je::malloc_stats_print(
+            Some(write),
+            (&mut sink as *mut Sink<'_>).cast(),
+            ptr::null(),
+        )
+    };
     sink.result
 }
 
@@ -433,7 +442,11 @@ mod tests {
             }
         });
         let trimmed = resident_bytes();
-        assert_eq!(background_thread(), before, "background thread state changed");
+        assert_eq!(
+            background_thread(),
+            before,
+            "background thread state changed"
+        );
         assert!(!RESTART_OWED.load(Ordering::Relaxed));
         assert!(
             trimmed + (128 << 20) <= loaded,

@@ -203,7 +203,10 @@ pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
             sink.result = crate::diagnostics::write_c_str(sink.out, text);
         }
     }
-    let mut sink = Sink { out, result: Ok(()) };
+    let mut sink = Sink {
+        out,
+        result: Ok(()),
+    };
     // SAFETY: the callback only writes into `sink`, which outlives the call.
     unsafe { mi::mi_stats_print_out(Some(write), (&mut sink as *mut Sink<'_>).cast()) };
     sink.result

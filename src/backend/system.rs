@@ -66,7 +66,9 @@ impl super::Heap for Backend {
             // SAFETY: any size; zero sizes ask for one byte.
             Some(0) => null_is_enomem(unsafe { libc::calloc(1, 1) }),
             // SAFETY: the product does not overflow.
-            Some(total) if total <= MAX_SIZE => null_is_enomem(unsafe { libc::calloc(count, size) }),
+            Some(total) if total <= MAX_SIZE => {
+                null_is_enomem(unsafe { libc::calloc(count, size) })
+            }
             _ => enomem(),
         }
     }
@@ -268,7 +270,10 @@ pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
             // SAFETY: `cookie` is the Sink below, alive while the stream is
             // open; glibc passes `len` readable bytes.
             let (sink, bytes) = unsafe {
-                (&mut *cookie.cast::<Sink<'_>>(), core::slice::from_raw_parts(text.cast::<u8>(), len))
+                (
+                    &mut *cookie.cast::<Sink<'_>>(),
+                    core::slice::from_raw_parts(text.cast::<u8>(), len),
+                )
             };
             for chunk in bytes.utf8_chunks() {
                 if sink.result.is_ok() {
@@ -280,7 +285,10 @@ pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
             }
             len as isize // never a short write: a failure is kept in the sink
         }
-        let mut sink = Sink { out, result: Ok(()) };
+        let mut sink = Sink {
+            out,
+            result: Ok(()),
+        };
         let functions = CookieIoFunctions {
             read: None,
             write: Some(write),
@@ -290,7 +298,11 @@ pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         // SAFETY: the cookie outlives the stream, closed below; the write
         // function matches glibc's cookie_write_function_t.
         unsafe {
-            let stream = fopencookie((&mut sink as *mut Sink<'_>).cast(), c"w".as_ptr(), functions);
+            let stream = fopencookie(
+                (&mut sink as *mut Sink<'_>).cast(),
+                c"w".as_ptr(),
+                functions,
+            );
             if stream.is_null() {
                 return Err(core::fmt::Error);
             }

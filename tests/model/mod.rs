@@ -71,7 +71,13 @@ const SIZES: [usize; 40] = [
 ];
 
 /// Sizes given to gb_free_sized that cannot be right: above PTRDIFF_MAX.
-const HOSTILE_FREE_SIZES: [usize; 5] = [MAX_SIZE + 1, usize::MAX - 15, usize::MAX - 1, usize::MAX, 1 << 63];
+const HOSTILE_FREE_SIZES: [usize; 5] = [
+    MAX_SIZE + 1,
+    usize::MAX - 15,
+    usize::MAX - 1,
+    usize::MAX,
+    1 << 63,
+];
 
 const ALIGNMENTS: [usize; 20] = [
     0,

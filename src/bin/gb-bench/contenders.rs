@@ -501,16 +501,32 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
         .find(|d| d.parent().is_some_and(|p| p.join("CACHEDIR.TAG").is_file()))
         .ok_or_else(|| format!("{}: not in a cargo target directory", shared.display()))?;
     let target = profile_dir.parent().unwrap_or(profile_dir);
-    let profile = profile_dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+    let profile = profile_dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
     let variants = target.join("variants");
     let backend = env!("GB_BACKEND");
-    eprintln!("gb-bench: building the dlopen variant of the library (cargo build --features dlopen) ...");
+    eprintln!(
+        "gb-bench: building the dlopen variant of the library (cargo build --features dlopen) ..."
+    );
     let status = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--lib", "--no-default-features", "--features"])
+        .args([
+            "build",
+            "--quiet",
+            "--lib",
+            "--no-default-features",
+            "--features",
+        ])
         .arg(format!("backend-{backend},dlopen"))
         .arg("--profile")
-        .arg(if profile == "debug" { "dev".to_string() } else { profile.clone() })
+        .arg(if profile == "debug" {
+            "dev".to_string()
+        } else {
+            profile.clone()
+        })
         .arg("--target-dir")
         .arg(&variants)
         .status()

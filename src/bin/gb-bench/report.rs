@@ -392,10 +392,17 @@ fn wrapper_verdicts(
         .collect();
     let mut out = Vec::new();
     for c in contenders.iter().filter(|c| c.kind == Kind::Graphbit) {
-        let (floor, within) = if c.link == "dlopen" { (0.80, "20%") } else { (0.95, "5%") };
+        let (floor, within) = if c.link == "dlopen" {
+            (0.80, "20%")
+        } else {
+            (0.95, "5%")
+        };
         let (holds, detail) = speed_floor(summary, workloads, &c.id, raw, floor);
         out.push(Verdict {
-            claim: format!("Target: {} within {within} of raw {raw}'s speed on every workload", c.id),
+            claim: format!(
+                "Target: {} within {within} of raw {raw}'s speed on every workload",
+                c.id
+            ),
             holds,
             detail,
         });
