@@ -389,6 +389,39 @@ pub(crate) fn write_c_str(out: &mut dyn Write, text: &CStr) -> fmt::Result {
     Ok(())
 }
 
+/// Where a backend's report callback (jemalloc's `malloc_stats_print`,
+/// mimalloc's `mi_stats_print_out`) writes: text goes to `out` until a write
+/// fails, and the first failure is kept for the caller.
+#[cfg_attr(gb_backend = "system", allow(dead_code))]
+pub(crate) struct CallbackSink<'a> {
+    out: &'a mut dyn Write,
+    /// Ok, or the first write that failed.
+    pub(crate) result: fmt::Result,
+}
+
+#[cfg_attr(gb_backend = "system", allow(dead_code))]
+impl<'a> CallbackSink<'a> {
+    pub(crate) fn new(out: &'a mut dyn Write) -> Self {
+        CallbackSink {
+            out,
+            result: Ok(()),
+        }
+    }
+
+    /// The body of the C callback: `sink` is the opaque pointer the
+    /// backend passes back, `text` the piece of report it passes.
+    ///
+    /// # Safety
+    /// `sink` points to a live `CallbackSink`; `text` is NUL-terminated.
+    pub(crate) unsafe fn accept(sink: *mut core::ffi::c_void, text: *const core::ffi::c_char) {
+        // SAFETY: the caller's contract.
+        let (sink, text) = unsafe { (&mut *sink.cast::<CallbackSink<'_>>(), CStr::from_ptr(text)) };
+        if sink.result.is_ok() {
+            sink.result = write_c_str(sink.out, text);
+        }
+    }
+}
+
 /// A `fmt::Write` over a caller's byte buffer, for output with `snprintf`'s
 /// rules: it copies what fits (keeping a byte for the NUL) and counts
 /// everything, so one pass both fills the buffer and learns the length

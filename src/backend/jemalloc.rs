@@ -361,27 +361,18 @@ pub(crate) const TLS_MODEL: &str = if cfg!(feature = "dlopen") {
 /// jemalloc's own statistics report (`malloc_stats_print`), written into
 /// `out` as jemalloc produces it.
 pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-    struct Sink<'a> {
-        out: &'a mut dyn core::fmt::Write,
-        result: core::fmt::Result,
-    }
+    use crate::diagnostics::CallbackSink;
     extern "C" fn write(sink: *mut c_void, text: *const c_char) {
-        // SAFETY: `sink` is the Sink passed below, alive for the call;
-        // jemalloc passes a NUL-terminated string.
-        let (sink, text) = unsafe { (&mut *sink.cast::<Sink<'_>>(), CStr::from_ptr(text)) };
-        if sink.result.is_ok() {
-            sink.result = crate::diagnostics::write_c_str(sink.out, text);
-        }
+        // SAFETY: `sink` is the CallbackSink passed below, alive for the
+        // call; jemalloc passes a NUL-terminated string.
+        unsafe { CallbackSink::accept(sink, text) }
     }
-    let mut sink = Sink {
-        out,
-        result: Ok(()),
-    };
+    let mut sink = CallbackSink::new(out);
     // SAFETY: the callback only writes into `sink`, which outlives the call.
     unsafe {
         je::malloc_stats_print(
             Some(write),
-            (&mut sink as *mut Sink<'_>).cast(),
+            (&mut sink as *mut CallbackSink<'_>).cast(),
             ptr::null(),
         )
     };

@@ -191,23 +191,14 @@ pub fn settings() -> crate::diagnostics::Settings {
 /// mimalloc's own statistics report (`mi_stats_print_out`), written into
 /// `out` as mimalloc produces it.
 pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-    struct Sink<'a> {
-        out: &'a mut dyn core::fmt::Write,
-        result: core::fmt::Result,
-    }
+    use crate::diagnostics::CallbackSink;
     extern "C" fn write(text: *const core::ffi::c_char, sink: *mut c_void) {
-        // SAFETY: `sink` is the Sink passed below, alive for the call;
-        // mimalloc passes a NUL-terminated string.
-        let (sink, text) = unsafe { (&mut *sink.cast::<Sink<'_>>(), CStr::from_ptr(text)) };
-        if sink.result.is_ok() {
-            sink.result = crate::diagnostics::write_c_str(sink.out, text);
-        }
+        // SAFETY: `sink` is the CallbackSink passed below, alive for the
+        // call; mimalloc passes a NUL-terminated string.
+        unsafe { CallbackSink::accept(sink, text) }
     }
-    let mut sink = Sink {
-        out,
-        result: Ok(()),
-    };
+    let mut sink = CallbackSink::new(out);
     // SAFETY: the callback only writes into `sink`, which outlives the call.
-    unsafe { mi::mi_stats_print_out(Some(write), (&mut sink as *mut Sink<'_>).cast()) };
+    unsafe { mi::mi_stats_print_out(Some(write), (&mut sink as *mut CallbackSink<'_>).cast()) };
     sink.result
 }
