@@ -18,6 +18,7 @@
 
 #include "graphbit_alloc.h"
 #include "gb_test.h"
+#include "gb_child.h"
 
 enum { BUSY_THREADS = 3, FORKS = 200 };
 
@@ -79,13 +80,7 @@ int main(void) {
         REQUIRE(pid >= 0);
         if (pid == 0) _exit(child_work());
         if (quiesce) pthread_rwlock_unlock(&fork_guard);
-        int status = 0;
-        REQUIRE(waitpid(pid, &status, 0) == pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "fork %d: child %s %d\n", i, WIFEXITED(status) ? "exited" : "killed by signal",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-            bad++;
-        }
+        if (!gb_wait_child(pid, i)) bad++;
     }
     atomic_store(&stop, 1);
     for (int i = 0; i < BUSY_THREADS; i++) pthread_join(threads[i], NULL);

@@ -23,19 +23,24 @@ static inline size_t gb_mapped_bytes(void) {
     return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Waits for child `pid` (run number `run`): true if it exited 0; otherwise
+ * says how it ended on stderr. */
+static inline int gb_wait_child(pid_t pid, int run) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 1;
+    fprintf(stderr, "child %d: %s %d\n", run, WIFEXITED(status) ? "exit" : "signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return 0;
+}
+
 static inline void gb_run_children(int runs, int (*child)(void)) {
     for (int run = 0; run < runs; run++) {
         fflush(stdout);
         pid_t pid = fork();
         REQUIRE(pid >= 0);
         if (pid == 0) _exit(child());
-        int status = 0;
-        REQUIRE(waitpid(pid, &status, 0) == pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "child %d: %s %d\n", run, WIFEXITED(status) ? "exit" : "signal",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-            gb_test_failures++;
-        }
+        if (!gb_wait_child(pid, run)) gb_test_failures++;
     }
     void *p = gb_alloc(1 << 20);
     CHECK(p != NULL);
