@@ -193,6 +193,7 @@ impl Build {
             ("backend-system", cfg!(feature = "backend-system")),
             ("dlopen", cfg!(feature = "dlopen")),
             ("checked", cfg!(feature = "checked")),
+            ("override", cfg!(feature = "override")),
             ("no-global-allocator", cfg!(feature = "no-global-allocator")),
         ]
         .into_iter()

@@ -31,10 +31,12 @@
 //! glibc's own extensions answer from the backend's statistics (see each
 //! function). The backend's thread-local state uses initial-exec TLS: the
 //! library is loaded at start-up (preload or link), never with `dlopen`.
-//! Nothing here runs before the first allocation, and nothing needs a
-//! constructor: the backend initialises itself on its first call, which may
-//! come from the dynamic loader before any constructor has run. Nothing here
-//! calls `dlsym`.
+//! Nothing on the allocation paths needs a constructor: the backend
+//! initialises itself on its first call, which may come from the dynamic
+//! loader before any constructor has run, and no allocation path calls
+//! `dlsym`. One constructor (`at_load`, at the end) only checks that the
+//! library was not loaded with `dlopen` after start-up, and says so if it
+//! was.
 
 use core::ffi::{c_int, c_void, CStr};
 use core::fmt::Write as _;
@@ -580,4 +582,27 @@ cxx_exports! {
     "_ZdaPvSt11align_val_tRKSt9nothrow_t" => gb_override_cxx_delete_aligned,
     "_ZdlPvmSt11align_val_t" => gb_override_cxx_delete_sized_aligned,
     "_ZdaPvmSt11align_val_t" => gb_override_cxx_delete_sized_aligned,
+}
+
+/// At load time: if the process's `malloc` is not this library's, the library
+/// was loaded with `dlopen` after start-up (possible only where glibc has
+/// static TLS to spare, `GLIBC_TUNABLES=glibc.rtld.optional_static_tls`;
+/// otherwise `dlopen` already failed with "cannot allocate memory in static
+/// TLS block"). Every block the process already has, and every one it gets
+/// from `malloc` later, is the C library's: say so in one line on stderr.
+/// The `gb_*` functions still work. Preloaded or linked, the check finds
+/// this library's `malloc` and prints nothing.
+#[used]
+#[link_section = ".init_array"]
+static AT_LOAD: extern "C" fn() = at_load;
+
+extern "C" fn at_load() {
+    if crate::verify::process_malloc_is_ours() {
+        return;
+    }
+    let line = b"graphbit-alloc: libgraphbit_alloc_override.so was loaded after start-up \
+(dlopen), so the process's malloc is still the C library's; preload it \
+(LD_PRELOAD=/path/to/libgraphbit_alloc_override.so) or link it before the C library\n";
+    // SAFETY: a buffer of line.len() bytes; a failed write is ignored.
+    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
 }

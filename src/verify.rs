@@ -218,44 +218,11 @@ fn host_malloc_not_captured() -> Check {
 /// fails there.
 #[cfg(feature = "override")]
 fn host_malloc_captured() -> Check {
-    extern "C" {
-        #[link_name = "_ZnwmRKSt9nothrow_t"]
-        fn operator_new_nothrow(size: usize, tag: *const u8) -> *mut c_void;
-        #[link_name = "_ZdlPv"]
-        fn operator_delete(ptr: *mut c_void);
-    }
     let malloc_object = object_defining(c"malloc");
     let library_object = object_of(crate::ffi::gb_alloc as *const c_void);
     let mut passed =
         resolves_here(c"malloc", library_object) && resolves_here(c"_Znwm", library_object);
-    let owned = |block: *mut c_void| !block.is_null() && backend::owns(block);
-    // SAFETY: each block comes from the host's allocation function named and
-    // is freed with its matching release; getline reads a fixed buffer.
-    let all_owned = unsafe {
-        let block = libc::malloc(64);
-        let from_malloc = owned(block);
-        libc::free(block);
-        let block = libc::strdup(c"graphbit-alloc".as_ptr());
-        let from_strdup = owned(block.cast());
-        libc::free(block.cast());
-        let mut text = *b"a line\n";
-        let mut line: *mut libc::c_char = core::ptr::null_mut();
-        let mut capacity = 0usize;
-        let stream = libc::fmemopen(text.as_mut_ptr().cast(), text.len(), c"r".as_ptr());
-        let mut from_getline = false;
-        if !stream.is_null() {
-            if libc::getline(&mut line, &mut capacity, stream) > 0 {
-                from_getline = owned(line.cast());
-            }
-            libc::free(line.cast());
-            libc::fclose(stream);
-        }
-        let tag = 0u8; // std::nothrow_t is empty: any address will do.
-        let block = operator_new_nothrow(64, &tag);
-        let from_new = owned(block);
-        operator_delete(block);
-        from_malloc && from_strdup && from_getline && from_new
-    };
+    let all_owned = process_blocks_owned(true);
     passed &= backend::CAN_TELL_OWNERSHIP && all_owned;
     Check {
         name: "host_malloc_captured",
@@ -266,6 +233,107 @@ fn host_malloc_captured() -> Check {
             host_block_owned: backend::CAN_TELL_OWNERSHIP.then_some(all_owned),
         }),
     }
+}
+
+/// The process's own allocation functions, as every other object in it
+/// calls them (looked up in the global scope, not this library's calls,
+/// which bind to its own definitions): `malloc`/`free` and the nothrow
+/// `operator new` with `operator delete`.
+#[cfg(feature = "override")]
+struct ProcessAllocator {
+    malloc: unsafe extern "C" fn(usize) -> *mut c_void,
+    free: unsafe extern "C" fn(*mut c_void),
+    new_nothrow: Option<unsafe extern "C" fn(usize, *const u8) -> *mut c_void>,
+    delete: Option<unsafe extern "C" fn(*mut c_void)>,
+}
+
+#[cfg(feature = "override")]
+impl ProcessAllocator {
+    fn find() -> Option<Self> {
+        // SAFETY: dlsym with RTLD_DEFAULT and NUL-terminated names; each
+        // symbol is the C or C++ function whose type it is given.
+        unsafe {
+            let find = |name: &CStr| libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr());
+            let (malloc, free) = (find(c"malloc"), find(c"free"));
+            if malloc.is_null() || free.is_null() {
+                return None;
+            }
+            let (new_nothrow, delete) = (find(c"_ZnwmRKSt9nothrow_t"), find(c"_ZdlPv"));
+            Some(ProcessAllocator {
+                malloc: core::mem::transmute::<*mut c_void, _>(malloc),
+                free: core::mem::transmute::<*mut c_void, _>(free),
+                new_nothrow: (!new_nothrow.is_null() && !delete.is_null())
+                    .then(|| core::mem::transmute::<*mut c_void, _>(new_nothrow)),
+                delete: (!new_nothrow.is_null() && !delete.is_null())
+                    .then(|| core::mem::transmute::<*mut c_void, _>(delete)),
+            })
+        }
+    }
+}
+
+/// Whether the backend owns a block from the process's `malloc` and, with
+/// `all`, from `strdup`, `getline` and `operator new` too (C++ only where the
+/// process has it). Each block is released by the process's matching
+/// function, so the probe is safe whoever serves the process.
+#[cfg(feature = "override")]
+fn process_blocks_owned(all: bool) -> bool {
+    let Some(process) = ProcessAllocator::find() else {
+        return false;
+    };
+    let owned = |block: *mut c_void| !block.is_null() && backend::owns(block);
+    // SAFETY: each block comes from the process's allocation function named
+    // and is released by its matching one; getline reads a fixed buffer.
+    unsafe {
+        let block = (process.malloc)(64);
+        let from_malloc = owned(block);
+        (process.free)(block);
+        if !all || !from_malloc {
+            return from_malloc;
+        }
+        // strdup and getline allocate inside the C library, through the
+        // process's malloc.
+        let block = libc::strdup(c"graphbit-alloc".as_ptr());
+        let from_strdup = owned(block.cast());
+        (process.free)(block.cast());
+        let mut text = *b"a line\n";
+        let mut line: *mut libc::c_char = core::ptr::null_mut();
+        let mut capacity = 0usize;
+        let stream = libc::fmemopen(text.as_mut_ptr().cast(), text.len(), c"r".as_ptr());
+        let mut from_getline = false;
+        if !stream.is_null() {
+            if libc::getline(&mut line, &mut capacity, stream) > 0 {
+                from_getline = owned(line.cast());
+            }
+            (process.free)(line.cast());
+            libc::fclose(stream);
+        }
+        let from_new = match (process.new_nothrow, process.delete) {
+            (Some(new_nothrow), Some(delete)) => {
+                let tag = 0u8; // std::nothrow_t is empty: any address will do.
+                let block = new_nothrow(64, &tag);
+                let from_new = owned(block);
+                delete(block);
+                from_new
+            }
+            _ => true, // a process without libstdc++ has no operator new to capture
+        };
+        from_strdup && from_getline && from_new
+    }
+}
+
+/// Whether the process's `malloc` and `operator new` are this library's
+/// (the `host_malloc_captured` check), for the exit summary.
+#[cfg(feature = "override")]
+pub(crate) fn host_malloc_is_ours() -> bool {
+    host_malloc_captured().passed
+}
+
+/// Whether a block from the process's `malloc` is the backend's: false once
+/// the library was loaded with `dlopen` after start-up, when `malloc` stays
+/// the C library's.
+#[cfg(feature = "override")]
+pub(crate) fn process_malloc_is_ours() -> bool {
+    process_blocks_owned(false)
 }
 
 /// Whether the process's lookup of `symbol` finds this library's definition.

@@ -16,20 +16,33 @@
 # Exits non-zero on any difference.
 #
 # Usage: tests/override.sh [extra cargo args, e.g. --no-default-features --features backend-mimalloc]
+#   GB_OVERRIDE_LIB=path/to/libgraphbit_alloc_override.so tests/override.sh
+#                                   checks that library instead of building one
+#                                   (ctest's override_script passes CMake's)
+# Needs gcc, g++, python3, perl, git, sqlite3 and lua5.4 (tests/cmake/install-deps.sh).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TARGET_DIR=${GB_OVERRIDE_TARGET_DIR:-$ROOT/target/variants/override}
 fail=0
 failed() { echo "FAIL: $*"; fail=1; }
-
-echo "== build"
-cargo build --release --features override --target-dir "$TARGET_DIR" "$@" >/dev/null 2>"$TARGET_DIR.build.log" \
-    || { cat "$TARGET_DIR.build.log"; echo "FAIL: build"; exit 1; }
+for tool in gcc g++ python3 perl git sqlite3 lua5.4 readelf nm; do
+    command -v "$tool" >/dev/null || failed "$tool not found (bash tests/cmake/install-deps.sh installs it)"
+done
+((fail)) && exit 1
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 LIB=$WORK/libgraphbit_alloc_override.so
-cp "$TARGET_DIR/release/libgraphbit_alloc.so" "$LIB"
+if [[ -n ${GB_OVERRIDE_LIB:-} ]]; then
+    echo "== library: $GB_OVERRIDE_LIB"
+    cp "$GB_OVERRIDE_LIB" "$LIB" || exit 1
+else
+    TARGET_DIR=${GB_OVERRIDE_TARGET_DIR:-$ROOT/target/variants/override}
+    echo "== build"
+    mkdir -p "$TARGET_DIR"
+    cargo build --release --features override --target-dir "$TARGET_DIR" "$@" >/dev/null 2>"$TARGET_DIR.build.log" \
+        || { cat "$TARGET_DIR.build.log"; echo "FAIL: build"; exit 1; }
+    cp "$TARGET_DIR/release/libgraphbit_alloc.so" "$LIB"
+fi
 
 echo "== SONAME and exports"
 soname=$(readelf -d "$LIB" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
@@ -108,11 +121,40 @@ gcc -O2 -shared -fPIC -o "$WORK/tlslib.so" c_tests/override/override_tls_lib.c \
     || failed "compile override_threads.c"
 compare threads "$WORK/threads" "$WORK/tlslib.so"
 
-echo "== loading the override with dlopen after start-up (initial-exec TLS) fails"
-dl=$(/usr/bin/python3 -c 'import ctypes, sys
-try: ctypes.CDLL(sys.argv[1]); print("loaded")
-except OSError as e: print(e)' "$LIB" 2>&1)
-echo "   $dl"
+echo "== loading the override with dlopen after start-up"
+# Initial-exec TLS: glibc refuses it where its static TLS reserve is too
+# small (jemalloc's ~2 KiB); where it loads (mimalloc's TLS fits, or a
+# bigger reserve), malloc stays glibc's: one line says to preload it, and
+# gb_verify is false.
+load='import ctypes, sys
+try: print("loaded, gb_verify:", bool(ctypes.CDLL(sys.argv[1]).gb_verify()))
+except OSError as e: print(e)'
+loaded_ok() {
+    [[ $1 == *"loaded after start-up (dlopen)"*"preload it"* && $1 == *"gb_verify: False"* \
+        && $(grep -c graphbit-alloc <<<"$1") == 1 ]]
+}
+dl=$(/usr/bin/python3 -c "$load" "$LIB" 2>&1)
+if [[ $dl == *"cannot allocate memory in static TLS block"* ]]; then
+    echo "ok: refused by glibc: ${dl##*: }"
+elif loaded_ok "$dl"; then
+    echo "ok: loaded; one line says to preload it; gb_verify false"
+else
+    failed "dlopen of the override: '$dl'"
+fi
+dl=$(GLIBC_TUNABLES=glibc.rtld.optional_static_tls=8192 /usr/bin/python3 -c "$load" "$LIB" 2>&1)
+loaded_ok "$dl" && echo "ok: with spare static TLS: loaded; one line says to preload it; gb_verify false" \
+    || failed "dlopen with spare static TLS: '$dl'"
+
+echo "== GB_STATS_AT_EXIT=1 prints a summary at exit"
+stats=$(GB_STATS_AT_EXIT=1 LD_PRELOAD=$LIB /usr/bin/python3 -c 'print("x" * 10)' 2>&1 >/dev/null)
+if [[ $stats == *"whole-process override: active"* && $stats == *"process resident: now"* \
+      && $stats == *"allocations: "* ]]; then
+    echo "ok: $(head -1 <<<"$stats" | cut -c1-60)... ($(wc -l <<<"$stats") lines)"
+else
+    failed "GB_STATS_AT_EXIT summary: '$stats'"
+fi
+[[ -z $(LD_PRELOAD=$LIB /usr/bin/python3 -c 'print(1)' 2>&1 >/dev/null) ]] \
+    || failed "a summary or warning without GB_STATS_AT_EXIT"
 
 echo "== the preloaded process's malloc is the backend's"
 probe=$(LD_PRELOAD=$LIB /usr/bin/python3 -c '
@@ -179,8 +221,7 @@ git_script='rm -rf repo && git init -q -b main repo && cd repo &&
     for i in $(seq 1 40); do seq 1 $((i * 100)) >f$((i % 7)); git add -A && git commit -qm "commit $i"; done &&
     git log --stat --format="%H %s" | head -60 && git gc -q 2>&1 && git count-objects -v | grep -v size && git fsck 2>&1 | wc -l'
 compare git /bin/bash -c "$git_script"
-if [[ -x /usr/bin/sqlite3 ]]; then
-    {
+{
         echo "create table t (id integer primary key, name text, n int);"
         echo "begin;"
         for i in $(seq 1 3000); do echo "insert into t (name, n) values ('name$i', $((i * 7 % 1000)));"; done
@@ -189,17 +230,10 @@ if [[ -x /usr/bin/sqlite3 ]]; then
         echo "select n, count(*), group_concat(name) from t group by n order by n limit 5;"
         echo "select sum(length(name)), max(n) from t;"
         echo "with recursive c(x) as (select 1 union all select x + 1 from c where x < 50000) select count(*), sum(x) from c;"
-    } >"$WORK/run/script.sql"
-    compare sqlite3 /bin/bash -c 'rm -f db.sqlite && /usr/bin/sqlite3 db.sqlite <script.sql'
-else
-    echo "skip: sqlite3 not installed"
-fi
-if command -v lua5.4 >/dev/null; then
-    compare lua5.4 lua5.4 -e 'local t = {} for i = 1, 200000 do t[i] = tostring(i) .. ("x"):rep(i % 13) end
-        local s = table.concat(t, ",", 1, 1000) print(#t, #s)'
-else
-    echo "skip: lua5.4 not installed"
-fi
+} >"$WORK/run/script.sql"
+compare sqlite3 /bin/bash -c 'rm -f db.sqlite && sqlite3 db.sqlite <script.sql'
+compare lua5.4 lua5.4 -e 'local t = {} for i = 1, 200000 do t[i] = tostring(i) .. ("x"):rep(i % 13) end
+    local s = table.concat(t, ",", 1, 1000) print(#t, #s)'
 
 echo "== a preloaded process stays single-threaded (unshare -U refuses multithreaded processes)"
 # The override's jemalloc runs without its background thread

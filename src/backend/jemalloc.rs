@@ -228,6 +228,13 @@ pub fn stats() -> super::Stats {
         resident: read_size(c"stats.resident"),
         mapped: read_size(c"stats.mapped"),
         retained: read_size(c"stats.retained"),
+        // All arenas (MALLCTL_ARENAS_ALL, 4096): small and large requests.
+        // SAFETY: both are read-only uint64_t statistics.
+        allocations: unsafe {
+            read(c"stats.arenas.4096.small.nmalloc", 0u64)
+                .zip(read(c"stats.arenas.4096.large.nmalloc", 0u64))
+                .map(|(small, large)| small + large)
+        },
     }
 }
 

@@ -135,6 +135,7 @@ pub fn stats() -> super::Stats {
         resident: None,
         mapped: None,
         retained: None,
+        allocations: None,
     }
 }
 

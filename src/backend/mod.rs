@@ -73,4 +73,6 @@ pub struct Stats {
     pub mapped: Option<u64>,
     /// Bytes the backend keeps mapped but unused (returned to the OS lazily).
     pub retained: Option<u64>,
+    /// Allocations made since start-up, where the backend counts them.
+    pub allocations: Option<u64>,
 }

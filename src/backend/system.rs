@@ -194,6 +194,7 @@ pub fn stats() -> super::Stats {
             resident: None,
             mapped: Some((info.arena + info.hblkhd) as u64),
             retained: Some(info.fordblks as u64),
+            allocations: None,
         }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]

@@ -182,7 +182,7 @@ pub unsafe extern "C" fn gb_stats(out: *mut gb_stats_t) -> c_int {
 }
 
 /// Peak resident set size of the process (`getrusage`).
-fn peak_resident_bytes() -> Option<u64> {
+pub(crate) fn peak_resident_bytes() -> Option<u64> {
     let mut usage: libc::rusage = unsafe { core::mem::zeroed() };
     // SAFETY: usage is a valid out-parameter.
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {

@@ -2,7 +2,8 @@
 # The one setup step of the README: installs, when missing, what
 # `cmake --workflow --preset test*` and `cargo test` need -- cmake (>= 3.25),
 # pkg-config, a C and C++ compiler, python3 with pip (apt) and pytest (pip,
-# or apt where pip may not install: PEP 668) -- and gb-bench's optional
+# or apt where pip may not install: PEP 668), the programs tests/override.sh
+# runs under the preload (perl, git, sqlite3, lua5.4) -- and gb-bench's optional
 # contenders, Debian's jemalloc and mimalloc, and its real-program workload,
 # jansson (apt). The tests pass without the contenders (they report them as
 # not installed); `--no-bench` leaves them out. Run as root (CI is);
@@ -27,6 +28,12 @@ command -v c++ >/dev/null || missing+=(g++)
 command -v readelf >/dev/null || missing+=(binutils)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+# The whole-process tests (tests/override.sh) run Debian's own programs
+# under the preload: its python3, perl, git, sqlite3 and lua5.4.
+[ -x /usr/bin/python3 ] || missing+=(python3)
+for tool in perl git sqlite3 lua5.4; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
 if ((bench)); then
     # gb-bench's contenders and its jansson workload (optional for the tests)
     for package in libjemalloc2 libmimalloc2.0 libjansson-dev; do
