@@ -9,6 +9,10 @@
  * indirect call for every contender, whether it is graphbit-alloc (linked,
  * static or dlopen-ed), the C library's malloc, or Debian's jemalloc or
  * mimalloc (linked first, so their malloc replaces the C library's).
+ * -DCONTENDER_PRELOAD calls the plain malloc family too, for a library that
+ * replaces it with LD_PRELOAD (graphbit-alloc's whole-process mode, the
+ * override library): what the preloaded library is, and its trim, are
+ * looked up with dlsym at start-up.
  *
  * Usage: driver info
  *        driver <workload> <scale> <threads> <seed>
@@ -48,7 +52,7 @@ int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t ne
 #elif defined(CONTENDER_MIMALLOC)
 void mi_collect(bool force);
 int mi_version(void);
-#elif defined(CONTENDER_SYSTEM) || defined(CONTENDER_GB_DLOPEN)
+#elif defined(CONTENDER_SYSTEM) || defined(CONTENDER_GB_DLOPEN) || defined(CONTENDER_PRELOAD)
 #else
 #error "define one CONTENDER_..."
 #endif
@@ -74,7 +78,7 @@ static void die(const char *what) {
     exit(2);
 }
 
-#if defined(CONTENDER_SYSTEM)
+#if defined(CONTENDER_SYSTEM) || defined(CONTENDER_PRELOAD)
 static int system_trim(void) {
     malloc_trim(0);
     return 0;
@@ -158,6 +162,30 @@ static void setup_contender(void) {
     bool (*verify)(void) = (bool (*)(void))must_sym(lib, "gb_verify");
     snprintf(A.version, sizeof A.version, "graphbit-alloc %s (%s %s) gb_verify=%s", version(),
              name(), backend_version(), verify() ? "true" : "false");
+#elif defined(CONTENDER_PRELOAD)
+    /* Whatever LD_PRELOAD put in front of the C library. */
+    A.malloc_fn = malloc;
+    A.free_fn = free;
+    A.realloc_fn = realloc;
+    A.aligned_fn = aligned_alloc;
+    const char *(*version)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "gb_version");
+    const char *(*name)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "gb_allocator_name");
+    const char *(*backend_version)(void) =
+        (const char *(*)(void))dlsym(RTLD_DEFAULT, "gb_allocator_version");
+    bool (*verify)(void) = (bool (*)(void))dlsym(RTLD_DEFAULT, "gb_verify");
+    int (*trim)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "gb_trim");
+    if (version && name && backend_version && verify) {
+        /* graphbit-alloc's override: in that mode gb_verify also checks that
+         * the process's malloc, strdup, getline and operator new blocks are
+         * the backend's (host_malloc_captured). */
+        A.trim_fn = trim ? trim : system_trim;
+        snprintf(A.version, sizeof A.version, "graphbit-alloc %s (%s %s) gb_verify=%s",
+                 version(), name(), backend_version(), verify() ? "true" : "false");
+    } else {
+        A.trim_fn = system_trim; /* malloc_trim(0), the preloaded library's if it has one */
+        snprintf(A.version, sizeof A.version, "no gb_version in the process (glibc %s)",
+                 gnu_get_libc_version());
+    }
 #endif
 }
 

@@ -1,8 +1,9 @@
 # cmake --install: the layout cargo-c gives a C library, plus a CMake package.
-#   lib/libgraphbit_alloc{,_dlopen,_checked}.so.X.Y.Z, .so.<SONAME version>
-#   and .so links; lib/libgraphbit_alloc.a, lib/libgraphbit_alloc_dlopen.a
+#   lib/libgraphbit_alloc{,_dlopen,_checked,_override}.so.X.Y.Z, .so.<SONAME
+#   version> and .so links; lib/libgraphbit_alloc{,_dlopen,_override}.a
+#   (_override: where whole-process mode is built, GB_OVERRIDE)
 #   include/graphbit_alloc.h, include/graphbit_alloc.hpp
-#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked}.pc
+#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override}.pc
 #   lib/cmake/GraphBitAlloc/GraphBitAllocConfig.cmake (+ ConfigVersion)
 include(CMakePackageConfigHelpers)
 
@@ -20,8 +21,13 @@ foreach(variant IN LISTS GB_VARIANTS)
     PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                 WORLD_READ WORLD_EXECUTE)
 endforeach()
-install(FILES "${GB_STAGE_DIR}/libgraphbit_alloc.a" "${GB_STAGE_DIR}/libgraphbit_alloc_dlopen.a"
-        DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+set(gb_archives "${GB_STAGE_DIR}/libgraphbit_alloc.a" "${GB_STAGE_DIR}/libgraphbit_alloc_dlopen.a")
+set(gb_pc_files graphbit-alloc graphbit-alloc-dlopen graphbit-alloc-checked)
+if(GB_OVERRIDE)
+  list(APPEND gb_archives "${GB_STAGE_DIR}/libgraphbit_alloc_override.a")
+  list(APPEND gb_pc_files graphbit-alloc-override)
+endif()
+install(FILES ${gb_archives} DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(FILES
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.h"
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.hpp"
@@ -56,7 +62,7 @@ install(FILES
 file(RELATIVE_PATH GB_PC_TO_PREFIX
      "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 string(REGEX REPLACE "/$" "" GB_PC_TO_PREFIX "${GB_PC_TO_PREFIX}")
-foreach(pc IN ITEMS graphbit-alloc graphbit-alloc-dlopen graphbit-alloc-checked)
+foreach(pc IN LISTS gb_pc_files)
   configure_file("${CMAKE_CURRENT_SOURCE_DIR}/cmake/${pc}.pc.in"
                  "${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc" @ONLY)
   install(FILES "${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc"

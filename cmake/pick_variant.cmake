@@ -25,3 +25,14 @@ endforeach()
 unset(gb_pick)
 unset(gb_exe)
 unset(gb_other)
+
+# GraphBitAlloc::override_static: the override's archive linked whole
+# (--whole-archive), so that every function of the malloc family lands in
+# the program even where it calls only some of them itself: the C library
+# must never serve one function of the family (say posix_memalign) while
+# the override serves free.
+if(TARGET GraphBitAlloc::override_archive AND NOT TARGET GraphBitAlloc::override_static)
+  add_library(GraphBitAlloc::override_static INTERFACE IMPORTED ${GB_IMPORTED_SCOPE})
+  set_target_properties(GraphBitAlloc::override_static PROPERTIES
+    INTERFACE_LINK_LIBRARIES "$<LINK_LIBRARY:WHOLE_ARCHIVE,GraphBitAlloc::override_archive>")
+endif()

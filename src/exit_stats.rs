@@ -12,7 +12,7 @@
 //! The function is an ELF destructor (`.fini_array`), so it runs after
 //! `main` returns or `exit` is called, not after `_exit` or a fatal signal.
 //! It reads the variable then, not at start-up, so a host's `setenv` before
-//! exit counts. It writes with `write(2)` from a stack buffer: nothing is
+//! exit counts; with `secure_getenv`, so a set-user-ID program ignores it. It writes with `write(2)` from a stack buffer: nothing is
 //! allocated, and a failed write is ignored. A forked child that calls
 //! `exit` prints its own summary (the pid tells them apart).
 
@@ -27,8 +27,8 @@ use crate::diagnostics::{self, CountingWriter};
 static AT_EXIT: extern "C" fn() = at_exit;
 
 extern "C" fn at_exit() {
-    // SAFETY: a NUL-terminated name; getenv does not allocate.
-    let value = unsafe { libc::getenv(c"GB_STATS_AT_EXIT".as_ptr()) };
+    // SAFETY: a NUL-terminated name; neither function allocates.
+    let value = unsafe { getenv_unless_setuid(c"GB_STATS_AT_EXIT".as_ptr()) };
     // SAFETY: getenv returns NULL or a NUL-terminated string.
     if value.is_null() || unsafe { CStr::from_ptr(value) }.to_bytes() != b"1" {
         return;
@@ -42,6 +42,23 @@ extern "C" fn at_exit() {
         // SAFETY: the first `len` bytes of buf are the text.
         unsafe { libc::write(2, buf.as_ptr().cast(), len) };
     }
+}
+
+/// `secure_getenv` where the C library has it (glibc): NULL in a set-user-ID
+/// or otherwise privileged process, whose environment is not trusted.
+#[cfg(target_env = "gnu")]
+unsafe fn getenv_unless_setuid(name: *const libc::c_char) -> *mut libc::c_char {
+    extern "C" {
+        fn secure_getenv(name: *const libc::c_char) -> *mut libc::c_char;
+    }
+    // SAFETY: the caller's NUL-terminated name.
+    unsafe { secure_getenv(name) }
+}
+
+#[cfg(not(target_env = "gnu"))]
+unsafe fn getenv_unless_setuid(name: *const libc::c_char) -> *mut libc::c_char {
+    // SAFETY: the caller's NUL-terminated name.
+    unsafe { libc::getenv(name) }
 }
 
 /// The summary's text (see the module comment).
@@ -61,7 +78,12 @@ fn summary(out: &mut dyn Write) -> fmt::Result {
     // The kernel updates the peak from its counters lazily: it can read a
     // little below the current figure, which is then the peak.
     let peak = crate::ffi::peak_resident_bytes().map(|peak| peak.max(now.unwrap_or(0)));
-    write!(out, "  process resident: now {}, peak {}\n", Bytes(now), Bytes(peak))?;
+    write!(
+        out,
+        "  process resident: now {}, peak {}\n",
+        Bytes(now),
+        Bytes(peak)
+    )?;
     let stats = backend::stats();
     write!(
         out,
@@ -74,7 +96,11 @@ fn summary(out: &mut dyn Write) -> fmt::Result {
     )?;
     match stats.allocations {
         Some(count) => write!(out, "  allocations: {count}\n"),
-        None => write!(out, "  allocations: not counted by {}\n", diagnostics::backend_name()),
+        None => write!(
+            out,
+            "  allocations: not counted by {}\n",
+            diagnostics::backend_name()
+        ),
     }
 }
 
@@ -100,7 +126,12 @@ fn current_resident() -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: a NUL-terminated path; the descriptor is closed below.
-        let fd = unsafe { libc::open(c"/proc/self/statm".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        let fd = unsafe {
+            libc::open(
+                c"/proc/self/statm".as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
         if fd < 0 {
             return None;
         }
@@ -146,7 +177,10 @@ mod tests {
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[0].starts_with("graphbit-alloc "), "{text}");
         assert!(lines[0].contains(diagnostics::backend_name()), "{text}");
-        assert!(lines[1].starts_with("  process resident: now ") && !lines[1].contains("n/a"), "{text}");
+        assert!(
+            lines[1].starts_with("  process resident: now ") && !lines[1].contains("n/a"),
+            "{text}"
+        );
         assert!(lines[3].starts_with("  allocations: "), "{text}");
     }
 

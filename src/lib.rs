@@ -48,10 +48,10 @@ mod backend;
 mod checked;
 pub mod diagnostics;
 mod errno;
-pub mod ffi;
 /// `GB_STATS_AT_EXIT=1`: a summary on stderr at exit (ELF platforms).
 #[cfg(target_os = "linux")]
 mod exit_stats;
+pub mod ffi;
 /// The whole-process malloc family (Cargo feature `override`): not part of
 /// the prefixed C API, so not in its header.
 ///

@@ -21,6 +21,7 @@
 #                                   (ctest's override_script passes CMake's)
 # Needs gcc, g++, python3, perl, git, sqlite3 and lua5.4 (tests/cmake/install-deps.sh).
 set -u
+shopt -s extglob
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 fail=0
@@ -120,6 +121,22 @@ gcc -O2 -shared -fPIC -o "$WORK/tlslib.so" c_tests/override/override_tls_lib.c \
     && gcc -O2 -pthread -o "$WORK/threads" c_tests/override/override_threads.c -ldl \
     || failed "compile override_threads.c"
 compare threads "$WORK/threads" "$WORK/tlslib.so"
+
+echo "== stress: threads in rounds, random sizes up to 4 MiB, cross-thread frees, contents checked"
+# The short profile of c_tests/override/override_stress.c (the long one, 10^8
+# operations: bench/override-stress.sh, docs/override-stress.txt).
+gcc -O2 -std=c11 -Wall -Wextra -pthread -o "$WORK/stress" c_tests/override/override_stress.c -ldl \
+    || failed "compile override_stress.c"
+for run in glibc override; do
+    if [[ $run == glibc ]]; then out=$("$WORK/stress" 4 2000000 10 2>&1); else
+        out=$(LD_PRELOAD=$LIB "$WORK/stress" 4 2000000 10 2>&1); fi
+    rc=$?
+    if [[ $rc == 0 && ( $run == glibc || $out == *" ok allocator="@(jemalloc|mimalloc) ) ]]; then
+        echo "ok: $run: ${out#override_stress: }" | cut -c1-150
+    else
+        failed "stress under $run (exit $rc): $out"
+    fi
+done
 
 echo "== loading the override with dlopen after start-up"
 # Initial-exec TLS: glibc refuses it where its static TLS reserve is too

@@ -36,3 +36,22 @@ c++ -std=c++17 -Wall -Wextra -Werror "$here/consumer.cpp" -o "$work/pc_cpp" \
     -DGB_EXPECT_BACKEND="\"$backend\"" \
     $(pkg-config --cflags --libs graphbit-alloc) -Wl,-rpath,"$libdir"
 "$work/pc_cpp"
+
+# Whole-process mode, where it was built (Linux, jemalloc or mimalloc).
+if pkg-config --exists graphbit-alloc-override; then
+    cc -std=c11 -Wall -Wextra -Werror "$here/consumer_override.c" -o "$work/pc_override" \
+        -DGB_EXPECT_BACKEND="\"$backend\"" \
+        $(pkg-config --cflags --libs graphbit-alloc-override) -Wl,-rpath,"$libdir"
+    "$work/pc_override"
+    cc -std=c11 -Wall -Wextra -Werror "$here/consumer_override.c" -o "$work/pc_override_static" \
+        -DGB_EXPECT_BACKEND="\"$backend\"" $(pkg-config --cflags graphbit-alloc-override) \
+        $(pkg-config --variable=static_link graphbit-alloc-override)
+    "$work/pc_override_static"
+    # Preloaded into a program linked against the prefixed library.
+    cc -std=c11 -Wall -Wextra -Werror "$here/consumer_override.c" -o "$work/pc_preloaded" \
+        -DGB_EXPECT_BACKEND="\"$backend\"" $(pkg-config --cflags --libs graphbit-alloc) -Wl,-rpath,"$libdir"
+    LD_PRELOAD=$(pkg-config --variable=preload graphbit-alloc-override) "$work/pc_preloaded"
+elif [ "$backend" != system ]; then
+    echo "pkg-config.sh: graphbit-alloc-override.pc is missing for $backend" >&2
+    exit 1
+fi

@@ -40,11 +40,15 @@ pub struct Contender {
     /// Human-readable name for the table.
     pub label: String,
     pub kind: Kind,
-    /// "static", "shared" (linked at start-up), "dlopen" or "linked".
+    /// "static", "shared" (linked at start-up), "dlopen", "linked" or
+    /// "preload".
     pub link: &'static str,
     pub driver: PathBuf,
     /// For `dlopen`: the shared library the driver loads.
     pub dlopen_lib: Option<PathBuf>,
+    /// For `preload`: the shared library the driver runs under, as
+    /// LD_PRELOAD.
+    pub preload: Option<PathBuf>,
     /// The allocator's version as the driver reports it.
     pub version: String,
     /// The object file that provides the malloc function called.
@@ -183,6 +187,9 @@ fn driver_info(c: &mut Contender) -> Result<(), String> {
     if let Some(lib) = &c.dlopen_lib {
         cmd.env("GB_BENCH_LIB", lib);
     }
+    if let Some(lib) = &c.preload {
+        cmd.env("LD_PRELOAD", lib);
+    }
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run {}: {e}", c.driver.display()))?;
@@ -293,6 +300,7 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
                 link: link_mode,
                 driver: work.join(format!("driver-{id}")),
                 dlopen_lib: (link_mode == "dlopen").then(|| dlopen.clone().unwrap_or_default()),
+                preload: None,
                 version: String::new(),
                 malloc_object: String::new(),
                 trim: false,
@@ -319,6 +327,49 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         Some(&static_lib),
         &stage,
     ));
+    // Whole-process mode: the override library (Cargo feature `override`)
+    // as LD_PRELOAD under a driver that calls the plain malloc family.
+    if opts
+        .only_contenders
+        .as_ref()
+        .map_or(true, |only| only.iter().any(|id| id == "gb-override"))
+    {
+        let mut c = Contender {
+            id: "gb-override".into(),
+            label: "graphbit-alloc (override, LD_PRELOAD)".into(),
+            kind: Kind::Graphbit,
+            link: "preload",
+            driver: work.join("driver-preload"),
+            dlopen_lib: None,
+            preload: None,
+            version: String::new(),
+            malloc_object: String::new(),
+            trim: false,
+            unavailable: None,
+        };
+        let mut defines = vec!["-DCONTENDER_PRELOAD"];
+        defines.extend(defines_common.iter());
+        c.unavailable = override_library(opts, &shared, &work)
+            .map(|lib| c.preload = Some(lib))
+            .and_then(|()| compile(&work, &c.driver, &defines, &link_common))
+            .and_then(|()| driver_info(&mut c))
+            .err();
+        if c.available() && !c.version.starts_with("graphbit-alloc ") {
+            c.unavailable = Some(format!(
+                "under LD_PRELOAD={} the driver finds no gb_version: {}",
+                c.preload.as_deref().unwrap_or(Path::new("")).display(),
+                c.version
+            ));
+        } else if c.available() && !c.version.ends_with("gb_verify=true") {
+            // In whole-process mode gb_verify checks that the process's
+            // malloc is the backend's (host_malloc_captured).
+            c.unavailable = Some(format!(
+                "gb_verify fails under the preload (the process's malloc is not the backend's?): {}",
+                c.version
+            ));
+        }
+        contenders.push(c);
+    }
     for (label, dir) in &opts.variants {
         let so = dir.join("libgraphbit_alloc.so");
         let a = dir.join("libgraphbit_alloc.a");
@@ -345,6 +396,7 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         link: "linked",
         driver: work.join("driver-system"),
         dlopen_lib: None,
+        preload: None,
         version: String::new(),
         malloc_object: String::new(),
         trim: false,
@@ -382,6 +434,7 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
             link: "linked",
             driver: work.join(format!("driver-{id}")),
             dlopen_lib: None,
+            preload: None,
             version: String::new(),
             malloc_object: String::new(),
             trim: false,
@@ -412,7 +465,9 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         contenders.push(c);
     }
 
-    // Every graphbit-alloc contender must really be the library we found.
+    // Every graphbit-alloc contender must really be the library we found
+    // (for gb-override: the malloc the driver calls must be the preloaded
+    // library's).
     for c in contenders.iter_mut().filter(|c| c.kind == Kind::Graphbit) {
         if c.available() && c.link != "static" && !c.malloc_object.contains("libgraphbit_alloc") {
             c.unavailable = Some(format!(
@@ -495,7 +550,57 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
             beside.display()
         ));
     }
-    // shared is <target>/<profile>/deps/libgraphbit_alloc.so (or one up).
+    let built = build_variant(shared, "dlopen", None)?;
+    let dir = work.join("lib-dlopen");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copy = dir.join("libgraphbit_alloc_dlopen.so");
+    std::fs::copy(built, &copy).map_err(|e| format!("cannot copy the dlopen library: {e}"))?;
+    Ok(copy)
+}
+
+/// The whole-process variant of the library (Cargo feature `override`,
+/// SONAME libgraphbit_alloc_override.so.0.MINOR) for the `gb-override`
+/// contender: it exports the malloc family and the gb_* API, for LD_PRELOAD.
+/// `libgraphbit_alloc_override.so` next to the library when it is there;
+/// else, for the library of this build, built with cargo into its own
+/// target directory, `<target>/variants/override-<backend>` (the first time
+/// this compiles the backend again, about two minutes).
+fn override_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf, String> {
+    if env!("GB_BACKEND") == "system" {
+        return Err(
+            "no whole-process mode on the system backend (it is the malloc an override \
+                    replaces)"
+                .to_string(),
+        );
+    }
+    let beside = shared.with_file_name("libgraphbit_alloc_override.so");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    if opts.lib_dir.is_some() {
+        return Err(format!(
+            "{} not found (build it with `cargo build --release --features override`)",
+            beside.display()
+        ));
+    }
+    let built = build_variant(
+        shared,
+        "override",
+        Some(&format!("override-{}", env!("GB_BACKEND"))),
+    )?;
+    let dir = work.join("lib-override");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copy = dir.join("libgraphbit_alloc_override.so");
+    std::fs::copy(built, &copy).map_err(|e| format!("cannot copy the override library: {e}"))?;
+    Ok(copy)
+}
+
+/// Builds the library of this build (its backend, its profile) with the
+/// Cargo feature `feature` too, into `<target>/variants` or, with
+/// `own_dir`, `<target>/variants/<own_dir>`; returns the built
+/// libgraphbit_alloc.so. `shared` is this build's library, in
+/// <target>/<profile>/deps (or one up).
+fn build_variant(shared: &Path, feature: &str, own_dir: Option<&str>) -> Result<PathBuf, String> {
     let profile_dir = shared
         .ancestors()
         .find(|d| d.parent().is_some_and(|p| p.join("CACHEDIR.TAG").is_file()))
@@ -506,10 +611,13 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
         .unwrap_or_default()
         .to_string_lossy()
         .to_string();
-    let variants = target.join("variants");
+    let mut variants = target.join("variants");
+    if let Some(dir) = own_dir {
+        variants = variants.join(dir);
+    }
     let backend = env!("GB_BACKEND");
     eprintln!(
-        "gb-bench: building the dlopen variant of the library (cargo build --features dlopen) ..."
+        "gb-bench: building the {feature} variant of the library (cargo build --features {feature}) ..."
     );
     let status = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -520,7 +628,7 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
             "--no-default-features",
             "--features",
         ])
-        .arg(format!("backend-{backend},dlopen"))
+        .arg(format!("backend-{backend},{feature}"))
         .arg("--profile")
         .arg(if profile == "debug" {
             "dev".to_string()
@@ -532,14 +640,12 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("cargo build --features dlopen failed ({status})"));
+        return Err(format!(
+            "cargo build --features {feature} (into {}) failed ({status})",
+            variants.display()
+        ));
     }
-    let dir = work.join("lib-dlopen");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let copy = dir.join("libgraphbit_alloc_dlopen.so");
-    std::fs::copy(variants.join(&profile).join("libgraphbit_alloc.so"), &copy)
-        .map_err(|e| format!("cannot copy the dlopen library: {e}"))?;
-    Ok(copy)
+    Ok(variants.join(&profile).join("libgraphbit_alloc.so"))
 }
 
 /// Links `dir/<SONAME>` and `dir/libgraphbit_alloc.so` to `shared`.

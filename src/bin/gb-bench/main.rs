@@ -6,7 +6,9 @@
 //! embedded in this binary. gb-bench compiles it with the system C compiler
 //! once per contender (graphbit-alloc linked static, linked shared and
 //! dlopen-ed; the C library's malloc; each raw backend linked first so its
-//! malloc replaces the C library's). Every contender is called through the
+//! malloc replaces the C library's; graphbit-alloc's whole-process library,
+//! `gb-override`, as LD_PRELOAD under a driver that calls the plain malloc
+//! family). Every contender is called through the
 //! same table of function pointers, so none pays a call the others do not.
 //! Each (contender, workload, repetition) runs in a fresh process; peak RSS
 //! comes from `wait4`. Contenders are interleaved (A B C A B C ...).

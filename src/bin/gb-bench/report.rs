@@ -231,6 +231,18 @@ pub fn verdicts(
     workloads: &[Workload],
     summary: &[Summary],
 ) -> Vec<Verdict> {
+    let mut out = system_verdicts(contenders, workloads, summary);
+    out.extend(override_verdicts(contenders, workloads, summary));
+    out
+}
+
+/// The claims and targets judged against the system allocator, on the
+/// headline contender and the raw backends.
+fn system_verdicts(
+    contenders: &[&Contender],
+    workloads: &[Workload],
+    summary: &[Summary],
+) -> Vec<Verdict> {
     let mut out = Vec::new();
     let has = |id: &str| contenders.iter().any(|c| c.id == id);
     let gb = headline(contenders);
@@ -343,6 +355,87 @@ pub fn verdicts(
     out
 }
 
+/// The override contender's id.
+const OVERRIDE: &str = "gb-override";
+
+/// The whole-process mode's targets, on `gb-override` (the override library
+/// as LD_PRELOAD): at least as fast as the system allocator on every
+/// workload; on the malloc-heavy loops (pair, churn-*), within 5% of the
+/// fastest of Debian's allocators, or faster, with every contender's peak
+/// RSS beside.
+fn override_verdicts(
+    contenders: &[&Contender],
+    workloads: &[Workload],
+    summary: &[Summary],
+) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    if !contenders.iter().any(|c| c.id == OVERRIDE) {
+        return out;
+    }
+    if contenders.iter().any(|c| c.id == "system") {
+        let (holds, detail) = speed_floor(summary, workloads, OVERRIDE, "system", 1.0);
+        out.push(Verdict {
+            claim: format!(
+                "Target: {OVERRIDE} at least as fast as the system allocator on every workload"
+            ),
+            holds,
+            detail,
+        });
+    }
+    // Debian's allocators as gb-bench has them (tcmalloc is not one).
+    let debian: Vec<&Contender> = contenders
+        .iter()
+        .copied()
+        .filter(|c| matches!(c.kind, Kind::Jemalloc | Kind::Mimalloc))
+        .collect();
+    let ops = |c: &str, w: &str| {
+        find(summary, c, w)
+            .and_then(|s| s.ops_per_second)
+            .map(|s| s.median)
+    };
+    let peak = |c: &str, w: &str| {
+        find(summary, c, w)
+            .and_then(|s| s.peak_rss_kib)
+            .map_or("-".to_string(), |s| format!("{} MiB", mib(s.median)))
+    };
+    for w in workloads
+        .iter()
+        .filter(|w| w.driver == "pair" || w.driver == "churn")
+    {
+        let fastest = debian
+            .iter()
+            .filter_map(|c| ops(&c.id, &w.id).map(|o| (c.id.as_str(), o)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let ratio = fastest.and_then(|(id, _)| speed_ratio(summary, OVERRIDE, id, &w.id));
+        let speeds: Vec<String> = std::iter::once(OVERRIDE)
+            .chain(debian.iter().map(|c| c.id.as_str()))
+            .map(|c| format!("{c} {} ops/s", ops(c, &w.id).map_or("-".to_string(), si)))
+            .collect();
+        let peaks: Vec<String> = std::iter::once(OVERRIDE)
+            .chain(debian.iter().map(|c| c.id.as_str()))
+            .map(|c| format!("{c} {}", peak(c, &w.id)))
+            .collect();
+        let versus = match fastest {
+            Some((id, _)) => format!("{OVERRIDE}/{id} (the fastest) {}", fmt_ratio(ratio)),
+            None => "no Debian allocator measured".to_string(),
+        };
+        out.push(Verdict {
+            claim: format!(
+                "Target: {OVERRIDE} within 5% of the fastest of Debian's jemalloc, mimalloc \
+                 and tcmalloc, or faster, on {}",
+                w.id
+            ),
+            holds: ratio.map(|r| r >= 0.95),
+            detail: format!(
+                "{versus}: {}; peak RSS {}; tcmalloc not measured (no gb-bench contender)",
+                speeds.join(", "),
+                peaks.join(", ")
+            ),
+        });
+    }
+    out
+}
+
 /// Whether `a` reaches at least `floor` times `b`'s speed on every workload
 /// both ran, and the workloads where it does not.
 fn speed_floor(
@@ -391,7 +484,11 @@ fn wrapper_verdicts(
         .cloned()
         .collect();
     let mut out = Vec::new();
-    for c in contenders.iter().filter(|c| c.kind == Kind::Graphbit) {
+    // gb-override (link "preload") has targets of its own (override_verdicts).
+    for c in contenders
+        .iter()
+        .filter(|c| c.kind == Kind::Graphbit && c.link != "preload")
+    {
         let (floor, within) = if c.link == "dlopen" {
             (0.80, "20%")
         } else {
@@ -562,7 +659,7 @@ pub fn table(
                 columns.push((gb.clone(), raw.clone(), format!("{gb}/{raw}")));
             }
         }
-        for other in ["jemalloc", "mimalloc"] {
+        for other in ["jemalloc", "mimalloc", OVERRIDE] {
             if contenders.iter().any(|c| c.id == other) {
                 columns.push((other.into(), "system".into(), format!("{other}/system")));
             }
@@ -612,6 +709,19 @@ pub fn table(
              (_rjem_ prefix, stats on); gb-dlopen loads libgraphbit_alloc_dlopen, built without \
              initial-exec TLS so that it can be dlopen-ed.",
             setup.lib.backend_version
+        );
+    }
+    if let Some(c) = contenders.iter().find(|c| c.id == OVERRIDE) {
+        let _ = writeln!(
+            t,
+            "  Note: {OVERRIDE} is graphbit-alloc's whole-process library ({}) as LD_PRELOAD, \
+             under a driver that calls the plain malloc family, so every malloc in the process \
+             is the backend's (initial-exec TLS, like the static and shared libraries); \
+             Debian's jemalloc and mimalloc are linked into their drivers ahead of the C \
+             library, which replaces malloc the same way. tcmalloc is not a gb-bench contender.",
+            c.preload
+                .as_deref()
+                .map_or("-".to_string(), |p| p.display().to_string())
         );
     }
     t
@@ -740,6 +850,15 @@ pub fn json_document(
                             ("label", Value::str(&c.label)),
                             ("kind", Value::str(format!("{:?}", c.kind).to_lowercase())),
                             ("link", Value::str(c.link)),
+                            (
+                                "preload",
+                                Value::opt_str(
+                                    c.preload
+                                        .as_ref()
+                                        .map(|p| p.display().to_string())
+                                        .as_deref(),
+                                ),
+                            ),
                             ("available", Value::Bool(c.available())),
                             (
                                 "unavailable_reason",

@@ -196,6 +196,9 @@ fn spawn_and_measure(
     if let Some(lib) = &c.dlopen_lib {
         cmd.env("GB_BENCH_LIB", lib);
     }
+    if let Some(lib) = &c.preload {
+        cmd.env("LD_PRELOAD", lib);
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", c.driver.display()))?;
