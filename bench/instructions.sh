@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per malloc+free pair of a 16-79 B block (valgrind callgrind:
 # repeatable on a noisy machine), for graphbit-alloc linked statically, linked
-# at start-up and dlopen-ed, against glibc and Debian's preloadable
+# at start-up and dlopen-ed, and its whole-process override (preloaded,
+# linked whole), against glibc and Debian's preloadable
 # allocators, in one run: the figure is (instructions for 1,100,000 pairs -
 # instructions for 100,000 pairs) / 1,000,000, so start-up cancels out. The
 # loop (bench/pair_loop.c) calls the functions through pointers and adds a
@@ -29,6 +30,14 @@ $cc "${flags[@]}" -DPAIR_LOOP_GB -o "$work/static" "$lib/libgraphbit_alloc.a" $n
 $cc "${flags[@]}" -DPAIR_LOOP_GB -o "$work/static-dlopen-variant" "$lib/libgraphbit_alloc_dlopen.a" $native_libs
 $cc "${flags[@]}" -DPAIR_LOOP_GB -o "$work/shared" -L"$lib" -lgraphbit_alloc -Wl,-rpath,"$lib" -ldl
 $cc "${flags[@]}" -DPAIR_LOOP_GB -o "$work/shared-dlopen-variant" -L"$lib" -lgraphbit_alloc_dlopen -Wl,-rpath,"$lib" -ldl
+# Whole-process mode, where CMake built it: the plain loop (malloc/free),
+# with the override preloaded, and with its archive linked whole.
+override=
+if [ -e "$lib/libgraphbit_alloc_override.so" ]; then
+    override=$lib/libgraphbit_alloc_override.so
+    $cc "${flags[@]}" -o "$work/static-override" -Wl,--whole-archive "$lib/libgraphbit_alloc_override.a" \
+        -Wl,--no-whole-archive $(head -1 "$lib/../native-static-libs-override.txt" 2>/dev/null || echo "$native_libs -lstdc++")
+fi
 
 count() { # pairs, then the command; prints the instruction total, or nothing
     local pairs=$1 log
@@ -65,6 +74,12 @@ for so in libjemalloc.so.2 libmimalloc.so.2 libtcmalloc_minimal.so.4; do
     row "Debian $so, preloaded" "$work/plain"
 done
 PRELOAD=()
+if [ -n "$override" ]; then
+    PRELOAD=("LD_PRELOAD=$override")
+    row "graphbit-alloc override, preloaded (libgraphbit_alloc_override.so)" "$work/plain"
+    PRELOAD=()
+    row "graphbit-alloc override, linked whole (libgraphbit_alloc_override.a)" "$work/static-override"
+fi
 row "graphbit-alloc static (libgraphbit_alloc.a)" "$work/static" gb
 row "graphbit-alloc dlopen variant, static (libgraphbit_alloc_dlopen.a)" "$work/static-dlopen-variant" gb
 row "graphbit-alloc shared, linked (libgraphbit_alloc.so)" "$work/shared" gb

@@ -100,6 +100,27 @@ fn keep_errno(allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
     allocate()
 }
 
+/// Requests of this many bytes or more start jemalloc's background thread
+/// the first time (src/backend/jemalloc_conf.c, `graphbit_alloc_large_block`).
+#[cfg(gb_backend = "jemalloc")]
+const LARGE_BLOCK: usize = 1 << 20;
+
+/// Before a request of `size` bytes: on jemalloc, a large one starts the
+/// background thread, once per process. One comparison on the fast path.
+#[inline(always)]
+fn before_request(size: usize) {
+    #[cfg(gb_backend = "jemalloc")]
+    if size >= LARGE_BLOCK {
+        extern "C" {
+            fn graphbit_alloc_large_block();
+        }
+        // SAFETY: no preconditions; it allocates nothing itself.
+        unsafe { graphbit_alloc_large_block() }
+    }
+    #[cfg(not(gb_backend = "jemalloc"))]
+    let _ = size;
+}
+
 /// The system's page size, as `valloc` and `pvalloc` align to it.
 fn page_size() -> usize {
     // SAFETY: no preconditions; sysconf allocates nothing.
@@ -117,6 +138,7 @@ fn page_size() -> usize {
 /// less than glibc's 16 bytes.
 #[inline]
 unsafe fn memalign_like_glibc(alignment: usize, size: usize) -> *mut c_void {
+    before_request(size);
     if alignment <= 1 {
         // SAFETY: any size.
         return keep_errno(|| unsafe { Backend::alloc(size) });
@@ -138,6 +160,7 @@ unsafe fn memalign_like_glibc(alignment: usize, size: usize) -> *mut c_void {
 /// above `PTRDIFF_MAX` or out of memory, NULL and `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+    before_request(size);
     // SAFETY: any size (the backend keeps the contract).
     keep_errno(|| unsafe { Backend::alloc(size) })
 }
@@ -161,6 +184,7 @@ pub unsafe extern "C" fn cfree(ptr: *mut c_void) {
 /// NULL and `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn calloc(count: usize, size: usize) -> *mut c_void {
+    before_request(count.saturating_mul(size));
     // SAFETY: any arguments (the backend checks the product).
     keep_errno(|| unsafe { Backend::calloc(count, size) })
 }
@@ -175,6 +199,7 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
         unsafe { Backend::free(ptr) };
         return core::ptr::null_mut();
     }
+    before_request(size);
     // SAFETY: NULL or a live block; any size.
     keep_errno(|| unsafe { Backend::realloc(ptr, size) })
 }

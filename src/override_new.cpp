@@ -22,9 +22,19 @@ void *_rjem_malloc(size_t size);
 void *_rjem_aligned_alloc(size_t alignment, size_t size);
 void _rjem_free(void *ptr);
 void _rjem_sdallocx(void *ptr, size_t size, int flags);
+// src/backend/jemalloc_conf.c: starts jemalloc's background thread at the
+// first request of 1 MiB or more, as the C functions do.
+void graphbit_alloc_large_block(void);
 }
-static inline void *backend_alloc(size_t size) { return _rjem_malloc(size); }
+static inline void before_request(size_t size) {
+    if (size >= (size_t)1 << 20) graphbit_alloc_large_block();
+}
+static inline void *backend_alloc(size_t size) {
+    before_request(size);
+    return _rjem_malloc(size);
+}
 static inline void *backend_aligned_alloc(size_t alignment, size_t size) {
+    before_request(size);
     return _rjem_aligned_alloc(alignment, size);
 }
 static inline void backend_free(void *ptr) { _rjem_free(ptr); }

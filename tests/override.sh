@@ -252,10 +252,21 @@ compare sqlite3 /bin/bash -c 'rm -f db.sqlite && sqlite3 db.sqlite <script.sql'
 compare lua5.4 lua5.4 -e 'local t = {} for i = 1, 200000 do t[i] = tostring(i) .. ("x"):rep(i % 13) end
     local s = table.concat(t, ",", 1, 1000) print(#t, #s)'
 
+echo "== jemalloc's background thread: only from the first request of 1 MiB"
+gcc -O1 -Wall -o "$WORK/background" c_tests/override/override_background.c || failed "compile override_background.c"
+backend=$(LD_PRELOAD=$LIB /usr/bin/python3 -c 'import ctypes; l = ctypes.CDLL(None); l.gb_allocator_name.restype = ctypes.c_char_p; print(l.gb_allocator_name().decode())')
+expect="1 1"; [[ $backend == jemalloc ]] && expect="1 2"
+got=$(LD_PRELOAD=$LIB "$WORK/background")
+[[ $got == "$expect" ]] && echo "ok: $backend: threads before and after a 2 MiB block: $got" \
+    || failed "$backend: threads before and after a 2 MiB block: '$got', expected '$expect'"
+got=$(_RJEM_MALLOC_CONF=background_thread:false LD_PRELOAD=$LIB "$WORK/background")
+[[ $got == "1 1" ]] && echo "ok: with _RJEM_MALLOC_CONF=background_thread:false: $got" \
+    || failed "_RJEM_MALLOC_CONF=background_thread:false: '$got'"
+
 echo "== a preloaded process stays single-threaded (unshare -U refuses multithreaded processes)"
-# The override's jemalloc runs without its background thread
+# The override's jemalloc starts without its background thread
 # (src/backend/jemalloc_conf.c): a thread of its own from the first malloc
-# would make every program multithreaded.
+# would make every program multithreaded; unshare asks for no large block.
 if command -v unshare >/dev/null && unshare -U true 2>/dev/null; then
     if LD_PRELOAD=$LIB unshare -U true; then
         echo "   unshare -U: works under the preload"
