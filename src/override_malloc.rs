@@ -160,8 +160,21 @@ unsafe fn memalign_like_glibc(alignment: usize, size: usize) -> *mut c_void {
 /// above `PTRDIFF_MAX` or out of memory, NULL and `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-    before_request(size);
+    if cfg!(gb_backend = "jemalloc") && size >= 1 << 20 {
+        // SAFETY: any size.
+        return unsafe { malloc_large(size) };
+    }
     // SAFETY: any size (the backend keeps the contract).
+    keep_errno(|| unsafe { Backend::alloc(size) })
+}
+
+/// `malloc` of a large block, out of line so that the fast path stays a
+/// comparison and a tail call.
+#[cold]
+#[inline(never)]
+unsafe fn malloc_large(size: usize) -> *mut c_void {
+    before_request(size);
+    // SAFETY: any size.
     keep_errno(|| unsafe { Backend::alloc(size) })
 }
 
