@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs tests/consumer/consumer.c against an installed
 # graphbit-alloc found with pkg-config: shared, then static.
-#   pkg-config.sh PREFIX EXPECTED_BACKEND WORK_DIR
+#   pkg-config.sh PREFIX EXPECTED_BACKEND WORK_DIR [OVERRIDE: ON if the build made the override]
 set -euo pipefail
-prefix=$1 backend=$2 work=$3
+prefix=$1 backend=$2 work=$3 override=${4:-OFF}
 here=$(cd "$(dirname "$0")" && pwd)
 for tool in pkg-config cc c++; do
     command -v "$tool" >/dev/null || { echo "pkg-config.sh: $tool not found (install it)" >&2; exit 1; }
@@ -51,7 +51,7 @@ if pkg-config --exists graphbit-alloc-override; then
     cc -std=c11 -Wall -Wextra -Werror "$here/consumer_override.c" -o "$work/pc_preloaded" \
         -DGB_EXPECT_BACKEND="\"$backend\"" $(pkg-config --cflags --libs graphbit-alloc) -Wl,-rpath,"$libdir"
     LD_PRELOAD=$(pkg-config --variable=preload graphbit-alloc-override) "$work/pc_preloaded"
-elif [ "$backend" != system ]; then
-    echo "pkg-config.sh: graphbit-alloc-override.pc is missing for $backend" >&2
+elif [ "$override" = ON ]; then
+    echo "pkg-config.sh: graphbit-alloc-override.pc is missing, though the build made the override" >&2
     exit 1
 fi
