@@ -318,3 +318,54 @@ fn bad_option_is_refused() {
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--quick"));
 }
+
+/// `gb-bench run -- CMD`: every allocator runs the command; one that makes
+/// it end differently from glibc is reported as failed and fails the run.
+#[test]
+fn run_measures_a_command_and_catches_a_different_exit() {
+    let json = out_dir().join("run.json");
+    let out = gb_bench()
+        .args(["run", "--reps", "2", "--json"])
+        .arg(&json)
+        .args(["--", "/bin/sh", "-c", "exit 3"])
+        .output()
+        .expect("run gb-bench run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("glibc") && stdout.contains("exit status: 3"),
+        "{stdout}"
+    );
+    if env!("GB_BACKEND") != "system" {
+        assert!(stdout.contains("gb-override"), "{stdout}");
+    }
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let allocators = doc["allocators"].as_array().unwrap();
+    assert!(allocators
+        .iter()
+        .all(|a| a["exited_as_glibc"] == Value::Bool(true)));
+    assert!(allocators
+        .iter()
+        .all(|a| a["wall_seconds"].as_array().unwrap().len() == 2));
+
+    // Exits 0 without a preload, 1 with one: every preload fails.
+    let out = gb_bench()
+        .args([
+            "run",
+            "--reps",
+            "1",
+            "--",
+            "/bin/sh",
+            "-c",
+            "test -z \"$LD_PRELOAD\"",
+        ])
+        .output()
+        .expect("run gb-bench run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAILED"), "{stdout}");
+}

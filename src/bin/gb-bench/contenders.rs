@@ -565,6 +565,16 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
 /// else, for the library of this build, built with cargo into its own
 /// target directory, `<target>/variants/override-<backend>` (the first time
 /// this compiles the backend again, about two minutes).
+/// The override library for `gb-bench run`: found or built as for the
+/// `gb-override` contender.
+pub fn override_library_for_run(opts: &Options) -> Result<PathBuf, String> {
+    let (shared, _) = find_library(opts.lib_dir.as_deref())?;
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let work = exe.parent().unwrap_or(Path::new(".")).join("gb-bench-work");
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    override_library(opts, &shared, &work)
+}
+
 fn override_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf, String> {
     if env!("GB_BACKEND") == "system" {
         return Err(

@@ -16,6 +16,7 @@
 //! Usage: `cargo run --release --bin gb-bench -- [--quick] [--json FILE]
 //! [--plot FILE.svg]`; `--help` lists every option.
 
+mod command;
 mod contenders;
 mod json;
 mod machine;
@@ -34,6 +35,11 @@ const HELP: &str = "\
 gb-bench: graphbit-alloc against the system allocator and the raw backends
 
 USAGE: gb-bench [OPTIONS]
+       gb-bench run [--reps N] [--json FILE] -- CMD [ARGS...]
+                       CMD under glibc, graphbit-alloc's override and each
+                       installed Debian preload (jemalloc, mimalloc,
+                       tcmalloc): wall, CPU, peak RSS, ratios to glibc; a
+                       run that exits unlike glibc's is reported as failed
   --quick              short run (well under a minute)
   --smoke              tiny run for the test suite (figures meaningless)
   --reps N             repetitions per (contender, workload) [default 5, quick 3, smoke 1]
@@ -153,6 +159,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("run") {
+        return run_command(&args[1..]);
+    }
     let opts = match parse_args(&args) {
         Ok(o) => o,
         Err(e) if e.is_empty() => {
@@ -165,6 +174,26 @@ fn main() -> ExitCode {
         }
     };
     match bench(&args, &opts) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("gb-bench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `gb-bench run ... -- CMD`: the user's command under every allocator.
+fn run_command(args: &[String]) -> ExitCode {
+    let opts = match command::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("gb-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let defaults = parse_args(&[]).expect("the defaults parse");
+    match command::run(&opts, contenders::override_library_for_run(&defaults)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
