@@ -17,6 +17,9 @@ explained.
 
 Functions that allocate raise ``MemoryError`` when the library returns NULL
 with ``ENOMEM``, and ``ValueError`` for ``EINVAL`` (a bad alignment).
+
+``graphbit_alloc.numpy`` makes NumPy allocate array data through the library
+(NEP 49): ``with graphbit_alloc.numpy.using(): ...``.
 """
 
 from __future__ import annotations
@@ -93,6 +96,14 @@ SIGNATURES = {
     "gb_trim": ([], ctypes.c_int),
     "gb_owns": ([_c_void_p], ctypes.c_bool),
     "gb_backend_stats_text": ([ctypes.c_char_p, _c_size], _c_size),
+    # Adapters for other libraries' allocator hooks (src/ffi/adapters.rs);
+    # graphbit_alloc.numpy hands NumPy the addresses of the gb_ctx_* ones.
+    "gb_lua_alloc": ([_c_void_p, _c_void_p, _c_size, _c_size], _c_void_p),
+    "gb_ctx_malloc": ([_c_void_p, _c_size], _c_void_p),
+    "gb_ctx_calloc": ([_c_void_p, _c_size, _c_size], _c_void_p),
+    "gb_ctx_realloc": ([_c_void_p, _c_void_p, _c_size], _c_void_p),
+    "gb_ctx_free": ([_c_void_p, _c_void_p], None),
+    "gb_ctx_free_sized": ([_c_void_p, _c_void_p, _c_size], None),
 }
 
 
@@ -163,6 +174,13 @@ class Library:
         if name.startswith("gb_"):
             return getattr(self.cdll, name)
         raise AttributeError(name)
+
+    def function_address(self, name: str) -> int:
+        """The address of one of the library's functions (e.g. "gb_ctx_malloc"),
+        for C hooks that take a function pointer (graphbit_alloc.numpy)."""
+        if name not in SIGNATURES:
+            raise AttributeError(f"{name} is not a function of graphbit_alloc.h")
+        return ctypes.cast(getattr(self.cdll, name), _c_void_p).value
 
     def _check(self, pointer, what):
         if pointer is not None:
