@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -802,6 +803,99 @@ static void json_escape_print(const char *s) {
     }
 }
 
+/* A long-running multi-threaded server: many more threads than cores, for
+ * `seconds`. Each request allocates a burst of 8-64 blocks (15 in 16 of
+ * 16-512 B, the others up to 64 KiB), writes and checks their tags, frees
+ * them in reverse; then replaces one entry of a cache shared by all threads
+ * (64 B - 5 KiB values, 16384 slots, about 40 MiB when full), freeing the
+ * entry it displaced, which another thread allocated (cross-thread frees).
+ * ops = requests; live_bytes = the cache's bytes at the end. Time-based, so
+ * the checksum is 0 for every contender: the tags are checked instead. */
+enum { SERVER_CACHE_SLOTS = 16384 };
+
+typedef struct {
+    _Atomic(unsigned char *) *cache;
+    _Atomic uint64_t *live;
+    _Atomic int *stop;
+    uint64_t seed;
+    uint64_t requests;
+} server_args_t;
+
+static size_t cache_entry_size(const unsigned char *p) {
+    uint64_t size;
+    memcpy(&size, p + 8, 8);
+    return (size_t)size;
+}
+
+static void *server_thread(void *arg) {
+    server_args_t *a = arg;
+    uint64_t rng = a->seed;
+    unsigned char *burst[64];
+    size_t sizes[64];
+    uint64_t tags[64];
+    while (!atomic_load_explicit(a->stop, memory_order_relaxed)) {
+        uint64_t x = next_random(&rng);
+        int n = 8 + (int)(x % 57);
+        for (int i = 0; i < n; i++) {
+            uint64_t y = next_random(&rng);
+            sizes[i] = (y & 15) ? 16 + (y >> 8) % 497 : 512 + (y >> 8) % (64 * 1024 - 511);
+            tags[i] = y;
+            burst[i] = must_alloc(sizes[i]);
+            tag_block(burst[i], sizes[i], y);
+        }
+        for (int i = n - 1; i >= 0; i--) {
+            check_block(burst[i], sizes[i], tags[i]);
+            A.free_fn(burst[i]);
+        }
+        uint64_t y = next_random(&rng);
+        uint64_t size = 64 + (y >> 16) % (5 * 1024 - 63);
+        unsigned char *entry = must_alloc(size);
+        memcpy(entry, &y, 8);
+        memcpy(entry + 8, &size, 8);
+        entry[size - 1] = (unsigned char)y;
+        atomic_fetch_add_explicit(a->live, size, memory_order_relaxed);
+        unsigned char *old = atomic_exchange_explicit(&a->cache[y % SERVER_CACHE_SLOTS], entry,
+                                                      memory_order_acq_rel);
+        if (old) {
+            uint64_t tag;
+            size_t old_size = cache_entry_size(old);
+            memcpy(&tag, old, 8);
+            if (old[old_size - 1] != (unsigned char)tag) die("corrupted cache entry");
+            atomic_fetch_sub_explicit(a->live, old_size, memory_order_relaxed);
+            A.free_fn(old);
+        }
+        a->requests++;
+    }
+    return NULL;
+}
+
+static result_t run_server(double seconds, int threads, uint64_t seed) {
+    _Atomic(unsigned char *) *cache = book_alloc(sizeof *cache * SERVER_CACHE_SLOTS);
+    _Atomic uint64_t live = 0;
+    _Atomic int stop = 0;
+    server_args_t *args = book_alloc(sizeof *args * threads);
+    pthread_t *ids = book_alloc(sizeof *ids * threads);
+    for (int t = 0; t < threads; t++) {
+        args[t] = (server_args_t){cache, &live, &stop, seed + (uint64_t)t * 7919u, 0};
+        if (pthread_create(&ids[t], NULL, server_thread, &args[t])) die("pthread_create failed");
+    }
+    struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    nanosleep(&pause, NULL);
+    atomic_store(&stop, 1);
+    result_t r = RESULT_INIT;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(ids[t], NULL);
+        r.ops += args[t].requests;
+    }
+    r.live_bytes = atomic_load(&live);
+    r.rss_end_kib = rss_kib();
+    for (size_t i = 0; i < SERVER_CACHE_SLOTS; i++) {
+        unsigned char *p = atomic_load(&cache[i]);
+        if (p) A.free_fn(p);
+    }
+    return r;
+}
+
 int main(int argc, char **argv) {
     setup_contender();
     if (argc == 2 && strcmp(argv[1], "info") == 0) {
@@ -850,6 +944,8 @@ int main(int argc, char **argv) {
         /* 12 s of quiet at scale >= 0.5 (longer than jemalloc's 10 s decay),
          * proportionally less in quick and smoke runs. */
         r = run_burst_idle(SCALED(256u << 20), scale >= 0.5 ? 12.0 : 24.0 * scale, seed);
+    } else if (strcmp(workload, "server") == 0) {
+        r = run_server(60.0 * scale, threads, seed);
     } else if (strcmp(workload, "jansson") == 0) {
 #ifdef WITH_JANSSON
         r = run_jansson(SCALED(3), 20000, seed);

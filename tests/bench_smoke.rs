@@ -56,6 +56,7 @@ const WORKLOADS: &[&str] = &[
     "aligned",
     "fragmentation",
     "leak",
+    "server",
     "burst-idle",
 ];
 

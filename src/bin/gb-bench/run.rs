@@ -117,6 +117,14 @@ pub fn workloads(cpus: usize) -> Vec<Workload> {
             true,
         ),
         w(
+            "server",
+            "server",
+            64,
+            "requests",
+            "64 threads (any number of cores): bursts of 8-64 blocks of 16 B - 64 KiB per request, and a ~40 MiB cache shared by all whose entries other threads replace; 60 s x scale",
+            true,
+        ),
+        w(
             "jansson",
             "jansson",
             1,
