@@ -1,0 +1,3 @@
+module graphbit-alloc/gballoc
+
+go 1.19

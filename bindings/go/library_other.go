@@ -1,0 +1,6 @@
+//go:build !unix
+
+package gballoc
+
+// LibraryPath is "" where dladdr is missing.
+func LibraryPath() string { return "" }

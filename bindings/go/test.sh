@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Tests of the Go binding: installs Go (and a C compiler for cgo) with apt when
+# missing, links the initial-exec library, and runs gofmt, go vet, go test
+# (again under the race detector for the concurrent tests) and the benchmark,
+# briefly. Nothing is fetched: GOFLAGS=-mod=mod GOPROXY=off. Exits non-zero on
+# any failure.
+#   GRAPHBIT_ALLOC_LIB  the library file to link (default: build/default/lib/
+#                       libgraphbit_alloc.so of this repository, then the
+#                       system's linker path)
+#   GB_EXPECT_BACKEND   the backend the library must report (optional)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "test.sh: $* missing and not root: install it (apt-get install $*)" >&2
+    exit 1
+  fi
+  echo "test.sh: installing $* (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+command -v go >/dev/null || apt_install golang-go
+command -v gcc >/dev/null || apt_install gcc libc6-dev
+echo "test.sh: $(go version)"
+
+# The library, as the Python binding looks for it (a path, then the build,
+# then the system); cgo links it, so it is the initial-exec build.
+lib="${GRAPHBIT_ALLOC_LIB:-}"
+origin='$GRAPHBIT_ALLOC_LIB'
+if [ -z "$lib" ] && [ -e "$repo/build/default/lib/libgraphbit_alloc.so" ]; then
+  lib="$repo/build/default/lib/libgraphbit_alloc.so"
+  origin="the repository's build"
+fi
+if [ -z "$lib" ]; then
+  lib="$(ldconfig -p 2>/dev/null | awk '/libgraphbit_alloc\.so /{print $NF; exit}')"
+  origin="the system's linker path"
+fi
+if [ -n "${GRAPHBIT_ALLOC_LIB:-}" ] && [ ! -f "$lib" ]; then
+  echo "test.sh: GRAPHBIT_ALLOC_LIB=$lib: no such file" >&2
+  exit 1
+fi
+if [ -z "$lib" ]; then
+  echo "test.sh: cannot find libgraphbit_alloc.so (tried \$GRAPHBIT_ALLOC_LIB, $repo/build/default/lib, ldconfig -p):" \
+       "build it (cmake --preset default && cmake --build --preset default) or set GRAPHBIT_ALLOC_LIB" >&2
+  exit 1
+fi
+case "$(basename "$lib")" in
+  *dlopen*|*checked*|*override*) echo "test.sh: note: $lib is not the default (initial-exec) build" ;;
+esac
+libdir="$(cd "$(dirname "$lib")" && pwd)"
+lib="$libdir/$(basename "$lib")"
+echo "test.sh: linking $lib (from $origin)"
+
+# -lgraphbit_alloc needs libgraphbit_alloc.so, and the loader the SONAME: the
+# build has both; for another file name, symbolic links in a directory of our
+# own, on the run-time path after the library's.
+linkdir="$libdir"
+rpath="$libdir"
+if [ "$(readlink -f "$libdir/libgraphbit_alloc.so" 2>/dev/null)" != "$(readlink -f "$lib")" ]; then
+  linkdir="$(mktemp -d)"
+  trap 'rm -rf "$linkdir"' EXIT
+  ln -s "$lib" "$linkdir/libgraphbit_alloc.so"
+  soname="$(readelf -d "$lib" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+  [ -z "$soname" ] || [ -e "$linkdir/$soname" ] || ln -s "$lib" "$linkdir/$soname"
+  rpath="$libdir:$linkdir"
+fi
+
+export CGO_ENABLED=1
+export CGO_LDFLAGS="-L$linkdir -Wl,-rpath,$rpath ${CGO_LDFLAGS:-}"
+export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local
+export GB_EXPECT_LIB="$lib"
+if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ]; then
+  export GOCACHE="${TMPDIR:-/tmp}/gballoc-go-cache"
+fi
+
+cd "$here"
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then
+  echo "test.sh: gofmt would change: $unformatted" >&2
+  exit 1
+fi
+echo "test.sh: go vet ./..."
+go vet ./...
+echo "test.sh: go test ./..."
+go test -count=1 ./...
+echo "test.sh: go test -race (the concurrent tests)"
+go test -count=1 -race -run 'Goroutines|FreeWhileReading|LeakFinalizer|AllocateWriteReadFree' .
+echo "test.sh: the benchmark, briefly (go test -bench . for real figures)"
+go test -count=1 -run '^$' -bench . -benchtime 2000x .
