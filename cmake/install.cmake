@@ -2,7 +2,7 @@
 #   lib/libgraphbit_alloc{,_dlopen,_checked,_override}.so.X.Y.Z, .so.<SONAME
 #   version> and .so links; lib/libgraphbit_alloc{,_dlopen,_override}.a
 #   (_override: where whole-process mode is built, GB_OVERRIDE)
-#   include/graphbit_alloc.h, include/graphbit_alloc.hpp
+#   include/graphbit_alloc.h, graphbit_alloc.hpp, graphbit_alloc_hooks.h
 #   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override}.pc
 #   lib/cmake/GraphBitAlloc/GraphBitAllocConfig.cmake (+ ConfigVersion)
 include(CMakePackageConfigHelpers)
@@ -31,6 +31,7 @@ install(FILES ${gb_archives} DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(FILES
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.h"
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.hpp"
+    "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc_hooks.h"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
 # Values the package config and the .pc files are written with.

@@ -2,8 +2,9 @@
 //! programs, which ctest and tests/sanitizers.sh read too) that names the
 //! `cargo` harness: compiled and linked against the built library as a C host
 //! would (shared and static, or loading it itself), and run; each exits
-//! non-zero on failure. Then the headers alone, the Python ctypes smoke test
-//! and the README's quick start.
+//! non-zero on failure. Then the headers alone (graphbit_alloc_hooks.h also
+//! after each library's header), the Python ctypes smoke test and the
+//! README's quick start.
 //!
 //! `GB_C_PROGRAMS=stress,fork cargo test --test c_programs` runs only the
 //! manifest's runs with those names.
@@ -57,7 +58,18 @@ fn manifest_lists_every_program_and_harness() {
                 "{at}: a reason (\"{h}: why\") for -{h}, and for nothing else"
             );
         }
-        for kv in r.args.iter().chain(r.env.iter().map(|(k, _)| k)) {
+        let first = runs.iter().find(|o| o.source == r.source).unwrap();
+        assert_eq!(
+            r.pkg_config, first.pkg_config,
+            "{at}: every run of c_tests/{} names the same pkg-config modules",
+            r.source
+        );
+        for kv in r
+            .args
+            .iter()
+            .chain(r.env.iter().map(|(k, _)| k))
+            .chain(&r.pkg_config)
+        {
             assert!(
                 !kv.contains([';', '[', ']']),
                 "{at}: {kv:?} would break CMake lists"
@@ -68,19 +80,24 @@ fn manifest_lists_every_program_and_harness() {
             "{at}: link none: the program must be given the library (@LIB@)"
         );
     }
-    // Every program (not the compile-only headers) is in the manifest, and
-    // the cargo harness runs each at least once.
-    for entry in std::fs::read_dir(crate_dir().join("c_tests")).unwrap() {
-        let file = entry.unwrap().file_name().to_string_lossy().to_string();
-        if !(file.ends_with(".c") || file.ends_with(".cpp")) || file.starts_with("header_only") {
-            continue;
+    // Every program of c_tests/ and c_tests/hooks/ (not the compile-only
+    // headers) is in the manifest, and the cargo harness runs each at least
+    // once.
+    for dir in ["", "hooks/"] {
+        for entry in std::fs::read_dir(crate_dir().join("c_tests").join(dir)).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().to_string();
+            if !(name.ends_with(".c") || name.ends_with(".cpp")) || name.starts_with("header_only")
+            {
+                continue;
+            }
+            let file = format!("{dir}{name}");
+            assert!(
+                runs.iter()
+                    .any(|r| r.source == file && r.runs_under("cargo")),
+                "c_tests/{file} has no run in {} that cargo test makes",
+                manifest::MANIFEST
+            );
         }
-        assert!(
-            runs.iter()
-                .any(|r| r.source == file && r.runs_under("cargo")),
-            "c_tests/{file} has no run in {} that cargo test makes",
-            manifest::MANIFEST
-        );
     }
     for harness in ["tests/cmake/CMakeLists.txt", "tests/sanitizers.sh"] {
         let text = std::fs::read_to_string(crate_dir().join(harness)).unwrap();
@@ -178,6 +195,63 @@ fn header_compiles_alone_as_c_and_cpp() {
                 .arg(&include)
                 .arg(crate_dir().join("c_tests/header_only.cpp")),
         );
+    }
+}
+
+/// include/graphbit_alloc_hooks.h (c_tests/compile/hooks_header.c, as C and
+/// C++, strict): alone, with no section; after each library's header, with
+/// that library's section only; and included before all of them and again
+/// after, with every section.
+#[test]
+fn hooks_header_compiles_alone_and_after_each_library() {
+    let strict = ["-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only"];
+    let include = crate_dir().join("include");
+    let libraries = [
+        ("LUA", "lua5.4"),
+        ("SQLITE3", "sqlite3"),
+        ("ZLIB", "zlib"),
+        ("OPENSSL", "openssl"),
+        ("CURL", "libcurl"),
+        ("XML", "libxml-2.0"),
+        ("JANSSON", "jansson"),
+    ];
+    let mut configurations: Vec<(Vec<String>, Vec<String>)> = vec![(vec![], vec![])];
+    for (name, module) in libraries {
+        configurations.push((vec![format!("-DGB_WITH_{name}")], vec![module.to_string()]));
+    }
+    let mut all: Vec<String> = libraries
+        .iter()
+        .map(|(n, _)| format!("-DGB_WITH_{n}"))
+        .collect();
+    all.push("-DGB_HOOKS_FIRST".to_string());
+    configurations.push((all, libraries.iter().map(|(_, m)| m.to_string()).collect()));
+    for (defines, modules) in &configurations {
+        let cflags: Vec<String> = manifest::pkg_config_flags(modules)
+            .into_iter()
+            .filter(|f| f.starts_with("-I") || f.starts_with("-D"))
+            .collect();
+        for (cpp, std) in [
+            (false, "-std=c99"),
+            (false, "-std=c17"),
+            (true, "-std=c++11"),
+            (true, "-std=c++20"),
+        ] {
+            let source = if cpp {
+                "hooks_header.cpp"
+            } else {
+                "hooks_header.c"
+            };
+            run_ok(
+                compiler(cpp)
+                    .args(strict)
+                    .arg(std)
+                    .args(defines)
+                    .arg("-I")
+                    .arg(&include)
+                    .args(&cflags)
+                    .arg(crate_dir().join("c_tests/compile").join(source)),
+            );
+        }
     }
 }
 

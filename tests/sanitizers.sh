@@ -10,7 +10,9 @@
 #   GB_SAN_STRESS_OPS=2000000 bash tests/sanitizers.sh   # a longer stress
 #                        (the 4-thread run's operations; the others scale alike)
 #
-# Installs what it needs with apt-get (gcc, g++, libasan, libtsan, valgrind).
+# Installs what it needs with apt-get (gcc, g++, libasan, libtsan, valgrind,
+# pkg-config); the libraries of the manifest's pkg-config column come from
+# tests/cmake/install-deps.sh.
 # Builds into ${CARGO_TARGET_DIR:-target}/sanitizers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v g++ >/dev/null || need+=(g++)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v readelf >/dev/null || need+=(binutils)
+command -v pkg-config >/dev/null || need+=(pkg-config)
 [ -e "$(gcc -print-file-name=libasan.so)" ] || need+=(libasan8)
 [ -e "$(gcc -print-file-name=libtsan.so)" ] || need+=(libtsan2)
 if [ ${#need[@]} -gt 0 ]; then
@@ -38,38 +41,40 @@ soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 ln -sf "$lib" "$out/$soname"
 ln -sf "$lib" "$out/libgraphbit_alloc.so"
 
-# The manifest's runs: name|source|link|args|env|harnesses|why not.
+# The manifest's runs: name|source|link|pkg-config|args|env|harnesses|why not.
 manifest=c_tests/programs.txt
 trim() { local v=$1; v=${v#"${v%%[![:space:]]*}"}; v=${v%"${v##*[![:space:]]}"}; printf '%s' "$v"; }
 runs=()
 while IFS= read -r line; do
     case $(trim "$line") in '#'* | '') continue ;; esac
-    IFS='|' read -r name source link args env harnesses _ <<<"$line"
-    name=$(trim "$name") source=$(trim "$source") args=$(trim "$args") env=$(trim "$env")
+    IFS='|' read -r name source link pkg args env harnesses _ <<<"$line"
+    name=$(trim "$name") source=$(trim "$source") pkg=$(trim "$pkg") args=$(trim "$args") env=$(trim "$env")
     args=${args//@LIB@/$lib}
     # GB_SAN_STRESS_OPS: stress THREADS OPS SEED, OPS scaled from the 4-thread run's 400000.
     if [ "$source" = stress.c ] && [ -n "${GB_SAN_STRESS_OPS:-}" ]; then
         read -r t o seed <<<"$args"
         args="$t $((o * GB_SAN_STRESS_OPS / 400000)) $seed"
     fi
-    runs+=("$name|$source|$(trim "$link")|$args|$env| $(trim "$harnesses") ")
+    runs+=("$name|$source|$(trim "$link")|$pkg|$args|$env| $(trim "$harnesses") ")
 done <"$manifest"
 [ ${#runs[@]} -gt 0 ] || { echo "sanitizers: no runs in $manifest" >&2; exit 1; }
 
 # Each program against the shared library (the tools run one library; the
 # static one is the same code), or, for link "none", loading it itself.
-build() { # tool source exe link
-    local tool=$1 src=$2 exe=$3 link=$4 cc=gcc std=-std=c11 flags=(-O1 -g -fno-omit-frame-pointer)
+build() { # tool source exe link pkg-config-modules
+    local tool=$1 src=$2 exe=$3 link=$4 cc=gcc std=-std=c11 flags=(-O1 -g -fno-omit-frame-pointer) libs=()
     case $src in *.cpp) cc=g++ std=-std=c++17 ;; esac
+    # shellcheck disable=SC2207 # pkg-config's flags are words
+    [ -z "$5" ] || libs=($(pkg-config --cflags --libs $5))
     case $tool in
         asan) flags+=(-fsanitize=address,undefined -fno-sanitize-recover=all) ;;
         tsan) flags+=(-fsanitize=thread) ;;
     esac
     if [ "$link" = none ]; then
-        $cc "${flags[@]}" $std -Wall -Wextra -D_GNU_SOURCE "c_tests/$src" -o "$exe" -ldl -lpthread
+        $cc "${flags[@]}" $std -Wall -Wextra -D_GNU_SOURCE "c_tests/$src" "${libs[@]}" -o "$exe" -ldl -lpthread
     else
         $cc "${flags[@]}" $std -Wall -Wextra -D_GNU_SOURCE -DGB_EXPECT_BACKEND='"system"' -Iinclude \
-            "c_tests/$src" -o "$exe" -L"$out" -lgraphbit_alloc -Wl,-rpath,"$out" -lpthread
+            "c_tests/$src" "${libs[@]}" -o "$exe" -L"$out" -lgraphbit_alloc -Wl,-rpath,"$out" -lpthread
     fi
 }
 
@@ -84,11 +89,12 @@ for tool in asan valgrind tsan; do
     count=0 reports=0
     built=" "
     for run in "${runs[@]}"; do
-        IFS='|' read -r name src link args env harnesses <<<"$run"
+        IFS='|' read -r name src link pkg args env harnesses <<<"$run"
         [[ $harnesses == *" $tool "* ]] || continue
-        exe="$out/${src%.*}-$tool"
+        stem=${src%.*}
+        exe="$out/${stem//\//_}-$tool" # hooks/lua.c: hooks_lua-asan
         if [[ $built != *" $exe "* ]]; then
-            build $tool "$src" "$exe" "$link"
+            build $tool "$src" "$exe" "$link" "$pkg"
             built+="$exe "
         fi
         log="$out/$name-$tool.log"

@@ -3,11 +3,13 @@
 # `cmake --workflow --preset test*` and `cargo test` need -- cmake (>= 3.25),
 # pkg-config, a C and C++ compiler, python3 with pip (apt) and pytest (pip,
 # or apt where pip may not install: PEP 668), the programs tests/override.sh
-# runs under the preload (perl, git, sqlite3, lua5.4) -- and gb-bench's optional
-# contenders, Debian's jemalloc and mimalloc, and its real-program workload,
-# jansson (apt). The tests pass without the contenders (they report them as
-# not installed); `--no-bench` leaves them out. Run as root (CI is);
-# Debian/Ubuntu.
+# runs under the preload (perl, git, sqlite3, lua5.4), the libraries the
+# c_tests/hooks/ programs run with graphbit-alloc installed in them (Lua,
+# SQLite, zlib, OpenSSL, libcurl, libxml2, Jansson: their -dev packages) --
+# and gb-bench's optional contenders, Debian's jemalloc and mimalloc (apt;
+# its real-program workload, jansson, is among the libraries above). The
+# tests pass without the contenders (they report them as not installed);
+# `--no-bench` leaves them out. Run as root (CI is); Debian/Ubuntu.
 #
 #   bash tests/cmake/install-deps.sh [--no-bench]
 set -euo pipefail
@@ -34,9 +36,14 @@ python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 for tool in perl git sqlite3 lua5.4; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
+# c_tests/hooks/ (the manifest's pkg-config column names their modules)
+for package in liblua5.4-dev libsqlite3-dev zlib1g-dev libssl-dev libcurl4-openssl-dev \
+    libxml2-dev libjansson-dev; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
 if ((bench)); then
-    # gb-bench's contenders and its jansson workload (optional for the tests)
-    for package in libjemalloc2 libmimalloc2.0 libjansson-dev; do
+    # gb-bench's contenders (optional for the tests)
+    for package in libjemalloc2 libmimalloc2.0; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
     done
 fi

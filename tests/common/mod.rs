@@ -128,14 +128,19 @@ pub enum Link {
     Checked,
 }
 
+/// The executable's name for `c_tests/<source>`: the path without its
+/// extension, `/` made `_` (`hooks/lua.c` -> `hooks_lua`).
+pub fn program_stem(source: &str) -> String {
+    let path = Path::new(source);
+    path.with_extension("")
+        .to_string_lossy()
+        .replace(['/', '\\'], "_")
+}
+
 /// Compiles `c_tests/<source>` into an executable linked against the library.
 pub fn build_program(source: &str, link: Link, extra: &[&str]) -> PathBuf {
     let cpp = source.ends_with(".cpp");
-    let stem = Path::new(source)
-        .file_stem()
-        .unwrap()
-        .to_string_lossy()
-        .to_string();
+    let stem = program_stem(source);
     let out_dir = lib_dir().join("gb-c-tests");
     std::fs::create_dir_all(&out_dir).unwrap();
     let exe = out_dir.join(format!(

@@ -23,6 +23,8 @@ pub struct Run {
     /// The libraries it is linked against (one run with each); empty for
     /// `none` (it loads the shared library itself, from `@LIB@`).
     pub links: Vec<Link>,
+    /// pkg-config modules it is also compiled and linked with.
+    pub pkg_config: Vec<String>,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     /// Harness -> whether it runs this line.
@@ -73,8 +75,8 @@ pub fn parse(text: &str) -> Vec<Run> {
         let fields: Vec<&str> = raw.split('|').map(str::trim).collect();
         assert_eq!(
             fields.len(),
-            7,
-            "{MANIFEST}:{line}: 7 columns separated by | expected: {raw}"
+            8,
+            "{MANIFEST}:{line}: 8 columns separated by | expected: {raw}"
         );
         let links = match fields[2] {
             "none" => vec![],
@@ -88,7 +90,7 @@ pub fn parse(text: &str) -> Vec<Run> {
                 })
                 .collect(),
         };
-        let env = fields[4]
+        let env = fields[5]
             .split_whitespace()
             .map(|kv| {
                 let (k, v) = kv
@@ -97,7 +99,7 @@ pub fn parse(text: &str) -> Vec<Run> {
                 (k.to_string(), v.to_string())
             })
             .collect();
-        let harnesses = fields[5]
+        let harnesses = fields[6]
             .split_whitespace()
             .map(|h| match h.strip_prefix('-') {
                 Some(off) => (off.to_string(), false),
@@ -109,10 +111,11 @@ pub fn parse(text: &str) -> Vec<Run> {
             name: fields[0].to_string(),
             source: fields[1].to_string(),
             links,
-            args: fields[3].split_whitespace().map(str::to_string).collect(),
+            pkg_config: fields[3].split_whitespace().map(str::to_string).collect(),
+            args: fields[4].split_whitespace().map(str::to_string).collect(),
             env,
             harnesses,
-            why_not: fields[6].to_string(),
+            why_not: fields[7].to_string(),
         });
     }
     runs
@@ -153,21 +156,54 @@ const NOT_ERRORS: &[&str] = &[
     "-Wno-error=free-nonheap-object",
 ];
 
+/// The pkg-config modules the manifest's runs of `source` name (every run of
+/// one source names the same: `manifest_lists_every_program_and_harness`).
+pub fn pkg_config_of(source: &str) -> Vec<String> {
+    runs()
+        .iter()
+        .find(|r| r.source == source)
+        .map(|r| r.pkg_config.clone())
+        .unwrap_or_default()
+}
+
+/// `pkg-config --cflags --libs` of `modules` (nothing for none), split into
+/// arguments; panics naming the module when one is missing.
+pub fn pkg_config_flags(modules: &[String]) -> Vec<String> {
+    if modules.is_empty() {
+        return Vec::new();
+    }
+    let out = Command::new("pkg-config")
+        .args(["--cflags", "--libs"])
+        .args(modules)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run pkg-config (apt-get install pkg-config): {e}"));
+    assert!(
+        out.status.success(),
+        "pkg-config {modules:?}: {}(tests/cmake/install-deps.sh installs the libraries the tests use)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 fn build(source: &str, link: Option<Link>) -> PathBuf {
     let cpp = source.ends_with(".cpp");
     let std: &[&str] = if cpp { &["-std=c++17"] } else { &[] };
+    let pkg_flags = pkg_config_flags(&pkg_config_of(source));
     match link {
         Some(link) => {
             let mut extra = std.to_vec();
             extra.extend(NOT_ERRORS);
+            extra.extend(pkg_flags.iter().map(String::as_str));
             extra.extend(["-lpthread", "-ldl"]);
             build_program(source, link, &extra)
         }
         None => {
             let out_dir = lib_dir().join("gb-c-tests");
             std::fs::create_dir_all(&out_dir).unwrap();
-            let stem = source.rsplit_once('.').map_or(source, |(s, _)| s);
-            let exe = out_dir.join(stem);
+            let exe = out_dir.join(program_stem(source));
             run_ok(
                 compiler(cpp)
                     .args(["-Wall", "-Wextra", "-D_GNU_SOURCE"])
@@ -176,6 +212,7 @@ fn build(source: &str, link: Option<Link>) -> PathBuf {
                     .arg("-I")
                     .arg(crate_dir().join("include"))
                     .arg(crate_dir().join("c_tests").join(source))
+                    .args(&pkg_flags)
                     .arg("-o")
                     .arg(&exe)
                     .args(["-ldl", "-lpthread"]),
