@@ -58,13 +58,14 @@ if [ "$(printf '%s\n' 3.25 "$version" | sort -V | head -1)" != 3.25 ]; then
     exit 1
 fi
 
-# The Python binding's tests need pytest only: installing the package uses
-# its own build backend (bindings/python/gb_build_backend.py, stdlib only).
-if ! python3 -c 'import pytest' 2>/dev/null; then
+# The Python binding's tests (bindings/python/requirements-test.txt): pytest,
+# numpy, auditwheel, meson and ninja (NumPy's test_mem_policy.py builds a C
+# extension). Installing the package runs cargo through its own build backend.
+if ! python3 -c 'import pytest, numpy, auditwheel, mesonbuild' 2>/dev/null; then
     if ! python3 -m pip install --quiet -r bindings/python/requirements-test.txt; then
-        echo "install-deps: pip could not install pytest (an externally managed python?): apt-get install python3-pytest"
+        echo "install-deps: pip could not install bindings/python/requirements-test.txt (an externally managed python?): apt-get install"
         apt-get update
-        DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pytest
+        DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pytest python3-numpy meson ninja-build
     fi
 fi
-python3 -c 'import pytest' || { echo "install-deps: pytest is still missing for $(command -v python3)" >&2; exit 1; }
+python3 -c 'import pytest, numpy, auditwheel, mesonbuild' || { echo "install-deps: the Python test requirements are still missing for $(command -v python3)" >&2; exit 1; }

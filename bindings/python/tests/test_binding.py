@@ -1,7 +1,9 @@
 """Tests of the graphbit_alloc Python package against a real libgraphbit_alloc.so.
 
 The library comes from $GRAPHBIT_ALLOC_LIB (ctest sets it to the one it
-built); $GB_EXPECT_BACKEND, when set, is the backend it must report.
+built) or, for an installed package, the one inside it (conftest.py says
+which package is tested); $GB_EXPECT_BACKEND, when set, is the backend it
+must report.
 """
 
 import ctypes
@@ -19,7 +21,8 @@ import graphbit_alloc as gb
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 HEADER = REPO / "include" / "graphbit_alloc.h"
-PACKAGE_DIR = pathlib.Path(gb.__file__).resolve().parent
+SOURCE = pathlib.Path(__file__).resolve().parents[1]  # bindings/python
+PACKAGE_DIR = pathlib.Path(gb.__file__).resolve().parent  # the package tested
 BACKEND = os.environ.get("GB_EXPECT_BACKEND")
 MiB = 1 << 20
 
@@ -238,7 +241,7 @@ def test_threads_allocate_and_free():
 
 
 def test_explicit_path_and_bad_path():
-    path = os.environ["GRAPHBIT_ALLOC_LIB"]
+    path = gb.library().path
     assert gb.load(path).allocator_name() == gb.allocator_name()
     with pytest.raises(OSError, match="cannot load"):
         gb.load("/nonexistent/libgraphbit_alloc.so")
@@ -253,8 +256,8 @@ def run_python(code, env, cwd):
 def test_finds_library_next_to_package(tmp_path):
     # A copy of the package with the library beside it, and no $GRAPHBIT_ALLOC_LIB.
     copy = tmp_path / "graphbit_alloc"
-    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(os.environ["GRAPHBIT_ALLOC_LIB"], copy / "libgraphbit_alloc_dlopen.so")
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "*.so*"))
+    shutil.copy(gb.library().path, copy / "libgraphbit_alloc_dlopen.so")
     env = {k: v for k, v in os.environ.items() if k not in ("GRAPHBIT_ALLOC_LIB", "PYTHONPATH")}
     result = run_python(
         "import graphbit_alloc as gb; print(gb.library().path); print(gb.allocator_name())",
@@ -276,18 +279,20 @@ def test_missing_library_is_a_clear_error(tmp_path):
     assert result.returncode != 0 and "cannot load" in result.stderr
 
 
-def test_pip_installs_the_package(tmp_path):
-    # Pure Python: pip builds and installs it with the package's own build
-    # backend (bindings/python/gb_build_backend.py, standard library only), so
-    # it needs pip and nothing else: no compiler, no network (no build
-    # isolation), no setuptools and no wheel. To prove it here, where they may
-    # be installed, both are shadowed by modules that fail to import.
+def test_pip_installs_the_package_without_the_library(tmp_path):
+    # GRAPHBIT_ALLOC_BUILD_LIB=none: a py3-none-any wheel of the Python code
+    # alone (for a system that has the library installed). The package's own
+    # build backend (bindings/python/gb_build_backend.py, standard library
+    # only) needs pip and nothing else: no cargo, no compiler, no network (no
+    # build isolation), no setuptools and no wheel. To prove it here, where
+    # they may be installed, both are shadowed by modules that fail to import.
+    # (test_install.py installs the package with its library, built by cargo.)
     pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True)
     assert pip.returncode == 0, (
         f"pip is missing for {sys.executable} (apt-get install python3-pip): {pip.stderr}"
     )
     source = tmp_path / "source"
-    shutil.copytree(PACKAGE_DIR.parent, source,
+    shutil.copytree(SOURCE, source,
                     ignore=shutil.ignore_patterns("__pycache__", "tests", "*.so*"))
     shadow = tmp_path / "shadow"
     for module in ("setuptools", "wheel"):
@@ -297,6 +302,9 @@ def test_pip_installs_the_package(tmp_path):
     target = tmp_path / "site"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(shadow)
+    env["GRAPHBIT_ALLOC_BUILD_LIB"] = "none"
+    env["CARGO"] = "/nonexistent/cargo"  # not run
+    env.setdefault("GRAPHBIT_ALLOC_LIB", gb.library().path)
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
          "--no-index", "--target", str(target), str(source)],
@@ -307,6 +315,9 @@ def test_pip_installs_the_package(tmp_path):
     assert "graphbit_alloc/__init__.py" in installed, installed
     assert "graphbit_alloc-0.1.0.dist-info/METADATA" in installed, installed
     assert not any(name.startswith("gb_build_backend") for name in installed), installed
+    assert not any(".so" in name for name in installed), installed
+    wheel = (target / "graphbit_alloc-0.1.0.dist-info" / "WHEEL").read_text()
+    assert "Tag: py3-none-any" in wheel and "Root-Is-Purelib: true" in wheel, wheel
     env["PYTHONPATH"] = str(target)
     result = run_python(
         "import graphbit_alloc as gb; print(gb.__file__); print(gb.verify())", env, tmp_path

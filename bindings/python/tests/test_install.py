@@ -1,0 +1,194 @@
+"""The package as pip installs it: `pip install bindings/python` in a fresh
+venv builds the dlopen variant of the library with cargo into the package,
+which then works with no environment variable; `pip wheel` gives a wheel with
+the platform tag auditwheel agrees with; the sdist carries the crate.
+
+cargo runs in CARGO_TARGET_DIR (the backend's default: the repository's
+target/python), so after the first build a run takes seconds. With
+GRAPHBIT_ALLOC_BUILD_LIB set (a built dlopen library), the package bundles
+that one and cargo does not run.
+"""
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+import graphbit_alloc as gb
+
+SOURCE = pathlib.Path(__file__).resolve().parents[1]  # bindings/python
+REPO = SOURCE.parents[1]
+LIBRARY = "libgraphbit_alloc_dlopen.so"
+sys.path.insert(0, str(SOURCE))
+import gb_build_backend  # noqa: E402  (the backend's own helpers)
+
+sys.path.remove(str(SOURCE))
+
+
+# What `pip install bindings/python` builds: the crate's default backend,
+# whichever one the library under test ($GB_EXPECT_BACKEND) has.
+DEFAULT_BACKEND = ("jemalloc" if sys.platform.startswith("linux")
+                   else "mimalloc" if sys.platform in ("darwin", "win32") else "system")
+
+
+def clean_env(**extra):
+    """The environment without the variables that would point Python at the
+    source tree or at another library (or expect another backend)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GRAPHBIT_ALLOC_LIB", "PYTHONPATH", "GB_TEST_INSTALLED",
+                        "GB_EXPECT_BACKEND")}
+    env.setdefault("CARGO_TARGET_DIR", str(REPO / "target" / "python"))
+    env.update(extra)
+    return env
+
+
+def run(command, env, cwd, timeout=900):
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, command))} exited {result.returncode}\n"
+        f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    """A fresh venv with the package pip-installed from bindings/python (the
+    in-tree build that `python3 -m pip install ./bindings/python` does).
+    A .pth file lends it this interpreter's packages (pip, pytest, numpy),
+    after its own site-packages; --ignore-installed installs the package
+    into the venv whatever this interpreter has."""
+    root = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True,
+                   timeout=120)
+    python = root / "bin" / "python"
+    env = clean_env()
+    own = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+              env, root).stdout.strip()
+    lent = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    (pathlib.Path(own) / "_gb_test_lent.pth").write_text("\n".join(lent) + "\n")
+    run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--ignore-installed", str(SOURCE)], env, root)
+    return python
+
+
+def venv_python(python, code, cwd, **extra):
+    return run([python, "-c", code], clean_env(**extra), cwd, timeout=120).stdout
+
+
+def test_installed_package_uses_its_library(venv, tmp_path):
+    out = venv_python(venv, (
+        "import json, sysconfig, graphbit_alloc as gb\n"
+        "print(json.dumps({'file': gb.__file__, 'lib': gb.library().path,\n"
+        "    'name': gb.allocator_name(), 'verify': gb.verify(),\n"
+        "    'platlib': sysconfig.get_paths()['platlib']}))\n"), tmp_path)
+    found = json.loads(out)
+    package = pathlib.Path(found["platlib"]) / "graphbit_alloc"
+    assert pathlib.Path(found["file"]) == package / "__init__.py", found
+    assert str(venv.parent.parent) in found["platlib"], found
+    assert pathlib.Path(found["lib"]) == package / LIBRARY, found
+    assert found["verify"] is True, found
+    by_cargo = not os.environ.get("GRAPHBIT_ALLOC_BUILD_LIB")
+    if by_cargo and not os.environ.get("GRAPHBIT_ALLOC_CARGO_ARGS"):
+        assert found["name"] == DEFAULT_BACKEND, found
+    # The bundled library is the dlopen variant, executable, and (built by
+    # cargo here) without debug information.
+    bundled = package / LIBRARY
+    assert os.access(bundled, os.X_OK)
+    info = gb_build_backend._elf(bundled)
+    assert info["soname"].startswith("libgraphbit_alloc_dlopen.so."), info
+    if by_cargo:
+        assert bundled.stat().st_size < 8 << 20, bundled.stat().st_size
+
+
+def test_env_var_overrides_bundled_library(venv, tmp_path):
+    other = tmp_path / "elsewhere" / LIBRARY
+    other.parent.mkdir()
+    shutil.copy(gb.library().path, other)
+    out = venv_python(venv, "import graphbit_alloc as gb; print(gb.library().path)", tmp_path,
+                      GRAPHBIT_ALLOC_LIB=str(other))
+    assert out.strip() == str(other)
+
+
+def test_binding_tests_pass_against_installed_package(venv, tmp_path):
+    # The other test files, run by the venv's Python on the installed package
+    # (conftest.py: GB_TEST_INSTALLED=1), with its bundled library.
+    tests = [str(p) for p in sorted((SOURCE / "tests").glob("test_*.py"))
+             if p.name != "test_install.py"]
+    result = run([venv, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+                 clean_env(GB_TEST_INSTALLED="1"), tmp_path, timeout=600)
+    assert re.search(r"\d+ passed", result.stdout), result.stdout
+    assert "failed" not in result.stdout.splitlines()[-1], result.stdout
+
+
+def test_wheel_is_tagged_as_auditwheel_says(tmp_path):
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "-w", str(tmp_path), str(SOURCE)], clean_env(), tmp_path)
+    (wheel,) = tmp_path.glob("*.whl")
+    tags = wheel.name[:-len(".whl")].split("-")[2:]
+    assert tags[:2] == ["py3", "none"], wheel.name
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        meta = z.read("graphbit_alloc-0.1.0.dist-info/WHEEL").decode()
+        lib_mode = z.getinfo(f"graphbit_alloc/{LIBRARY}").external_attr >> 16
+    assert f"graphbit_alloc/{LIBRARY}" in names and "graphbit_alloc/numpy.py" in names, names
+    assert "Root-Is-Purelib: false" in meta, meta
+    platforms = tags[2].split(".")
+    assert [f"Tag: py3-none-{p}" for p in platforms] == re.findall(r"^Tag: .*$", meta, re.M)
+    assert lib_mode & 0o111, oct(lib_mode)
+    if not sys.platform.startswith("linux"):
+        return
+    # auditwheel (requirements-test.txt) reads the library's needed libraries
+    # and symbol versions as the backend did, and must agree on the tag.
+    try:
+        import auditwheel  # noqa: F401
+    except ImportError:
+        pytest.fail("auditwheel is missing: pip install -r bindings/python/requirements-test.txt")
+    show = subprocess.run([sys.executable, "-m", "auditwheel", "show", str(wheel)],
+                          capture_output=True, text=True, timeout=120)
+    assert show.returncode == 0, show.stdout + show.stderr
+    text = " ".join(show.stdout.split())
+    consistent = re.search(r'consistent with the following platform tag: "([^"]+)"', text)
+    assert consistent, text
+    if platforms[0].startswith("manylinux"):
+        assert consistent.group(1) in platforms, (platforms, text)
+    else:
+        assert consistent.group(1).startswith("linux_"), (platforms, text)
+
+
+def test_sdist_carries_the_crate(tmp_path):
+    name = gb_build_backend.build_sdist(str(tmp_path))
+    with tarfile.open(tmp_path / name) as tar:
+        members = {m.name.split("/", 1)[1] for m in tar.getmembers()}
+    for needed in ("pyproject.toml", "gb_build_backend.py", "PKG-INFO", "graphbit_alloc/numpy.py",
+                   "graphbit_alloc/__init__.py", "rust/Cargo.toml", "rust/Cargo.lock",
+                   "rust/build.rs", "rust/src/lib.rs", "rust/backend-auto/Cargo.toml",
+                   "rust/.cargo/config.toml"):
+        assert needed in members, needed
+    assert not any(".so" in m or "/target/" in m or m.startswith("tests/") for m in members)
+
+
+def test_backend_refuses_the_initial_exec_library(tmp_path, monkeypatch):
+    # A copy of the dlopen library renamed (SONAME) to the default variant's.
+    data = pathlib.Path(gb.library().path).read_bytes()
+    soname = gb_build_backend._elf(gb.library().path)["soname"].encode()
+    other = soname.replace(b"_dlopen", b"")
+    assert data.count(soname + b"\0") == 1
+    fake = tmp_path / "libgraphbit_alloc.so"
+    fake.write_bytes(data.replace(soname + b"\0", other + b"\0" * (len(soname) - len(other) + 1)))
+    assert gb_build_backend._elf(fake)["soname"] == other.decode()
+    with pytest.raises(RuntimeError, match="not the dlopen variant"):
+        gb_build_backend._library({"lib": str(fake)})
+    assert gb_build_backend._library({"lib": gb.library().path}).is_file()
+    assert gb_build_backend._library({"lib": "none"}) is None
+    monkeypatch.setenv("CARGO", str(tmp_path / "no-cargo"))
+    monkeypatch.delenv("GRAPHBIT_ALLOC_BUILD_LIB", raising=False)
+    with pytest.raises(RuntimeError, match="not an executable"):
+        gb_build_backend._library({})
