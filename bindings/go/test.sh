@@ -12,15 +12,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-apt_install() {
-  if [ "$(id -u)" != 0 ]; then
-    echo "test.sh: $* missing and not root: install it (apt-get install $*)" >&2
-    exit 1
-  fi
-  echo "test.sh: installing $* (apt-get)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
-}
+. "$here/../apt_install.sh"
 
 command -v go >/dev/null || apt_install golang-go
 command -v gcc >/dev/null || apt_install gcc libc6-dev

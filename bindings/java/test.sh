@@ -14,15 +14,7 @@ repo="$(cd "$here/../.." && pwd)"
 jna=/usr/share/java/jna.jar
 junit=/usr/share/java/junit-platform-console-standalone.jar
 
-apt_install() {
-  if [ "$(id -u)" != 0 ]; then
-    echo "test.sh: $* missing and not root: install it (apt-get install $*)" >&2
-    exit 1
-  fi
-  echo "test.sh: installing $* (apt-get)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
-}
+. "$here/../apt_install.sh"
 
 missing=()
 command -v javac >/dev/null && command -v jar >/dev/null || missing+=(openjdk-17-jdk-headless)
