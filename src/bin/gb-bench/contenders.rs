@@ -60,6 +60,24 @@ pub struct Contender {
 }
 
 impl Contender {
+    /// A contender not measured yet: no library to load or preload, its
+    /// version and malloc object filled in later by `driver_info`.
+    fn new(id: String, label: String, kind: Kind, link: &'static str, driver: PathBuf) -> Self {
+        Contender {
+            id,
+            label,
+            kind,
+            link,
+            driver,
+            dlopen_lib: None,
+            preload: None,
+            version: String::new(),
+            malloc_object: String::new(),
+            trim: false,
+            unavailable: None,
+        }
+    }
+
     pub fn available(&self) -> bool {
         self.unavailable.is_none()
     }
@@ -293,19 +311,14 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         modes.push(("dlopen", link_common.clone(), vec!["-DCONTENDER_GB_DLOPEN"]));
         for (link_mode, link, defines) in modes {
             let id = format!("{id_prefix}-{link_mode}");
-            let mut c = Contender {
-                id: id.clone(),
-                label: format!("{label_prefix} ({link_mode})"),
-                kind: Kind::Graphbit,
-                link: link_mode,
-                driver: work.join(format!("driver-{id}")),
-                dlopen_lib: (link_mode == "dlopen").then(|| dlopen.clone().unwrap_or_default()),
-                preload: None,
-                version: String::new(),
-                malloc_object: String::new(),
-                trim: false,
-                unavailable: None,
-            };
+            let mut c = Contender::new(
+                id.clone(),
+                format!("{label_prefix} ({link_mode})"),
+                Kind::Graphbit,
+                link_mode,
+                work.join(format!("driver-{id}")),
+            );
+            c.dlopen_lib = (link_mode == "dlopen").then(|| dlopen.clone().unwrap_or_default());
             let mut all_defines = defines.clone();
             all_defines.extend(defines_common.iter());
             c.unavailable = (if link_mode == "dlopen" {
@@ -334,19 +347,13 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         .as_ref()
         .map_or(true, |only| only.iter().any(|id| id == "gb-override"))
     {
-        let mut c = Contender {
-            id: "gb-override".into(),
-            label: "graphbit-alloc (override, LD_PRELOAD)".into(),
-            kind: Kind::Graphbit,
-            link: "preload",
-            driver: work.join("driver-preload"),
-            dlopen_lib: None,
-            preload: None,
-            version: String::new(),
-            malloc_object: String::new(),
-            trim: false,
-            unavailable: None,
-        };
+        let mut c = Contender::new(
+            "gb-override".into(),
+            "graphbit-alloc (override, LD_PRELOAD)".into(),
+            Kind::Graphbit,
+            "preload",
+            work.join("driver-preload"),
+        );
         let mut defines = vec!["-DCONTENDER_PRELOAD"];
         defines.extend(defines_common.iter());
         c.unavailable = override_library(opts, &shared, &work)
@@ -389,19 +396,13 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
     }
 
     // The C library's malloc.
-    let mut system = Contender {
-        id: "system".into(),
-        label: "system malloc".into(),
-        kind: Kind::System,
-        link: "linked",
-        driver: work.join("driver-system"),
-        dlopen_lib: None,
-        preload: None,
-        version: String::new(),
-        malloc_object: String::new(),
-        trim: false,
-        unavailable: None,
-    };
+    let mut system = Contender::new(
+        "system".into(),
+        "system malloc".into(),
+        Kind::System,
+        "linked",
+        work.join("driver-system"),
+    );
     let mut defines = vec!["-DCONTENDER_SYSTEM"];
     defines.extend(defines_common.iter());
     system.unavailable = compile(&work, &system.driver, &defines, &link_common)
@@ -427,19 +428,13 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
             "libmimalloc2.0",
         ),
     ] {
-        let mut c = Contender {
-            id: id.into(),
-            label: format!("{id} (raw, Debian)"),
+        let mut c = Contender::new(
+            id.into(),
+            format!("{id} (raw, Debian)"),
             kind,
-            link: "linked",
-            driver: work.join(format!("driver-{id}")),
-            dlopen_lib: None,
-            preload: None,
-            version: String::new(),
-            malloc_object: String::new(),
-            trim: false,
-            unavailable: None,
-        };
+            "linked",
+            work.join(format!("driver-{id}")),
+        );
         match find_system_library(soname) {
             None => {
                 c.unavailable = Some(format!(
