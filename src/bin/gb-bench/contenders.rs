@@ -549,7 +549,7 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
     let dir = work.join("lib-dlopen");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let copy = dir.join("libgraphbit_alloc_dlopen.so");
-    std::fs::copy(built, &copy).map_err(|e| format!("cannot copy the dlopen library: {e}"))?;
+    replace_file(&built, &copy).map_err(|e| format!("cannot copy the dlopen library: {e}"))?;
     Ok(copy)
 }
 
@@ -560,6 +560,16 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
 /// else, for the library of this build, built with cargo into its own
 /// target directory, `<target>/variants/override-<backend>` (the first time
 /// this compiles the backend again, about two minutes).
+/// Copies `from` to `to` through a temporary file and a rename, so that a
+/// process still running with the old `to` loaded (another gb-bench, a
+/// parallel test) keeps its file: copying over a mapped library in place
+/// makes that process die of SIGBUS.
+fn replace_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    let tmp = to.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::copy(from, &tmp)?;
+    std::fs::rename(&tmp, to)
+}
+
 /// The override library for `gb-bench run`: found or built as for the
 /// `gb-override` contender.
 pub fn override_library_for_run(opts: &Options) -> Result<PathBuf, String> {
@@ -596,7 +606,7 @@ fn override_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBu
     let dir = work.join("lib-override");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let copy = dir.join("libgraphbit_alloc_override.so");
-    std::fs::copy(built, &copy).map_err(|e| format!("cannot copy the override library: {e}"))?;
+    replace_file(&built, &copy).map_err(|e| format!("cannot copy the override library: {e}"))?;
     Ok(copy)
 }
 
