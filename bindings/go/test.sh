@@ -12,7 +12,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-. "$here/../apt_install.sh"
+. "$here/../test-common.sh"
 
 command -v go >/dev/null || apt_install golang-go
 command -v gcc >/dev/null || apt_install gcc libc6-dev

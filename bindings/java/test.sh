@@ -14,7 +14,7 @@ repo="$(cd "$here/../.." && pwd)"
 jna=/usr/share/java/jna.jar
 junit=/usr/share/java/junit-platform-console-standalone.jar
 
-. "$here/../apt_install.sh"
+. "$here/../test-common.sh"
 
 missing=()
 command -v javac >/dev/null && command -v jar >/dev/null || missing+=(openjdk-17-jdk-headless)
@@ -23,14 +23,8 @@ command -v javac >/dev/null && command -v jar >/dev/null || missing+=(openjdk-17
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 echo "test.sh: $(javac -version 2>&1), JNA $(readlink -f "$jna" | sed 's/.*jna-//; s/[.]jar$//'), JUnit console $(unzip -p "$junit" META-INF/MANIFEST.MF 2>/dev/null | sed -n "s/^Implementation-Version: *//p" | tr -d "\r" | head -1)"
 
-lib="${GRAPHBIT_ALLOC_LIB:-$repo/build/default/lib/libgraphbit_alloc_dlopen.so}"
-if [ ! -f "$lib" ]; then
-  echo "test.sh: no library at $lib: build it (cmake --preset default && cmake --build --preset default) or set GRAPHBIT_ALLOC_LIB" >&2
-  exit 1
-fi
-export GRAPHBIT_ALLOC_LIB="$lib"
-initial_exec="${GB_INITIAL_EXEC_LIB:-$(dirname "$lib")/libgraphbit_alloc.so}"
-echo "test.sh: GRAPHBIT_ALLOC_LIB=$GRAPHBIT_ALLOC_LIB"
+use_dlopen_lib
+initial_exec=$GB_INITIAL_EXEC_LIB
 
 cd "$here"
 rm -rf build/classes build/test-classes

@@ -11,7 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-. "$here/../apt_install.sh"
+. "$here/../test-common.sh"
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 echo "test.sh: node $(node --version), npm $(npm --version)"
@@ -22,13 +22,6 @@ if ! node -e 'require("koffi")' 2>/dev/null; then
   npm ci --no-audit --no-fund
 fi
 
-lib="${GRAPHBIT_ALLOC_LIB:-$repo/build/default/lib/libgraphbit_alloc_dlopen.so}"
-if [ ! -f "$lib" ]; then
-  echo "test.sh: no library at $lib: build it (cmake --preset default && cmake --build --preset default) or set GRAPHBIT_ALLOC_LIB" >&2
-  exit 1
-fi
-export GRAPHBIT_ALLOC_LIB="$lib"
-export GB_INITIAL_EXEC_LIB="${GB_INITIAL_EXEC_LIB:-$(dirname "$lib")/libgraphbit_alloc.so}"
-echo "test.sh: GRAPHBIT_ALLOC_LIB=$GRAPHBIT_ALLOC_LIB"
+use_dlopen_lib
 
 exec node --expose-gc --test test/*.test.js
