@@ -20,6 +20,7 @@
 #include "gb_test.h"
 #include "gb_child.h"
 
+/* argv[1], if given, is the number of forks (default 200). */
 enum { BUSY_THREADS = 3, FORKS = 200 };
 
 static atomic_int stop = 0;
@@ -58,8 +59,10 @@ static int child_work(void) {
     return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     alarm(240);
+    int forks = argc > 1 ? atoi(argv[1]) : FORKS;
+    REQUIRE(forks > 0);
     quiesce = strcmp(gb_allocator_name(), "mimalloc") == 0;
     if (quiesce) {
         printf("fork: mimalloc has no fork handlers: busy threads pause around fork\n");
@@ -74,7 +77,7 @@ int main(void) {
     for (int i = 0; i < BUSY_THREADS; i++)
         REQUIRE(pthread_create(&threads[i], NULL, busy, (void *)(intptr_t)i) == 0);
     int bad = 0;
-    for (int i = 0; i < FORKS; i++) {
+    for (int i = 0; i < forks; i++) {
         if (quiesce) pthread_rwlock_wrlock(&fork_guard);
         pid_t pid = fork();
         REQUIRE(pid >= 0);

@@ -105,7 +105,7 @@ for tool in asan valgrind tsan; do
             # have: no leak check there, memory errors still count.
             # --fair-sched=yes: valgrind runs one thread at a time, and with
             # its default lock three busy threads starved fork.c's forking
-            # thread (20 forks: over 240 s; fair: 5 s, and 200 forks in 47 s).
+            # thread (20 forks: over 240 s; fair: 5 s).
             valgrind) leaks=full; [ "$src" = fork.c ] && leaks=no
                 env $env valgrind -q --fair-sched=yes --error-exitcode=97 --leak-check=$leaks --errors-for-leak-kinds=definite \
                 --show-leak-kinds=definite "$exe" $args >"$log" 2>&1 ;;
