@@ -8,7 +8,7 @@
 #   GB_TUNE_ARGS (default "--quick") goes to gb-bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin gb-bench >/dev/null 2>&1
+cargo build --release -p gb-bench >/dev/null 2>&1
 settings=("$@")
 [ ${#settings[@]} -gt 0 ] || settings=("" "narenas:2" "percpu_arena:percpu" "dirty_decay_ms:1000"
     "tcache_max:4096" "tcache_nslots_small_max:32,tcache_nslots_large:8" "lg_tcache_nslots_mul:-2")

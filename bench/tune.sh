@@ -49,7 +49,7 @@ MIMALLOC_ARENA_EAGER_COMMIT=0"}
     ;;
 esac
 
-cargo build --release --bin gb-bench
+cargo build --release -p gb-bench
 gb="$target/release/gb-bench"
 # The library under test, built for this backend in its own directory.
 CARGO_TARGET_DIR="$target/tune-$backend" cargo build --release --lib \

@@ -8,8 +8,8 @@ use crate::Options;
 
 /// The workload driver and the header it includes, embedded at build time so
 /// gb-bench works from any directory.
-const DRIVER_SOURCE: &str = include_str!("../../../bench/driver.c");
-const HEADER: &str = include_str!("../../../include/graphbit_alloc.h");
+const DRIVER_SOURCE: &str = include_str!("../driver.c");
+const HEADER: &str = include_str!("../../include/graphbit_alloc.h");
 
 /// Libraries the static library needs (rustc's native-static-libs for
 /// linux-gnu, as the README's static link line lists them).
@@ -109,7 +109,7 @@ pub struct Setup {
 }
 
 /// Finds libgraphbit_alloc.so and .a: in --lib-dir, or next to this
-/// executable. `cargo run --bin gb-bench` leaves them in target/<profile>/deps
+/// executable. `cargo run -p gb-bench` leaves them in target/<profile>/deps
 /// (only `cargo build` copies them up to target/<profile>), so deps/ comes
 /// first: it is always from the same build as this executable.
 fn find_library(lib_dir: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
@@ -131,7 +131,7 @@ fn find_library(lib_dir: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
     Err(format!(
         "libgraphbit_alloc.so and libgraphbit_alloc.a not found in {}.\n\
          Build them with `cargo build --release` (or run gb-bench with \
-         `cargo run --release --bin gb-bench`, which builds them), or pass --lib-dir DIR.",
+         `cargo run --release -p gb-bench`, which builds them), or pass --lib-dir DIR.",
         candidates
             .iter()
             .map(|d| d.display().to_string())
@@ -500,14 +500,13 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
     let verified = reference.version.ends_with("gb_verify=true");
     let (backend, backend_version) = inner.split_once(' ').unwrap_or((inner, ""));
     let (backend, backend_version) = (backend.to_string(), backend_version.to_string());
-    if let Some(built) = option_env!("GB_BACKEND") {
-        if built != backend && opts.lib_dir.is_none() {
-            return Err(format!(
-                "{} reports backend {backend}, but gb-bench was built with {built}: \
-                 a stale library? Rebuild with `cargo build --release`.",
-                shared.display()
-            ));
-        }
+    let built = built_backend();
+    if built != backend && opts.lib_dir.is_none() {
+        return Err(format!(
+            "{} reports backend {backend}, but gb-bench was built with {built}: \
+             a stale library? Rebuild with `cargo build --release`.",
+            shared.display()
+        ));
     }
     if let Some(only) = &opts.only_contenders {
         contenders.retain(|c| only.contains(&c.id));
@@ -581,7 +580,7 @@ pub fn override_library_for_run(opts: &Options) -> Result<PathBuf, String> {
 }
 
 fn override_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf, String> {
-    if env!("GB_BACKEND") == "system" {
+    if built_backend() == "system" {
         return Err(
             "no whole-process mode on the system backend (it is the malloc an override \
                     replaces)"
@@ -601,7 +600,7 @@ fn override_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBu
     let built = build_variant(
         shared,
         "override",
-        Some(&format!("override-{}", env!("GB_BACKEND"))),
+        Some(&format!("override-{}", built_backend())),
     )?;
     let dir = work.join("lib-override");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -630,15 +629,17 @@ fn build_variant(shared: &Path, feature: &str, own_dir: Option<&str>) -> Result<
     if let Some(dir) = own_dir {
         variants = variants.join(dir);
     }
-    let backend = env!("GB_BACKEND");
+    let backend = built_backend();
     eprintln!(
         "gb-bench: building the {feature} variant of the library (cargo build --features {feature}) ..."
     );
     let status = Command::new(env!("CARGO"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(workspace_root())
         .args([
             "build",
             "--quiet",
+            "--package",
+            "graphbit-alloc",
             "--lib",
             "--no-default-features",
             "--features",
@@ -663,16 +664,29 @@ fn build_variant(shared: &Path, feature: &str, own_dir: Option<&str>) -> Result<
     Ok(variants.join(&profile).join("libgraphbit_alloc.so"))
 }
 
+/// The backend of the library gb-bench was built with (its dependency),
+/// as the library reports it: "jemalloc", "mimalloc" or "system".
+pub fn built_backend() -> &'static str {
+    graphbit_alloc::diagnostics::build().backend
+}
+
+/// The repository's root, where the library's Cargo.toml is (gb-bench is
+/// the workspace member `gb-bench/`).
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("gb-bench's manifest directory has a parent")
+}
+
 /// Links `dir/<SONAME>` and `dir/libgraphbit_alloc.so` to `shared`.
 fn stage_shared(dir: &Path, shared: &Path) -> Result<(), String> {
-    let soname = format!(
-        "libgraphbit_alloc.so.{}",
-        if env!("CARGO_PKG_VERSION_MAJOR") == "0" {
-            format!("0.{}", env!("CARGO_PKG_VERSION_MINOR"))
-        } else {
-            env!("CARGO_PKG_VERSION_MAJOR").to_string()
-        }
-    );
+    let number = graphbit_alloc::gb_version_number();
+    let (major, minor) = (number / 10000, number / 100 % 100);
+    let soname = if major == 0 {
+        format!("libgraphbit_alloc.so.0.{minor}")
+    } else {
+        format!("libgraphbit_alloc.so.{major}")
+    };
     let target = shared
         .canonicalize()
         .map_err(|e| format!("{}: {e}", shared.display()))?;

@@ -563,7 +563,7 @@ pub fn table(
     let _ = writeln!(
         t,
         "graphbit-alloc {} with {} {} ({}), gb_verify: {}",
-        env!("CARGO_PKG_VERSION"),
+        graphbit_alloc::diagnostics::build().version,
         setup.lib.backend,
         setup.lib.backend_version,
         setup.lib.shared.display(),
@@ -803,7 +803,7 @@ pub fn json_document(
         (
             "library",
             Value::obj(vec![
-                ("version", Value::str(env!("CARGO_PKG_VERSION"))),
+                ("version", Value::str(graphbit_alloc::diagnostics::build().version)),
                 ("backend", Value::str(&setup.lib.backend)),
                 ("backend_version", Value::str(&setup.lib.backend_version)),
                 ("gb_verify", Value::Bool(setup.lib.verified)),

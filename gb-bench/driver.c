@@ -1,6 +1,6 @@
 /*
  * gb-bench's workload driver: one C program, compiled once per contender by
- * gb-bench (src/bin/gb-bench), which runs it once per (contender, workload,
+ * gb-bench (gb-bench/src), which runs it once per (contender, workload,
  * repetition) in a fresh process.
  *
  * Every contender is reached the same way: through the function pointers in

@@ -48,7 +48,7 @@ pub fn chart(
     let _ = writeln!(
         s,
         r##"<text x="10" y="16" font-size="13" font-weight="bold">graphbit-alloc {} ({} {}) vs the system allocator: median of repetitions, log scale</text>"##,
-        env!("CARGO_PKG_VERSION"),
+        graphbit_alloc::diagnostics::build().version,
         escape(&setup.lib.backend),
         escape(setup.lib.backend_version.split('-').next().unwrap_or(""))
     );

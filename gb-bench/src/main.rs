@@ -2,7 +2,7 @@
 //! raw backends (Debian's libjemalloc.so.2 and libmimalloc.so.2), side by
 //! side, on this machine.
 //!
-//! How it works: the workloads live in one C program, `bench/driver.c`,
+//! How it works: the workloads live in one C program, `driver.c`,
 //! embedded in this binary. gb-bench compiles it with the system C compiler
 //! once per contender (graphbit-alloc linked static, linked shared and
 //! dlopen-ed; the C library's malloc; each raw backend linked first so its
@@ -13,7 +13,7 @@
 //! Each (contender, workload, repetition) runs in a fresh process; peak RSS
 //! comes from `wait4`. Contenders are interleaved (A B C A B C ...).
 //!
-//! Usage: `cargo run --release --bin gb-bench -- [--quick] [--json FILE]
+//! Usage: `cargo run --release -p gb-bench -- [--quick] [--json FILE]
 //! [--plot FILE.svg]`; `--help` lists every option.
 
 mod command;
