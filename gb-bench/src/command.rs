@@ -1,18 +1,25 @@
-//! `gb-bench run [--reps N] [--json FILE] -- CMD [ARGS...]`: the user's own
-//! command under every allocator that can replace the process's `malloc`:
-//! glibc (no preload), graphbit-alloc's override for the backend gb-bench
-//! was built with, and each of Debian's preloadable allocators that is
-//! installed. Runs are interleaved (A B C A B C ...); each reports wall time,
-//! user+system CPU and peak RSS (`wait4`). A contender whose run ends
-//! differently from glibc's (another exit status, a signal) is reported as
-//! failed, never as fast.
+//! `gb-bench run [--reps N] [--json FILE] [--plot FILE.svg] -- CMD [ARGS...]`:
+//! the user's own command under every allocator that can replace the
+//! process's `malloc`: glibc (no preload), graphbit-alloc's override for the
+//! backend gb-bench was built with, and each of Debian's preloadable
+//! allocators that is installed. Runs are interleaved (A B C A B C ...); each
+//! reports wall time, user+system CPU and peak RSS (`wait4`). A contender
+//! whose run ends differently from glibc's (another exit status, a signal)
+//! is reported as failed, never as fast. The samples make a `RunReport`,
+//! written as `--json`; the table and the chart are rendered from it.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
-use crate::json::Value;
+use serde::{Deserialize, Serialize};
+
+use crate::machine::Machine;
+use crate::svg::{Chart, Panel};
+
+/// The `schema` of `gb-bench run`'s report.
+pub const SCHEMA: &str = "gb-bench-run/1";
 
 /// One allocator: a label and the library to preload (None: glibc).
 struct Allocator {
@@ -32,14 +39,20 @@ struct Sample {
 pub struct RunOptions {
     reps: usize,
     json: Option<PathBuf>,
+    plot: Option<PathBuf>,
     command: Vec<String>,
 }
 
-/// Parses what follows `run`: `[--reps N] [--json FILE] -- CMD [ARGS...]`.
+const USAGE: &str =
+    "usage: gb-bench run [--reps N] [--json FILE] [--plot FILE.svg] -- CMD [ARGS...]";
+
+/// Parses what follows `run`: `[--reps N] [--json FILE] [--plot FILE.svg] --
+/// CMD [ARGS...]`.
 pub fn parse(args: &[String]) -> Result<RunOptions, String> {
     let mut opts = RunOptions {
         reps: 5,
         json: None,
+        plot: None,
         command: Vec::new(),
     };
     let mut i = 0;
@@ -61,14 +74,52 @@ pub fn parse(args: &[String]) -> Result<RunOptions, String> {
                 i += 1;
                 opts.json = Some(args.get(i).ok_or("--json needs a file")?.into());
             }
-            other => return Err(format!("run: unknown option {other:?}; usage: gb-bench run [--reps N] [--json FILE] -- CMD [ARGS...]")),
+            "--plot" => {
+                i += 1;
+                opts.plot = Some(args.get(i).ok_or("--plot needs a file")?.into());
+            }
+            other => return Err(format!("run: unknown option {other:?}; {USAGE}")),
         }
         i += 1;
     }
     if opts.command.is_empty() {
-        return Err("usage: gb-bench run [--reps N] [--json FILE] -- CMD [ARGS...]".into());
+        return Err(USAGE.into());
     }
     Ok(opts)
+}
+
+/// The report of `gb-bench run`, as `--json` writes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// `SCHEMA`.
+    pub schema: String,
+    pub command: Vec<String>,
+    pub repetitions: usize,
+    pub machine: Machine,
+    /// glibc first: the reference of every ratio and exit.
+    pub allocators: Vec<AllocatorRuns>,
+}
+
+/// One allocator's samples, one per repetition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AllocatorRuns {
+    pub id: String,
+    /// The library preloaded (None: glibc).
+    pub preload: Option<PathBuf>,
+    /// How each run ended ("exit status: 0", "signal: 11 (SIGSEGV)", ...).
+    pub exits: Vec<String>,
+    /// Whether every run ended as glibc's first run did.
+    pub exited_as_glibc: bool,
+    pub wall_seconds: Vec<f64>,
+    pub cpu_seconds: Vec<f64>,
+    pub peak_rss_kib: Vec<f64>,
+}
+
+impl AllocatorRuns {
+    /// The medians of wall time, CPU time and peak RSS.
+    fn medians(&self) -> [f64; 3] {
+        [&self.wall_seconds, &self.cpu_seconds, &self.peak_rss_kib].map(|v| median(v.clone()))
+    }
 }
 
 /// Debian's preloadable allocators, where installed (`ldconfig -p`).
@@ -140,7 +191,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// `gb-bench run`: Ok(true) when every contender's runs ended as glibc's.
+/// `gb-bench run`: measures, prints the table, writes the JSON and the
+/// chart if asked; Ok(true) when every contender's runs ended as glibc's.
 pub fn run(opts: &RunOptions, override_library: Result<PathBuf, String>) -> Result<bool, String> {
     let mut allocators = vec![Allocator {
         id: "glibc".into(),
@@ -168,10 +220,39 @@ pub fn run(opts: &RunOptions, override_library: Result<PathBuf, String>) -> Resu
     }
     eprintln!();
     let reference = samples[0][0].status;
+    let report = RunReport {
+        schema: SCHEMA.into(),
+        command: opts.command.clone(),
+        repetitions: opts.reps,
+        machine: Machine::describe(""),
+        allocators: allocators
+            .into_iter()
+            .zip(&samples)
+            .map(|(a, s)| {
+                let list = |f: fn(&Sample) -> f64| s.iter().map(f).collect();
+                AllocatorRuns {
+                    id: a.id,
+                    preload: a.preload,
+                    exits: s.iter().map(|x| x.status.to_string()).collect(),
+                    exited_as_glibc: s.iter().all(|x| x.status == reference),
+                    wall_seconds: list(|x| x.wall),
+                    cpu_seconds: list(|x| x.cpu),
+                    peak_rss_kib: list(|x| x.peak_rss_kib),
+                }
+            })
+            .collect(),
+    };
+    print!("{}", table(&report));
+    crate::write_outputs(&report, &chart(&report), &opts.json, &opts.plot)?;
+    Ok(report.allocators.iter().all(|a| a.exited_as_glibc))
+}
+
+/// The text table of a `gb-bench run` report.
+pub fn table(r: &RunReport) -> String {
     let mut text = format!(
         "gb-bench run: {} ({} repetitions, interleaved; medians)\n",
-        opts.command.join(" "),
-        opts.reps
+        r.command.join(" "),
+        r.repetitions
     );
     text += &format!(
         "  {:<12} {:>10} {:>10} {:>13} {:>9} {:>9} {:>9}  {}\n",
@@ -184,30 +265,22 @@ pub fn run(opts: &RunOptions, override_library: Result<PathBuf, String>) -> Resu
         "RSS/glibc",
         "exit"
     );
-    let med = |s: &[Sample], f: fn(&Sample) -> f64| median(s.iter().map(f).collect());
-    let base = (
-        med(&samples[0], |s| s.wall),
-        med(&samples[0], |s| s.cpu),
-        med(&samples[0], |s| s.peak_rss_kib),
-    );
-    let mut all_same = true;
-    let mut json_rows = Vec::new();
-    for (a, s) in allocators.iter().zip(&samples) {
-        let same = s.iter().all(|x| x.status == reference);
-        all_same &= same;
-        let (wall, cpu, rss) = (
-            med(s, |x| x.wall),
-            med(s, |x| x.cpu),
-            med(s, |x| x.peak_rss_kib),
-        );
-        let status = if same {
-            format!("{}", s[0].status)
+    let Some(glibc) = r.allocators.first() else {
+        return text;
+    };
+    let base = glibc.medians();
+    let reference = glibc.exits.first().map_or("", String::as_str);
+    for a in &r.allocators {
+        let [wall, cpu, rss] = a.medians();
+        let status = if a.exited_as_glibc {
+            reference.to_string()
         } else {
             format!(
                 "FAILED: {} (glibc: {reference})",
-                s.iter()
-                    .find(|x| x.status != reference)
-                    .map_or(String::new(), |x| x.status.to_string())
+                a.exits
+                    .iter()
+                    .find(|x| *x != reference)
+                    .map_or("", String::as_str)
             )
         };
         text += &format!(
@@ -216,46 +289,47 @@ pub fn run(opts: &RunOptions, override_library: Result<PathBuf, String>) -> Resu
             wall,
             cpu,
             rss / 1024.0,
-            wall / base.0,
-            cpu / base.1,
-            rss / base.2,
+            wall / base[0],
+            cpu / base[1],
+            rss / base[2],
             status
         );
-        json_rows.push(json_row(a, s, same));
     }
     text += "  (x: time or memory relative to glibc; below 1 is faster or smaller)\n";
-    print!("{text}");
-    if let Some(path) = &opts.json {
-        let mut doc = String::new();
-        Value::obj(vec![
-            (
-                "command",
-                Value::Arr(opts.command.iter().map(|a| Value::str(a.clone())).collect()),
-            ),
-            ("repetitions", Value::Int(opts.reps as i64)),
-            ("allocators", Value::Arr(json_rows)),
-        ])
-        .write(&mut doc, 0);
-        doc.push('\n');
-        std::fs::write(path, doc).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        eprintln!("gb-bench: wrote {}", path.display());
-    }
-    Ok(all_same)
+    text
 }
 
-/// One allocator's raw samples, as data for the JSON report.
-fn json_row(a: &Allocator, samples: &[Sample], same: bool) -> Value {
-    let list =
-        |f: fn(&Sample) -> f64| Value::Arr(samples.iter().map(|s| Value::num(f(s))).collect());
-    Value::obj(vec![
-        ("id", Value::str(a.id.clone())),
-        (
-            "preload",
-            Value::opt_str(a.preload.as_ref().map(|p| p.to_str().unwrap_or("?"))),
+/// `--plot`: each allocator's median wall time and peak RSS relative to
+/// glibc's; none for an allocator whose runs ended unlike glibc's.
+pub fn chart(r: &RunReport) -> Chart {
+    let others = r.allocators.get(1..).unwrap_or_default();
+    let base = r.allocators.first().map(AllocatorRuns::medians);
+    let panel = |title: &str, measure: usize| Panel {
+        title: title.to_string(),
+        values: vec![others
+            .iter()
+            .map(|a| {
+                let base = base?[measure];
+                a.exited_as_glibc.then(|| a.medians()[measure] / base)
+            })
+            .collect()],
+    };
+    let mut row = r.command.join(" ");
+    if row.chars().count() > 20 {
+        row = row.chars().take(19).collect::<String>() + "…";
+    }
+    Chart {
+        title: format!(
+            "gb-bench run: {} ({} repetitions; medians, log scale)",
+            r.command.join(" "),
+            r.repetitions
         ),
-        ("exited_as_glibc", Value::Bool(same)),
-        ("wall_seconds", list(|s| s.wall)),
-        ("cpu_seconds", list(|s| s.cpu)),
-        ("peak_rss_kib", list(|s| s.peak_rss_kib)),
-    ])
+        subtitle: r.machine.one_line(),
+        series: others.iter().map(|a| a.id.clone()).collect(),
+        rows: vec![row],
+        panels: vec![
+            panel("wall time vs glibc (left of 1x = faster)", 0),
+            panel("peak RSS vs glibc (left of 1x = smaller)", 2),
+        ],
+    }
 }

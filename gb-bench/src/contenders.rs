@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde::{Deserialize, Serialize};
+
 use crate::Options;
 
 /// The workload driver and the header it includes, embedded at build time so
@@ -24,7 +26,8 @@ const STATIC_LIBS: &[&str] = &[
 ];
 
 /// What a contender is, for ratios and verdicts.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Graphbit,
     System,
@@ -32,8 +35,9 @@ pub enum Kind {
     Mimalloc,
 }
 
-/// One allocator, loaded one way, with its compiled driver.
-#[derive(Debug, Clone)]
+/// One allocator, loaded one way, with its compiled driver. Part of the
+/// report (`contenders`, measured or not).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Contender {
     /// Short id used on the command line and in the JSON.
     pub id: String,
@@ -42,7 +46,7 @@ pub struct Contender {
     pub kind: Kind,
     /// "static", "shared" (linked at start-up), "dlopen", "linked" or
     /// "preload".
-    pub link: &'static str,
+    pub link: String,
     pub driver: PathBuf,
     /// For `dlopen`: the shared library the driver loads.
     pub dlopen_lib: Option<PathBuf>,
@@ -62,12 +66,12 @@ pub struct Contender {
 impl Contender {
     /// A contender not measured yet: no library to load or preload, its
     /// version and malloc object filled in later by `driver_info`.
-    fn new(id: String, label: String, kind: Kind, link: &'static str, driver: PathBuf) -> Self {
+    fn new(id: String, label: String, kind: Kind, link: &str, driver: PathBuf) -> Self {
         Contender {
             id,
             label,
             kind,
-            link,
+            link: link.to_string(),
             driver,
             dlopen_lib: None,
             preload: None,
@@ -83,16 +87,22 @@ impl Contender {
     }
 }
 
-/// graphbit-alloc's built libraries.
-#[derive(Debug, Clone)]
+/// graphbit-alloc's built libraries. Part of the report (`library`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Library {
+    /// The library's version, as the library reports it.
+    pub version: String,
     pub shared: PathBuf,
+    #[serde(rename = "static")]
     pub static_lib: PathBuf,
     /// Backend name and version as the library reports them.
     pub backend: String,
     pub backend_version: String,
     /// What gb_verify() returned in the reference contender's process.
+    #[serde(rename = "gb_verify")]
     pub verified: bool,
+    /// Where the drivers were compiled.
+    pub driver_dir: PathBuf,
 }
 
 /// Everything prepared before the runs.
@@ -102,8 +112,6 @@ pub struct Setup {
     /// Ok(()) when the jansson workload can run, Err(reason) otherwise.
     pub jansson: Result<(), String>,
     pub compiler: String,
-    /// Where the drivers were compiled.
-    pub work_dir: PathBuf,
     /// Load average before the runs.
     pub load_at_start: String,
 }
@@ -198,6 +206,14 @@ fn compile(work: &Path, out: &Path, defines: &[&str], link: &[String]) -> Result
     Ok(())
 }
 
+/// What `driver info` prints (one line of JSON).
+#[derive(Deserialize)]
+struct DriverInfo {
+    version: String,
+    malloc_object: String,
+    trim: bool,
+}
+
 /// Runs `driver info` and reads what it reports.
 fn driver_info(c: &mut Contender) -> Result<(), String> {
     let mut cmd = Command::new(&c.driver);
@@ -218,11 +234,12 @@ fn driver_info(c: &mut Contender) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let fields = crate::json::parse_flat(&String::from_utf8_lossy(&out.stdout))?;
-    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
-    c.version = get("version");
-    c.malloc_object = get("malloc_object");
-    c.trim = get("trim") == "true";
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let info: DriverInfo = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("`{} info` printed {stdout:?}: {e}", c.driver.display()))?;
+    c.version = info.version;
+    c.malloc_object = info.malloc_object;
+    c.trim = info.trim;
     Ok(())
 }
 
@@ -497,6 +514,12 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         .and_then(|(_, rest)| rest.split_once(')'))
         .map(|(inside, _)| inside)
         .unwrap_or("");
+    let version = reference
+        .version
+        .strip_prefix("graphbit-alloc ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("")
+        .to_string();
     let verified = reference.version.ends_with("gb_verify=true");
     let (backend, backend_version) = inner.split_once(' ').unwrap_or((inner, ""));
     let (backend, backend_version) = (backend.to_string(), backend_version.to_string());
@@ -513,17 +536,18 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
     }
     Ok(Setup {
         lib: Library {
+            version,
             shared,
             static_lib,
             backend,
             backend_version,
             verified,
+            driver_dir: work,
         },
         contenders,
         jansson,
         compiler: compiler_version,
         load_at_start: crate::machine::load_average(),
-        work_dir: work,
     })
 }
 

@@ -1,14 +1,30 @@
-//! Medians, ratios, verdicts on the claims, the text table and the JSON.
+//! The report of a run: one data model of everything measured (machine,
+//! library, contenders, workloads, every run, medians, ratios, verdicts),
+//! written as `--json` with serde. The text table (`table`) and the chart
+//! (`chart`) are rendered from the model alone, so `gb-bench report
+//! FILE.json` prints what the run printed.
+//!
+//! A new family of workloads needs nothing here: its `Workload`s and `Run`s
+//! go into `Report::new` with the others, and the medians, ratios, verdicts,
+//! table and chart cover them.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::contenders::{Contender, Kind, Setup};
-use crate::json::Value;
+use serde::{Deserialize, Serialize};
+
+use crate::contenders::{Contender, Kind, Library, Setup};
+use crate::machine::Machine;
 use crate::run::{Run, Workload};
+use crate::svg::{Chart, Panel};
 use crate::Options;
 
+/// The report's `schema` ("gb-bench/1" was the hand-written JSON before
+/// this model).
+pub const SCHEMA: &str = "gb-bench/2";
+
 /// Median and range over repetitions.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Stat {
     pub median: f64,
     pub min: f64,
@@ -17,6 +33,7 @@ pub struct Stat {
 }
 
 impl Stat {
+    /// The statistics of the finite values; None when there are none.
     fn of(mut values: Vec<f64>) -> Option<Stat> {
         values.retain(|v| v.is_finite());
         if values.is_empty() {
@@ -36,22 +53,10 @@ impl Stat {
             n,
         })
     }
-
-    fn json(s: Option<Stat>) -> Value {
-        match s {
-            None => Value::Null,
-            Some(s) => Value::obj(vec![
-                ("median", Value::num(s.median)),
-                ("min", Value::num(s.min)),
-                ("max", Value::num(s.max)),
-                ("n", Value::Int(s.n as i64)),
-            ]),
-        }
-    }
 }
 
 /// A (contender, workload) over its successful repetitions.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub contender: String,
     pub workload: String,
@@ -59,9 +64,176 @@ pub struct Summary {
     pub peak_rss_kib: Option<Stat>,
     pub rss_end_kib: Option<Stat>,
     pub rss_trim_kib: Option<Stat>,
+    /// Repetitions that failed (not in the statistics).
     pub failed: usize,
 }
 
+/// `contender`'s medians over `baseline`'s on one workload: speed above 1
+/// is faster, the RSS ratios below 1 are smaller. None where either has no
+/// result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ratio {
+    pub workload: String,
+    pub contender: String,
+    pub baseline: String,
+    pub speed: Option<f64>,
+    pub peak_rss: Option<f64>,
+    pub rss_end: Option<f64>,
+    pub rss_trimmed: Option<f64>,
+}
+
+/// A workload and a ratio on it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkloadRatio {
+    pub workload: String,
+    pub ratio: f64,
+}
+
+/// What a user can act on: one graphbit-alloc contender against an
+/// allocator they could use instead (the system allocator, a raw backend),
+/// over the workloads both ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verdict {
+    pub contender: String,
+    pub baseline: String,
+    /// K: the workloads with a speed ratio.
+    pub workloads: usize,
+    /// M: those where the contender is faster (speed ratio above 1).
+    pub faster_on: usize,
+    /// Geometric mean of the speed ratios.
+    pub speed_geomean: f64,
+    /// Geometric mean of the peak-RSS ratios.
+    pub peak_rss_geomean: Option<f64>,
+    /// The other K - M workloads, with their speed ratios.
+    pub not_faster_on: Vec<WorkloadRatio>,
+}
+
+/// A workload that could not run here, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnavailableWorkload {
+    pub id: String,
+    pub reason: String,
+}
+
+/// The whole run, as `--json` writes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// `SCHEMA`.
+    pub schema: String,
+    /// gb-bench's arguments.
+    pub command: Vec<String>,
+    /// "default", "quick" or "smoke".
+    pub mode: String,
+    pub repetitions: usize,
+    pub scale: f64,
+    /// The scale of the timed workloads.
+    pub time_scale: f64,
+    pub seed: u64,
+    pub started_utc: String,
+    pub load_average_at_start: String,
+    pub load_average_at_end: String,
+    pub duration_seconds: f64,
+    pub machine: Machine,
+    pub library: Library,
+    /// The allocator settings in gb-bench's environment, which every
+    /// driver inherits.
+    pub environment: BTreeMap<String, String>,
+    /// Every contender, measured or not (`unavailable` says why not).
+    pub contenders: Vec<Contender>,
+    /// The graphbit-alloc contender of the ratio table (gb-shared, where
+    /// measured).
+    pub headline_contender: Option<String>,
+    /// The raw backend contender that graphbit-alloc's backend is.
+    pub raw_backend_contender: Option<String>,
+    pub unavailable_workloads: Vec<UnavailableWorkload>,
+    pub workloads: Vec<Workload>,
+    pub runs: Vec<Run>,
+    /// One per (measured contender, workload).
+    pub summary: Vec<Summary>,
+    /// Every measured contender against each baseline (the system
+    /// allocator, each raw backend), per workload.
+    pub ratios: Vec<Ratio>,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// The allocator settings a report records from the environment.
+const ENVIRONMENT: &[&str] = &[
+    "_RJEM_MALLOC_CONF",
+    "MALLOC_CONF",
+    "MIMALLOC_PURGE_DELAY",
+    "GLIBC_TUNABLES",
+];
+
+impl Report {
+    /// The report of a finished run: `runs` of the measured contenders of
+    /// `setup` on `workloads`.
+    pub fn new(
+        args: &[String],
+        opts: &Options,
+        started_utc: String,
+        duration_seconds: f64,
+        setup: Setup,
+        workloads: Vec<Workload>,
+        runs: Vec<Run>,
+    ) -> Report {
+        let measured: Vec<&Contender> = setup.contenders.iter().filter(|c| c.available()).collect();
+        let summary = summarize(&measured, &workloads, &runs);
+        let ratios = ratios(&measured, &workloads, &summary);
+        let verdicts = verdicts(&measured, &workloads, &ratios);
+        let headline_contender = headline(&measured);
+        let raw_backend_contender = raw_backend(&setup.lib, &measured);
+        Report {
+            schema: SCHEMA.to_string(),
+            command: args.to_vec(),
+            mode: opts.mode.to_string(),
+            repetitions: opts.reps,
+            scale: opts.scale,
+            time_scale: opts.time_scale,
+            seed: opts.seed,
+            started_utc,
+            load_average_at_start: setup.load_at_start,
+            load_average_at_end: crate::machine::load_average(),
+            duration_seconds,
+            machine: Machine::describe(&setup.compiler),
+            library: setup.lib,
+            environment: ENVIRONMENT
+                .iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+                .collect(),
+            headline_contender,
+            raw_backend_contender,
+            unavailable_workloads: match setup.jansson {
+                Ok(()) => vec![],
+                Err(reason) => vec![UnavailableWorkload {
+                    id: "jansson".into(),
+                    reason,
+                }],
+            },
+            contenders: setup.contenders,
+            workloads,
+            runs,
+            summary,
+            ratios,
+            verdicts,
+        }
+    }
+
+    /// The contenders that were measured.
+    pub fn measured(&self) -> impl Iterator<Item = &Contender> {
+        self.contenders.iter().filter(|c| c.available())
+    }
+
+    /// `contender`'s medians over `baseline`'s on `workload`.
+    pub fn ratio(&self, contender: &str, baseline: &str, workload: &str) -> Option<&Ratio> {
+        find_ratio(&self.ratios, contender, baseline, workload)
+    }
+
+    fn summary_of(&self, contender: &str, workload: &str) -> Option<&Summary> {
+        find(&self.summary, contender, workload)
+    }
+}
+
+/// The medians of every (contender, workload).
 pub fn summarize(contenders: &[&Contender], workloads: &[Workload], runs: &[Run]) -> Vec<Summary> {
     let mut out = Vec::new();
     for w in workloads {
@@ -94,36 +266,112 @@ fn find<'a>(summary: &'a [Summary], contender: &str, workload: &str) -> Option<&
         .find(|s| s.contender == contender && s.workload == workload)
 }
 
-/// Median throughput of `a` over `b` (above 1: `a` is faster).
-pub fn speed_ratio(summary: &[Summary], a: &str, b: &str, workload: &str) -> Option<f64> {
-    let x = find(summary, a, workload)?.ops_per_second?.median;
-    let y = find(summary, b, workload)?.ops_per_second?.median;
-    Some(x / y)
+fn find_ratio<'a>(
+    ratios: &'a [Ratio],
+    contender: &str,
+    baseline: &str,
+    workload: &str,
+) -> Option<&'a Ratio> {
+    ratios
+        .iter()
+        .find(|r| r.contender == contender && r.baseline == baseline && r.workload == workload)
 }
 
-/// Median peak RSS of `a` over `b` (below 1: `a` uses less).
-pub fn memory_ratio(summary: &[Summary], a: &str, b: &str, workload: &str) -> Option<f64> {
-    let x = find(summary, a, workload)?.peak_rss_kib?.median;
-    let y = find(summary, b, workload)?.peak_rss_kib?.median;
-    Some(x / y)
+/// The allocators a user could use instead of graphbit-alloc, measured:
+/// the system allocator, then the raw backends.
+fn baselines<'a>(contenders: &[&'a Contender]) -> Vec<&'a Contender> {
+    let mut out: Vec<&Contender> = contenders
+        .iter()
+        .copied()
+        .filter(|c| matches!(c.kind, Kind::System | Kind::Jemalloc | Kind::Mimalloc))
+        .collect();
+    out.sort_by_key(|c| c.kind != Kind::System);
+    out
 }
 
-fn end_ratio(summary: &[Summary], a: &str, b: &str, workload: &str, trimmed: bool) -> Option<f64> {
-    let pick = |s: &Summary| {
-        if trimmed {
-            s.rss_trim_kib
-        } else {
-            s.rss_end_kib
-        }
+/// Every contender against every baseline (but itself), per workload.
+pub fn ratios(
+    contenders: &[&Contender],
+    workloads: &[Workload],
+    summary: &[Summary],
+) -> Vec<Ratio> {
+    let median = |c: &str, w: &str, pick: fn(&Summary) -> Option<Stat>| {
+        find(summary, c, w).and_then(pick).map(|s| s.median)
     };
-    let x = pick(find(summary, a, workload)?)?.median;
-    let y = pick(find(summary, b, workload)?)?.median;
-    Some(x / y)
+    let mut out = Vec::new();
+    for w in workloads {
+        for c in contenders {
+            for b in baselines(contenders).into_iter().filter(|b| b.id != c.id) {
+                let ratio = |pick: fn(&Summary) -> Option<Stat>| {
+                    Some(median(&c.id, &w.id, pick)? / median(&b.id, &w.id, pick)?)
+                };
+                out.push(Ratio {
+                    workload: w.id.clone(),
+                    contender: c.id.clone(),
+                    baseline: b.id.clone(),
+                    speed: ratio(|s| s.ops_per_second),
+                    peak_rss: ratio(|s| s.peak_rss_kib),
+                    rss_end: ratio(|s| s.rss_end_kib),
+                    rss_trimmed: ratio(|s| s.rss_trim_kib),
+                });
+            }
+        }
+    }
+    out
 }
 
-/// The contender a claim about graphbit-alloc is judged on: the shared
+/// The geometric mean; None for no values.
+fn geomean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v.ln(), n + 1));
+    (n > 0).then(|| (sum / n as f64).exp())
+}
+
+/// One verdict per graphbit-alloc contender and baseline that have a speed
+/// ratio on at least one workload.
+pub fn verdicts(
+    contenders: &[&Contender],
+    workloads: &[Workload],
+    ratios: &[Ratio],
+) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for b in baselines(contenders) {
+        for c in contenders.iter().filter(|c| c.kind == Kind::Graphbit) {
+            let measured: Vec<&Ratio> = workloads
+                .iter()
+                .filter_map(|w| find_ratio(ratios, &c.id, &b.id, &w.id))
+                .filter(|r| r.speed.is_some())
+                .collect();
+            let speeds = || measured.iter().filter_map(|r| r.speed);
+            let Some(speed_geomean) = geomean(speeds()) else {
+                continue;
+            };
+            let not_faster_on: Vec<WorkloadRatio> = measured
+                .iter()
+                .filter_map(|r| {
+                    let ratio = r.speed.filter(|s| *s <= 1.0)?;
+                    Some(WorkloadRatio {
+                        workload: r.workload.clone(),
+                        ratio,
+                    })
+                })
+                .collect();
+            out.push(Verdict {
+                contender: c.id.clone(),
+                baseline: b.id.clone(),
+                workloads: measured.len(),
+                faster_on: measured.len() - not_faster_on.len(),
+                speed_geomean,
+                peak_rss_geomean: geomean(measured.iter().filter_map(|r| r.peak_rss)),
+                not_faster_on,
+            });
+        }
+    }
+    out
+}
+
+/// The contender a summary about graphbit-alloc is about: the shared
 /// library linked at start-up, the way most C hosts use it.
-pub fn headline(contenders: &[&Contender]) -> Option<String> {
+fn headline(contenders: &[&Contender]) -> Option<String> {
     ["gb-shared", "gb-static", "gb-dlopen"]
         .iter()
         .find(|id| contenders.iter().any(|c| c.id == **id))
@@ -131,8 +379,8 @@ pub fn headline(contenders: &[&Contender]) -> Option<String> {
 }
 
 /// The raw backend contender that graphbit-alloc's backend corresponds to.
-pub fn raw_backend(setup: &Setup, contenders: &[&Contender]) -> Option<String> {
-    let kind = match setup.lib.backend.as_str() {
+fn raw_backend(lib: &Library, contenders: &[&Contender]) -> Option<String> {
+    let kind = match lib.backend.as_str() {
         "jemalloc" => Kind::Jemalloc,
         "mimalloc" => Kind::Mimalloc,
         _ => Kind::System,
@@ -143,379 +391,11 @@ pub fn raw_backend(setup: &Setup, contenders: &[&Contender]) -> Option<String> {
         .map(|c| c.id.clone())
 }
 
-/// A statement about the data: a claim or a target, whether it holds.
-pub struct Verdict {
-    pub claim: String,
-    /// None: the contenders needed were not measured.
-    pub holds: Option<bool>,
-    pub detail: String,
-}
-
-/// Memory claims are judged only where the heap, not the program's fixed
-/// start-up cost, dominates: the system allocator's peak RSS at least this.
-const MEMORY_CLAIM_MIN_KIB: f64 = 16.0 * 1024.0;
-
-fn fmt_ratio(x: Option<f64>) -> String {
-    x.map_or("-".into(), |x| format!("{x:.2}x"))
-}
-
-/// Judges `who` against the system allocator on every workload: speed at
-/// least `speedup`, peak RSS at most `memory` of the system's.
-fn judge_claim(
-    out: &mut Vec<Verdict>,
-    summary: &[Summary],
-    workloads: &[Workload],
-    who: &str,
-    name: &str,
-    speedup: f64,
-    memory: f64,
-) {
-    let speed_workloads: Vec<&Workload> = workloads.iter().filter(|w| !w.memory).collect();
-    let mut hits = Vec::new();
-    let mut misses = Vec::new();
-    for w in &speed_workloads {
-        if let Some(r) = speed_ratio(summary, who, "system", &w.id) {
-            let item = format!("{} {r:.2}x", w.id);
-            if r >= speedup {
-                hits.push(item)
-            } else {
-                misses.push(item)
-            }
-        }
-    }
-    let measured = hits.len() + misses.len();
-    out.push(Verdict {
-        claim: format!("{name} at least {speedup}x faster than the system allocator"),
-        holds: (measured > 0).then_some(misses.is_empty()),
-        detail: format!(
-            "holds on {} of {measured} speed workloads{}",
-            hits.len(),
-            listed(&hits, &misses)
-        ),
-    });
-    let mut hits = Vec::new();
-    let mut misses = Vec::new();
-    for w in workloads {
-        let big = find(summary, "system", &w.id)
-            .and_then(|s| s.peak_rss_kib)
-            .is_some_and(|s| s.median >= MEMORY_CLAIM_MIN_KIB);
-        if !big {
-            continue;
-        }
-        if let Some(r) = memory_ratio(summary, who, "system", &w.id) {
-            let item = format!("{} {r:.2}x", w.id);
-            if r <= memory {
-                hits.push(item)
-            } else {
-                misses.push(item)
-            }
-        }
-    }
-    let measured = hits.len() + misses.len();
-    out.push(Verdict {
-        claim: format!(
-            "{name} uses at least {:.0}% less peak memory than the system allocator",
-            (1.0 - memory) * 100.0
-        ),
-        holds: (measured > 0).then_some(misses.is_empty()),
-        detail: format!(
-            "holds on {} of {measured} workloads whose system peak RSS is 16 MiB or more{}",
-            hits.len(),
-            listed(&hits, &misses)
-        ),
-    });
-}
-
-pub fn verdicts(
-    contenders: &[&Contender],
-    workloads: &[Workload],
-    summary: &[Summary],
-) -> Vec<Verdict> {
-    let mut out = system_verdicts(contenders, workloads, summary);
-    out.extend(override_verdicts(contenders, workloads, summary));
-    out
-}
-
-/// The claims and targets judged against the system allocator, on the
-/// headline contender and the raw backends.
-fn system_verdicts(
-    contenders: &[&Contender],
-    workloads: &[Workload],
-    summary: &[Summary],
-) -> Vec<Verdict> {
-    let mut out = Vec::new();
-    let has = |id: &str| contenders.iter().any(|c| c.id == id);
-    let gb = headline(contenders);
-    if !has("system") {
-        return out;
-    }
-    // The origin report's claims.
-    if has("jemalloc") {
-        judge_claim(
-            &mut out,
-            summary,
-            workloads,
-            "jemalloc",
-            "Origin claim: raw jemalloc",
-            3.0,
-            0.6,
-        );
-    }
-    if has("mimalloc") {
-        judge_claim(
-            &mut out,
-            summary,
-            workloads,
-            "mimalloc",
-            "Origin claim: raw mimalloc",
-            6.0,
-            0.5,
-        );
-    }
-    if let Some(gb) = &gb {
-        judge_claim(
-            &mut out,
-            summary,
-            workloads,
-            gb,
-            &format!("Origin claim: {gb}"),
-            3.0,
-            0.6,
-        );
-        // Issue 5's targets against the system allocator.
-        for w in workloads
-            .iter()
-            .filter(|w| (w.driver == "churn" && w.threads > 1) || w.driver == "producer-consumer")
-        {
-            let r = speed_ratio(summary, gb, "system", &w.id);
-            out.push(Verdict {
-                claim: format!(
-                    "Target: {gb} at least 3x the system allocator's speed on {}",
-                    w.id
-                ),
-                holds: r.map(|r| r >= 3.0),
-                detail: format!("{gb}/system speed {}", fmt_ratio(r)),
-            });
-        }
-        if workloads.iter().any(|w| w.id == "fragmentation") {
-            let peak = memory_ratio(summary, gb, "system", "fragmentation");
-            let end = end_ratio(summary, gb, "system", "fragmentation", false);
-            let trimmed = end_ratio(summary, gb, "system", "fragmentation", true);
-            out.push(Verdict {
-                claim: format!("Target: {gb} peak RSS at least 40% below the system allocator's on fragmentation"),
-                holds: peak.map(|r| r <= 0.6),
-                detail: format!(
-                    "{gb}/system: peak RSS {}, RSS at the end {}, after trim {}",
-                    fmt_ratio(peak),
-                    fmt_ratio(end),
-                    fmt_ratio(trimmed)
-                ),
-            });
-        }
-        // Issue 7's targets for the backend's built-in configuration.
-        let (holds, detail) = speed_floor(summary, workloads, gb, "system", 1.0);
-        out.push(Verdict {
-            claim: format!("Target: {gb} no slower than the system allocator on any workload"),
-            holds,
-            detail,
-        });
-        for id in ["large", "fragmentation"] {
-            if workloads.iter().any(|w| w.id == id) {
-                let peak = memory_ratio(summary, gb, "system", id);
-                out.push(Verdict {
-                    claim: format!(
-                        "Target: {gb} peak RSS no worse than the system allocator's on {id}"
-                    ),
-                    holds: peak.map(|r| r <= 1.0),
-                    detail: format!("{gb}/system peak RSS {}", fmt_ratio(peak)),
-                });
-            }
-        }
-        if workloads.iter().any(|w| w.id == "burst-idle") {
-            let end = end_ratio(summary, gb, "system", "burst-idle", false);
-            let mib_of = |c: &str| {
-                find(summary, c, "burst-idle")
-                    .and_then(|s| s.rss_end_kib)
-                    .map_or("-".to_string(), |s| mib(s.median))
-            };
-            out.push(Verdict {
-                claim: format!(
-                    "Target: {gb} gives a freed burst back at least as well as the system allocator (RSS after 12 s quiet)"
-                ),
-                holds: end.map(|r| r <= 1.0),
-                detail: format!(
-                    "{gb} {} MiB, system {} MiB: {}",
-                    mib_of(gb),
-                    mib_of("system"),
-                    fmt_ratio(end)
-                ),
-            });
-        }
-    }
-    out
-}
-
 /// The override contender's id.
 const OVERRIDE: &str = "gb-override";
 
-/// The whole-process mode's targets, on `gb-override` (the override library
-/// as LD_PRELOAD): at least as fast as the system allocator on every
-/// workload; on the malloc-heavy loops (pair, churn-*), within 5% of the
-/// fastest of Debian's allocators, or faster, with every contender's peak
-/// RSS beside.
-fn override_verdicts(
-    contenders: &[&Contender],
-    workloads: &[Workload],
-    summary: &[Summary],
-) -> Vec<Verdict> {
-    let mut out = Vec::new();
-    if !contenders.iter().any(|c| c.id == OVERRIDE) {
-        return out;
-    }
-    if contenders.iter().any(|c| c.id == "system") {
-        let (holds, detail) = speed_floor(summary, workloads, OVERRIDE, "system", 1.0);
-        out.push(Verdict {
-            claim: format!(
-                "Target: {OVERRIDE} at least as fast as the system allocator on every workload"
-            ),
-            holds,
-            detail,
-        });
-    }
-    // Debian's allocators as gb-bench has them (tcmalloc is not one).
-    let debian: Vec<&Contender> = contenders
-        .iter()
-        .copied()
-        .filter(|c| matches!(c.kind, Kind::Jemalloc | Kind::Mimalloc))
-        .collect();
-    let ops = |c: &str, w: &str| {
-        find(summary, c, w)
-            .and_then(|s| s.ops_per_second)
-            .map(|s| s.median)
-    };
-    let peak = |c: &str, w: &str| {
-        find(summary, c, w)
-            .and_then(|s| s.peak_rss_kib)
-            .map_or("-".to_string(), |s| format!("{} MiB", mib(s.median)))
-    };
-    for w in workloads
-        .iter()
-        .filter(|w| w.driver == "pair" || w.driver == "churn")
-    {
-        let fastest = debian
-            .iter()
-            .filter_map(|c| ops(&c.id, &w.id).map(|o| (c.id.as_str(), o)))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        let ratio = fastest.and_then(|(id, _)| speed_ratio(summary, OVERRIDE, id, &w.id));
-        let speeds: Vec<String> = std::iter::once(OVERRIDE)
-            .chain(debian.iter().map(|c| c.id.as_str()))
-            .map(|c| format!("{c} {} ops/s", ops(c, &w.id).map_or("-".to_string(), si)))
-            .collect();
-        let peaks: Vec<String> = std::iter::once(OVERRIDE)
-            .chain(debian.iter().map(|c| c.id.as_str()))
-            .map(|c| format!("{c} {}", peak(c, &w.id)))
-            .collect();
-        let versus = match fastest {
-            Some((id, _)) => format!("{OVERRIDE}/{id} (the fastest) {}", fmt_ratio(ratio)),
-            None => "no Debian allocator measured".to_string(),
-        };
-        out.push(Verdict {
-            claim: format!(
-                "Target: {OVERRIDE} within 5% of the fastest of Debian's jemalloc, mimalloc \
-                 and tcmalloc, or faster, on {}",
-                w.id
-            ),
-            holds: ratio.map(|r| r >= 0.95),
-            detail: format!(
-                "{versus}: {}; peak RSS {}; tcmalloc not measured (no gb-bench contender)",
-                speeds.join(", "),
-                peaks.join(", ")
-            ),
-        });
-    }
-    out
-}
-
-/// Whether `a` reaches at least `floor` times `b`'s speed on every workload
-/// both ran, and the workloads where it does not.
-fn speed_floor(
-    summary: &[Summary],
-    workloads: &[Workload],
-    a: &str,
-    b: &str,
-    floor: f64,
-) -> (Option<bool>, String) {
-    let mut misses = Vec::new();
-    let mut measured = 0;
-    for w in workloads {
-        if let Some(r) = speed_ratio(summary, a, b, &w.id) {
-            measured += 1;
-            if r < floor {
-                misses.push(format!("{} {r:.2}x", w.id));
-            }
-        }
-    }
-    let detail = if misses.is_empty() {
-        format!("met on all {measured} workloads")
-    } else {
-        format!(
-            "met on {} of {measured}; slower on {}",
-            measured - misses.len(),
-            misses.join(", ")
-        )
-    };
-    ((measured > 0).then_some(misses.is_empty()), detail)
-}
-
-/// The wrapper-overhead targets: each graphbit-alloc contender linked at
-/// start-up (static, shared) within 5% of the raw backend's speed on every
-/// workload, and at least as fast as it on the per-call loops (pair, churn-*);
-/// the dlopen-ed one, whose thread-local data cannot be initial-exec, within
-/// 20%.
-fn wrapper_verdicts(
-    contenders: &[&Contender],
-    workloads: &[Workload],
-    summary: &[Summary],
-    raw: &str,
-) -> Vec<Verdict> {
-    let per_call: Vec<Workload> = workloads
-        .iter()
-        .filter(|w| w.driver == "pair" || w.driver == "churn")
-        .cloned()
-        .collect();
-    let mut out = Vec::new();
-    // gb-override (link "preload") has targets of its own (override_verdicts).
-    for c in contenders
-        .iter()
-        .filter(|c| c.kind == Kind::Graphbit && c.link != "preload")
-    {
-        let (floor, within) = if c.link == "dlopen" {
-            (0.80, "20%")
-        } else {
-            (0.95, "5%")
-        };
-        let (holds, detail) = speed_floor(summary, workloads, &c.id, raw, floor);
-        out.push(Verdict {
-            claim: format!(
-                "Target: {} within {within} of raw {raw}'s speed on every workload",
-                c.id
-            ),
-            holds,
-            detail,
-        });
-        if c.link != "dlopen" {
-            let (holds, detail) = speed_floor(summary, &per_call, &c.id, raw, 1.0);
-            out.push(Verdict {
-                claim: format!(
-                    "Target: {} at least as fast as raw {raw} on the per-call loops (pair, churn)",
-                    c.id
-                ),
-                holds,
-                detail,
-            });
-        }
-    }
-    out
+fn fmt_ratio(x: Option<f64>) -> String {
+    x.map_or("-".into(), |x| format!("{x:.2}x"))
 }
 
 fn si(x: f64) -> String {
@@ -534,43 +414,61 @@ fn mib(kib: f64) -> String {
     format!("{:.1}", kib / 1024.0)
 }
 
-/// The whole text report for stdout.
-pub fn table(
-    setup: &Setup,
-    contenders: &[&Contender],
-    workloads: &[Workload],
-    summary: &[Summary],
-    verdicts: &[Verdict],
-    opts: &Options,
-) -> String {
+impl Verdict {
+    /// The verdict as a sentence.
+    pub fn sentence(&self) -> String {
+        let mut text = format!(
+            "{} is faster than {} on {} of {} workloads: {:.2}x its speed and {} its peak memory \
+             overall (geometric means)",
+            self.contender,
+            self.baseline,
+            self.faster_on,
+            self.workloads,
+            self.speed_geomean,
+            fmt_ratio(self.peak_rss_geomean)
+        );
+        if !self.not_faster_on.is_empty() {
+            let list: Vec<String> = self
+                .not_faster_on
+                .iter()
+                .map(|w| format!("{} {:.2}x", w.workload, w.ratio))
+                .collect();
+            let _ = write!(text, "; not faster on {}", list.join(", "));
+        }
+        text
+    }
+}
+
+/// The whole text report for stdout, from the report alone.
+pub fn table(r: &Report) -> String {
     let mut t = String::new();
-    let raw = raw_backend(setup, contenders);
-    let gb = headline(contenders);
+    let contenders: Vec<&Contender> = r.measured().collect();
+    let raw = r.raw_backend_contender.as_deref();
     let _ = writeln!(
         t,
-        "gb-bench ({} run: {} repetitions, scale {}) on {}",
-        opts.mode,
-        opts.reps,
-        opts.scale,
-        crate::machine::one_line()
+        "gb-bench ({} run: {} repetitions, scale {}, timed workloads {}) on {}",
+        r.mode,
+        r.repetitions,
+        r.scale,
+        r.time_scale,
+        r.machine.one_line()
     );
     let _ = writeln!(
         t,
         "Load average (1/5/15 min) at start: {}, at end: {} (other work on the machine adds noise)",
-        setup.load_at_start,
-        crate::machine::load_average()
+        r.load_average_at_start, r.load_average_at_end
     );
     let _ = writeln!(
         t,
         "graphbit-alloc {} with {} {} ({}), gb_verify: {}",
-        graphbit_alloc::diagnostics::build().version,
-        setup.lib.backend,
-        setup.lib.backend_version,
-        setup.lib.shared.display(),
-        setup.lib.verified
+        r.library.version,
+        r.library.backend,
+        r.library.backend_version,
+        r.library.shared.display(),
+        r.library.verified
     );
     let _ = writeln!(t, "Contenders:");
-    for c in &setup.contenders {
+    for c in &r.contenders {
         match &c.unavailable {
             None => {
                 let _ = writeln!(
@@ -584,17 +482,22 @@ pub fn table(
             }
         }
     }
-    if let Err(why) = &setup.jansson {
-        let _ = writeln!(t, "  (workload jansson UNAVAILABLE: {why})");
+    for u in &r.unavailable_workloads {
+        let _ = writeln!(t, "  (workload {} UNAVAILABLE: {})", u.id, u.reason);
     }
     let _ = writeln!(
         t,
         "\nThroughput: median ops/s over repetitions [min - max]; RSS in MiB (peak from wait4; \
          end/trimmed: RSS with the survivors still live, before/after the allocator's trim)."
     );
-    for w in workloads {
+    let speed = |c: &str, b: Option<&str>, w: &str| match b {
+        Some(b) if b != c => fmt_ratio(r.ratio(c, b, w).and_then(|x| x.speed)),
+        _ => "".into(),
+    };
+    for w in &r.workloads {
         let _ = writeln!(t, "\n{} — {} (ops = {})", w.id, w.description, w.unit);
-        let footprint = summary
+        let footprint = r
+            .summary
             .iter()
             .any(|s| s.workload == w.id && s.rss_end_kib.is_some());
         let _ = write!(
@@ -609,20 +512,20 @@ pub fn table(
             t,
             " {:>9} {:>9}",
             "vs system",
-            raw.as_deref().map_or("".into(), |r| format!("vs {r}"))
+            raw.map_or("".into(), |r| format!("vs {r}"))
         );
-        for c in contenders {
-            let Some(s) = find(summary, &c.id, &w.id) else {
+        for c in &contenders {
+            let Some(s) = r.summary_of(&c.id, &w.id) else {
                 continue;
             };
-            let speed = s.ops_per_second.map_or("FAILED".into(), |o| {
+            let ops = s.ops_per_second.map_or("FAILED".into(), |o| {
                 format!("{} [{} - {}]", si(o.median), si(o.min), si(o.max))
             });
             let _ = write!(
                 t,
                 "  {:<22} {:>28} {:>9}",
                 c.id,
-                speed,
+                ops,
                 s.peak_rss_kib.map_or("-".into(), |p| mib(p.median))
             );
             if footprint {
@@ -633,11 +536,12 @@ pub fn table(
                     s.rss_trim_kib.map_or("-".into(), |p| mib(p.median))
                 );
             }
-            let vs = |other: Option<&str>| match other {
-                Some(o) if o != c.id => fmt_ratio(speed_ratio(summary, &c.id, o, &w.id)),
-                _ => "".into(),
-            };
-            let _ = write!(t, " {:>9} {:>9}", vs(Some("system")), vs(raw.as_deref()));
+            let _ = write!(
+                t,
+                " {:>9} {:>9}",
+                speed(&c.id, Some("system"), &w.id),
+                speed(&c.id, raw, &w.id)
+            );
             if s.failed > 0 {
                 let _ = write!(t, "  ({} run(s) FAILED)", s.failed);
             }
@@ -647,35 +551,33 @@ pub fn table(
 
     // Ratio summary: speed (above 1 is faster) and peak RSS (below 1 is
     // smaller) against the system allocator and the raw backend.
-    if let Some(gb) = &gb {
+    if let Some(gb) = &r.headline_contender {
         let _ = writeln!(
             t,
             "\nRatios (speed: ops/s ratio, above 1 = faster; memory: peak RSS ratio, below 1 = smaller)"
         );
-        let mut columns: Vec<(String, String, String)> =
-            vec![(gb.clone(), "system".into(), format!("{gb}/system"))];
-        if let Some(raw) = &raw {
-            if raw != "system" {
-                columns.push((gb.clone(), raw.clone(), format!("{gb}/{raw}")));
-            }
+        let mut columns: Vec<(&str, &str)> = vec![(gb, "system")];
+        if let Some(raw) = raw.filter(|raw| *raw != "system") {
+            columns.push((gb, raw));
         }
         for other in ["jemalloc", "mimalloc", OVERRIDE] {
             if contenders.iter().any(|c| c.id == other) {
-                columns.push((other.into(), "system".into(), format!("{other}/system")));
+                columns.push((other, "system"));
             }
         }
         let _ = write!(t, "  {:<18}", "workload");
-        for (_, _, name) in &columns {
-            let _ = write!(t, " {:>25}", format!("{name} speed|mem"));
+        for (a, b) in &columns {
+            let _ = write!(t, " {:>25}", format!("{a}/{b} speed|mem"));
         }
         let _ = writeln!(t);
-        for w in workloads {
+        for w in &r.workloads {
             let _ = write!(t, "  {:<18}", w.id);
-            for (a, b, _) in &columns {
+            for (a, b) in &columns {
+                let ratio = r.ratio(a, b, &w.id);
                 let cell = format!(
                     "{} | {}",
-                    fmt_ratio(speed_ratio(summary, a, b, &w.id)),
-                    fmt_ratio(memory_ratio(summary, a, b, &w.id))
+                    fmt_ratio(ratio.and_then(|x| x.speed)),
+                    fmt_ratio(ratio.and_then(|x| x.peak_rss))
                 );
                 let _ = write!(t, " {cell:>25}");
             }
@@ -685,30 +587,19 @@ pub fn table(
 
     let _ = writeln!(
         t,
-        "\nVerdicts (from the medians above; measured, never asserted):"
+        "\nVerdicts (on this machine, from the medians above; speed: ops/s ratio, memory: peak RSS ratio):"
     );
-    let mut all: Vec<&Verdict> = verdicts.iter().collect();
-    let wrapper = raw
-        .as_deref()
-        .map(|raw| wrapper_verdicts(contenders, workloads, summary, raw))
-        .unwrap_or_default();
-    all.extend(wrapper.iter());
-    for v in all {
-        let mark = match v.holds {
-            Some(true) => "HOLDS",
-            Some(false) => "DOES NOT HOLD",
-            None => "NOT MEASURED",
-        };
-        let _ = writeln!(t, "  [{mark}] {}: {}", v.claim, v.detail);
+    for v in &r.verdicts {
+        let _ = writeln!(t, "  {}", v.sentence());
     }
-    if setup.lib.backend == "jemalloc" && raw.as_deref() == Some("jemalloc") {
+    if r.library.backend == "jemalloc" && raw == Some("jemalloc") {
         let _ = writeln!(
             t,
             "  Note: raw jemalloc is Debian's build (initial-exec TLS, unprefixed, replaces malloc); \
              graphbit-alloc's static and shared libraries are jemalloc {} with initial-exec TLS too \
              (_rjem_ prefix, stats on); gb-dlopen loads libgraphbit_alloc_dlopen, built without \
              initial-exec TLS so that it can be dlopen-ed.",
-            setup.lib.backend_version
+            r.library.backend_version
         );
     }
     if let Some(c) = contenders.iter().find(|c| c.id == OVERRIDE) {
@@ -727,253 +618,40 @@ pub fn table(
     t
 }
 
-/// Everything, for --json.
-#[allow(clippy::too_many_arguments)]
-pub fn json_document(
-    args: &[String],
-    opts: &Options,
-    started_utc: &str,
-    elapsed: f64,
-    setup: &Setup,
-    workloads: &[Workload],
-    runs: &[Run],
-    summary: &[Summary],
-    verdicts: &[Verdict],
-) -> String {
-    let contenders: Vec<&Contender> = setup.contenders.iter().filter(|c| c.available()).collect();
-    let raw = raw_backend(setup, &contenders);
-    let gb = headline(&contenders);
-    let mut ratios = Vec::new();
-    for w in workloads {
-        for c in &contenders {
-            for base in ["system".to_string()].iter().chain(raw.iter()) {
-                if *base == c.id || !contenders.iter().any(|x| x.id == *base) {
-                    continue;
-                }
-                ratios.push(Value::obj(vec![
-                    ("workload", Value::str(&w.id)),
-                    ("contender", Value::str(&c.id)),
-                    ("baseline", Value::str(base)),
-                    (
-                        "speed",
-                        Value::opt_num(speed_ratio(summary, &c.id, base, &w.id)),
-                    ),
-                    (
-                        "peak_rss",
-                        Value::opt_num(memory_ratio(summary, &c.id, base, &w.id)),
-                    ),
-                    (
-                        "rss_end",
-                        Value::opt_num(end_ratio(summary, &c.id, base, &w.id, false)),
-                    ),
-                    (
-                        "rss_trimmed",
-                        Value::opt_num(end_ratio(summary, &c.id, base, &w.id, true)),
-                    ),
-                ]));
-            }
-        }
-    }
-    let wrapper = raw
-        .as_deref()
-        .map(|raw| wrapper_verdicts(&contenders, workloads, summary, raw))
-        .unwrap_or_default();
-    let verdict_json = |v: &Verdict| {
-        Value::obj(vec![
-            ("claim", Value::str(&v.claim)),
-            ("holds", v.holds.map_or(Value::Null, Value::Bool)),
-            ("detail", Value::str(&v.detail)),
-        ])
+/// `--plot`: each measured contender's speed and peak RSS relative to the
+/// system allocator, per workload.
+pub fn chart(r: &Report) -> Chart {
+    let series: Vec<String> = r
+        .measured()
+        .filter(|c| c.id != "system")
+        .map(|c| c.id.clone())
+        .collect();
+    let panel = |title: &str, pick: fn(&Ratio) -> Option<f64>| Panel {
+        title: title.to_string(),
+        values: r
+            .workloads
+            .iter()
+            .map(|w| {
+                series
+                    .iter()
+                    .map(|c| r.ratio(c, "system", &w.id).and_then(pick))
+                    .collect()
+            })
+            .collect(),
     };
-    let doc = Value::obj(vec![
-        ("schema", Value::str("gb-bench/1")),
-        ("command", Value::Arr(args.iter().map(Value::str).collect())),
-        ("mode", Value::str(opts.mode)),
-        ("repetitions", Value::Int(opts.reps as i64)),
-        ("scale", Value::num(opts.scale)),
-        ("seed", Value::Int(opts.seed as i64)),
-        ("started_utc", Value::str(started_utc)),
-        ("load_average_at_start", Value::str(&setup.load_at_start)),
-        (
-            "load_average_at_end",
-            Value::str(crate::machine::load_average()),
+    Chart {
+        title: format!(
+            "graphbit-alloc {} ({} {}) vs the system allocator: median of repetitions, log scale",
+            r.library.version,
+            r.library.backend,
+            r.library.backend_version.split('-').next().unwrap_or("")
         ),
-        ("duration_seconds", Value::num(elapsed)),
-        ("machine", crate::machine::describe(&setup.compiler)),
-        (
-            "library",
-            Value::obj(vec![
-                ("version", Value::str(graphbit_alloc::diagnostics::build().version)),
-                ("backend", Value::str(&setup.lib.backend)),
-                ("backend_version", Value::str(&setup.lib.backend_version)),
-                ("gb_verify", Value::Bool(setup.lib.verified)),
-                ("shared", Value::str(setup.lib.shared.display().to_string())),
-                (
-                    "static",
-                    Value::str(setup.lib.static_lib.display().to_string()),
-                ),
-                (
-                    "driver_dir",
-                    Value::str(setup.work_dir.display().to_string()),
-                ),
-                ("headline_contender", Value::opt_str(gb.as_deref())),
-                ("raw_backend_contender", Value::opt_str(raw.as_deref())),
-            ]),
-        ),
-        (
-            "environment",
-            Value::Obj(
-                [
-                    "_RJEM_MALLOC_CONF",
-                    "MALLOC_CONF",
-                    "MIMALLOC_PURGE_DELAY",
-                    "GLIBC_TUNABLES",
-                ]
-                .iter()
-                .filter_map(|k| {
-                    std::env::var(k)
-                        .ok()
-                        .map(|v| (k.to_string(), Value::str(v)))
-                })
-                .collect(),
-            ),
-        ),
-        (
-            "contenders",
-            Value::Arr(
-                setup
-                    .contenders
-                    .iter()
-                    .map(|c| {
-                        Value::obj(vec![
-                            ("id", Value::str(&c.id)),
-                            ("label", Value::str(&c.label)),
-                            ("kind", Value::str(format!("{:?}", c.kind).to_lowercase())),
-                            ("link", Value::str(c.link)),
-                            (
-                                "preload",
-                                Value::opt_str(
-                                    c.preload
-                                        .as_ref()
-                                        .map(|p| p.display().to_string())
-                                        .as_deref(),
-                                ),
-                            ),
-                            ("available", Value::Bool(c.available())),
-                            (
-                                "unavailable_reason",
-                                Value::opt_str(c.unavailable.as_deref()),
-                            ),
-                            ("version", Value::str(&c.version)),
-                            ("malloc_object", Value::str(&c.malloc_object)),
-                            ("trim", Value::Bool(c.trim)),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "unavailable_workloads",
-            Value::Arr(match &setup.jansson {
-                Ok(()) => vec![],
-                Err(why) => vec![Value::obj(vec![
-                    ("id", Value::str("jansson")),
-                    ("reason", Value::str(why)),
-                ])],
-            }),
-        ),
-        (
-            "workloads",
-            Value::Arr(
-                workloads
-                    .iter()
-                    .map(|w| {
-                        Value::obj(vec![
-                            ("id", Value::str(&w.id)),
-                            ("driver_workload", Value::str(w.driver)),
-                            ("threads", Value::Int(w.threads as i64)),
-                            ("unit", Value::str(w.unit)),
-                            ("description", Value::str(&w.description)),
-                            ("footprint", Value::Bool(w.memory)),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "runs",
-            Value::Arr(
-                runs.iter()
-                    .map(|r| {
-                        Value::obj(vec![
-                            ("contender", Value::str(&r.contender)),
-                            ("workload", Value::str(&r.workload)),
-                            ("repetition", Value::Int(r.repetition as i64)),
-                            ("seed", Value::Int(r.seed as i64)),
-                            ("ok", Value::Bool(r.error.is_none())),
-                            ("error", Value::opt_str(r.error.as_deref())),
-                            ("ops", Value::num(r.ops)),
-                            ("seconds", Value::num(r.seconds)),
-                            (
-                                "ops_per_second",
-                                Value::opt_num((r.error.is_none()).then(|| r.ops_per_second())),
-                            ),
-                            ("peak_rss_kib", Value::num(r.peak_rss_kib)),
-                            ("cpu_seconds", Value::num(r.cpu_seconds)),
-                            ("rss_end_kib", Value::opt_num(r.rss_end_kib)),
-                            ("rss_trim_kib", Value::opt_num(r.rss_trim_kib)),
-                            ("live_bytes", Value::opt_num(r.live_bytes)),
-                            ("checksum", Value::str(&r.checksum)),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "summary",
-            Value::Arr(
-                summary
-                    .iter()
-                    .map(|s| {
-                        Value::obj(vec![
-                            ("contender", Value::str(&s.contender)),
-                            ("workload", Value::str(&s.workload)),
-                            ("ops_per_second", Stat::json(s.ops_per_second)),
-                            ("peak_rss_kib", Stat::json(s.peak_rss_kib)),
-                            ("rss_end_kib", Stat::json(s.rss_end_kib)),
-                            ("rss_trim_kib", Stat::json(s.rss_trim_kib)),
-                            ("failed_runs", Value::Int(s.failed as i64)),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        ("ratios", Value::Arr(ratios)),
-        (
-            "verdicts",
-            Value::Arr(
-                verdicts
-                    .iter()
-                    .chain(wrapper.iter())
-                    .map(verdict_json)
-                    .collect(),
-            ),
-        ),
-    ]);
-    let mut out = String::new();
-    doc.write(&mut out, 0);
-    out.push('\n');
-    out
-}
-
-/// " (hit, hit); not on miss, miss": the workloads behind a verdict.
-fn listed(hits: &[String], misses: &[String]) -> String {
-    let mut text = String::new();
-    if !hits.is_empty() {
-        text.push_str(&format!(" ({})", hits.join(", ")));
+        subtitle: r.machine.one_line(),
+        panels: vec![
+            panel("speed vs system (right of 1x = faster)", |x| x.speed),
+            panel("peak RSS vs system (left of 1x = smaller)", |x| x.peak_rss),
+        ],
+        rows: r.workloads.iter().map(|w| w.id.clone()).collect(),
+        series,
     }
-    if !misses.is_empty() {
-        text.push_str(&format!("; not on {}", misses.join(", ")));
-    }
-    text
 }
