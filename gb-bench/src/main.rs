@@ -123,7 +123,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 opts.scale = value(&mut it, arg)?
                     .parse()
                     .map_err(|_| "--scale needs a number")?;
-                if !(opts.scale > 0.0) {
+                if opts.scale.is_nan() || opts.scale <= 0.0 {
                     return Err("--scale must be above 0".into());
                 }
             }
@@ -131,7 +131,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 opts.time_scale = value(&mut it, arg)?
                     .parse()
                     .map_err(|_| "--time-scale needs a number")?;
-                if !(opts.time_scale > 0.0) {
+                if opts.time_scale.is_nan() || opts.time_scale <= 0.0 {
                     return Err("--time-scale must be above 0".into());
                 }
             }

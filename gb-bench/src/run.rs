@@ -273,7 +273,7 @@ fn spawn_and_measure(
     let measured = |v: f64| Some(v).filter(|v| *v >= 0.0);
     run.ops = result.ops;
     run.seconds = result.seconds;
-    if !(run.seconds > 0.0) {
+    if run.seconds.is_nan() || run.seconds <= 0.0 {
         return Err("driver reported no time".into());
     }
     run.rss_end_kib = measured(result.rss_end_kib);
