@@ -13,6 +13,12 @@
 //! Each (contender, workload, repetition) runs in a fresh process; peak RSS
 //! comes from `wait4`. Contenders are interleaved (A B C A B C ...).
 //!
+//! The figures make one report (`report::Report`), which `--json` writes;
+//! the table on stdout and the `--plot` chart are rendered from it alone,
+//! and `gb-bench report FILE.json` renders a saved one again. A new family
+//! of workloads adds its `run::Workload`s to the list `bench` measures and
+//! its `run::Run`s to the runs; the report covers them.
+//!
 //! Usage: `cargo run --release -p gb-bench -- [--quick] [--json FILE]
 //! [--plot FILE.svg]`; `--help` lists every option.
 
@@ -107,6 +113,16 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             .cloned()
             .ok_or_else(|| format!("{name} needs a value"))
     };
+    // A size factor: a number above 0.
+    let factor = |it: &mut std::slice::Iter<String>, name: &str| -> Result<f64, String> {
+        let x: f64 = value(it, name)?
+            .parse()
+            .map_err(|_| format!("{name} needs a number"))?;
+        if x.is_nan() || x <= 0.0 {
+            return Err(format!("{name} must be above 0"));
+        }
+        Ok(x)
+    };
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => opts.mode = "quick",
@@ -119,22 +135,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                     return Err("--reps must be at least 1".into());
                 }
             }
-            "--scale" => {
-                opts.scale = value(&mut it, arg)?
-                    .parse()
-                    .map_err(|_| "--scale needs a number")?;
-                if opts.scale.is_nan() || opts.scale <= 0.0 {
-                    return Err("--scale must be above 0".into());
-                }
-            }
-            "--time-scale" => {
-                opts.time_scale = value(&mut it, arg)?
-                    .parse()
-                    .map_err(|_| "--time-scale needs a number")?;
-                if opts.time_scale.is_nan() || opts.time_scale <= 0.0 {
-                    return Err("--time-scale must be above 0".into());
-                }
-            }
+            "--scale" => opts.scale = factor(&mut it, arg)?,
+            "--time-scale" => opts.time_scale = factor(&mut it, arg)?,
             "--seed" => {
                 opts.seed = value(&mut it, arg)?
                     .parse()
