@@ -49,7 +49,7 @@ MIMALLOC_ARENA_EAGER_COMMIT=0"}
     ;;
 esac
 
-cargo build --release --bin gb-bench
+cargo build --release -p gb-bench
 gb="$target/release/gb-bench"
 # The library under test, built for this backend in its own directory.
 CARGO_TARGET_DIR="$target/tune-$backend" cargo build --release --lib \
@@ -81,6 +81,7 @@ def f(x):
 print("gb-shared / system: speed (above 1 = faster) | peak RSS (below 1 = smaller)")
 for n in range(count):
     doc = json.loads((out / f"set{n:02d}.json").read_text())
+    assert doc["schema"] == "gb-bench/2", doc["schema"]
     setting = (out / f"set{n:02d}.setting").read_text().strip() or "(as built)"
     print(f"\n{setting}   [{doc['library']['backend']}; load at start {doc['load_average_at_start']}]")
     for r in doc["ratios"]:

@@ -317,6 +317,23 @@ fn sh_problems(code: &str) -> Vec<String> {
         .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim().to_string()))
         .filter(|k| !k.starts_with('#'))
         .collect();
+    // The workspace's packages: each member directory's package name.
+    let packages: BTreeSet<String> = cargo_toml
+        .split("members = [")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|m| m.trim().trim_matches('"'))
+        .filter(|m| !m.is_empty())
+        .filter_map(|m| std::fs::read_to_string(root.join(m).join("Cargo.toml")).ok())
+        .filter_map(|t| {
+            let name = t.split("\nname = \"").nth(1)?.split('"').next()?;
+            Some(name.to_string())
+        })
+        .collect();
     let shared = [
         "graphbit_alloc",
         "graphbit_alloc_dlopen",
@@ -344,6 +361,9 @@ fn sh_problems(code: &str) -> Vec<String> {
                 && !root.join(format!("src/bin/{next}")).is_dir()
             {
                 problems.push(format!("no binary {next}"));
+            }
+            if (word == "-p" || word == "--package") && !packages.contains(next) {
+                problems.push(format!("no workspace package {next}"));
             }
             if word == "--features" {
                 for f in next.split(',') {
@@ -542,6 +562,7 @@ fn readme_checks_reject_what_is_wrong() {
     for wrong in [
         "cmake --preset nope",
         "cargo run --bin gb-nope",
+        "cargo run -p gb-nope",
         "cargo build --features backend-nope",
         "cc examples/nope.c",
         "cc app.c -lgraphbit_alloc_nope",

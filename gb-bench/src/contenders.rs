@@ -4,12 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde::{Deserialize, Serialize};
+
 use crate::Options;
 
 /// The workload driver and the header it includes, embedded at build time so
 /// gb-bench works from any directory.
-const DRIVER_SOURCE: &str = include_str!("../../../bench/driver.c");
-const HEADER: &str = include_str!("../../../include/graphbit_alloc.h");
+const DRIVER_SOURCE: &str = include_str!("../driver.c");
+const HEADER: &str = include_str!("../../include/graphbit_alloc.h");
 
 /// Libraries the static library needs (rustc's native-static-libs for
 /// linux-gnu, as the README's static link line lists them).
@@ -24,7 +26,8 @@ const STATIC_LIBS: &[&str] = &[
 ];
 
 /// What a contender is, for ratios and verdicts.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Graphbit,
     System,
@@ -32,8 +35,9 @@ pub enum Kind {
     Mimalloc,
 }
 
-/// One allocator, loaded one way, with its compiled driver.
-#[derive(Debug, Clone)]
+/// One allocator, loaded one way, with its compiled driver. Part of the
+/// report (`contenders`, measured or not).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Contender {
     /// Short id used on the command line and in the JSON.
     pub id: String,
@@ -42,7 +46,7 @@ pub struct Contender {
     pub kind: Kind,
     /// "static", "shared" (linked at start-up), "dlopen", "linked" or
     /// "preload".
-    pub link: &'static str,
+    pub link: String,
     pub driver: PathBuf,
     /// For `dlopen`: the shared library the driver loads.
     pub dlopen_lib: Option<PathBuf>,
@@ -62,12 +66,12 @@ pub struct Contender {
 impl Contender {
     /// A contender not measured yet: no library to load or preload, its
     /// version and malloc object filled in later by `driver_info`.
-    fn new(id: String, label: String, kind: Kind, link: &'static str, driver: PathBuf) -> Self {
+    fn new(id: String, label: String, kind: Kind, link: &str, driver: PathBuf) -> Self {
         Contender {
             id,
             label,
             kind,
-            link,
+            link: link.to_string(),
             driver,
             dlopen_lib: None,
             preload: None,
@@ -83,16 +87,22 @@ impl Contender {
     }
 }
 
-/// graphbit-alloc's built libraries.
-#[derive(Debug, Clone)]
+/// graphbit-alloc's built libraries. Part of the report (`library`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Library {
+    /// The library's version, as the library reports it.
+    pub version: String,
     pub shared: PathBuf,
+    #[serde(rename = "static")]
     pub static_lib: PathBuf,
     /// Backend name and version as the library reports them.
     pub backend: String,
     pub backend_version: String,
     /// What gb_verify() returned in the reference contender's process.
+    #[serde(rename = "gb_verify")]
     pub verified: bool,
+    /// Where the drivers were compiled.
+    pub driver_dir: PathBuf,
 }
 
 /// Everything prepared before the runs.
@@ -102,14 +112,12 @@ pub struct Setup {
     /// Ok(()) when the jansson workload can run, Err(reason) otherwise.
     pub jansson: Result<(), String>,
     pub compiler: String,
-    /// Where the drivers were compiled.
-    pub work_dir: PathBuf,
     /// Load average before the runs.
     pub load_at_start: String,
 }
 
 /// Finds libgraphbit_alloc.so and .a: in --lib-dir, or next to this
-/// executable. `cargo run --bin gb-bench` leaves them in target/<profile>/deps
+/// executable. `cargo run -p gb-bench` leaves them in target/<profile>/deps
 /// (only `cargo build` copies them up to target/<profile>), so deps/ comes
 /// first: it is always from the same build as this executable.
 fn find_library(lib_dir: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
@@ -131,7 +139,7 @@ fn find_library(lib_dir: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
     Err(format!(
         "libgraphbit_alloc.so and libgraphbit_alloc.a not found in {}.\n\
          Build them with `cargo build --release` (or run gb-bench with \
-         `cargo run --release --bin gb-bench`, which builds them), or pass --lib-dir DIR.",
+         `cargo run --release -p gb-bench`, which builds them), or pass --lib-dir DIR.",
         candidates
             .iter()
             .map(|d| d.display().to_string())
@@ -198,6 +206,14 @@ fn compile(work: &Path, out: &Path, defines: &[&str], link: &[String]) -> Result
     Ok(())
 }
 
+/// What `driver info` prints (one line of JSON).
+#[derive(Deserialize)]
+struct DriverInfo {
+    version: String,
+    malloc_object: String,
+    trim: bool,
+}
+
 /// Runs `driver info` and reads what it reports.
 fn driver_info(c: &mut Contender) -> Result<(), String> {
     let mut cmd = Command::new(&c.driver);
@@ -218,11 +234,12 @@ fn driver_info(c: &mut Contender) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let fields = crate::json::parse_flat(&String::from_utf8_lossy(&out.stdout))?;
-    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
-    c.version = get("version");
-    c.malloc_object = get("malloc_object");
-    c.trim = get("trim") == "true";
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let info: DriverInfo = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("`{} info` printed {stdout:?}: {e}", c.driver.display()))?;
+    c.version = info.version;
+    c.malloc_object = info.malloc_object;
+    c.trim = info.trim;
     Ok(())
 }
 
@@ -497,34 +514,40 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
         .and_then(|(_, rest)| rest.split_once(')'))
         .map(|(inside, _)| inside)
         .unwrap_or("");
+    let version = reference
+        .version
+        .strip_prefix("graphbit-alloc ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("")
+        .to_string();
     let verified = reference.version.ends_with("gb_verify=true");
     let (backend, backend_version) = inner.split_once(' ').unwrap_or((inner, ""));
     let (backend, backend_version) = (backend.to_string(), backend_version.to_string());
-    if let Some(built) = option_env!("GB_BACKEND") {
-        if built != backend && opts.lib_dir.is_none() {
-            return Err(format!(
-                "{} reports backend {backend}, but gb-bench was built with {built}: \
-                 a stale library? Rebuild with `cargo build --release`.",
-                shared.display()
-            ));
-        }
+    let built = built_backend();
+    if built != backend && opts.lib_dir.is_none() {
+        return Err(format!(
+            "{} reports backend {backend}, but gb-bench was built with {built}: \
+             a stale library? Rebuild with `cargo build --release`.",
+            shared.display()
+        ));
     }
     if let Some(only) = &opts.only_contenders {
         contenders.retain(|c| only.contains(&c.id));
     }
     Ok(Setup {
         lib: Library {
+            version,
             shared,
             static_lib,
             backend,
             backend_version,
             verified,
+            driver_dir: work,
         },
         contenders,
         jansson,
         compiler: compiler_version,
         load_at_start: crate::machine::load_average(),
-        work_dir: work,
     })
 }
 
@@ -581,7 +604,7 @@ pub fn override_library_for_run(opts: &Options) -> Result<PathBuf, String> {
 }
 
 fn override_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf, String> {
-    if env!("GB_BACKEND") == "system" {
+    if built_backend() == "system" {
         return Err(
             "no whole-process mode on the system backend (it is the malloc an override \
                     replaces)"
@@ -601,7 +624,7 @@ fn override_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBu
     let built = build_variant(
         shared,
         "override",
-        Some(&format!("override-{}", env!("GB_BACKEND"))),
+        Some(&format!("override-{}", built_backend())),
     )?;
     let dir = work.join("lib-override");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -630,15 +653,17 @@ fn build_variant(shared: &Path, feature: &str, own_dir: Option<&str>) -> Result<
     if let Some(dir) = own_dir {
         variants = variants.join(dir);
     }
-    let backend = env!("GB_BACKEND");
+    let backend = built_backend();
     eprintln!(
         "gb-bench: building the {feature} variant of the library (cargo build --features {feature}) ..."
     );
     let status = Command::new(env!("CARGO"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(workspace_root())
         .args([
             "build",
             "--quiet",
+            "--package",
+            "graphbit-alloc",
             "--lib",
             "--no-default-features",
             "--features",
@@ -663,16 +688,29 @@ fn build_variant(shared: &Path, feature: &str, own_dir: Option<&str>) -> Result<
     Ok(variants.join(&profile).join("libgraphbit_alloc.so"))
 }
 
+/// The backend of the library gb-bench was built with (its dependency),
+/// as the library reports it: "jemalloc", "mimalloc" or "system".
+pub fn built_backend() -> &'static str {
+    graphbit_alloc::diagnostics::build().backend
+}
+
+/// The repository's root, where the library's Cargo.toml is (gb-bench is
+/// the workspace member `gb-bench/`).
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("gb-bench's manifest directory has a parent")
+}
+
 /// Links `dir/<SONAME>` and `dir/libgraphbit_alloc.so` to `shared`.
 fn stage_shared(dir: &Path, shared: &Path) -> Result<(), String> {
-    let soname = format!(
-        "libgraphbit_alloc.so.{}",
-        if env!("CARGO_PKG_VERSION_MAJOR") == "0" {
-            format!("0.{}", env!("CARGO_PKG_VERSION_MINOR"))
-        } else {
-            env!("CARGO_PKG_VERSION_MAJOR").to_string()
-        }
-    );
+    let number = graphbit_alloc::gb_version_number();
+    let (major, minor) = (number / 10000, number / 100 % 100);
+    let soname = if major == 0 {
+        format!("libgraphbit_alloc.so.0.{minor}")
+    } else {
+        format!("libgraphbit_alloc.so.{major}")
+    };
     let target = shared
         .canonicalize()
         .map_err(|e| format!("{}: {e}", shared.display()))?;

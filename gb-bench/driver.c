@@ -1,6 +1,6 @@
 /*
  * gb-bench's workload driver: one C program, compiled once per contender by
- * gb-bench (src/bin/gb-bench), which runs it once per (contender, workload,
+ * gb-bench (gb-bench/src), which runs it once per (contender, workload,
  * repetition) in a fresh process.
  *
  * Every contender is reached the same way: through the function pointers in
@@ -948,7 +948,9 @@ int main(int argc, char **argv) {
         r = run_server(60.0 * scale, threads, seed);
     } else if (strcmp(workload, "jansson") == 0) {
 #ifdef WITH_JANSSON
-        r = run_jansson(SCALED(3), 20000, seed);
+        /* 3 documents of 20000 records at scale 1; below scale 1/3, one
+         * document of fewer records (quick and smoke runs). */
+        r = run_jansson(SCALED(3), scale * 3 >= 1 ? 20000 : (size_t)(60000 * scale) + 1, seed);
 #else
         die("built without jansson");
 #endif

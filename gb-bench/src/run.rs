@@ -6,31 +6,50 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 use crate::contenders::Contender;
 
 /// One workload as gb-bench runs it (a driver workload plus a thread count).
-#[derive(Debug, Clone)]
+/// Part of the report (`workloads`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Workload {
     pub id: String,
     /// The driver's name for it.
-    pub driver: &'static str,
+    pub driver: String,
     pub threads: usize,
     /// What one "op" is.
-    pub unit: &'static str,
+    pub unit: String,
     pub description: String,
     /// Footprint workloads: memory is the point, speed is secondary.
+    #[serde(rename = "footprint")]
     pub memory: bool,
+    /// Timed workloads: their length is a time (x scale), not an amount of
+    /// work; they run at `Options::time_scale`.
+    pub timed: bool,
+}
+
+impl Workload {
+    /// The size factor this workload runs at.
+    pub fn scale(&self, opts: &crate::Options) -> f64 {
+        if self.timed {
+            opts.time_scale
+        } else {
+            opts.scale
+        }
+    }
 }
 
 /// The workloads, with thread counts for a machine of `cpus` CPUs.
 pub fn workloads(cpus: usize) -> Vec<Workload> {
-    let w = |id: &str, driver, threads, unit, description: &str, memory| Workload {
+    let w = |id: &str, driver: &str, threads, unit: &str, description: &str, memory| Workload {
         id: id.to_string(),
-        driver,
+        driver: driver.to_string(),
         threads,
-        unit,
+        unit: unit.to_string(),
         description: description.to_string(),
         memory,
+        timed: matches!(driver, "server" | "burst-idle"),
     };
     let mut list = vec![w(
         "pair",
@@ -113,7 +132,7 @@ pub fn workloads(cpus: usize) -> Vec<Workload> {
             "burst-idle",
             1,
             "allocs",
-            "256 MiB (x scale) spike of 16 B - 4 MiB blocks, all freed, then 12 s of light work (scale x 24 s below scale 0.5); end RSS = what was given back",
+            "256 MiB (x time scale) spike of 16 B - 4 MiB blocks, all freed, then 12 s of light work (time scale x 24 s below 0.5); end RSS = what was given back",
             true,
         ),
         w(
@@ -121,7 +140,7 @@ pub fn workloads(cpus: usize) -> Vec<Workload> {
             "server",
             64,
             "requests",
-            "64 threads (any number of cores): bursts of 8-64 blocks of 16 B - 64 KiB per request, and a ~40 MiB cache shared by all whose entries other threads replace; 60 s x scale",
+            "64 threads (any number of cores): bursts of 8-64 blocks of 16 B - 64 KiB per request, and a ~40 MiB cache shared by all whose entries other threads replace; 60 s x time scale",
             true,
         ),
         w(
@@ -136,8 +155,9 @@ pub fn workloads(cpus: usize) -> Vec<Workload> {
     list
 }
 
-/// One measured run.
-#[derive(Debug, Clone)]
+/// One measured run: one process, one (contender, workload, repetition).
+/// Part of the report (`runs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
     pub contender: String,
     pub workload: String,
@@ -161,6 +181,18 @@ impl Run {
     pub fn ops_per_second(&self) -> f64 {
         self.ops / self.seconds
     }
+}
+
+/// What the driver prints after a workload (one line of JSON); -1 for a
+/// figure the workload does not measure.
+#[derive(Deserialize)]
+struct DriverResult {
+    ops: f64,
+    seconds: f64,
+    checksum: String,
+    rss_end_kib: f64,
+    rss_trim_kib: f64,
+    live_bytes: f64,
 }
 
 /// Runs the driver once; failures come back as a Run with `error` set.
@@ -194,7 +226,7 @@ fn spawn_and_measure(
     run: &mut Run,
 ) -> Result<(), String> {
     let mut cmd = Command::new(&c.driver);
-    cmd.arg(w.driver)
+    cmd.arg(&w.driver)
         .arg(format!("{scale}"))
         .arg(w.threads.to_string())
         .arg(seed.to_string())
@@ -236,23 +268,18 @@ fn spawn_and_measure(
     run.peak_rss_kib = usage.ru_maxrss as f64;
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     run.cpu_seconds = seconds(usage.ru_utime) + seconds(usage.ru_stime);
-    let fields = crate::json::parse_flat(&stdout)?;
-    let number = |k: &str| -> Result<f64, String> {
-        fields
-            .get(k)
-            .and_then(|v| v.parse::<f64>().ok())
-            .ok_or_else(|| format!("driver output lacks {k}: {stdout:?}"))
-    };
-    let measured = |k: &str| number(k).ok().filter(|v| *v >= 0.0);
-    run.ops = number("ops")?;
-    run.seconds = number("seconds")?;
-    if !(run.seconds > 0.0) {
+    let result: DriverResult = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("driver output {stdout:?}: {e}"))?;
+    let measured = |v: f64| Some(v).filter(|v| *v >= 0.0);
+    run.ops = result.ops;
+    run.seconds = result.seconds;
+    if run.seconds.is_nan() || run.seconds <= 0.0 {
         return Err("driver reported no time".into());
     }
-    run.rss_end_kib = measured("rss_end_kib");
-    run.rss_trim_kib = measured("rss_trim_kib");
-    run.live_bytes = measured("live_bytes").filter(|v| *v > 0.0);
-    run.checksum = fields.get("checksum").cloned().unwrap_or_default();
+    run.rss_end_kib = measured(result.rss_end_kib);
+    run.rss_trim_kib = measured(result.rss_trim_kib);
+    run.live_bytes = measured(result.live_bytes).filter(|v| *v > 0.0);
+    run.checksum = result.checksum;
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! Smoke test of the benchmark (issue 5): `gb-bench --smoke` runs every
 //! workload for every contender it can run and writes a JSON report and an
-//! SVG chart with the expected structure. It checks that the benchmark works,
-//! never how fast anything is (speed is measured by gb-bench, not asserted
-//! here).
+//! SVG chart with the expected structure, and `gb-bench report` renders the
+//! same table and chart from that JSON alone (issue 16). It checks that the
+//! benchmark works, never how fast anything is (speed is measured by
+//! gb-bench, not asserted here).
 //!
 //! graphbit-alloc (static, shared, dlopen) and the system allocator need only
 //! a C compiler, which the product needs too: when one of them is
@@ -19,6 +20,11 @@ use serde_json::Value;
 
 fn gb_bench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gb-bench"))
+}
+
+/// The backend of the library gb-bench is built with.
+fn backend() -> &'static str {
+    graphbit_alloc::diagnostics::build().backend
 }
 
 fn out_dir() -> PathBuf {
@@ -39,7 +45,7 @@ const REQUIRED: &[&str] = &[
 /// A required contender that the backend cannot have: whole-process mode
 /// replaces the C library's malloc, which the system backend is.
 fn impossible(id: &str) -> bool {
-    id == "gb-override" && env!("GB_BACKEND") == "system"
+    id == "gb-override" && backend() == "system"
 }
 
 /// Contenders that run when their Debian package is installed.
@@ -110,7 +116,7 @@ fn smoke_run_writes_report_json_and_chart() {
 
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap())
         .expect("gb-bench --json writes valid JSON");
-    assert_eq!(string(&doc, "schema"), "gb-bench/1");
+    assert_eq!(string(&doc, "schema"), "gb-bench/2");
     assert_eq!(string(&doc, "mode"), "smoke");
     let machine = field(&doc, "machine");
     for key in ["cpu_model", "kernel", "os", "libc", "c_compiler"] {
@@ -118,7 +124,7 @@ fn smoke_run_writes_report_json_and_chart() {
     }
     assert!(number(machine, "logical_cpus") >= 1.0);
     let library = field(&doc, "library");
-    assert_eq!(string(library, "backend"), env!("GB_BACKEND"));
+    assert_eq!(string(library, "backend"), backend());
     assert!(!string(library, "backend_version").is_empty());
     assert_eq!(
         library["gb_verify"],
@@ -142,16 +148,15 @@ fn smoke_run_writes_report_json_and_chart() {
     assert_eq!(sorted, expected, "the report's contenders");
     let available = |id: &str| {
         let c = contenders.iter().find(|c| string(c, "id") == id).unwrap();
-        field(c, "available").as_bool().unwrap()
+        field(c, "unavailable").is_null()
     };
     for c in contenders {
         let id = string(c, "id");
-        if field(c, "available").as_bool().unwrap() {
-            assert!(field(c, "unavailable_reason").is_null(), "{c}");
+        let reason = field(c, "unavailable");
+        if reason.is_null() {
             assert!(!string(c, "version").is_empty(), "{id} has no version");
             continue;
         }
-        let reason = field(c, "unavailable_reason");
         if impossible(id) {
             assert!(
                 reason
@@ -217,7 +222,7 @@ fn smoke_run_writes_report_json_and_chart() {
             "a run of an unavailable contender: {r}"
         );
         assert!(workloads.contains(&string(r, "workload")), "{r}");
-        let ok = field(r, "ok").as_bool().unwrap();
+        let ok = field(r, "error").is_null();
         if contender.starts_with("gb-") {
             assert!(ok, "graphbit-alloc run failed: {r}");
         }
@@ -239,7 +244,7 @@ fn smoke_run_writes_report_json_and_chart() {
             );
         }
         let same = runs.iter().filter(|o| {
-            field(o, "ok").as_bool().unwrap()
+            field(o, "error").is_null()
                 && string(o, "workload") == string(r, "workload")
                 && field(o, "repetition") == field(r, "repetition")
         });
@@ -253,14 +258,14 @@ fn smoke_run_writes_report_json_and_chart() {
     assert_eq!(summary.len(), measured.len() * workloads.len());
     let ratios = field(&doc, "ratios").as_array().unwrap();
     for w in &workloads {
-        for baseline in ["system", env!("GB_BACKEND")] {
+        for baseline in ["system", backend()] {
             // A third-party allocator may fail a workload's checks (Debian's
             // mimalloc 2.0.9 returns under-aligned blocks); then there is no
             // ratio against it.
             let baseline_ran = runs.iter().any(|r| {
                 string(r, "contender") == baseline
                     && string(r, "workload") == *w
-                    && field(r, "ok").as_bool().unwrap()
+                    && field(r, "error").is_null()
             });
             if !baseline_ran {
                 continue;
@@ -279,21 +284,54 @@ fn smoke_run_writes_report_json_and_chart() {
             );
         }
     }
+    // A verdict for every graphbit-alloc contender against the system
+    // allocator, over every workload both ran; none names an internal target.
     let verdicts = field(&doc, "verdicts").as_array().unwrap();
-    assert!(
-        verdicts
+    for gb in measured.iter().filter(|id| id.starts_with("gb-")) {
+        let v = verdicts
             .iter()
-            .any(|v| string(v, "claim").contains("3x faster")),
-        "no verdict on the origin report's speed claim"
+            .find(|v| string(v, "contender") == *gb && string(v, "baseline") == "system")
+            .unwrap_or_else(|| panic!("no verdict on {gb} against system"));
+        let k = number(v, "workloads");
+        assert!(k >= 1.0 && k <= workloads.len() as f64, "{v}");
+        assert!(number(v, "faster_on") <= k, "{v}");
+        assert!(number(v, "speed_geomean") > 0.0, "{v}");
+        assert!(number(v, "peak_rss_geomean") > 0.0, "{v}");
+        assert_eq!(
+            field(v, "not_faster_on").as_array().unwrap().len() as f64,
+            k - number(v, "faster_on"),
+            "{v}"
+        );
+    }
+    assert!(
+        stdout.contains("gb-shared is faster than system on "),
+        "no verdict sentence in the table:\n{stdout}"
     );
-    assert!(verdicts
-        .iter()
-        .any(|v| string(v, "claim").contains("within 5%")));
+    for internal in ["Target", "claim", "HOLD"] {
+        assert!(
+            !stdout.contains(internal),
+            "{internal:?} in the table:\n{stdout}"
+        );
+    }
 
     let svg = std::fs::read_to_string(&svg_path).expect("gb-bench --plot writes the chart");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert!(svg.contains("speed vs system") && svg.contains("peak RSS vs system"));
     assert!(svg.matches("<rect").count() > workloads.len());
+
+    // The table and the chart come from the data: `gb-bench report` of the
+    // JSON prints the same table and writes the same chart.
+    let again = dir.join("again.svg");
+    let report = gb_bench()
+        .arg("report")
+        .arg(&json_path)
+        .arg("--plot")
+        .arg(&again)
+        .output()
+        .expect("run gb-bench report");
+    assert!(report.status.success(), "{report:?}");
+    assert_eq!(String::from_utf8_lossy(&report.stdout), stdout);
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), svg);
 }
 
 #[test]
@@ -318,6 +356,12 @@ fn bad_option_is_refused() {
     let help = gb_bench().arg("--help").output().expect("run gb-bench");
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--quick"));
+    // `report` reads only gb-bench's own schemas.
+    let other = out_dir().join("other.json");
+    std::fs::write(&other, r#"{"schema": "something/1"}"#).unwrap();
+    let out = gb_bench().arg("report").arg(&other).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gb-bench/2"));
 }
 
 /// `gb-bench run -- CMD`: every allocator runs the command; one that makes
@@ -325,9 +369,12 @@ fn bad_option_is_refused() {
 #[test]
 fn run_measures_a_command_and_catches_a_different_exit() {
     let json = out_dir().join("run.json");
+    let svg = out_dir().join("run.svg");
     let out = gb_bench()
         .args(["run", "--reps", "2", "--json"])
         .arg(&json)
+        .arg("--plot")
+        .arg(&svg)
         .args(["--", "/bin/sh", "-c", "exit 3"])
         .output()
         .expect("run gb-bench run");
@@ -341,7 +388,7 @@ fn run_measures_a_command_and_catches_a_different_exit() {
         stdout.contains("glibc") && stdout.contains("exit status: 3"),
         "{stdout}"
     );
-    if env!("GB_BACKEND") != "system" {
+    if backend() != "system" {
         assert!(stdout.contains("gb-override"), "{stdout}");
     }
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -352,6 +399,21 @@ fn run_measures_a_command_and_catches_a_different_exit() {
     assert!(allocators
         .iter()
         .all(|a| a["wall_seconds"].as_array().unwrap().len() == 2));
+    let chart = std::fs::read_to_string(&svg).expect("gb-bench run --plot writes the chart");
+    assert!(chart.contains("wall time vs glibc") && chart.contains("peak RSS vs glibc"));
+    // One bar per allocator but glibc, in each of the two panels.
+    assert_eq!(
+        chart.matches("<rect x=").count() - (allocators.len() - 1),
+        2 * (allocators.len() - 1),
+        "{chart}"
+    );
+    let report = gb_bench()
+        .arg("report")
+        .arg(&json)
+        .output()
+        .expect("run gb-bench report");
+    assert!(report.status.success(), "{report:?}");
+    assert_eq!(String::from_utf8_lossy(&report.stdout), stdout);
 
     // Exits 0 without a preload, 1 with one: every preload fails.
     let out = gb_bench()

@@ -2,7 +2,23 @@
 
 use std::ffi::CStr;
 
-use crate::json::Value;
+use serde::{Deserialize, Serialize};
+
+/// The machine a report was measured on. Part of both reports (`machine`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpu_model: String,
+    pub logical_cpus: usize,
+    /// CPUs this process could use.
+    pub available_parallelism: usize,
+    pub memory_total_kib: Option<f64>,
+    pub kernel: String,
+    pub os: String,
+    pub libc: String,
+    /// The first line of `cc --version` (empty where no driver is compiled).
+    pub c_compiler: String,
+    pub arch: String,
+}
 
 /// CPUs this process may use.
 pub fn cpus() -> usize {
@@ -21,15 +37,15 @@ fn proc_field(text: &str, key: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
-pub fn cpu_model() -> String {
+fn cpu_model() -> String {
     proc_field(&read("/proc/cpuinfo"), "model name").unwrap_or_else(|| "unknown".into())
 }
 
-pub fn kernel() -> String {
+fn kernel() -> String {
     read("/proc/sys/kernel/osrelease").trim().to_string()
 }
 
-pub fn os() -> String {
+fn os() -> String {
     read("/etc/os-release")
         .lines()
         .find_map(|l| l.strip_prefix("PRETTY_NAME="))
@@ -37,7 +53,7 @@ pub fn os() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-pub fn memory_kib() -> Option<f64> {
+fn memory_kib() -> Option<f64> {
     proc_field(&read("/proc/meminfo"), "MemTotal")
         .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
 }
@@ -51,41 +67,44 @@ pub fn load_average() -> String {
         .join(" ")
 }
 
-pub fn libc_version() -> String {
+fn libc_version() -> String {
     // SAFETY: glibc returns a static NUL-terminated string.
     let v = unsafe { CStr::from_ptr(libc::gnu_get_libc_version()) };
     format!("glibc {}", v.to_string_lossy())
 }
 
-/// One line for the table's header.
-pub fn one_line() -> String {
-    format!(
-        "{} · {} CPUs · {:.0} GiB · Linux {} · {} · {}",
-        cpu_model(),
-        cpus(),
-        memory_kib().unwrap_or(0.0) / 1048576.0,
-        kernel(),
-        os(),
-        libc_version()
-    )
-}
+impl Machine {
+    /// This machine; `compiler` is the C compiler's version line.
+    pub fn describe(compiler: &str) -> Machine {
+        let logical = read("/proc/cpuinfo")
+            .lines()
+            .filter(|l| l.starts_with("processor"))
+            .count();
+        Machine {
+            cpu_model: cpu_model(),
+            logical_cpus: logical,
+            available_parallelism: cpus(),
+            memory_total_kib: memory_kib(),
+            kernel: kernel(),
+            os: os(),
+            libc: libc_version(),
+            c_compiler: compiler.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+        }
+    }
 
-pub fn describe(compiler: &str) -> Value {
-    let logical = read("/proc/cpuinfo")
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count();
-    Value::obj(vec![
-        ("cpu_model", Value::str(cpu_model())),
-        ("logical_cpus", Value::Int(logical as i64)),
-        ("available_parallelism", Value::Int(cpus() as i64)),
-        ("memory_total_kib", Value::opt_num(memory_kib())),
-        ("kernel", Value::str(kernel())),
-        ("os", Value::str(os())),
-        ("libc", Value::str(libc_version())),
-        ("c_compiler", Value::str(compiler)),
-        ("arch", Value::str(std::env::consts::ARCH)),
-    ])
+    /// One line for a table's header or a chart's subtitle.
+    pub fn one_line(&self) -> String {
+        format!(
+            "{} · {} CPUs · {:.0} GiB · Linux {} · {} · {}",
+            self.cpu_model,
+            self.available_parallelism,
+            self.memory_total_kib.unwrap_or(0.0) / 1048576.0,
+            self.kernel,
+            self.os,
+            self.libc
+        )
+    }
 }
 
 /// Current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
