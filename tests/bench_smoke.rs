@@ -1,8 +1,9 @@
 //! Smoke test of the benchmark (issue 5): `gb-bench --smoke` runs every
 //! workload for every contender it can run and writes a JSON report and an
-//! SVG chart with the expected structure. It checks that the benchmark works,
-//! never how fast anything is (speed is measured by gb-bench, not asserted
-//! here).
+//! SVG chart with the expected structure; then the real programs (issue 16)
+//! into a table of their own, each checking its result. It checks that the
+//! benchmark works, never how fast anything is (speed is measured by
+//! gb-bench, not asserted here).
 //!
 //! graphbit-alloc (static, shared, dlopen) and the system allocator need only
 //! a C compiler, which the product needs too: when one of them is
@@ -10,7 +11,10 @@
 //! libmimalloc2.0) and the jansson workload (libjansson-dev) are optional
 //! contenders: the test prints which are not installed, checks that the
 //! report says so with the package to install, and checks the runs of those
-//! that are (`bash tests/cmake/install-deps.sh` installs them).
+//! that are (`bash tests/cmake/install-deps.sh` installs them). The real
+//! programs but redis need what the project's tests need anyway (Lua and
+//! SQLite with their -dev packages, python3, perl): they must run; redis
+//! (redis-server, redis-tools) is optional like the contenders.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -63,6 +67,100 @@ const WORKLOADS: &[&str] = &[
 /// The workload that runs when its package is installed (a real program).
 const OPTIONAL_WORKLOAD: (&str, &str) = ("jansson", "libjansson-dev");
 
+/// Real programs (issue 16) that must run: the project's tests need their
+/// tools (Lua and SQLite with their -dev packages, python3, perl).
+const PROGRAMS: &[&str] = &[
+    "lua-hooks",
+    "sqlite-hooks",
+    "lua",
+    "sqlite3",
+    "python3",
+    "perl",
+];
+
+/// The real program that runs when its packages are installed.
+const OPTIONAL_PROGRAM: (&str, &str) = ("redis", "redis-server redis-tools");
+
+/// The "Real programs" table of gb-bench's output: (program, contender) and
+/// the result column of each row; the lines of unavailable programs.
+fn program_rows(stdout: &str) -> (Vec<(String, String, String)>, Vec<String>) {
+    let table = stdout
+        .split("\nReal programs (")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no \"Real programs\" table:\n{stdout}"));
+    let mut rows = Vec::new();
+    let mut unavailable = Vec::new();
+    let mut program = String::new();
+    let mut in_rows = false;
+    for line in table.lines().skip(1) {
+        if line.contains(" unavailable: ") {
+            unavailable.push(line.trim().to_string());
+        } else if line.starts_with("  program ") {
+            in_rows = true;
+        } else if in_rows && line.starts_with("  (") {
+            break;
+        } else if in_rows {
+            let (name, rest) = line.split_at(16.min(line.len()));
+            if !name.trim().is_empty() {
+                program = name.trim().to_string();
+            }
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            assert!(words.len() >= 12, "a short row: {line:?}");
+            rows.push((program.clone(), words[0].to_string(), words[11..].join(" ")));
+        }
+    }
+    (rows, unavailable)
+}
+
+/// Every required program ran, and checked its result, for glibc and
+/// graphbit-alloc (the override; for the hooks programs the adapters too);
+/// the optional one ran so too, or says which packages it needs.
+fn check_programs(stdout: &str) {
+    let (rows, unavailable) = program_rows(stdout);
+    let result = |program: &str, contender: &str| {
+        rows.iter()
+            .find(|(p, c, _)| p == program && c == contender)
+            .map(|(_, _, r)| r.as_str())
+    };
+    let (optional, packages) = OPTIONAL_PROGRAM;
+    let mut programs: Vec<&str> = PROGRAMS.to_vec();
+    match unavailable.iter().find(|l| l.starts_with(optional)) {
+        Some(line) => {
+            assert!(line.contains(packages), "{line}");
+            println!("optional program not run: {line}");
+        }
+        None => programs.push(optional),
+    }
+    for line in &unavailable {
+        assert!(
+            line.starts_with(optional),
+            "a required program is unavailable: {line}"
+        );
+    }
+    for program in programs {
+        let mut contenders = vec!["glibc"];
+        if !impossible("gb-override") {
+            contenders.push("gb-override");
+        }
+        if program.ends_with("-hooks") {
+            contenders.push("gb-hooks");
+        }
+        for contender in contenders {
+            assert_eq!(
+                result(program, contender),
+                Some("ok"),
+                "{program} / {contender}:\n{stdout}"
+            );
+        }
+        let ran: Vec<String> = rows
+            .iter()
+            .filter(|(p, _, _)| p == program)
+            .map(|(_, c, r)| format!("{c}: {r}"))
+            .collect();
+        println!("real program {program}: {}", ran.join(", "));
+    }
+}
+
 fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
     v.get(key)
         .unwrap_or_else(|| panic!("JSON lacks {key:?} in {v}"))
@@ -107,6 +205,7 @@ fn smoke_run_writes_report_json_and_chart() {
             "no {heading:?} in the table:\n{stdout}"
         );
     }
+    check_programs(&stdout);
 
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap())
         .expect("gb-bench --json writes valid JSON");

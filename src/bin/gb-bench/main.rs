@@ -12,6 +12,9 @@
 //! same table of function pointers, so none pays a call the others do not.
 //! Each (contender, workload, repetition) runs in a fresh process; peak RSS
 //! comes from `wait4`. Contenders are interleaved (A B C A B C ...).
+//! Real programs follow, in a table of their own (programs.rs): Lua and
+//! SQLite through the adapters, and lua5.4, sqlite3, python3, perl and
+//! redis-server under the same preloads as `gb-bench run`.
 //!
 //! Usage: `cargo run --release --bin gb-bench -- [--quick] [--json FILE]
 //! [--plot FILE.svg]`; `--help` lists every option.
@@ -20,6 +23,7 @@ mod command;
 mod contenders;
 mod json;
 mod machine;
+mod programs;
 mod report;
 mod run;
 mod svg;
@@ -52,7 +56,9 @@ USAGE: gb-bench [OPTIONS]
   --variant LABEL=DIR  also measure another graphbit-alloc build (its shared
                        library, linked at start-up), e.g. a TLS experiment
   --contenders A,B     only these contender ids (see the table)
-  --workloads A,B      only these workload ids (see the table)
+  --workloads A,B      only these workload ids (see the table); the real
+                       programs, run after them: lua-hooks, sqlite-hooks,
+                       lua, sqlite3, python3, perl, redis
   --no-progress        no progress bar on stderr
   -h, --help           this text
 
@@ -226,6 +232,10 @@ fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
         })
         .filter(|w| w.id != "jansson" || setup.jansson.is_ok())
         .collect();
+    let programs = programs::select(opts);
+    if workloads.is_empty() && !programs.is_empty() {
+        return programs::run_and_print(&setup, opts, programs);
+    }
     if contenders.is_empty() || workloads.is_empty() {
         return Err("nothing to measure (check --contenders / --workloads)".into());
     }
@@ -262,6 +272,7 @@ fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
             r.error.as_deref().unwrap_or("")
         );
     }
+    let programs_ok = programs::run_and_print(&setup, opts, programs)?;
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(path) = &opts.json {
         let doc = report::json_document(
@@ -291,5 +302,5 @@ fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
             .iter()
             .any(|c| c.id == r.contender && c.kind == contenders::Kind::Graphbit)
     });
-    Ok(!graphbit_failed)
+    Ok(!graphbit_failed && programs_ok)
 }
