@@ -5,7 +5,7 @@
  * process per run.
  *
  * Usage: hooks_bench info (versions)
- *        hooks_bench lua default|gb ROUNDS
+ *        hooks_bench lua default|gb ROUNDS [SCRIPT]
  *        hooks_bench sqlite default|gb|gb-usable ROWS
  *   lua default    luaL_newstate (Lua's l_alloc: the C library's realloc/free)
  *   lua gb         lua_newstate(gb_lua_alloc, NULL)
@@ -14,6 +14,9 @@
  *   sqlite gb-usable  the other way, measured against it: no prefix, xSize =
  *                  gb_usable_size, unsized frees, the same xRoundup
  * A size of 0 runs the set-up and tear-down only (for start-up costs).
+ * SCRIPT: a Lua file run instead of the built-in script, with ROUNDS as its
+ * argument and an integer result (gb-bench runs gb-bench/programs/churn.lua,
+ * the built-in script's algorithm, which lua5.4 runs too).
  * Prints one line: the workload, the mode, a checksum of its results (equal
  * for every mode), the workload's wall time (set-up and tear-down included,
  * process start excluded), the peak RSS and the process's CPU time (user +
@@ -66,12 +69,15 @@ static int lua_panic(lua_State *L) {
     return 0;
 }
 
-static long long run_lua(int gb, long rounds) {
+static long long run_lua(int gb, long rounds, const char *script) {
     lua_State *L = gb ? lua_newstate(gb_lua_alloc, NULL) : luaL_newstate();
     if (L == NULL) exit(1);
     lua_atpanic(L, lua_panic);
     luaL_openlibs(L);
-    if (luaL_loadstring(L, lua_script) != LUA_OK) exit(1);
+    if ((script ? luaL_loadfile(L, script) : luaL_loadstring(L, lua_script)) != LUA_OK) {
+        fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
+        exit(1);
+    }
     lua_pushinteger(L, rounds);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
@@ -178,14 +184,14 @@ int main(int argc, char **argv) {
                gb_allocator_version(), LUA_RELEASE, sqlite3_libversion());
         return 0;
     }
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s lua default|gb ROUNDS | sqlite default|gb|gb-usable ROWS\n", argv[0]);
+    if (argc != 4 && !(argc == 5 && strcmp(argv[1], "lua") == 0)) {
+        fprintf(stderr, "usage: %s lua default|gb ROUNDS [SCRIPT] | sqlite default|gb|gb-usable ROWS\n", argv[0]);
         return 2;
     }
     long size = atol(argv[3]);
     double start = now();
     long long checksum;
-    if (strcmp(argv[1], "lua") == 0) checksum = run_lua(strcmp(argv[2], "gb") == 0, size);
+    if (strcmp(argv[1], "lua") == 0) checksum = run_lua(strcmp(argv[2], "gb") == 0, size, argc == 5 ? argv[4] : NULL);
     else if (strcmp(argv[1], "sqlite") == 0) checksum = run_sqlite(argv[2], size);
     else return 2;
     double seconds = now() - start;

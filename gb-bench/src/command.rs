@@ -10,7 +10,7 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -22,17 +22,17 @@ use crate::svg::{Chart, Panel};
 pub const SCHEMA: &str = "gb-bench-run/1";
 
 /// One allocator: a label and the library to preload (None: glibc).
-struct Allocator {
-    id: String,
-    preload: Option<PathBuf>,
+pub(crate) struct Allocator {
+    pub(crate) id: String,
+    pub(crate) preload: Option<PathBuf>,
 }
 
 /// One run of the command.
-struct Sample {
-    wall: f64,
-    cpu: f64,
-    peak_rss_kib: f64,
-    status: ExitStatus,
+pub(crate) struct Sample {
+    pub(crate) wall: f64,
+    pub(crate) cpu: f64,
+    pub(crate) peak_rss_kib: f64,
+    pub(crate) status: ExitStatus,
 }
 
 /// The options of `gb-bench run`.
@@ -165,6 +165,11 @@ fn run_once(command: &[String], allocator: &Allocator) -> Result<Sample, String>
     let child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", command[0]))?;
+    wait_measured(child, start)
+}
+
+/// Waits for `child`, started at `start`, and measures it (wait4).
+pub(crate) fn wait_measured(child: Child, start: Instant) -> Result<Sample, String> {
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value to be overwritten.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -191,21 +196,30 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// `gb-bench run`: measures, prints the table, writes the JSON and the
-/// chart if asked; Ok(true) when every contender's runs ended as glibc's.
-pub fn run(opts: &RunOptions, override_library: Result<PathBuf, String>) -> Result<bool, String> {
+/// glibc (no preload), graphbit-alloc's override (when there is one) and
+/// Debian's preloads, in that order.
+pub(crate) fn allocators(override_library: Result<PathBuf, String>) -> Vec<Allocator> {
     let mut allocators = vec![Allocator {
         id: "glibc".into(),
         preload: None,
     }];
-    match override_library {
-        Ok(lib) => allocators.push(Allocator {
+    if let Ok(lib) = override_library {
+        allocators.push(Allocator {
             id: "gb-override".into(),
             preload: Some(lib),
-        }),
-        Err(e) => eprintln!("gb-bench: gb-override unavailable: {e}"),
+        });
     }
     allocators.extend(debian_preloads());
+    allocators
+}
+
+/// `gb-bench run`: measures, prints the table, writes the JSON and the
+/// chart if asked; Ok(true) when every contender's runs ended as glibc's.
+pub fn run(opts: &RunOptions, override_library: Result<PathBuf, String>) -> Result<bool, String> {
+    if let Err(e) = &override_library {
+        eprintln!("gb-bench: gb-override unavailable: {e}");
+    }
+    let allocators = allocators(override_library);
     let mut samples: Vec<Vec<Sample>> = allocators.iter().map(|_| Vec::new()).collect();
     for rep in 0..opts.reps {
         for (i, a) in allocators.iter().enumerate() {

@@ -177,7 +177,7 @@ fn find_system_library(name: &str) -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
-fn compiler() -> String {
+pub(crate) fn compiler() -> String {
     std::env::var("CC").unwrap_or_else(|_| "cc".to_string())
 }
 

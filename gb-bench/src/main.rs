@@ -12,6 +12,9 @@
 //! same table of function pointers, so none pays a call the others do not.
 //! Each (contender, workload, repetition) runs in a fresh process; peak RSS
 //! comes from `wait4`. Contenders are interleaved (A B C A B C ...).
+//! Real programs follow, in a table of their own (programs.rs): Lua and
+//! SQLite through the adapters, and lua5.4, sqlite3, python3, perl and
+//! redis-server under the same preloads as `gb-bench run`.
 //!
 //! The figures make one report (`report::Report`), which `--json` writes;
 //! the table on stdout and the `--plot` chart are rendered from it alone,
@@ -25,6 +28,7 @@
 mod command;
 mod contenders;
 mod machine;
+mod programs;
 mod report;
 mod run;
 mod svg;
@@ -65,7 +69,9 @@ USAGE: gb-bench [OPTIONS]
   --variant LABEL=DIR  also measure another graphbit-alloc build (its shared
                        library, linked at start-up), e.g. a TLS experiment
   --contenders A,B     only these contender ids (see the table)
-  --workloads A,B      only these workload ids (see the table)
+  --workloads A,B      only these workload ids (see the table); the real
+                       programs, run after them: lua-hooks, sqlite-hooks,
+                       lua, sqlite3, python3, perl, redis
   --no-progress        no progress bar on stderr
   -h, --help           this text
 
@@ -305,7 +311,8 @@ fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
         })
         .filter(|w| w.id != "jansson" || setup.jansson.is_ok())
         .collect();
-    if contenders.is_empty() || workloads.is_empty() {
+    let programs = programs::select(opts);
+    if contenders.is_empty() || (workloads.is_empty() && programs.is_empty()) {
         return Err("nothing to measure (check --contenders / --workloads)".into());
     }
 
@@ -325,9 +332,19 @@ fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
     }
     progress.finish();
     run::check_checksums(&mut runs);
+    let programs = programs::measure(&setup, opts, programs)?;
 
     let elapsed = started.elapsed().as_secs_f64();
-    let report = report::Report::new(args, opts, started_utc, elapsed, setup, workloads, runs);
+    let report = report::Report::new(
+        args,
+        opts,
+        started_utc,
+        elapsed,
+        setup,
+        workloads,
+        runs,
+        programs,
+    );
     print!("{}", report::table(&report));
     let failed: Vec<&Run> = report.runs.iter().filter(|r| r.error.is_some()).collect();
     for r in &failed {
@@ -348,5 +365,9 @@ fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
             .measured()
             .any(|c| c.id == r.contender && c.kind == contenders::Kind::Graphbit)
     });
-    Ok(!graphbit_failed)
+    let programs_failed = report
+        .programs
+        .as_ref()
+        .is_some_and(programs::graphbit_failed);
+    Ok(!graphbit_failed && !programs_failed)
 }

@@ -154,6 +154,9 @@ pub struct Report {
     /// allocator, each raw backend), per workload.
     pub ratios: Vec<Ratio>,
     pub verdicts: Vec<Verdict>,
+    /// The real programs (programs.rs), when any were selected.
+    #[serde(default)]
+    pub programs: Option<crate::programs::Results>,
 }
 
 /// The allocator settings a report records from the environment.
@@ -175,6 +178,7 @@ impl Report {
         setup: Setup,
         workloads: Vec<Workload>,
         runs: Vec<Run>,
+        programs: Option<crate::programs::Results>,
     ) -> Report {
         let measured: Vec<&Contender> = setup.contenders.iter().filter(|c| c.available()).collect();
         let summary = summarize(&measured, &workloads, &runs);
@@ -212,6 +216,7 @@ impl Report {
             contenders: setup.contenders,
             workloads,
             runs,
+            programs,
             summary,
             ratios,
             verdicts,
@@ -614,6 +619,9 @@ pub fn table(r: &Report) -> String {
                 .as_deref()
                 .map_or("-".to_string(), |p| p.display().to_string())
         );
+    }
+    if let Some(programs) = &r.programs {
+        t += &crate::programs::table(programs);
     }
     t
 }

@@ -1,7 +1,8 @@
 //! Smoke test of the benchmark (issue 5): `gb-bench --smoke` runs every
 //! workload for every contender it can run and writes a JSON report and an
-//! SVG chart with the expected structure, and `gb-bench report` renders the
-//! same table and chart from that JSON alone (issue 16). It checks that the
+//! SVG chart with the expected structure, then the real programs (issue 16)
+//! into a table of their own, each checking its result; `gb-bench report`
+//! renders the same table and chart from that JSON alone. It checks that the
 //! benchmark works, never how fast anything is (speed is measured by
 //! gb-bench, not asserted here).
 //!
@@ -11,7 +12,10 @@
 //! libmimalloc2.0) and the jansson workload (libjansson-dev) are optional
 //! contenders: the test prints which are not installed, checks that the
 //! report says so with the package to install, and checks the runs of those
-//! that are (`bash tests/cmake/install-deps.sh` installs them).
+//! that are (`bash tests/cmake/install-deps.sh` installs them). The real
+//! programs but redis need what the project's tests need anyway (Lua and
+//! SQLite with their -dev packages, python3, perl): they must run; redis
+//! (redis-server, redis-tools) is optional like the contenders.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -86,6 +90,78 @@ fn number(v: &Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key:?} is not a number in {v}"))
 }
 
+
+/// Real programs (issue 16) that must run: the project's tests need their
+/// tools (Lua and SQLite with their -dev packages, python3, perl).
+const PROGRAMS: &[&str] = &[
+    "lua-hooks",
+    "sqlite-hooks",
+    "lua",
+    "sqlite3",
+    "python3",
+    "perl",
+];
+
+/// The real program that runs when its packages are installed.
+const OPTIONAL_PROGRAM: (&str, &str) = ("redis", "redis-server redis-tools");
+
+/// Every required program ran, and checked its result, for glibc and
+/// graphbit-alloc (the override; for the hooks programs the adapters too);
+/// the optional one ran so too, or says which packages it needs. Read from
+/// the report's `programs` (the JSON the table is rendered from).
+fn check_programs(doc: &Value) {
+    let programs = &doc["programs"];
+    let list = programs["programs"].as_array().expect("programs.programs");
+    let runs = programs["runs"].as_array().expect("programs.runs");
+    let (optional, packages) = OPTIONAL_PROGRAM;
+    let mut required: Vec<&str> = PROGRAMS.to_vec();
+    for p in list {
+        let id = p["id"].as_str().unwrap();
+        if let Some(reason) = p["unavailable"].as_str() {
+            assert_eq!(id, optional, "a required program is unavailable: {reason}");
+            assert!(reason.contains(packages), "{reason}");
+            println!("optional program not run: {id}: {reason}");
+        } else if id == optional {
+            required.push(optional);
+        }
+    }
+    for program in required {
+        assert!(
+            list.iter().any(|p| p["id"] == program),
+            "{program} is not in the report"
+        );
+        let mut contenders = vec!["glibc"];
+        if !impossible("gb-override") {
+            contenders.push("gb-override");
+        }
+        if program.ends_with("-hooks") {
+            contenders.push("gb-hooks");
+        }
+        for contender in contenders {
+            let of: Vec<&Value> = runs
+                .iter()
+                .filter(|r| r["program"] == program && r["contender"] == contender)
+                .collect();
+            assert!(!of.is_empty(), "no run of {program} / {contender}");
+            for r in of {
+                assert!(
+                    r["error"].is_null(),
+                    "{program} / {contender}: {}",
+                    r["error"]
+                );
+                assert!(r["wall_seconds"].as_f64().unwrap() > 0.0, "{r}");
+                assert!(r["peak_rss_kib"].as_f64().unwrap() > 0.0, "{r}");
+            }
+        }
+        let ran: Vec<String> = runs
+            .iter()
+            .filter(|r| r["program"] == program)
+            .map(|r| format!("{}: {}", r["contender"], r["result"]))
+            .collect();
+        println!("real program {program}: {}", ran.join(", "));
+    }
+}
+
 #[test]
 fn smoke_run_writes_report_json_and_chart() {
     let dir = out_dir();
@@ -118,6 +194,11 @@ fn smoke_run_writes_report_json_and_chart() {
         .expect("gb-bench --json writes valid JSON");
     assert_eq!(string(&doc, "schema"), "gb-bench/2");
     assert_eq!(string(&doc, "mode"), "smoke");
+    assert!(
+        stdout.contains("\nReal programs ("),
+        "no real programs table:\n{stdout}"
+    );
+    check_programs(&doc);
     let machine = field(&doc, "machine");
     for key in ["cpu_model", "kernel", "os", "libc", "c_compiler"] {
         assert!(!string(machine, key).is_empty(), "machine.{key} is empty");

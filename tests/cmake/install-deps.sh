@@ -6,9 +6,11 @@
 # runs under the preload (perl, git, sqlite3, lua5.4), the libraries the
 # c_tests/hooks/ programs run with graphbit-alloc installed in them (Lua,
 # SQLite, zlib, OpenSSL, libcurl, libxml2, Jansson: their -dev packages) --
-# and gb-bench's optional contenders, Debian's jemalloc and mimalloc (apt;
-# its real-program workload, jansson, is among the libraries above). The
-# tests pass without the contenders (they report them as not installed);
+# and gb-bench's optional contenders, Debian's jemalloc and mimalloc, and
+# the server of its real programs, redis (redis-server, redis-tools: apt; its
+# other real programs need only what the tests need: jansson, Lua and SQLite
+# among the libraries above, python3, perl, sqlite3, lua5.4). The tests pass
+# without the optional ones (they report them as not installed);
 # `--no-bench` leaves them out. Run as root (CI is); Debian/Ubuntu.
 #
 #   bash tests/cmake/install-deps.sh [--no-bench]
@@ -42,8 +44,9 @@ for package in liblua5.4-dev libsqlite3-dev zlib1g-dev libssl-dev libcurl4-opens
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if ((bench)); then
-    # gb-bench's contenders (optional for the tests)
-    for package in libjemalloc2 libmimalloc2.0; do
+    # gb-bench's contenders, and the server its `redis` program runs
+    # (optional for the tests; gb-bench starts and stops its own redis-server)
+    for package in libjemalloc2 libmimalloc2.0 redis-server redis-tools; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
     done
 fi
