@@ -16,7 +16,8 @@
 //! agree with it, and every function of the header must be listed),
 //! `checked` runs a C program with the checked library preloaded (it must
 //! abort, saying "double free"), and `figures` before a table checks each
-//! row's number against docs/instructions.txt.
+//! row's number against docs/instructions.txt; `quoted` before `> ` lines
+//! checks that each is a line of docs/bench.txt (the recorded run).
 //!
 //! Run: `cargo test --test readme`.
 
@@ -454,6 +455,37 @@ fn check_figures(text: &str) {
     assert!(checked > 0, "no figures table was checked");
 }
 
+/// `<!-- readme-test: quoted ... -->`: each `> ` line after it, as written,
+/// is a line of docs/bench.txt (after its leading spaces), so the README's
+/// performance summary is the recorded run's own words.
+fn check_quoted(text: &str) {
+    let bench = std::fs::read_to_string(crate_dir().join("docs/bench.txt"))
+        .expect("docs/bench.txt (gb-bench writes it; docs/performance.md says how)");
+    let recorded: BTreeSet<&str> = bench.lines().map(str::trim).collect();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut checked = 0;
+    for (n, line) in lines.iter().enumerate() {
+        if directive_of(line).as_deref()
+            != Some("quoted (each line must be a line of docs/bench.txt)")
+        {
+            continue;
+        }
+        for (k, quote) in lines[n + 1..]
+            .iter()
+            .map_while(|l| l.strip_prefix("> "))
+            .enumerate()
+        {
+            assert!(
+                recorded.contains(quote.trim()),
+                "README.md:{}: not a line of docs/bench.txt: {quote}",
+                n + 2 + k
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no quoted lines were checked");
+}
+
 #[test]
 fn readme_code_blocks_compile_run_or_check() {
     let text = readme();
@@ -526,6 +558,7 @@ fn readme_code_blocks_compile_run_or_check() {
             .map(|p| format!("README.md: {p}")),
     );
     check_figures(&text);
+    check_quoted(&text);
     assert!(
         problems.is_empty(),
         "README.md is out of date:\n{}",

@@ -165,6 +165,8 @@ pub fn settings() -> crate::diagnostics::Settings {
         settings.push("disable_large_size_classes", flag(dlsc));
         let narenas = read(c"opt.narenas", 0u32).map(u64::from);
         settings.push("narenas", uint(narenas));
+        let tcache_max = read(c"opt.tcache_max", 0usize).map(|v| v as u64);
+        settings.push("tcache_max", uint(tcache_max));
     }
     settings
 }
