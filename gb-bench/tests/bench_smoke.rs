@@ -90,7 +90,6 @@ fn number(v: &Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key:?} is not a number in {v}"))
 }
 
-
 /// Real programs (issue 16) that must run: the project's tests need their
 /// tools (Lua and SQLite with their -dev packages, python3, perl).
 const PROGRAMS: &[&str] = &[
