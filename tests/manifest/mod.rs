@@ -72,6 +72,11 @@ pub fn parse(text: &str) -> Vec<Run> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
+        // CMake reads the same lines as lists (tests/cmake/CMakeLists.txt).
+        assert!(
+            !raw.contains([';', '[', ']']),
+            "{MANIFEST}:{line}: no \";\", \"[\" or \"]\" (CMake list syntax): {raw}"
+        );
         let fields: Vec<&str> = raw.split('|').map(str::trim).collect();
         assert_eq!(
             fields.len(),
