@@ -25,6 +25,9 @@ for arg in "$@"; do
 done
 
 missing=()
+# Installed, not only known to dpkg: `dpkg -s` also succeeds for a package
+# that was removed but left its configuration files (redis-server).
+installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
 command -v cmake >/dev/null || missing+=(cmake)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
@@ -41,13 +44,13 @@ done
 # c_tests/hooks/ (the manifest's pkg-config column names their modules)
 for package in liblua5.4-dev libsqlite3-dev zlib1g-dev libssl-dev libcurl4-openssl-dev \
     libxml2-dev libjansson-dev; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    installed "$package" || missing+=("$package")
 done
 if ((bench)); then
     # gb-bench's contenders, and the server its `redis` program runs
     # (optional for the tests; gb-bench starts and stops its own redis-server)
     for package in libjemalloc2 libmimalloc2.0 redis-server redis-tools; do
-        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+        installed "$package" || missing+=("$package")
     done
 fi
 if ((${#missing[@]})); then
