@@ -6,7 +6,7 @@
 # runs under the preload (perl, git, sqlite3, lua5.4), the libraries the
 # c_tests/hooks/ programs run with graphbit-alloc installed in them (Lua,
 # SQLite, zlib, OpenSSL, libcurl, libxml2, Jansson: their -dev packages) --
-# and gb-bench's optional contenders, Debian's jemalloc and mimalloc, and
+# and gb-bench's optional contenders, Debian's jemalloc, mimalloc and tcmalloc, and
 # the server of its real programs, redis (redis-server, redis-tools: apt; its
 # other real programs need only what the tests need: jansson, Lua and SQLite
 # among the libraries above, python3, perl, sqlite3, lua5.4). The tests pass
@@ -49,7 +49,7 @@ done
 if ((bench)); then
     # gb-bench's contenders, and the server its `redis` program runs
     # (optional for the tests; gb-bench starts and stops its own redis-server)
-    for package in libjemalloc2 libmimalloc2.0 redis-server redis-tools; do
+    for package in libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 redis-server redis-tools; do
         installed "$package" || missing+=("$package")
     done
 fi
