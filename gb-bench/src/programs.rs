@@ -118,18 +118,8 @@ const REDIS_CHECK_KEYS: usize = 2000;
 /// One real program as selected for this run.
 #[derive(Debug, Clone)]
 pub struct Program {
-    pub id: String,
-    pub description: String,
-    /// Its size (rounds, rows, requests per test) and the unit.
-    pub size: u64,
-    pub unit: &'static str,
-    /// The command line, for the report (paths relative to the work dir).
-    pub command: String,
-    /// Why it cannot run here.
-    pub unavailable: Option<String>,
-    /// How the program allocates when nothing is preloaded, where that is
-    /// not glibc's malloc.
-    pub note: Option<String>,
+    /// What the report keeps of it.
+    pub info: ProgramInfo,
     how: How,
     /// The program's path (the tool, or hooks_bench) and, for redis, the
     /// load generator's.
@@ -172,25 +162,16 @@ pub struct ProgramRun {
 pub struct ProgramInfo {
     pub id: String,
     pub description: String,
+    /// Its size (rounds, rows, requests per test) and the unit.
     pub size: u64,
     pub unit: String,
+    /// The command line, for the report (paths relative to the work dir).
     pub command: String,
+    /// Why it cannot run here.
     pub unavailable: Option<String>,
+    /// How the program allocates when nothing is preloaded, where that is
+    /// not glibc's malloc.
     pub note: Option<String>,
-}
-
-impl Program {
-    fn info(&self) -> ProgramInfo {
-        ProgramInfo {
-            id: self.id.clone(),
-            description: self.description.clone(),
-            size: self.size,
-            unit: self.unit.to_string(),
-            command: self.command.clone(),
-            unavailable: self.unavailable.clone(),
-            note: self.note.clone(),
-        }
-    }
 }
 
 /// Everything measured.
@@ -212,16 +193,18 @@ pub fn select(opts: &Options) -> Vec<Program> {
                 .map_or(true, |o| o.iter().any(|w| w == id))
         })
         .map(|&(id, description, size, unit, how)| Program {
-            id: id.to_string(),
-            description: description.to_string(),
-            size: ((size * opts.scale).round() as u64).max(match how {
-                How::Redis => 100,
-                _ => 1,
-            }),
-            unit,
-            command: String::new(),
-            unavailable: None,
-            note: None,
+            info: ProgramInfo {
+                id: id.to_string(),
+                description: description.to_string(),
+                size: ((size * opts.scale).round() as u64).max(match how {
+                    How::Redis => 100,
+                    _ => 1,
+                }),
+                unit: unit.to_string(),
+                command: String::new(),
+                unavailable: None,
+                note: None,
+            },
             how,
             exe: PathBuf::new(),
             load_generator: PathBuf::new(),
@@ -318,13 +301,13 @@ fn prepare(setup: &Setup, programs: &mut [Program], dir: &Path) -> Result<(), St
                 let built = hooks_bench.get_or_insert_with(|| compile_hooks_bench(setup, dir));
                 match built {
                     Ok(exe) => p.exe = exe.clone(),
-                    Err(e) => p.unavailable = Some(format!("cannot build hooks_bench: {e}")),
+                    Err(e) => p.info.unavailable = Some(format!("cannot build hooks_bench: {e}")),
                 }
             }
             How::Tool(names, _, package) => match find_tool(names) {
                 Some(exe) => p.exe = exe,
                 None => {
-                    p.unavailable = Some(format!(
+                    p.info.unavailable = Some(format!(
                         "{} not installed (apt-get install {package})",
                         names[names.len() - 1]
                     ))
@@ -339,7 +322,7 @@ fn prepare(setup: &Setup, programs: &mut [Program], dir: &Path) -> Result<(), St
                     p.load_generator = generator;
                 }
                 _ => {
-                    p.unavailable = Some(
+                    p.info.unavailable = Some(
                         "redis-server or redis-benchmark not installed (apt-get install \
                          redis-server redis-tools)"
                             .into(),
@@ -347,7 +330,7 @@ fn prepare(setup: &Setup, programs: &mut [Program], dir: &Path) -> Result<(), St
                 }
             },
         }
-        if p.unavailable.is_some() {
+        if p.info.unavailable.is_some() {
             continue;
         }
         let mut shown = command_line(p, false, Path::new(""));
@@ -355,7 +338,7 @@ fn prepare(setup: &Setup, programs: &mut [Program], dir: &Path) -> Result<(), St
             shown[0] = "hooks_bench".into();
             shown[2] = "default|gb".into();
         }
-        p.command = shown
+        p.info.command = shown
             .iter()
             .map(|a| match a.contains(' ') && p.how != How::Redis {
                 true => format!("'{a}'"),
@@ -364,7 +347,7 @@ fn prepare(setup: &Setup, programs: &mut [Program], dir: &Path) -> Result<(), St
             .collect::<Vec<_>>()
             .join(" ");
         if let (How::Tool(..) | How::Redis, Some(lib)) = (p.how, own_allocator(&p.exe)) {
-            p.note = Some(format!(
+            p.info.note = Some(format!(
                 "{} links {lib}: its glibc row (no preload) is that allocator, and a preload \
                  replaces only what it exports of the malloc family{}",
                 p.exe.display(),
@@ -382,7 +365,7 @@ fn prepare(setup: &Setup, programs: &mut [Program], dir: &Path) -> Result<(), St
 
 /// The command of a hooks or tool program (for redis: the server's).
 fn command_line(p: &Program, gb_hooks: bool, dir: &Path) -> Vec<String> {
-    let n = p.size.to_string();
+    let n = p.info.size.to_string();
     let exe = p.exe.display().to_string();
     let mode = if gb_hooks { "gb" } else { "default" }.to_string();
     let script = |name: &str| dir.join(name).display().to_string();
@@ -514,7 +497,7 @@ pub fn run(setup: &Setup, opts: &Options, mut programs: Vec<Program>) -> Result<
         let allocators = command::allocators(override_library);
         let plan: Vec<(&Program, Vec<Contender>)> = programs
             .iter()
-            .filter(|p| p.unavailable.is_none())
+            .filter(|p| p.info.unavailable.is_none())
             .map(|p| (p, contenders_for(p, &allocators, opts)))
             .collect();
         let total = opts.reps * plan.iter().map(|(_, c)| c.len()).sum::<usize>();
@@ -523,7 +506,7 @@ pub fn run(setup: &Setup, opts: &Options, mut programs: Vec<Program>) -> Result<
         for rep in 0..opts.reps {
             for (p, contenders) in &plan {
                 for c in contenders {
-                    progress.step(&format!("{} · {}", p.id, c.id));
+                    progress.step(&format!("{} · {}", p.info.id, c.id));
                     runs.push(run_one(p, c, rep, &dir));
                 }
             }
@@ -531,7 +514,7 @@ pub fn run(setup: &Setup, opts: &Options, mut programs: Vec<Program>) -> Result<
         progress.finish();
         check_against_glibc(&programs, &mut runs);
         Ok(Results {
-            programs: programs.iter().map(Program::info).collect(),
+            programs: programs.iter().map(|p| p.info.clone()).collect(),
             runs,
             repetitions: opts.reps,
         })
@@ -544,9 +527,9 @@ pub fn run(setup: &Setup, opts: &Options, mut programs: Vec<Program>) -> Result<
 fn expected(p: &Program) -> Option<String> {
     match p.how {
         How::Hooks("lua") | How::Tool(_, "churn.lua" | "churn.py" | "churn.pl", _) => {
-            Some(churn_checksum(p.size).to_string())
+            Some(churn_checksum(p.info.size).to_string())
         }
-        How::Tool(_, "churn.sql", _) => Some(sqlite3_expected(p.size)),
+        How::Tool(_, "churn.sql", _) => Some(sqlite3_expected(p.info.size)),
         How::Redis => Some(format!("{REDIS_CHECK_KEYS} check keys intact")),
         _ => None,
     }
@@ -557,12 +540,12 @@ fn check_against_glibc(programs: &[Program], runs: &mut [ProgramRun]) {
     for p in programs.iter().filter(|p| expected(p).is_none()) {
         let reference: Vec<(usize, Option<String>)> = runs
             .iter()
-            .filter(|r| r.program == p.id && r.contender == "glibc")
+            .filter(|r| r.program == p.info.id && r.contender == "glibc")
             .map(|r| (r.repetition, r.error.is_none().then(|| r.result.clone())))
             .collect();
         for r in runs
             .iter_mut()
-            .filter(|r| r.program == p.id && r.contender != "glibc" && r.error.is_none())
+            .filter(|r| r.program == p.info.id && r.contender != "glibc" && r.error.is_none())
         {
             match reference.iter().find(|(rep, _)| *rep == r.repetition) {
                 Some((_, Some(want))) if *want == r.result => {}
@@ -591,7 +574,7 @@ fn run_one(p: &Program, c: &Contender, repetition: usize, dir: &Path) -> Program
         _ => run_process(p, c, dir),
     };
     let mut run = ProgramRun {
-        program: p.id.clone(),
+        program: p.info.id.clone(),
         contender: c.id.clone(),
         repetition,
         wall_seconds: 0.0,
@@ -629,7 +612,7 @@ fn tail(path: &Path) -> String {
 /// A hooks or tool program: one process, its stdout the result.
 fn run_process(p: &Program, c: &Contender, dir: &Path) -> Result<Measured, String> {
     let argv = command_line(p, c.gb_hooks, dir);
-    let log = dir.join(format!("{}-{}.stderr", p.id, c.id));
+    let log = dir.join(format!("{}-{}.stderr", p.info.id, c.id));
     let stderr = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
@@ -871,7 +854,7 @@ fn run_redis(p: &Program, c: &Contender, dir: &Path) -> Result<Measured, String>
     }
 
     // The load, with a deadline.
-    let n = p.size.to_string();
+    let n = p.info.size.to_string();
     let port_arg = port.to_string();
     let load_start = Instant::now();
     let mut generator = Command::new(&p.load_generator)
@@ -892,7 +875,7 @@ fn run_redis(p: &Program, c: &Contender, dir: &Path) -> Result<Measured, String>
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", p.load_generator.display()))?;
-    let deadline = Duration::from_secs(120) + Duration::from_secs_f64(p.size as f64 / 1000.0);
+    let deadline = Duration::from_secs(120) + Duration::from_secs_f64(p.info.size as f64 / 1000.0);
     loop {
         match generator.try_wait() {
             Ok(Some(_)) => break,
@@ -935,8 +918,8 @@ fn run_redis(p: &Program, c: &Contender, dir: &Path) -> Result<Measured, String>
             rates.len()
         )));
     }
-    let requests_per_second =
-        (tests as f64 * p.size as f64) / rates.iter().map(|r| p.size as f64 / r).sum::<f64>();
+    let requests_per_second = (tests as f64 * p.info.size as f64)
+        / rates.iter().map(|r| p.info.size as f64 / r).sum::<f64>();
 
     // The check keys, read back.
     let gets: Vec<Vec<Vec<u8>>> = keys.iter().map(|k| args(&[b"GET", k])).collect();
