@@ -243,12 +243,18 @@ fn driver_info(c: &mut Contender) -> Result<(), String> {
     Ok(())
 }
 
-/// Prepares the work directory, finds every contender and compiles its driver.
-pub fn prepare(opts: &Options) -> Result<Setup, String> {
-    let (shared, static_lib) = find_library(opts.lib_dir.as_deref())?;
+/// `gb-bench-work` beside this executable, created if need be.
+fn work_dir() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let work = exe.parent().unwrap_or(Path::new(".")).join("gb-bench-work");
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    Ok(work)
+}
+
+/// Prepares the work directory, finds every contender and compiles its driver.
+pub fn prepare(opts: &Options) -> Result<Setup, String> {
+    let (shared, static_lib) = find_library(opts.lib_dir.as_deref())?;
+    let work = work_dir()?;
     let write = |name: &str, text: &str| {
         std::fs::write(work.join(name), text)
             .map_err(|e| format!("cannot write {}: {e}", work.join(name).display()))
@@ -576,13 +582,6 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
     Ok(copy)
 }
 
-/// The whole-process variant of the library (Cargo feature `override`,
-/// SONAME libgraphbit_alloc_override.so.0.MINOR) for the `gb-override`
-/// contender: it exports the malloc family and the gb_* API, for LD_PRELOAD.
-/// `libgraphbit_alloc_override.so` next to the library when it is there;
-/// else, for the library of this build, built with cargo into its own
-/// target directory, `<target>/variants/override-<backend>` (the first time
-/// this compiles the backend again, about two minutes).
 /// Copies `from` to `to` through a temporary file and a rename, so that a
 /// process still running with the old `to` loaded (another gb-bench, a
 /// parallel test) keeps its file: copying over a mapped library in place
@@ -597,12 +596,17 @@ fn replace_file(from: &Path, to: &Path) -> std::io::Result<()> {
 /// `gb-override` contender.
 pub fn override_library_for_run(opts: &Options) -> Result<PathBuf, String> {
     let (shared, _) = find_library(opts.lib_dir.as_deref())?;
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let work = exe.parent().unwrap_or(Path::new(".")).join("gb-bench-work");
-    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    let work = work_dir()?;
     override_library(opts, &shared, &work)
 }
 
+/// The whole-process variant of the library (Cargo feature `override`,
+/// SONAME libgraphbit_alloc_override.so.0.MINOR) for the `gb-override`
+/// contender: it exports the malloc family and the gb_* API, for LD_PRELOAD.
+/// `libgraphbit_alloc_override.so` next to the library when it is there;
+/// else, for the library of this build, built with cargo into its own
+/// target directory, `<target>/variants/override-<backend>` (the first time
+/// this compiles the backend again, about two minutes).
 fn override_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf, String> {
     if built_backend() == "system" {
         return Err(
