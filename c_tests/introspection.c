@@ -139,6 +139,12 @@ static void test_owns(void) {
         /* The system backend cannot tell its blocks from the host's. */
         CHECK(gb_owns(p) == !backend_is("system"));
         CHECK(gb_owns(a) == !backend_is("system"));
+        /* The same address with a bit above the address width set is not a
+         * block (jemalloc's page map looks at the low 48 bits only). */
+        for (unsigned bit = 48; UINTPTR_MAX > UINT32_MAX && bit < 64; bit++) {
+            const uint64_t high = (uint64_t)1 << bit;
+            CHECK(!gb_owns((void *)(uintptr_t)((uint64_t)(uintptr_t)p | high)));
+        }
         gb_free(p);
         gb_free(a);
     }

@@ -60,6 +60,29 @@ static int correct_use(void) {
     gb_free(NULL);
     gb_free_sized(NULL, 5);
     gb_free_aligned_sized(NULL, 3, 5);
+    /* Sizes and alignments that cannot be right are ignored (the header says
+     * so): the block is freed as by gb_free, in checked mode too. */
+    void *s = gb_alloc(100);
+    REQUIRE(s);
+    gb_free_sized(s, SIZE_MAX);
+    s = gb_alloc(100);
+    REQUIRE(s);
+    gb_free_sized(s, (size_t)PTRDIFF_MAX + 1);
+    s = gb_aligned_alloc(64, 100);
+    REQUIRE(s);
+    gb_free_aligned_sized(s, 3, 100);
+    s = gb_aligned_alloc(64, 100);
+    REQUIRE(s);
+    gb_free_aligned_sized(s, 64, SIZE_MAX);
+    /* gb_lua_alloc after a shrink that kept the old block (it may, when the
+     * memory cannot be had): Lua then frees it with the smaller size, which
+     * is not the block's. The adapter frees unsized, so that is correct use. */
+    void *l = gb_lua_alloc(NULL, NULL, 5 /* LUA_TTABLE */, 100000);
+    REQUIRE(l);
+    CHECK(gb_lua_alloc(NULL, l, 1000, 0) == NULL); /* Lua's osize is stale */
+    l = gb_lua_alloc(NULL, NULL, 0, 64);
+    REQUIRE(l);
+    CHECK(gb_lua_alloc(NULL, l, 1, 0) == NULL);
     /* Addresses are reused after a free without being taken for double frees. */
     for (int i = 0; i < 100000; i++) gb_free(gb_alloc(48));
     pthread_t t[4];
@@ -96,6 +119,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(c, "not_aligned_block")) { show(p); gb_free_aligned_sized(p, 16, 100); }
     else if (!strcmp(c, "aligned_free_sized")) { show(a); gb_free_sized(a, 100); }
     else if (!strcmp(c, "interior_pointer")) { show((char *)p + 16); gb_free((char *)p + 16); }
+    else if (!strcmp(c, "interior_pointer_large")) {
+        char *big = gb_alloc(1 << 20);
+        REQUIRE(big);
+        show(big + 65536);
+        gb_free(big + 65536);
+    }
     else { fprintf(stderr, "unknown case %s\n", c); return 2; }
     fprintf(stderr, "misuse %s was not detected\n", c);
     return 1;

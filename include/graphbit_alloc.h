@@ -147,11 +147,10 @@ extern "C" {
  * allocates) to `nsize` bytes and returns the block, or NULL when the memory
  * cannot be had, leaving `ptr` as it was. A shrink (`nsize <= osize`) never
  * fails: if the backend cannot move the block, `ptr` is returned as it is,
- * as Lua requires. When `ptr` is not NULL, `osize` must be its size as Lua
- * passes it (the size last asked of this function for the block), which
- * makes the free sized; when `ptr` is NULL, `osize` is Lua's object type
- * and is ignored. `ud` is not used. Every block must come from this
- * function (or `gb_alloc`, `gb_realloc` with the same size).
+ * as Lua requires. Blocks are freed unsized, so `osize` is never trusted as
+ * a block's size: after a shrink that kept the old block, Lua's idea of its
+ * size is smaller than the block. `ud` is not used. Every block must come
+ * from this function, `gb_alloc` or `gb_realloc`.
  */
 void *gb_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
@@ -262,7 +261,8 @@ void gb_free(void *ptr);
  * as C23's `free_sized`. A block from `gb_aligned_alloc` must go to
  * `gb_free_aligned_sized` or `gb_free` instead (checked mode reports the
  * mistake). NULL is a no-op; a `size` above `PTRDIFF_MAX` cannot be right
- * and is ignored (the block is freed as by `gb_free`). Never changes
+ * and is ignored (the block is freed as by `gb_free`, in every library:
+ * checked mode then checks only that the block is live). Never changes
  * `errno`.
  */
 void gb_free_sized(void *ptr, size_t size);
@@ -272,7 +272,8 @@ void gb_free_sized(void *ptr, size_t size);
  * `alignment` and `size` (as C23's `free_aligned_sized`); the fastest way to
  * free an aligned block. NULL is a no-op; an `alignment` that is not a power
  * of two or a `size` above `PTRDIFF_MAX` cannot be right and is ignored (the
- * block is freed as by `gb_free`). Never changes `errno`.
+ * block is freed as by `gb_free`, in every library: checked mode then checks
+ * only that the block is live). Never changes `errno`.
  */
 void gb_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 

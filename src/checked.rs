@@ -51,7 +51,7 @@
 use core::cell::{Cell, UnsafeCell};
 use core::ffi::c_void;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::backend::{self, Backend, Heap};
 use crate::errno;
@@ -423,7 +423,8 @@ impl Drop for Table {
 /// One shard: a spin lock (so that fork handlers can take and release it from
 /// different functions) around a table.
 struct Shard {
-    locked: AtomicBool,
+    /// The thread holding the lock (`me()`), or 0.
+    owner: AtomicUsize,
     table: UnsafeCell<Table>,
 }
 
@@ -446,18 +447,53 @@ thread_local! {
     static PENDING: Cell<usize> = const { Cell::new(0) };
 }
 
+thread_local! {
+    /// Its address tells the threads apart (const, no destructor: usable
+    /// until the thread is gone, also from signal handlers).
+    static ME: u8 = const { 0 };
+}
+
+/// An identity of the calling thread, never 0.
+fn me() -> usize {
+    ME.with(|me| me as *const u8 as usize)
+}
+
+/// Takes the shard's lock. A thread that already holds it was interrupted
+/// inside checked mode (by a signal handler that allocates) and would wait
+/// for itself forever: that aborts with a message instead.
 fn lock(shard: &Shard) {
-    while shard
-        .locked
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        std::thread::yield_now();
+    if acquire(shard, me()).is_err() {
+        reentered()
+    }
+}
+
+/// Takes the shard's lock for thread `me`, waiting for any other holder;
+/// `Err` at once if `me` holds it already.
+fn acquire(shard: &Shard, me: usize) -> Result<(), ()> {
+    loop {
+        match shard
+            .owner
+            .compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed)
+        {
+            Ok(_) => return Ok(()),
+            Err(owner) if owner == me => return Err(()),
+            Err(_) => std::thread::yield_now(),
+        }
     }
 }
 
 fn unlock(shard: &Shard) {
-    shard.locked.store(false, Ordering::Release);
+    shard.owner.store(0, Ordering::Release);
+}
+
+#[cold]
+fn reentered() -> ! {
+    let mut line = Line::empty();
+    let _ = line.write_str(
+        "graphbit-alloc: checked mode was re-entered on one thread (an allocation function \
+         called from a signal handler that interrupted one, which is undefined); aborting",
+    );
+    line.abort()
 }
 
 extern "C" fn lock_all() {
@@ -483,7 +519,7 @@ impl Record {
         Record {
             shards: [const {
                 Shard {
-                    locked: AtomicBool::new(false),
+                    owner: AtomicUsize::new(0),
                     table: UnsafeCell::new(Table::new()),
                 }
             }; SHARDS],
@@ -552,6 +588,21 @@ impl Record {
             .unwrap_or(Found::Missing)
     }
 
+    /// The live block that `address` points inside of (not at its start), if
+    /// any: a scan of every table, for the abort message only.
+    fn containing(&self, address: usize) -> Option<(usize, Block)> {
+        (0..SHARDS).find_map(|i| {
+            self.with(i, |t| {
+                (0..t.capacity).map(|j| t.get(j)).find_map(|slot| {
+                    let inside = slot.address != 0
+                        && slot.address < address
+                        && address - slot.address < slot.block.size;
+                    inside.then_some((slot.address, slot.block))
+                })
+            })
+        })
+    }
+
     /// True if `address` is among the addresses freed recently.
     fn was_freed(&self, address: usize) -> bool {
         (0..SHARDS).any(|i| self.with(i, |t| t.was_freed(address)))
@@ -593,6 +644,15 @@ pub fn on_free(ptr: *mut c_void) {
 #[inline(never)]
 pub fn on_free_sized(ptr: *mut c_void, size: usize) {
     take("gb_free_sized", ptr, Claim::Size(size), true);
+}
+
+/// The check of gb_free_sized or gb_free_aligned_sized (`function`) called
+/// with a size or alignment that cannot be right, which their contract
+/// ignores: only that the block is live (`ptr` is not NULL).
+#[cold]
+#[inline(never)]
+pub fn on_free_ignoring_size(function: &'static str, ptr: *mut c_void) {
+    take(function, ptr, Claim::Live, true);
 }
 
 /// gb_free_aligned_sized's check (`ptr` is not NULL).
@@ -667,11 +727,32 @@ pub fn take(function: &str, ptr: *mut c_void, claim: Claim, freeing: bool) -> (u
         Found::Missing if RECORD.was_freed(address) => {
             Line::new(function, ptr, &claim).finish("double free")
         }
-        Found::Missing if backend::CAN_TELL_OWNERSHIP && !backend::owns(ptr) => {
-            Line::new(function, ptr, &claim).finish("pointer not allocated by graphbit-alloc")
+        Found::Missing => {
+            if let Some((start, b)) = RECORD.containing(address) {
+                // Before the ownership question: jemalloc's page map does not
+                // know the inside of a large block.
+                let mut line = Line::new(function, ptr, &claim);
+                let _ = write!(
+                    line,
+                    "interior pointer: {} bytes into a live block of size {}",
+                    address - start,
+                    b.size
+                );
+                line.abort()
+            }
+            missing(function, ptr, &claim)
         }
-        Found::Missing => Line::new(function, ptr, &claim)
-            .finish("not a live block (freed already, or not allocated by graphbit-alloc)"),
+    }
+}
+
+/// The message for a pointer that is neither a live block nor inside one.
+#[cold]
+fn missing(function: &str, ptr: *mut c_void, claim: &Claim) -> ! {
+    let line = Line::new(function, ptr, claim);
+    if backend::CAN_TELL_OWNERSHIP && !backend::owns(ptr) {
+        line.finish("pointer not allocated by graphbit-alloc")
+    } else {
+        line.finish("not a live block (freed already, or not allocated by graphbit-alloc)")
     }
 }
 
@@ -701,11 +782,15 @@ impl Write for Line {
 }
 
 impl Line {
-    fn new(function: &str, ptr: *mut c_void, claim: &Claim) -> Line {
-        let mut line = Line {
+    fn empty() -> Line {
+        Line {
             buf: [0; 256],
             len: 0,
-        };
+        }
+    }
+
+    fn new(function: &str, ptr: *mut c_void, claim: &Claim) -> Line {
+        let mut line = Line::empty();
         let _ = write!(line, "graphbit-alloc: {function}({ptr:p}");
         let _ = match claim {
             Claim::Live => Ok(()),
@@ -751,6 +836,48 @@ mod tests {
 
     fn occupied(t: &Table) -> usize {
         (0..t.capacity).filter(|&i| t.get(i).address != 0).count()
+    }
+
+    #[test]
+    fn a_thread_that_holds_a_lock_is_refused_it_again() {
+        let shard = Shard {
+            owner: AtomicUsize::new(0),
+            table: UnsafeCell::new(Table::new()),
+        };
+        assert_eq!(acquire(&shard, 7), Ok(()));
+        assert_eq!(
+            acquire(&shard, 7),
+            Err(()),
+            "re-entry must not wait for itself"
+        );
+        unlock(&shard);
+        assert_eq!(acquire(&shard, 7), Ok(()));
+        unlock(&shard);
+        assert_ne!(me(), 0);
+        let other = std::thread::spawn(me).join().unwrap();
+        assert_ne!(me(), other);
+    }
+
+    #[test]
+    fn containing_finds_the_block_an_interior_pointer_is_in() {
+        let record = Record::new();
+        assert!(record.insert(0x10_0000, block(100)));
+        assert!(record.insert(0x20_0000, block(1 << 20)));
+        assert_eq!(record.containing(0x10_0010), Some((0x10_0000, block(100))));
+        assert_eq!(
+            record.containing(0x10_0000 + 99),
+            Some((0x10_0000, block(100)))
+        );
+        assert_eq!(record.containing(0x10_0000 + 100), None);
+        assert_eq!(
+            record.containing(0x10_0000),
+            None,
+            "a block's start is not inside it"
+        );
+        assert_eq!(
+            record.containing(0x20_0000 + 700_000),
+            Some((0x20_0000, block(1 << 20)))
+        );
     }
 
     #[test]

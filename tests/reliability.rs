@@ -141,7 +141,6 @@ fn misuse_cases() -> Vec<(&'static str, String)> {
     } else {
         "pointer not allocated by graphbit-alloc"
     };
-    let unknown = "not a live block (freed already, or not allocated by graphbit-alloc)";
     vec![
         ("foreign_free", format!("gb_free(PTR): {foreign}")),
         ("foreign_free_sized", format!("gb_free_sized(PTR, 100): {foreign}")),
@@ -157,7 +156,8 @@ fn misuse_cases() -> Vec<(&'static str, String)> {
         ("wrong_alignment", "gb_free_aligned_sized(PTR, 32, 100): wrong alignment: the block was allocated with alignment 64".into()),
         ("not_aligned_block", "gb_free_aligned_sized(PTR, 16, 100): wrong alignment: the block was allocated with no alignment (not by gb_aligned_alloc)".into()),
         ("aligned_free_sized", "gb_free_sized(PTR, 100): block from gb_aligned_alloc(64, 100): free it with gb_free_aligned_sized or gb_free".into()),
-        ("interior_pointer", format!("gb_free(PTR): {unknown}")),
+        ("interior_pointer", "gb_free(PTR): interior pointer: 16 bytes into a live block of size 100".into()),
+        ("interior_pointer_large", "gb_free(PTR): interior pointer: 65536 bytes into a live block of size 1048576".into()),
     ]
 }
 

@@ -161,15 +161,32 @@ function explain(error) {
   return text;
 }
 
+/** The largest size_t: a size above it cannot reach C unchanged. */
+const SIZE_MAX = 2n ** 64n - 1n;
+
+/**
+ * A size or alignment as koffi passes it to a size_t: a Number or BigInt in
+ * 0..2^53-1 (the largest integer a Number holds exactly; no block that big
+ * can exist, so larger sizes are refused before they reach C, where they
+ * would be cut modulo 2^64). Negative or fractional values are a RangeError,
+ * values above SIZE_MAX a RangeError, and values in 2^53..SIZE_MAX an
+ * OutOfMemoryError, as gb_alloc would answer them.
+ */
 function toSize(value, what) {
+  let exact;
   if (typeof value === 'bigint') {
-    if (value < 0n) throw new RangeError(`${what} must be >= 0`);
-    return value;
+    exact = value;
+  } else if (typeof value === 'number' && Number.isInteger(value)) {
+    exact = BigInt(value);
+  } else {
+    throw new RangeError(`${what} must be an integer >= 0, not ${typeof value === 'bigint' ? `${value}n` : String(value)}`);
   }
-  if (!Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${what} must be an integer >= 0, not ${value}`);
+  if (exact < 0n) throw new RangeError(`${what} must be >= 0, not ${exact}`);
+  if (exact > SIZE_MAX) throw new RangeError(`${what} ${exact} does not fit a size_t (at most 2^64 - 1)`);
+  if (exact > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new OutOfMemoryError(`${what} ${exact}: out of memory (ENOMEM: larger than any block can be)`);
   }
-  return value;
+  return Number(exact);
 }
 
 function statValue(value) {

@@ -177,7 +177,10 @@ pub(crate) const CAN_TELL_OWNERSHIP: bool = true;
 /// True if `ptr` lies in a live extent managed by jemalloc. Safe for any
 /// pointer value: `arenas.lookup` only consults jemalloc's own page map.
 pub fn owns(ptr: *const c_void) -> bool {
-    if ptr.is_null() {
+    // jemalloc's page map keys on an address's low bits (48 on 64-bit
+    // targets): a pointer with a higher bit set (non-canonical, or in the
+    // kernel's half) would be looked up as its low bits. None of ours is one.
+    if ptr.is_null() || (cfg!(target_pointer_width = "64") && (ptr as u64) >> 48 != 0) {
         return false;
     }
     let mut arena: libc::c_uint = 0;

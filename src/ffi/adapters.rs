@@ -14,11 +14,10 @@ use super::alloc::{gb_alloc, gb_calloc, gb_free, gb_free_sized, gb_realloc};
 /// allocates) to `nsize` bytes and returns the block, or NULL when the memory
 /// cannot be had, leaving `ptr` as it was. A shrink (`nsize <= osize`) never
 /// fails: if the backend cannot move the block, `ptr` is returned as it is,
-/// as Lua requires. When `ptr` is not NULL, `osize` must be its size as Lua
-/// passes it (the size last asked of this function for the block), which
-/// makes the free sized; when `ptr` is NULL, `osize` is Lua's object type
-/// and is ignored. `ud` is not used. Every block must come from this
-/// function (or `gb_alloc`, `gb_realloc` with the same size).
+/// as Lua requires. Blocks are freed unsized, so `osize` is never trusted as
+/// a block's size: after a shrink that kept the old block, Lua's idea of its
+/// size is smaller than the block. `ud` is not used. Every block must come
+/// from this function, `gb_alloc` or `gb_realloc`.
 #[no_mangle]
 pub unsafe extern "C" fn gb_lua_alloc(
     ud: *mut c_void,
@@ -28,17 +27,8 @@ pub unsafe extern "C" fn gb_lua_alloc(
 ) -> *mut c_void {
     let _ = ud;
     if nsize == 0 {
-        if !ptr.is_null() {
-            // SAFETY: a block of osize bytes from this function (Lua's
-            // contract); osize 0 cannot be one, so it is freed unsized.
-            unsafe {
-                if osize == 0 {
-                    gb_free(ptr)
-                } else {
-                    gb_free_sized(ptr, osize)
-                }
-            }
-        }
+        // SAFETY: NULL or a live block (Lua's contract).
+        unsafe { gb_free(ptr) };
         return core::ptr::null_mut();
     }
     // SAFETY: NULL or a live block (Lua's contract).

@@ -148,19 +148,24 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
 /// as C23's `free_sized`. A block from `gb_aligned_alloc` must go to
 /// `gb_free_aligned_sized` or `gb_free` instead (checked mode reports the
 /// mistake). NULL is a no-op; a `size` above `PTRDIFF_MAX` cannot be right
-/// and is ignored (the block is freed as by `gb_free`). Never changes
+/// and is ignored (the block is freed as by `gb_free`, in every library:
+/// checked mode then checks only that the block is live). Never changes
 /// `errno`.
 #[no_mangle]
 pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
     if ptr.is_null() {
         return;
     }
-    if CHECKED {
-        checked::on_free_sized(ptr, size);
-    }
     if size > MAX_SIZE {
+        // The size is ignored, in checked mode too (which checks the rest).
+        if CHECKED {
+            checked::on_free_ignoring_size("gb_free_sized", ptr);
+        }
         // SAFETY: a live block of this backend (caller's contract).
         return unsafe { Backend::free(ptr) };
+    }
+    if CHECKED {
+        checked::on_free_sized(ptr, size);
     }
     // SAFETY: as above, with the size it was allocated with.
     unsafe { Backend::free_sized(ptr, size) }
@@ -170,19 +175,24 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
 /// `alignment` and `size` (as C23's `free_aligned_sized`); the fastest way to
 /// free an aligned block. NULL is a no-op; an `alignment` that is not a power
 /// of two or a `size` above `PTRDIFF_MAX` cannot be right and is ignored (the
-/// block is freed as by `gb_free`). Never changes `errno`.
+/// block is freed as by `gb_free`, in every library: checked mode then checks
+/// only that the block is live). Never changes `errno`.
 #[no_mangle]
 pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
     if ptr.is_null() {
         return;
     }
-    if CHECKED {
-        checked::on_free_aligned_sized(ptr, alignment, size);
-    }
     if alignment.is_power_of_two() && alignment <= MAX_SIZE && size <= MAX_SIZE {
+        if CHECKED {
+            checked::on_free_aligned_sized(ptr, alignment, size);
+        }
         // SAFETY: a live aligned block with these parameters (caller's contract).
         unsafe { Backend::free_aligned_sized(ptr, alignment, size) }
     } else {
+        // Alignment and size are ignored, in checked mode too.
+        if CHECKED {
+            checked::on_free_ignoring_size("gb_free_aligned_sized", ptr);
+        }
         // SAFETY: a live block of this backend (caller's contract).
         unsafe { Backend::free(ptr) }
     }

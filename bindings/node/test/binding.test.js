@@ -135,6 +135,28 @@ test('errors: ENOMEM is OutOfMemoryError (a RangeError), EINVAL is InvalidArgume
   assert.throws(() => new gb.Block(1.5), RangeError);
 });
 
+test('sizes that do not fit a size_t are refused before they reach C (no block cut modulo 2^64)', () => {
+  // 2^64 + 64 would be 64 bytes in C while size said 2^64 + 64, and write()'s
+  // range check would let writes run past the block.
+  for (const size of [2n ** 64n + 64n, 2n ** 64n + 16n, 2n ** 64n, 2n ** 65n]) {
+    assert.throws(() => new gb.Block(size), (e) => e instanceof RangeError && /size_t/.test(e.message));
+    assert.throws(() => new gb.Block(size, { zeroed: true }), RangeError);
+    assert.throws(() => new gb.Block(8, { alignment: size }), RangeError);
+  }
+  for (const size of [2n ** 64n - 1n, 2n ** 53n, BigInt(Number.MAX_SAFE_INTEGER) + 1n]) {
+    assert.throws(() => new gb.Block(size), gb.OutOfMemoryError);
+  }
+  for (const bad of [NaN, Infinity, -Infinity, '64', null, {}, -1n]) {
+    assert.throws(() => new gb.Block(bad), RangeError, String(bad));
+  }
+  // A block that did get allocated has exactly the size asked for.
+  const block = new gb.Block(64n);
+  assert.equal(block.size, 64);
+  assert.equal(block.bytes().length, 64);
+  assert.throws(() => block.write(Buffer.alloc(65)), RangeError);
+  block.free();
+});
+
 test('stats() follows a large block', async () => {
   const size = 64 * MiB;
   const before = gb.stats();

@@ -30,8 +30,11 @@ import dataclasses
 import errno
 import json
 import os
+import operator
 import pathlib
+import sys
 import threading
+import weakref
 from typing import Optional
 
 __all__ = [
@@ -59,6 +62,23 @@ STAT_UNAVAILABLE = 2**64 - 1
 
 _c_size = ctypes.c_size_t
 _c_void_p = ctypes.c_void_p
+#: The largest size_t: ctypes would cut a larger int modulo 2**64.
+SIZE_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1
+
+
+def _size(value, what: str = "size") -> int:
+    """A size or count as C takes it, as bytearray() checks one: an int (or
+    anything with __index__; TypeError otherwise), >= 0 (ValueError), at most
+    SIZE_MAX (OverflowError: it does not fit a size_t)."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}") from None
+    if number < 0:
+        raise ValueError(f"{what} must be >= 0, not {number}")
+    if number > SIZE_MAX:
+        raise OverflowError(f"{what} {number} does not fit a size_t (at most {SIZE_MAX})")
+    return number
 
 
 class _GbStats(ctypes.Structure):
@@ -193,19 +213,23 @@ class Library:
     # --- allocation (raw addresses; prefer Buffer) ---
     def alloc(self, size: int) -> int:
         """gb_alloc: the block's address; MemoryError on failure."""
+        size = _size(size)
         ctypes.set_errno(0)
         return self._check(self.cdll.gb_alloc(size), f"gb_alloc({size})")
 
     def calloc(self, count: int, size: int) -> int:
+        count, size = _size(count, "count"), _size(size)
         ctypes.set_errno(0)
         return self._check(self.cdll.gb_calloc(count, size), f"gb_calloc({count}, {size})")
 
     def realloc(self, address: Optional[int], size: int) -> int:
         """gb_realloc; on failure the old block is untouched and still owned."""
+        size = _size(size)
         ctypes.set_errno(0)
         return self._check(self.cdll.gb_realloc(address, size), f"gb_realloc(..., {size})")
 
     def aligned_alloc(self, alignment: int, size: int) -> int:
+        alignment, size = _size(alignment, "alignment"), _size(size)
         ctypes.set_errno(0)
         return self._check(
             self.cdll.gb_aligned_alloc(alignment, size),
@@ -215,6 +239,10 @@ class Library:
     def free(self, address: Optional[int], size: Optional[int] = None,
              alignment: Optional[int] = None) -> None:
         """gb_free, or gb_free_sized / gb_free_aligned_sized when given the size."""
+        if size is not None:
+            size = _size(size)
+        if alignment is not None:
+            alignment = _size(alignment, "alignment")
         if size is None:
             self.cdll.gb_free(address)
         elif alignment is None:
@@ -281,14 +309,31 @@ class Library:
         return bool(self.cdll.gb_owns(address))
 
 
+def _release(lib, address, size, alignment):
+    lib.free(address, size, alignment)
+
+
 class Buffer:
     """A block of graphbit-alloc memory, freed (sized) by free() or at the end
-    of a ``with`` block. ``view()`` is a writable memoryview over it."""
+    of a ``with`` block. ``view()`` (and ``memoryview(buf)`` on Python 3.12 or
+    later) is a writable memoryview over it, without a copy.
+
+    Like ``bytearray`` and ``mmap``, a Buffer whose memory is exported (a
+    memoryview from ``view()``, a slice of one, a NumPy array made from one,
+    still reachable) refuses ``free()`` and ``resize()`` with ``BufferError``:
+    release the views first (``del`` them, or ``view.release()``). A Buffer
+    collected while views of it live leaves its memory to them: the block is
+    freed when the last view goes. Exports are counted through the reference
+    count of the one ctypes array the views are made from (CPython).
+
+    Methods are safe to call from several threads: ``free()`` frees once."""
 
     def __init__(self, size: int, *, zeroed: bool = False, alignment: Optional[int] = None,
                  lib: Optional[Library] = None):
-        if size < 0:
-            raise ValueError("size must be >= 0")
+        size = _size(size)
+        self._lock = threading.Lock()
+        self._array = None  # the ctypes array every view is made from
+        self._baseline = 0  # its reference count with no view alive
         self._lib = lib or library()
         self._alignment = alignment
         if alignment is not None:
@@ -310,31 +355,70 @@ class Buffer:
             raise ValueError("buffer already freed")
         return self.address
 
+    def _exports(self) -> int:
+        """How many views of the block are alive (each holds the array)."""
+        if self._array is None:
+            return 0
+        return sys.getrefcount(self._array) - self._baseline
+
+    def _unexported(self, what: str) -> None:
+        exports = self._exports()
+        if exports:
+            raise BufferError(
+                f"cannot {what} a Buffer with {exports} exported view(s) alive:"
+                " release them first (del, or memoryview.release())")
+        self._array = None
+
+    def _view(self) -> memoryview:
+        with self._lock:
+            address = self._live()
+            if self._array is None:
+                self._array = (ctypes.c_char * self.size).from_address(address)
+                self._baseline = sys.getrefcount(self._array)
+            return memoryview(self._array).cast("B")
+
     def view(self) -> memoryview:
-        """Writable bytes of the block (valid until the buffer is freed or resized)."""
-        return memoryview((ctypes.c_char * self.size).from_address(self._live())).cast("B")
+        """Writable bytes of the block; while it is alive, free() and resize()
+        raise BufferError."""
+        return self._view()
+
+    def __buffer__(self, flags: int) -> memoryview:
+        # PEP 688 (Python 3.12): memoryview(buf), numpy.frombuffer(buf).
+        return self._view()
 
     def __bytes__(self) -> bytes:
-        return ctypes.string_at(self._live(), self.size)
+        with self._lock:
+            return ctypes.string_at(self._live(), self.size)
 
     def __len__(self) -> int:
         return self.size
 
     def usable_size(self) -> int:
-        return self._lib.usable_size(self._live())
+        with self._lock:
+            return self._lib.usable_size(self._live())
 
     def resize(self, size: int) -> None:
-        """gb_realloc: keeps the contents up to the smaller size."""
+        """gb_realloc: keeps the contents up to the smaller size. BufferError
+        while a view is alive; MemoryError (the block unchanged) when the
+        memory cannot be had."""
+        size = _size(size)
         if self._alignment is not None:
             raise ValueError("an aligned buffer cannot be resized (gb_realloc keeps no alignment)")
-        self.address = self._lib.realloc(self._live(), size)
-        self.size = size
+        with self._lock:
+            address = self._live()
+            self._unexported("resize")
+            self.address = self._lib.realloc(address, size)
+            self.size = size
 
     def free(self) -> None:
-        """Frees the block (sized); a second call does nothing."""
-        if self.address is not None:
-            self._lib.free(self.address, self.size, self._alignment)
-            self.address = None
+        """Frees the block (sized); a second call does nothing. BufferError
+        while a view is alive."""
+        with self._lock:
+            if self.address is None:
+                return
+            self._unexported("free")
+            address, self.address = self.address, None
+            self._lib.free(address, self.size, self._alignment)
 
     def __enter__(self) -> "Buffer":
         return self
@@ -344,7 +428,16 @@ class Buffer:
 
     def __del__(self):
         try:
-            self.free()
+            address = self.address
+            if address is None:
+                return
+            self.address = None
+            if self._exports():
+                # Views outlive the Buffer: the last of them frees the block.
+                weakref.finalize(self._array, _release, self._lib, address, self.size,
+                                 self._alignment)
+            else:
+                self._lib.free(address, self.size, self._alignment)
         except Exception:  # interpreter shutdown
             pass
 

@@ -174,6 +174,9 @@ _capsule = None
 # NumPy's own current handler).
 _previous: contextvars.ContextVar = contextvars.ContextVar(
     "graphbit_alloc.numpy.previous", default=())
+# How many of those belong to enclosing using() blocks: uninstall() inside a
+# block undoes only what was installed inside it.
+_floor: contextvars.ContextVar = contextvars.ContextVar("graphbit_alloc.numpy.floor", default=0)
 
 
 def _api() -> _Api:
@@ -239,7 +242,7 @@ def uninstall() -> bool:
     was current before it is current again. Arrays already made keep theirs.
     Returns False (and does nothing) when there is no install() to undo."""
     stack = _previous.get()
-    if not stack:
+    if len(stack) <= _floor.get():
         return False
     _api().set_handler(stack[-1])
     _previous.set(stack[:-1])
@@ -250,13 +253,19 @@ def uninstall() -> bool:
 def using() -> Iterator[None]:
     """``with using():`` arrays created in the block (in this thread) get their
     data from graphbit-alloc; on leaving, the handler that was current on
-    entering is restored (so blocks nest, also with install())."""
+    entering is restored and install() calls made inside the block and not
+    undone are dropped with it. Inside the block, uninstall() undoes only
+    install() calls made inside it. So blocks nest, also with install()."""
     api = _api()
+    depth = len(_previous.get())
+    floor = _floor.set(depth)
     previous = api.set_handler(handler())
     try:
         yield
     finally:
         api.set_handler(previous)
+        _previous.set(_previous.get()[:depth])
+        _floor.reset(floor)
 
 
 def is_installed() -> bool:

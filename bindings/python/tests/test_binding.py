@@ -7,6 +7,7 @@ must report.
 """
 
 import ctypes
+import gc
 import os
 import pathlib
 import re
@@ -133,6 +134,107 @@ def test_errors_map_to_exceptions(lib):
         with pytest.raises(MemoryError):
             buf.resize(2**63)
         assert bytes(buf) == b"k" * 16 and len(buf) == 16
+
+
+def test_sizes_that_do_not_fit_a_size_t_are_refused(lib):
+    # ctypes cuts an int modulo 2**64: Buffer(2**64 + 64) was a 64-byte block
+    # whose size said 2**64 + 64.
+    for size in (2**64, 2**64 + 64, 2**70):
+        with pytest.raises(OverflowError):
+            gb.Buffer(size)
+        with pytest.raises(OverflowError):
+            lib.alloc(size)
+        with pytest.raises(OverflowError):
+            lib.calloc(1, size)
+        with pytest.raises(OverflowError):
+            lib.aligned_alloc(size, 8)
+    # Negative sizes are ValueError everywhere, as bytearray(-1) is.
+    with pytest.raises(ValueError):
+        lib.alloc(-1)
+    with pytest.raises(ValueError):
+        lib.calloc(-1, 8)
+    with gb.Buffer(16) as buf:
+        with pytest.raises(ValueError):
+            buf.resize(-1)
+        with pytest.raises(OverflowError):
+            buf.resize(2**64 + 1)
+        assert len(buf) == 16 and buf.usable_size() >= 16
+    # Not an integer: TypeError, not ctypes.ArgumentError.
+    for bad in (1.5, "64", None, 2.0):
+        with pytest.raises(TypeError):
+            gb.Buffer(bad)
+        with pytest.raises(TypeError):
+            lib.alloc(bad)
+    assert len(gb.Buffer(True)) == 1  # an int, as for bytearray
+
+
+def test_views_keep_free_and_resize_from_leaving_them_dangling():
+    buf = gb.Buffer(64)
+    view = buf.view()
+    part = view[8:16]
+    del view
+    with pytest.raises(BufferError):
+        buf.free()
+    with pytest.raises(BufferError):
+        buf.resize(128)
+    assert not buf.closed and len(buf) == 64
+    part[:] = b"12345678"  # still the block's memory
+    assert bytes(buf)[8:16] == b"12345678"
+    part.release()
+    buf.free()
+    assert buf.closed
+
+    # Released views (or a with-block) let it go at once.
+    buf = gb.Buffer(32)
+    with buf.view() as view:
+        view[:4] = b"abcd"
+    buf.resize(64)
+    assert bytes(buf)[:4] == b"abcd"
+    if sys.version_info >= (3, 12):  # PEP 688: the buffer protocol itself
+        view = memoryview(buf)
+        with pytest.raises(BufferError):
+            buf.free()
+        view.release()
+    buf.free()
+
+
+def test_a_view_outliving_its_buffer_keeps_the_memory(lib):
+    # gb.Buffer(64).view() was dangling at once: the Buffer was collected.
+    view = gb.Buffer(64).view()
+    gc.collect()
+    address = ctypes.addressof(ctypes.c_char.from_buffer(view))
+    others = [gb.Buffer(64) for _ in range(64)]
+    for i, other in enumerate(others):
+        other.view()[:] = bytes([i]) * 64
+    view[:] = b"\xee" * 64  # must not land in any other buffer
+    for i, other in enumerate(others):
+        assert bytes(other) == bytes([i]) * 64
+        assert other.address != address
+        other.free()
+    assert bytes(view) == b"\xee" * 64
+    del view
+    gc.collect()
+
+
+def test_free_from_two_threads_frees_once():
+    # The check and the free were separate, and ctypes releases the GIL
+    # between them: two threads freed one block (a deadlock in jemalloc, an
+    # abort in checked mode).
+    for _ in range(200):
+        bufs = [gb.Buffer(64) for _ in range(16)]
+        start = threading.Barrier(4)
+
+        def free_all():
+            start.wait()
+            for buf in bufs:
+                buf.free()
+
+        threads = [threading.Thread(target=free_all) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all(buf.closed for buf in bufs)
 
 
 def test_raw_functions(lib):

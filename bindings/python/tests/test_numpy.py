@@ -340,6 +340,24 @@ def test_nesting():
     assert not gbnp.is_installed() and gbnp.handler_name(a) == gbnp.HANDLER_NAME
 
 
+def test_install_inside_using_is_undone_with_the_block():
+    # install() inside using(), not undone: leaving the block restores the
+    # handler from before it, and no install() is left for uninstall().
+    with gbnp.using():
+        gbnp.install()
+    assert not gbnp.is_installed()
+    assert gbnp.uninstall() is False
+    assert not gbnp.is_installed()
+
+    # uninstall() inside a block cannot undo an install() from outside it.
+    gbnp.install()
+    with gbnp.using():
+        assert gbnp.uninstall() is False
+        assert gbnp.is_installed()
+    assert gbnp.is_installed()
+    assert gbnp.uninstall() is True and not gbnp.is_installed()
+
+
 def test_context_locality():
     import asyncio
     import contextvars

@@ -196,7 +196,10 @@ module GraphbitAlloc
   # FreedBufferError. Buffer.open(size) { |buf| ... } frees when the block
   # exits, however it exits. Methods are safe to call from several threads (a
   # copy in flight finishes before #free). A Buffer the garbage collector finds
-  # without #free is freed then, with a warning.
+  # without #free is freed then, with a warning; unless #address or #to_ptr
+  # handed its memory out, which the collector cannot follow: that block is
+  # left allocated (a leak, warned about) rather than freed under a pointer
+  # that may still be in use.
   class Buffer
     attr_reader :size, :alignment
 
@@ -218,8 +221,9 @@ module GraphbitAlloc
       @size = size
       @alignment = alignment
       @lock = Thread::Mutex.new
-      # What the finalizer needs, and nothing that refers back to self.
-      @state = [address, size, alignment, library, false]
+      # What the finalizer needs, and nothing that refers back to self:
+      # address, size, alignment, library, freed, handed out.
+      @state = [address, size, alignment, library, false, false]
       ObjectSpace.define_finalizer(self, self.class.finalizer(@state))
     end
 
@@ -246,8 +250,13 @@ module GraphbitAlloc
       proc do
         next if state[4]
         state[4] = true
-        warn "graphbit_alloc: a Buffer of #{state[1]} bytes was garbage-collected without free; freed now"
-        release(state)
+        if state[5]
+          warn "graphbit_alloc: a Buffer of #{state[1]} bytes was garbage-collected without free " \
+               "after its address was handed out; left allocated (call free when done with it)"
+        else
+          warn "graphbit_alloc: a Buffer of #{state[1]} bytes was garbage-collected without free; freed now"
+          release(state)
+        end
       end
     end
 
@@ -265,16 +274,21 @@ module GraphbitAlloc
 
     def freed? = @state[4]
 
-    # The block's address (Integer), to pass to C; invalid after #free.
+    # The block's address (Integer), to pass to C; invalid after #free. The
+    # garbage collector no longer frees a Buffer whose address was taken.
     def address
-      @lock.synchronize { live("address") }
+      @lock.synchronize { handed_out("address") }
     end
 
     # A Fiddle::Pointer to the block, so a Buffer can be an argument of a
-    # Fiddle function; like the address, invalid after #free.
+    # Fiddle function; like the address, invalid after #free, and like it,
+    # keeps the garbage collector from freeing the block.
     def to_ptr
-      @lock.synchronize { Fiddle::Pointer.new(live("to_ptr"), @size) }
+      @lock.synchronize { Fiddle::Pointer.new(handed_out("to_ptr"), @size) }
     end
+
+    # True once #address or #to_ptr handed the memory out.
+    def handed_out? = @state[5]
 
     # How many bytes the block really has (at least #size).
     def usable_size
@@ -322,6 +336,12 @@ module GraphbitAlloc
     end
 
     private
+
+    def handed_out(what)
+      address = live(what)
+      @state[5] = true
+      address
+    end
 
     def live(what)
       raise FreedBufferError, "graphbit_alloc: #{what} on a Buffer that was freed (#{@size} bytes)" if @state[4]

@@ -199,6 +199,46 @@ class BindingTest < Minitest::Test
     assert_match(/a Buffer of 4321 bytes was garbage-collected without free; freed now/, captured.string)
   end
 
+  def test_a_collected_buffer_whose_address_was_handed_out_is_not_freed
+    # ptr = Buffer.new(64).to_ptr; GC.start freed the block under ptr, and a
+    # write through ptr then changed another live buffer.
+    captured = StringIO.new
+    stderr = $stderr
+    $stderr = captured
+    begin
+      pointers = drop_handed_out_buffers(50)
+      20.times do
+        GC.start(full_mark: true, immediate_sweep: true)
+        break if captured.string.include?("left allocated")
+        sleep 0.01
+      end
+      others = Array.new(200) { |i| GraphbitAlloc::Buffer.from_string(i.chr * 1234) }
+      pointers.each { |ptr| ptr[0, 1234] = "\xee".b * 1234 }
+      others.each_with_index do |other, i|
+        assert_equal i.chr * 1234, other.read, "a write through a handed-out pointer reached buffer #{i}"
+        refute_includes pointers.map(&:to_i), other.address
+        other.free
+      end
+    ensure
+      $stderr = stderr
+    end
+    assert_match(/a Buffer of 1234 bytes was garbage-collected without free after its address was handed out; left allocated/,
+                 captured.string)
+    refute_match(/1234 bytes was garbage-collected without free; freed now/, captured.string)
+  end
+
+  def test_handed_out_is_set_by_address_and_to_ptr
+    [:address, :to_ptr].each do |method|
+      buf = GraphbitAlloc::Buffer.new(8)
+      refute buf.handed_out?
+      buf.read
+      refute buf.handed_out?
+      buf.public_send(method)
+      assert buf.handed_out?
+      buf.free
+    end
+  end
+
   def test_the_finalizer_frees_once
     buf = GraphbitAlloc::Buffer.new(10)
     state = buf.instance_variable_get(:@state)
@@ -211,6 +251,11 @@ class BindingTest < Minitest::Test
   def drop_buffers(count)
     count.times { GraphbitAlloc::Buffer.new(4321).write("x") }
     nil
+  end
+
+  # Fiddle pointers to Buffers that are then dropped without free.
+  def drop_handed_out_buffers(count)
+    Array.new(count) { GraphbitAlloc::Buffer.new(1234).to_ptr }
   end
 end
 
