@@ -225,3 +225,44 @@ fn default_library_has_no_checked_mode() {
         }
     }
 }
+
+/// jemalloc's "background thread creation failed" (the thread the built-in
+/// options ask for, refused under `RLIMIT_NPROC`) is not written to the
+/// host's stderr: a library writes there only when asked. The program runs
+/// as `nobody` (root is exempt from `RLIMIT_NPROC`) with one process
+/// allowed, so jemalloc cannot start its thread.
+#[test]
+fn a_refused_background_thread_is_not_reported_on_stderr() {
+    let exe = program("api_contract", Link::Static);
+    let dir = std::env::temp_dir().join(format!("gb-nproc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("api_contract");
+    std::fs::copy(&exe, &copy).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "prlimit",
+        ]);
+        c
+    } else {
+        Command::new("prlimit")
+    };
+    cmd.arg("--nproc=1").arg(&copy).current_dir(&dir);
+    if BACKEND == "jemalloc" {
+        // Without the filter, jemalloc prints its message on this run.
+        cmd.env("_RJEM_MALLOC_CONF", "background_thread:true");
+    }
+    let out = cmd.output().expect("setpriv and prlimit (util-linux) run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("<jemalloc>"), "{stderr}");
+}
