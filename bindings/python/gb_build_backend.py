@@ -21,7 +21,7 @@ Settings (pip's --config-settings KEY=VALUE, or the environment variable):
   lib=none    GRAPHBIT_ALLOC_BUILD_LIB=none   no library: a py3-none-any wheel
               that loads $GRAPHBIT_ALLOC_LIB or the system's library
   cargo-args=ARGS  GRAPHBIT_ALLOC_CARGO_ARGS=ARGS   more cargo arguments, e.g.
-              "--no-default-features --features backend-mimalloc"
+              "--no-default-features --features backend-mimalloc,global-allocator"
   CARGO=PATH  the cargo to run (else cargo on PATH, else ~/.cargo/bin/cargo)
 
 The wheel's tag is py3-none-PLATFORM (the Python code runs on any Python 3;
