@@ -39,7 +39,7 @@ function main() {
   fs.copyFileSync(fs.realpathSync(source), target);
   const strip = spawnSync('strip', ['--strip-debug', target], { stdio: 'inherit' });
   const size = fs.statSync(target).size;
-  console.log(`stage-library: ${source} -> lib/${platformDir}/${name} (${size} bytes` +
+  console.error(`stage-library: ${source} -> lib/${platformDir}/${name} (${size} bytes` +
     `${strip.status === 0 ? ', debug information stripped' : ''})`);
 }
 
