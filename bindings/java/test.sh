@@ -31,7 +31,7 @@ pom_value() { sed -n "s|^  <$1>\(.*\)</$1>|\1|p" "$here/pom.xml" | head -1; }
 group=$(pom_value groupId) artifact=$(pom_value artifactId) version=$(pom_value version)
 jna_version=$(sed -n '/<artifactId>jna<\/artifactId>/{n;s|.*<version>\(.*\)</version>.*|\1|p}' "$here/pom.xml")
 jna=$debian_jna
-for maven_repo in "$HOME/.m2/repository" /usr/share/maven-repo; do
+for maven_repo in "${HOME:-/nonexistent}/.m2/repository" /usr/share/maven-repo; do
   candidate="$maven_repo/net/java/dev/jna/jna/$jna_version/jna-$jna_version.jar"
   if [ -f "$candidate" ]; then jna=$candidate; break; fi
 done
