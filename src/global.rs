@@ -8,7 +8,10 @@ use crate::backend;
 /// built) as a Rust [`GlobalAlloc`], for a program to install itself, as it
 /// would `tikv_jemallocator::Jemalloc` or `mimalloc::MiMalloc`:
 ///
-/// ```
+// The example is a program of its own: a doctest where the library installs
+// no allocator itself (built without `global-allocator`), shown otherwise.
+#[cfg_attr(not(feature = "global-allocator"), doc = "```")]
+#[cfg_attr(feature = "global-allocator", doc = "```ignore")]
 /// use graphbit_alloc::GraphbitAlloc;
 ///
 /// #[global_allocator]
