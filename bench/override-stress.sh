@@ -41,7 +41,7 @@ build() { # name, target dir, cargo feature args...
     cp "$dir/release/libgraphbit_alloc.so" "$work/libgraphbit_alloc_override-$name.so"
 }
 build jemalloc "$repo/target/variants/override" --features override
-build mimalloc "$repo/target/variants/override-mimalloc" --no-default-features --features backend-mimalloc,override
+build mimalloc "$repo/target/variants/override-mimalloc" --no-default-features --features backend-mimalloc,global-allocator,override
 
 cc=${CC:-gcc}
 cflags=(-O2 -std=c11 -Wall -Wextra -pthread -I"$repo/c_tests")
@@ -63,7 +63,7 @@ fi
     echo "# $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //'), $(ldd --version | head -1 | sed 's/.* //' | sed 's/^/glibc /')"
     echo "# Load average (1/5/15 min) at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other work adds noise)"
     echo "# Libraries: cargo build --release --features override --target-dir target/variants/override"
-    echo "#            cargo build --release --no-default-features --features backend-mimalloc,override --target-dir target/variants/override-mimalloc"
+    echo "#            cargo build --release --no-default-features --features backend-mimalloc,global-allocator,override --target-dir target/variants/override-mimalloc"
     for name in jemalloc mimalloc; do
         echo "#            $name: sha256 $(sha256sum "$work/libgraphbit_alloc_override-$name.so" | cut -c1-16)"
     done

@@ -26,7 +26,9 @@ if(GB_ALLOCATOR STREQUAL "auto")
   endif()
 elseif(GB_ALLOCATOR MATCHES "^(jemalloc|mimalloc|system)$")
   set(GB_ALLOCATOR_RESOLVED "${GB_ALLOCATOR}")
-  list(APPEND GB_CARGO_FEATURES "backend-${GB_ALLOCATOR}")
+  # global-allocator is a default feature the C library wants (its own Rust
+  # allocations on the backend, which gb_verify checks).
+  list(APPEND GB_CARGO_FEATURES "backend-${GB_ALLOCATOR}" "global-allocator")
   set(GB_CARGO_NO_DEFAULT_FEATURES ON)
 else()
   message(FATAL_ERROR

@@ -194,7 +194,7 @@ impl Build {
             ("dlopen", cfg!(feature = "dlopen")),
             ("checked", cfg!(feature = "checked")),
             ("override", cfg!(feature = "override")),
-            ("no-global-allocator", cfg!(feature = "no-global-allocator")),
+            ("global-allocator", cfg!(feature = "global-allocator")),
         ]
         .into_iter()
         .filter(|(_, on)| *on)
@@ -208,7 +208,7 @@ pub fn build() -> Build {
         version: env!("CARGO_PKG_VERSION"),
         backend: backend_name(),
         backend_version: backend::version().to_str().unwrap_or("unknown"),
-        global_allocator: cfg!(not(feature = "no-global-allocator")),
+        global_allocator: cfg!(feature = "global-allocator"),
         tls_model: backend::TLS_MODEL,
         settings: backend::settings(),
         stats_enabled: backend::stats_enabled(),

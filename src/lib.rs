@@ -7,11 +7,37 @@
 //!
 //! The backend is chosen at build time (Cargo feature `backend-auto`, the
 //! default, or one of `backend-jemalloc`, `backend-mimalloc`,
-//! `backend-system`) and is also installed as Rust's `#[global_allocator]`
-//! unless the `no-global-allocator` feature is set. Three variants of the
+//! `backend-system`). Three variants of the
 //! library share this source: the default (initial-exec TLS, for programs
 //! that link it at start-up), `dlopen` (loadable with `dlopen`) and `checked`
 //! (every free checked).
+//!
+//! ## In a Rust program
+//! [`GraphbitAlloc`] is the backend as a Rust global allocator, which a
+//! program installs itself (as with `tikv-jemallocator` or `mimalloc`):
+//!
+//! ```toml
+//! [dependencies]
+//! graphbit-alloc = { version = "0.1", default-features = false, features = ["backend-auto"] }
+//! ```
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static GLOBAL: graphbit_alloc::GraphbitAlloc = graphbit_alloc::GraphbitAlloc;
+//! ```
+//!
+//! The default features include `global-allocator`, which installs
+//! [`GraphbitAlloc`] from inside the library: the C library builds (cargo's
+//! cdylib and staticlib, CMake, gb-bench) have it, so the library's own Rust
+//! allocations go to the backend. A Rust program that installs its own
+//! `#[global_allocator]` (this one or another) turns the default features off,
+//! as above; features only add, so any crate in the build that turns
+//! `global-allocator` on makes it the program's allocator.
+//!
+//! The C API's extras as safe Rust: [`stats`], [`trim`], [`verify`] (and
+//! [`verify_report`], saying why), [`owns`], [`allocator_name`],
+//! [`allocator_version`], [`version`], [`backend_stats_text`]; the `gb_*`
+//! functions themselves are here too, for what needs raw pointers.
 //!
 //! ## Error handling
 //! Functions that return a pointer return NULL on failure and set `errno`:
@@ -42,6 +68,7 @@ compile_error!("features `backend-jemalloc` and `backend-system` are exclusive: 
 #[cfg(all(feature = "backend-mimalloc", feature = "backend-system"))]
 compile_error!("features `backend-mimalloc` and `backend-system` are exclusive: pick one backend");
 
+mod api;
 mod backend;
 // Compiled in every build (so it cannot rot), called only with `checked`.
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
@@ -52,6 +79,7 @@ mod errno;
 #[cfg(target_os = "linux")]
 mod exit_stats;
 pub mod ffi;
+mod global;
 /// The whole-process malloc family (Cargo feature `override`): not part of
 /// the prefixed C API, so not in its header.
 ///
@@ -60,10 +88,12 @@ pub mod ffi;
 mod override_malloc;
 mod verify;
 
+pub use api::*;
 pub use ffi::*;
+pub use global::GraphbitAlloc;
 
 /// Rust's own allocations inside the library (and in a Rust program that
 /// links the rlib) go through the same backend as `gb_alloc`.
-#[cfg(not(feature = "no-global-allocator"))]
+#[cfg(feature = "global-allocator")]
 #[global_allocator]
-static GLOBAL: backend::RustAllocator = backend::RUST_ALLOCATOR;
+static GLOBAL: GraphbitAlloc = GraphbitAlloc;

@@ -526,16 +526,17 @@ mod tests {
         }
     }
 
-    /// With `no-global-allocator`, Rust's allocations inside the library go to
-    /// Rust's default (the C library's malloc), so on jemalloc and mimalloc the
-    /// check must fail, and the whole verification with it. On the system
+    /// Without the `global-allocator` feature (and no `GraphbitAlloc`
+    /// installed by the test program), Rust's allocations inside the library go
+    /// to Rust's default (the C library's malloc), so on jemalloc and mimalloc
+    /// the check must fail, and the whole verification with it. On the system
     /// backend that default is the backend itself, so it passes.
     #[test]
     fn rust_allocator_check_follows_the_build() {
         let _turn = serial();
         let report = run();
         let c = check(&report, "rust_global_allocator_served_by_backend");
-        let expected = !cfg!(feature = "no-global-allocator") || cfg!(gb_backend = "system");
+        let expected = cfg!(feature = "global-allocator") || cfg!(gb_backend = "system");
         assert_eq!(c.passed, expected, "evidence: {}", c.evidence);
         assert_eq!(report.passed(), expected, "report: {report:?}");
         assert_eq!(crate::ffi::gb_verify(), expected);
@@ -622,10 +623,10 @@ mod tests {
         assert!(len < buf.len() && buf[len] == 0);
         assert_eq!(passed, report_passed_expected());
         // Without the global allocator, Rust's probe goes to the C library.
-        let probes = if cfg!(feature = "no-global-allocator") {
-            1
-        } else {
+        let probes = if cfg!(feature = "global-allocator") {
             2
+        } else {
+            1
         };
         assert_eq!(
             middle - before,
@@ -636,6 +637,6 @@ mod tests {
     }
 
     fn report_passed_expected() -> bool {
-        !cfg!(feature = "no-global-allocator") || cfg!(gb_backend = "system")
+        cfg!(feature = "global-allocator") || cfg!(gb_backend = "system")
     }
 }

@@ -4,8 +4,12 @@
 # built-in options: a Rust program in a scratch directory depends on a copy of
 # the crate by path and checks, through the crate's own diagnostics, that the
 # options compiled into src/backend/jemalloc_conf.c are in effect and that
-# jemalloc's thread-local data is initial-exec (the default build). Exits
-# non-zero when they are not.
+# jemalloc's thread-local data is initial-exec (the default build). Then two
+# more programs depend on it with default-features = false, as a Rust program
+# that picks its own allocator does: one installs graphbit_alloc::GraphbitAlloc
+# as its #[global_allocator] (its Vec is the backend's, verify() passes), one
+# std::alloc::System (its Vec is not the backend's, and verify() must fail on
+# the Rust check alone). Exits non-zero when any of them does not.
 #
 #   bash tests/outside-build.sh [SCRATCH_DIR]   (default: target/outside-build)
 # The first run compiles jemalloc (a few minutes); later runs reuse the build.
@@ -13,8 +17,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 scratch=${1:-$repo/target/outside-build}
 mkdir -p "$scratch"
-rm -rf "$scratch/graphbit-alloc" "$scratch/app"
-mkdir -p "$scratch/graphbit-alloc" "$scratch/app/src"
+rm -rf "$scratch/graphbit-alloc" "$scratch/app" "$scratch/own-graphbit" "$scratch/own-system"
+mkdir -p "$scratch/graphbit-alloc" "$scratch/app/src" "$scratch/own-graphbit/src" "$scratch/own-system/src"
 # The crate as cargo would package it: the committed files, without .cargo/.
 git -C "$repo" ls-files -z | grep -zv '^\.cargo/' | (cd "$repo" && xargs -0 cp --parents -t "$scratch/graphbit-alloc")
 # A workspace of its own, so that the copy is a plain dependency.
@@ -59,7 +63,66 @@ fn main() {
     println!("outside-build: ok");
 }
 RS
-cd "$scratch/app"
+# A program with its own #[global_allocator]: $1 names it, $2 is the type.
+own_allocator_app() {
+    local dir=$scratch/$1
+    cat > "$dir/Cargo.toml" <<TOML
+[package]
+name = "$1"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+graphbit-alloc = { path = "../graphbit-alloc", default-features = false, features = ["backend-auto"] }
+
+[workspace]
+TOML
+    cat > "$dir/src/main.rs" <<RS
+#[global_allocator]
+static GLOBAL: $2 = $2;
+const OURS: bool = $3;
+RS
+    cat >> "$dir/src/main.rs" <<'RS'
+
+fn main() {
+    let mut data: Vec<u64> = Vec::with_capacity(1 << 17);
+    data.extend(0..1 << 17);
+    let zeroed = vec![0u8; 1 << 20]; // alloc_zeroed
+    data.reserve(1 << 20); // realloc
+    let owned = graphbit_alloc::owns(data.as_ptr()) && graphbit_alloc::owns(zeroed.as_ptr());
+    let sum: u64 = data.iter().sum();
+    let report = graphbit_alloc::verify_report();
+    let failed: Vec<&str> = report.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
+    let stats = graphbit_alloc::stats();
+    println!(
+        "{}: backend {}, Vec owned by it: {owned}, verify(): {}, failed checks: {failed:?}, allocated: {:?}",
+        env!("CARGO_PKG_NAME"),
+        graphbit_alloc::allocator_name(),
+        graphbit_alloc::verify(),
+        stats.allocated
+    );
+    let expect_failed: &[&str] = if OURS { &[] } else { &["rust_global_allocator_served_by_backend"] };
+    let ok = sum == (1u64 << 17) * ((1u64 << 17) - 1) / 2
+        && graphbit_alloc::allocator_name() == "jemalloc"
+        && owned == OURS
+        && graphbit_alloc::verify() == OURS
+        && failed == expect_failed
+        && stats.allocated.is_some_and(|bytes| bytes > 0)
+        && graphbit_alloc::trim().is_ok();
+    if !ok {
+        eprintln!("outside-build: {} does not behave as its allocator says", env!("CARGO_PKG_NAME"));
+        std::process::exit(1);
+    }
+}
+RS
+}
+own_allocator_app own-graphbit graphbit_alloc::GraphbitAlloc true
+own_allocator_app own-system std::alloc::System false
+
 # No settings from the environment either.
-env -u CFLAGS -u CFLAGS_x86_64_unknown_linux_gnu -u JEMALLOC_SYS_WITH_MALLOC_CONF -u _RJEM_MALLOC_CONF \
-    CARGO_TARGET_DIR="$scratch/target" cargo run --quiet --release
+for app in app own-graphbit own-system; do
+    (cd "$scratch/$app" &&
+        env -u CFLAGS -u CFLAGS_x86_64_unknown_linux_gnu -u JEMALLOC_SYS_WITH_MALLOC_CONF -u _RJEM_MALLOC_CONF \
+            CARGO_TARGET_DIR="$scratch/target" cargo run --quiet --release)
+done

@@ -15,7 +15,7 @@
 #     that the preloaded process's malloc really is the backend's.
 # Exits non-zero on any difference.
 #
-# Usage: tests/override.sh [extra cargo args, e.g. --no-default-features --features backend-mimalloc]
+# Usage: tests/override.sh [extra cargo args, e.g. --no-default-features --features backend-mimalloc,global-allocator]
 #   GB_OVERRIDE_LIB=path/to/libgraphbit_alloc_override.so tests/override.sh
 #                                   checks that library instead of building one
 #                                   (ctest's override_script passes CMake's)

@@ -33,7 +33,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/sanitizers"
-cargo build --release --no-default-features --features backend-system --lib
+cargo build --release --no-default-features --features backend-system,global-allocator --lib
 lib="$CARGO_TARGET_DIR/release/libgraphbit_alloc.so"
 out="$CARGO_TARGET_DIR/c"
 mkdir -p "$out"

@@ -45,7 +45,7 @@ fi
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}/variants/tsan"
 host=$(rustc -vV | sed -n 's/^host: //p')
-features=checked,backend-system
+features=checked,backend-system,global-allocator
 build_log="$target_dir/build.log"
 mkdir -p "$target_dir"
 instrumented=yes

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"graphbit-alloc/gballoc"
-	"graphbit-alloc/gballoc/internal/cmem"
+	gballoc "github.com/graphbit/graphbit-alloc/bindings/go"
+	"github.com/graphbit/graphbit-alloc/bindings/go/internal/cmem"
 )
 
 var sink []byte

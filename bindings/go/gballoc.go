@@ -2,15 +2,17 @@
 // (jemalloc on Linux) as byte slices that the Go garbage collector never
 // owns, and the library's statistics, verification and trimming.
 //
-// The package links libgraphbit_alloc with cgo (-lgraphbit_alloc), the
-// initial-exec build meant for programs that link it at start-up. The header
-// comes from the repository (../../include); the library from the linker's
-// path. Outside the system's paths, point cgo at the build:
+// The module is github.com/graphbit/graphbit-alloc/bindings/go; its package
+// is gballoc (import it under that name). It links libgraphbit_alloc with
+// cgo, the initial-exec build meant for programs that link it at start-up,
+// and finds the header and the library through pkg-config's graphbit-alloc
+// module, which `cmake --install` writes (lib/pkgconfig/graphbit-alloc.pc):
 //
-//	CGO_LDFLAGS="-L$DIR -Wl,-rpath,$DIR" go build
+//	PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig go build
 //
-// where DIR holds libgraphbit_alloc.so (build/default/lib after
-// `cmake --build --preset default`); bindings/go/test.sh does that from
+// (with -Wl,-rpath in CGO_LDFLAGS, or LD_LIBRARY_PATH, where $PREFIX/lib is
+// not on the loader's path). Nothing outside the module's files is read, so
+// `go mod vendor` works. bindings/go/test.sh writes a .pc for
 // $GRAPHBIT_ALLOC_LIB. LibraryPath tells which file the program got.
 //
 // Memory from this package is C memory: Buffer.Free gives it back, and the
@@ -24,8 +26,7 @@
 package gballoc
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -lgraphbit_alloc
+#cgo pkg-config: graphbit-alloc
 #include <stdlib.h>
 #include <string.h>
 #include "graphbit_alloc.h"

@@ -22,8 +22,8 @@ import (
 	"time"
 	"unsafe"
 
-	"graphbit-alloc/gballoc"
-	"graphbit-alloc/gballoc/internal/cmem"
+	gballoc "github.com/graphbit/graphbit-alloc/bindings/go"
+	"github.com/graphbit/graphbit-alloc/bindings/go/internal/cmem"
 )
 
 const MiB = 1 << 20

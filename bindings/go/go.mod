@@ -1,3 +1,3 @@
-module graphbit-alloc/gballoc
+module github.com/graphbit/graphbit-alloc/bindings/go
 
 go 1.19

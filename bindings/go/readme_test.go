@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"testing"
 
-	"graphbit-alloc/gballoc"
+	gballoc "github.com/graphbit/graphbit-alloc/bindings/go"
 )
 
 const example = "bindings/go/examples/quickstart/main.go"

@@ -16,6 +16,7 @@ repo="$(cd "$here/../.." && pwd)"
 
 command -v go >/dev/null || apt_install golang-go
 command -v gcc >/dev/null || apt_install gcc libc6-dev
+command -v pkg-config >/dev/null || apt_install pkg-config
 echo "test.sh: $(go version)"
 
 # The library, as the Python binding looks for it (a path, then the build,
@@ -49,19 +50,32 @@ echo "test.sh: linking $lib (from $origin)"
 # -lgraphbit_alloc needs libgraphbit_alloc.so, and the loader the SONAME: the
 # build has both; for another file name, symbolic links in a directory of our
 # own, on the run-time path after the library's.
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
 linkdir="$libdir"
 rpath="$libdir"
 if [ "$(readlink -f "$libdir/libgraphbit_alloc.so" 2>/dev/null)" != "$(readlink -f "$lib")" ]; then
-  linkdir="$(mktemp -d)"
-  trap 'rm -rf "$linkdir"' EXIT
+  linkdir="$scratch/lib"
+  mkdir "$linkdir"
   ln -s "$lib" "$linkdir/libgraphbit_alloc.so"
   soname="$(readelf -d "$lib" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
   [ -z "$soname" ] || [ -e "$linkdir/$soname" ] || ln -s "$lib" "$linkdir/$soname"
   rpath="$libdir:$linkdir"
 fi
 
+# The package finds the header and the library through pkg-config
+# (#cgo pkg-config: graphbit-alloc), as from an installed prefix: a .pc of
+# our own says where they are here.
+mkdir "$scratch/pkgconfig"
+cat > "$scratch/pkgconfig/graphbit-alloc.pc" <<PC
+Name: graphbit-alloc
+Description: graphbit-alloc for bindings/go/test.sh ($lib)
+Version: 0.1.0
+Cflags: -I$repo/include
+Libs: -L$linkdir -Wl,-rpath,$rpath -lgraphbit_alloc
+PC
+export PKG_CONFIG_PATH="$scratch/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export CGO_ENABLED=1
-export CGO_LDFLAGS="-L$linkdir -Wl,-rpath,$rpath ${CGO_LDFLAGS:-}"
 export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local
 export GB_EXPECT_LIB="$lib"
 if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ]; then

@@ -1,3 +1,4 @@
+/// <reference types="node" />
 /** graphbit-alloc from Node.js (see index.js for where the library is found). */
 
 export interface BlockOptions {
@@ -31,6 +32,8 @@ export class Block {
   buffer(): Buffer;
   read(offset?: number, length?: number): Buffer;
   write(source: string | ArrayBuffer | ArrayBufferView, offset?: number): number;
+  /** free(): `using block = new Block(16)` frees at the end of the scope. */
+  [Symbol.dispose](): void;
   free(): void;
 }
 

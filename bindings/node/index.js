@@ -3,8 +3,10 @@
  * graphbit-alloc from Node.js: the C API over koffi (no compiler needed).
  *
  * The shared library is found, in this order, at: the path given to
- * `load(path)`, the GRAPHBIT_ALLOC_LIB environment variable, a
- * `libgraphbit_alloc_dlopen.so*` next to this file, or the system's library
+ * `load(path)`, the GRAPHBIT_ALLOC_LIB environment variable, the library
+ * the npm package carries for this platform (`lib/<platform>-<arch>/`, put
+ * there by `npm pack`), a `libgraphbit_alloc_dlopen.so*` next to this file,
+ * or the system's library
  * path (dlopen's own search: LD_LIBRARY_PATH, the ld.so cache). koffi loads it
  * with dlopen into the running process, which is why it is the dlopen variant:
  * the default libgraphbit_alloc.so uses initial-exec TLS, which a dlopen into
@@ -143,6 +145,11 @@ function candidates(explicit) {
   const env = process.env[ENV_VAR];
   if (env) return [[env, `$${ENV_VAR}`]];
   const found = [];
+  const packaged = path.join(__dirname, 'lib', `${process.platform}-${process.arch}`);
+  for (const name of libraryFileNames()) {
+    const candidate = path.join(packaged, name);
+    if (fs.existsSync(candidate)) found.push([candidate, 'inside the package']);
+  }
   let here = [];
   try {
     here = fs.readdirSync(__dirname).filter((name) => /^(lib)?graphbit_alloc_dlopen[.]/.test(name)).sort();

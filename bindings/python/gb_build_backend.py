@@ -14,14 +14,21 @@ CARGO_PROFILE_RELEASE_STRIP, when not set, "debuginfo" (1.2 MB instead of
 Python build requirements, so `pip install --no-build-isolation` works
 offline once cargo has the crates (crates.io otherwise).
 
+Without a setting, a dlopen library that CMake already built in the
+repository (build/default/lib/, `cmake --build --preset default`) is bundled
+when it is newer than every source file of the crate, and cargo does not run;
+otherwise cargo builds one. The wheel installs and runs without Rust.
+
 Settings (pip's --config-settings KEY=VALUE, or the environment variable):
 
   lib=PATH    GRAPHBIT_ALLOC_BUILD_LIB=PATH   bundle this already built dlopen
               library instead of running cargo (e.g. CMake's)
+  lib=cargo   GRAPHBIT_ALLOC_BUILD_LIB=cargo  build with cargo even where
+              CMake's library is there
   lib=none    GRAPHBIT_ALLOC_BUILD_LIB=none   no library: a py3-none-any wheel
               that loads $GRAPHBIT_ALLOC_LIB or the system's library
   cargo-args=ARGS  GRAPHBIT_ALLOC_CARGO_ARGS=ARGS   more cargo arguments, e.g.
-              "--no-default-features --features backend-mimalloc"
+              "--no-default-features --features backend-mimalloc,global-allocator"
   CARGO=PATH  the cargo to run (else cargo on PATH, else ~/.cargo/bin/cargo)
 
 The wheel's tag is py3-none-PLATFORM (the Python code runs on any Python 3;
@@ -47,6 +54,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import tempfile
 import zipfile
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -193,12 +201,45 @@ def _cargo_build(config_settings):
     return pathlib.Path(built[-1])
 
 
+def _cmake_library():
+    """The dlopen library of the repository's CMake build (preset default),
+    when it is there and newer than every file cargo builds it from; else
+    None."""
+    crate = HERE.parent.parent
+    library = crate / "build" / "default" / "lib" / LIBRARY
+    if not library.is_file() or not (crate / "Cargo.toml").is_file():
+        return None
+    built = library.stat().st_mtime
+    sources = [crate / name for name in ("Cargo.toml", "Cargo.lock", "build.rs")]
+    for directory in ("src", "backend-auto", "include"):
+        sources += [p for p in (crate / directory).rglob("*") if p.is_file()]
+    newest = max((p.stat().st_mtime for p in sources if p.is_file()), default=0)
+    if newest > built:
+        print(f"gb_build_backend: {library} is older than the crate's sources: building with cargo",
+              file=sys.stderr, flush=True)
+        return None
+    return library
+
+
 def _library(config_settings):
     """(path of the library to bundle, or None for a wheel without one)."""
     chosen = _setting(config_settings, "lib", "GRAPHBIT_ALLOC_BUILD_LIB")
     if chosen and chosen.lower() == "none":
         return None
-    path = pathlib.Path(chosen).resolve() if chosen else _cargo_build(config_settings)
+    if chosen and chosen.lower() == "cargo":
+        path = _cargo_build(config_settings)
+    elif chosen:
+        path = pathlib.Path(chosen).resolve()
+    else:
+        # CMake's library is the default backend's: not with cargo arguments.
+        path = None
+        if not _setting(config_settings, "cargo-args", "GRAPHBIT_ALLOC_CARGO_ARGS"):
+            path = _cmake_library()
+        if path is not None:
+            print(f"gb_build_backend: bundling {path} (CMake's build; cargo does not run)",
+                  file=sys.stderr, flush=True)
+        else:
+            path = _cargo_build(config_settings)
     if not path.is_file():
         raise RuntimeError(f"gb_build_backend: no library at {path}")
     soname = _elf(path).get("soname") if _is_elf(path) else None
@@ -372,7 +413,17 @@ def _write_wheel(directory, files, platforms):
 
 
 def _lib_member(library):
-    return (f"{PACKAGE}/{LIBRARY}", library.read_bytes(), 0o100755)
+    """The library as the wheel holds it: without debug information where
+    `strip` is there (CMake's build keeps line tables: 12 MB instead of 1.2)."""
+    data = library.read_bytes()
+    strip = shutil.which("strip")
+    if strip and _is_elf(library):
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = pathlib.Path(scratch) / LIBRARY
+            copy.write_bytes(data)
+            if subprocess.run([strip, "--strip-debug", str(copy)]).returncode == 0:
+                data = copy.read_bytes()
+    return (f"{PACKAGE}/{LIBRARY}", data, 0o100755)
 
 
 # --- PEP 517 / PEP 660 hooks ------------------------------------------------
@@ -388,6 +439,20 @@ def get_requires_for_build_sdist(config_settings=None):
 
 def get_requires_for_build_editable(config_settings=None):
     return []
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    """The .dist-info with METADATA from pyproject.toml alone, so that pip
+    learns the name and version without building the library."""
+    p, metadata = _metadata()
+    dist_info = _dist_name(p) + ".dist-info"
+    directory = pathlib.Path(metadata_directory) / dist_info
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "METADATA").write_text(metadata, encoding="utf-8")
+    return dist_info
+
+
+prepare_metadata_for_build_editable = prepare_metadata_for_build_wheel
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):

@@ -672,7 +672,7 @@ fn build_variant(shared: &Path, feature: &str, own_dir: Option<&str>) -> Result<
             "--no-default-features",
             "--features",
         ])
-        .arg(format!("backend-{backend},{feature}"))
+        .arg(format!("backend-{backend},global-allocator,{feature}"))
         .arg("--profile")
         .arg(if profile == "debug" {
             "dev".to_string()

@@ -28,11 +28,9 @@ use {tikv_jemalloc_sys as je, tikv_jemallocator as jemallocator};
 /// The backend's name as `gb_allocator_name` reports it.
 pub(crate) const NAME: &CStr = c"jemalloc";
 
-/// Rust's global allocator for this backend.
-#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
+/// The backend's own Rust allocator, behind `GraphbitAlloc`.
 pub(crate) type RustAllocator = jemallocator::Jemalloc;
-/// The value installed as `#[global_allocator]`.
-#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
+/// The value `GraphbitAlloc` forwards to.
 pub(crate) const RUST_ALLOCATOR: RustAllocator = jemallocator::Jemalloc;
 
 /// The allocation functions, as jemalloc's entry points.

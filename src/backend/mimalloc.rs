@@ -12,11 +12,9 @@ use {libmimalloc_sys as mi, mimalloc as mimalloc_crate};
 /// The backend's name as `gb_allocator_name` reports it.
 pub(crate) const NAME: &CStr = c"mimalloc";
 
-/// Rust's global allocator for this backend.
-#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
+/// The backend's own Rust allocator, behind `GraphbitAlloc`.
 pub(crate) type RustAllocator = mimalloc_crate::MiMalloc;
-/// The value installed as `#[global_allocator]`.
-#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
+/// The value `GraphbitAlloc` forwards to.
 pub(crate) const RUST_ALLOCATOR: RustAllocator = mimalloc_crate::MiMalloc;
 
 /// mimalloc's version as "major.minor.patch" (from `mi_version()`),

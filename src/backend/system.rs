@@ -12,11 +12,9 @@ compile_error!(
 /// The backend's name as `gb_allocator_name` reports it.
 pub(crate) const NAME: &CStr = c"system";
 
-/// Rust's global allocator for this backend.
-#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
+/// The backend's own Rust allocator, behind `GraphbitAlloc`.
 pub(crate) type RustAllocator = std::alloc::System;
-/// The value installed as `#[global_allocator]`.
-#[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
+/// The value `GraphbitAlloc` forwards to.
 pub(crate) const RUST_ALLOCATOR: RustAllocator = std::alloc::System;
 
 /// The C library's version, e.g. "glibc 2.36", formatted once into a static

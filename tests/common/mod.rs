@@ -242,7 +242,7 @@ pub fn variant_lib(variant: &str) -> PathBuf {
             .current_dir(crate_dir())
             .args(["build", "--lib", "--no-default-features"])
             .arg("--features")
-            .arg(format!("backend-{BACKEND},{variant}"))
+            .arg(format!("backend-{BACKEND},global-allocator,{variant}"))
             .arg("--profile")
             .arg(if profile == "debug" { "dev" } else { &profile })
             .arg("--target-dir")

@@ -191,4 +191,94 @@ def test_backend_refuses_the_initial_exec_library(tmp_path, monkeypatch):
     monkeypatch.setenv("CARGO", str(tmp_path / "no-cargo"))
     monkeypatch.delenv("GRAPHBIT_ALLOC_BUILD_LIB", raising=False)
     with pytest.raises(RuntimeError, match="not an executable"):
+        gb_build_backend._library({"lib": "cargo"})
+    monkeypatch.setattr(gb_build_backend, "_cmake_library", lambda: None)
+    with pytest.raises(RuntimeError, match="not an executable"):
         gb_build_backend._library({})
+
+
+def no_rust_env(tmp_path, **extra):
+    """The environment of a machine without Rust: no cargo on PATH, none in
+    CARGO_HOME or HOME, CARGO pointing nowhere."""
+    path = os.pathsep.join(d for d in ("/usr/bin", "/bin")
+                           if not os.path.exists(os.path.join(d, "cargo")))
+    env = clean_env(PATH=path, HOME=str(tmp_path), CARGO_HOME=str(tmp_path / "no-cargo-home"),
+                    CARGO=str(tmp_path / "no-cargo"), **extra)
+    env.pop("CARGO_TARGET_DIR", None)
+    assert shutil.which("cargo", path=path) is None, path
+    return env
+
+
+def test_pip_learns_the_version_without_cargo(tmp_path):
+    # pip's metadata step uses prepare_metadata_for_build_wheel: with no cargo
+    # anywhere and nothing built, `pip install --dry-run` still resolves it.
+    report = tmp_path / "report.json"
+    run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-build-isolation",
+         "--no-index", "--ignore-installed", "--report", str(report), str(SOURCE)],
+        no_rust_env(tmp_path, GRAPHBIT_ALLOC_BUILD_LIB="cargo"), tmp_path)
+    installs = json.loads(report.read_text())["install"]
+    assert [(i["metadata"]["name"], i["metadata"]["version"]) for i in installs] == [
+        ("graphbit-alloc", gb_build_backend._project()["version"])]
+    meta = tmp_path / "meta"
+    dist_info = gb_build_backend.prepare_metadata_for_build_wheel(str(meta))
+    text = (meta / dist_info / "METADATA").read_text()
+    assert dist_info == f"graphbit_alloc-{gb_build_backend._project()['version']}.dist-info"
+    assert "Name: graphbit-alloc" in text
+
+
+def test_cmake_library_is_bundled_when_fresh(tmp_path, monkeypatch):
+    built = REPO / "build" / "default" / "lib" / LIBRARY
+    if not built.is_file():
+        pytest.skip(f"no CMake build at {built} (cmake --preset default && cmake --build --preset default)")
+    monkeypatch.delenv("GRAPHBIT_ALLOC_BUILD_LIB", raising=False)
+    monkeypatch.delenv("GRAPHBIT_ALLOC_CARGO_ARGS", raising=False)
+    found = gb_build_backend._cmake_library()
+    newest = max(p.stat().st_mtime for p in (REPO / "src").rglob("*") if p.is_file())
+    if newest > built.stat().st_mtime:
+        assert found is None  # stale: cargo builds instead
+        return
+    assert found == built
+    monkeypatch.setenv("CARGO", str(tmp_path / "no-cargo"))  # cargo must not run
+    assert gb_build_backend._library({}) == built
+    # With cargo arguments (another backend, say) CMake's library is not the one.
+    with pytest.raises(RuntimeError, match="not an executable"):
+        gb_build_backend._library({"cargo-args": "--features backend-system"})
+    name, data, _ = gb_build_backend._lib_member(built)
+    assert name == f"graphbit_alloc/{LIBRARY}" and data[:4] == b"\x7fELF"
+    if shutil.which("strip"):
+        assert len(data) < built.stat().st_size
+
+
+def test_wheel_installs_and_runs_without_rust(tmp_path):
+    """`pip wheel ./bindings/python` once, then `pip install` of the wheel in a
+    fresh venv on a PATH without cargo: the package imports, allocates from
+    the library inside it, and says it is typed (py.typed)."""
+    wheels = tmp_path / "wheels"
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "-w", str(wheels), str(SOURCE)], clean_env(), tmp_path)
+    (wheel,) = wheels.glob("graphbit_alloc-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+    assert f"graphbit_alloc/{LIBRARY}" in names and "graphbit_alloc/py.typed" in names, names
+
+    root = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
+    python = root / "bin" / "python"
+    env = no_rust_env(tmp_path)
+    env["PATH"] = f"{root / 'bin'}{os.pathsep}{env['PATH']}"
+    own = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+              env, tmp_path).stdout.strip()
+    # pip itself, lent from this interpreter (the venv has none).
+    pip_home = pathlib.Path(__import__("pip").__file__).parents[1]
+    (pathlib.Path(own) / "_gb_test_pip.pth").write_text(f"{pip_home}\n")
+    run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)], env, tmp_path)
+    out = run([python, "-c", (
+        "import json, pathlib, graphbit_alloc as gb\n"
+        "b = gb.Buffer(64)\n"
+        "with b.view() as v: v[:5] = b'wheel'\n"
+        "print(json.dumps({'path': gb.library().path, 'bytes': bytes(b)[:5].decode(),"
+        " 'verify': gb.verify(), 'typed': (pathlib.Path(gb.__file__).parent / 'py.typed').is_file()}))\n"
+        "b.free()\n")], env, tmp_path).stdout
+    found = json.loads(out)
+    assert found["path"].startswith(own), found
+    assert found == {**found, "bytes": "wheel", "verify": True, "typed": True}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log"
 
-	"graphbit-alloc/gballoc"
+	gballoc "github.com/graphbit/graphbit-alloc/bindings/go"
 )
 
 func main() {

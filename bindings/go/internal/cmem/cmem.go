@@ -4,7 +4,7 @@
 package cmem
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../../../include
+#cgo pkg-config: graphbit-alloc
 #include <stdlib.h>
 #include "graphbit_alloc.h"
 */
