@@ -9,7 +9,8 @@
 //!   the variants' targets: cmake/variants.cmake);
 //!   `find_package(GraphBitAlloc X.Y)` must name this version.
 //! - `sh`: every preset, `--bin`, Cargo feature, repository path, library
-//!   file, `-l` name and pkg-config module the commands name must exist.
+//!   file, `-l` name and pkg-config module (a row of cmake/variants.cmake)
+//!   the commands name must exist.
 //!
 //! An HTML comment on the line before a block changes what is done with it:
 //! `<!-- readme-test: skip (why) -->` excludes it (the reason is required),
@@ -416,7 +417,16 @@ fn sh_problems(code: &str) -> Vec<String> {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
                     .collect();
-                if !root.join(format!("cmake/{module}.pc.in")).exists() {
+                // One module per row of cmake/variants.cmake: the variant's
+                // name with "-" for "_".
+                let variants = std::fs::read_to_string(root.join("cmake/variants.cmake"))
+                    .expect("cmake/variants.cmake");
+                let known = variants.lines().any(|l| {
+                    l.strip_prefix("gb_variant(")
+                        .and_then(|row| row.split_whitespace().next())
+                        .is_some_and(|name| name.replace('_', "-") == module)
+                });
+                if !known {
                     problems.push(format!("no pkg-config module {module}"));
                 }
             }
@@ -624,4 +634,25 @@ fn readme_checks_reject_what_is_wrong() {
     let bad = write_source("block-bad.c", "int main(void) { return undefined_name; }\n");
     let exe = work_dir().join("block-bad");
     assert!(std::panic::catch_unwind(|| build(&bad, false, Link::Shared, &exe, &[])).is_err());
+}
+
+/// The README's test command (the `sh` line that runs the `test` workflow)
+/// is one line that sets up and tests, and .ci/run runs it as written.
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let text = readme();
+    let command = text
+        .lines()
+        .map(|l| l.split(" #").next().unwrap().trim())
+        .find(|l| l.ends_with("cmake --workflow --preset test"))
+        .expect("README.md: no line ending in `cmake --workflow --preset test`");
+    assert!(
+        command.starts_with("bash tests/cmake/install-deps.sh && "),
+        "README.md: the test command must set up first: {command}"
+    );
+    let ci = std::fs::read_to_string(crate_dir().join(".ci/run")).expect(".ci/run");
+    assert!(
+        ci.lines().any(|l| l.trim() == command),
+        ".ci/run does not run the README's test command as written: {command}"
+    );
 }
