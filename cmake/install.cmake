@@ -27,8 +27,8 @@ foreach(variant IN LISTS GB_VARIANTS)
     PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                 WORLD_READ WORLD_EXECUTE)
   # target:file:soname, and target:file:native link items (","-separated).
-  string(APPEND GB_PACKAGE_SHARED
-         "${GB_VARIANT_${variant}_SHARED_TARGET}:${GB_${upper}_FILE}:${GB_${upper}_SONAME};")
+  list(APPEND GB_PACKAGE_SHARED
+       "${GB_VARIANT_${variant}_SHARED_TARGET}:${GB_${upper}_FILE}:${GB_${upper}_SONAME}")
   set(native "${GB_NATIVE_STATIC_LINK_ITEMS}")
   if(GB_VARIANT_${variant}_FEATURE STREQUAL "override")
     set(native "${GB_OVERRIDE_NATIVE_STATIC_LINK_ITEMS}")
@@ -36,8 +36,8 @@ foreach(variant IN LISTS GB_VARIANTS)
   list(JOIN native "," native)
   if(GB_VARIANT_${variant}_STATIC_TARGET)
     list(APPEND gb_archives "${GB_STAGE_DIR}/lib${variant}.a")
-    string(APPEND GB_PACKAGE_STATIC
-           "${GB_VARIANT_${variant}_STATIC_TARGET}:lib${variant}.a:${native};")
+    list(APPEND GB_PACKAGE_STATIC
+         "${GB_VARIANT_${variant}_STATIC_TARGET}:lib${variant}.a:${native}")
   endif()
 endforeach()
 install(FILES ${gb_archives} DESTINATION "${CMAKE_INSTALL_LIBDIR}")
