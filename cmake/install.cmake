@@ -29,11 +29,7 @@ foreach(variant IN LISTS GB_VARIANTS)
   # target:file:soname, and target:file:native link items (","-separated).
   list(APPEND GB_PACKAGE_SHARED
        "${GB_VARIANT_${variant}_SHARED_TARGET}:${GB_${upper}_FILE}:${GB_${upper}_SONAME}")
-  set(native "${GB_NATIVE_STATIC_LINK_ITEMS}")
-  if(GB_VARIANT_${variant}_FEATURE STREQUAL "override")
-    set(native "${GB_OVERRIDE_NATIVE_STATIC_LINK_ITEMS}")
-  endif()
-  list(JOIN native "," native)
+  list(JOIN GB_VARIANT_${variant}_NATIVE_LINK_ITEMS "," native)
   if(GB_VARIANT_${variant}_STATIC_TARGET)
     list(APPEND gb_archives "${GB_STAGE_DIR}/lib${variant}.a")
     list(APPEND GB_PACKAGE_STATIC
@@ -92,9 +88,9 @@ foreach(variant IN LISTS GB_VARIANTS)
       "# Linked into the program (the whole archive, then what it needs):\n"
       "# cc app.c $(pkg-config --variable=static_link ${gb_pc_module})\n"
       "static_link=-Wl,--whole-archive \${libdir}/lib${variant}.a -Wl,--no-whole-archive "
-      "${GB_OVERRIDE_NATIVE_STATIC_LIBS}\n")
+      "${GB_VARIANT_${variant}_NATIVE_LIBS}\n")
   elseif(GB_VARIANT_${variant}_STATIC_TARGET)
-    set(gb_pc_variables "native_static_libs=${GB_NATIVE_STATIC_LIBS}\n")
+    set(gb_pc_variables "native_static_libs=${GB_VARIANT_${variant}_NATIVE_LIBS}\n")
     set(gb_pc_libs_private "\nLibs.private: \${native_static_libs}")
   endif()
   configure_file("${CMAKE_CURRENT_SOURCE_DIR}/cmake/graphbit-alloc.pc.in"
