@@ -124,8 +124,9 @@ fn main() {
     }
 }
 
-/// The library's name for each variant (without `lib` and `.so`).
-fn library_name(checked: bool, dlopen: bool, whole_process: bool) -> &'static str {
+/// The library's name for each variant (without `lib` and `.so`); a row of
+/// cmake/variants.cmake each (tests/variants.rs calls this function).
+pub(crate) fn library_name(checked: bool, dlopen: bool, whole_process: bool) -> &'static str {
     match (checked, dlopen) {
         _ if whole_process => "graphbit_alloc_override",
         (true, _) => "graphbit_alloc_checked",

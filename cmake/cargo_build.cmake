@@ -7,8 +7,8 @@
 #
 # Inputs: CARGO, MANIFEST, TARGET_DIR, PROFILE (dev|release), FEATURES
 # (comma-separated, may be empty), NO_DEFAULT_FEATURES (ON for a forced
-# backend), NAME (graphbit_alloc, graphbit_alloc_dlopen, graphbit_alloc_checked),
-# STATIC (ON: stage the .a too), STAGE_DIR, VERSION, SONAME_VERSION,
+# backend), NAME (the variant's name, a row of cmake/variants.cmake: the file
+# names lib<NAME>.*), STATIC (ON: stage the .a too), STAGE_DIR, VERSION, SONAME_VERSION,
 # EXPECTED_NATIVE_LIBS (as configured), NATIVE_LIBS_FILE, OBJCOPY (may be empty
 # where there is none), SHARED_SUFFIX (.so, .dylib, .dll).
 
@@ -38,14 +38,14 @@ string(REGEX MATCH "native-static-libs: ([^\n]*)" line "${cargo_stderr}")
 if(NOT STATIC)
   # Only the variant that provides the static library is checked.
 elseif(NOT line)
-  message(FATAL_ERROR "cargo did not print native-static-libs for libgraphbit_alloc.a")
+  message(FATAL_ERROR "cargo did not print native-static-libs for lib${NAME}.a")
 endif()
 string(STRIP "${CMAKE_MATCH_1}" native_libs)
 if(STATIC AND NOT native_libs STREQUAL EXPECTED_NATIVE_LIBS)
   # Configure reads this file first: the next build re-configures with it.
   file(WRITE "${NATIVE_LIBS_FILE}" "${native_libs}\n")
   message(FATAL_ERROR
-    "libgraphbit_alloc.a needs '${native_libs}', but CMake was configured with "
+    "lib${NAME}.a needs '${native_libs}', but CMake was configured with "
     "'${EXPECTED_NATIVE_LIBS}'. Saved to ${NATIVE_LIBS_FILE}: build again, "
     "CMake will re-configure with the new list.")
 endif()

@@ -9,6 +9,12 @@ include(CMakePackageConfigHelpers)
 
 set(gb_cmake_dir "${CMAKE_INSTALL_LIBDIR}/cmake/GraphBitAlloc")
 
+# Each variant of cmake/variants.cmake: its shared library (and links), its
+# archive where it has one, its pkg-config module, and a row of the package
+# config's tables.
+set(gb_archives "")
+set(GB_PACKAGE_SHARED "")
+set(GB_PACKAGE_STATIC "")
 foreach(variant IN LISTS GB_VARIANTS)
   string(TOUPPER "${variant}" upper)
   set(files "${GB_STAGE_DIR}/${GB_${upper}_FILE}")
@@ -20,13 +26,16 @@ foreach(variant IN LISTS GB_VARIANTS)
     DESTINATION "${CMAKE_INSTALL_LIBDIR}"
     PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                 WORLD_READ WORLD_EXECUTE)
+  # target:file:soname, and target:file:native link items (","-separated).
+  list(APPEND GB_PACKAGE_SHARED
+       "${GB_VARIANT_${variant}_SHARED_TARGET}:${GB_${upper}_FILE}:${GB_${upper}_SONAME}")
+  list(JOIN GB_VARIANT_${variant}_NATIVE_LINK_ITEMS "," native)
+  if(GB_VARIANT_${variant}_STATIC_TARGET)
+    list(APPEND gb_archives "${GB_STAGE_DIR}/lib${variant}.a")
+    list(APPEND GB_PACKAGE_STATIC
+         "${GB_VARIANT_${variant}_STATIC_TARGET}:lib${variant}.a:${native}")
+  endif()
 endforeach()
-set(gb_archives "${GB_STAGE_DIR}/libgraphbit_alloc.a" "${GB_STAGE_DIR}/libgraphbit_alloc_dlopen.a")
-set(gb_pc_files graphbit-alloc graphbit-alloc-dlopen graphbit-alloc-checked)
-if(GB_OVERRIDE)
-  list(APPEND gb_archives "${GB_STAGE_DIR}/libgraphbit_alloc_override.a")
-  list(APPEND gb_pc_files graphbit-alloc-override)
-endif()
 install(FILES ${gb_archives} DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(FILES
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.h"
@@ -63,9 +72,29 @@ install(FILES
 file(RELATIVE_PATH GB_PC_TO_PREFIX
      "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 string(REGEX REPLACE "/$" "" GB_PC_TO_PREFIX "${GB_PC_TO_PREFIX}")
-foreach(pc IN LISTS gb_pc_files)
-  configure_file("${CMAKE_CURRENT_SOURCE_DIR}/cmake/${pc}.pc.in"
-                 "${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc" @ONLY)
-  install(FILES "${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc"
+# One template (cmake/graphbit-alloc.pc.in) for every module: the archive's
+# native libraries where there is an archive to link as usual, the override's
+# preload and whole-archive link lines for whole-process mode.
+foreach(variant IN LISTS GB_VARIANTS)
+  string(REPLACE "_" "-" gb_pc_module "${variant}")
+  set(gb_pc_library "${variant}")
+  set(gb_pc_description "${GB_VARIANT_${variant}_DESCRIPTION}")
+  set(gb_pc_variables "")
+  set(gb_pc_libs_private "")
+  if(GB_VARIANT_${variant}_FEATURE STREQUAL "override")
+    string(CONCAT gb_pc_variables
+      "# For LD_PRELOAD: LD_PRELOAD=$(pkg-config --variable=preload ${gb_pc_module}) ./app\n"
+      "preload=\${libdir}/lib${variant}.so\n"
+      "# Linked into the program (the whole archive, then what it needs):\n"
+      "# cc app.c $(pkg-config --variable=static_link ${gb_pc_module})\n"
+      "static_link=-Wl,--whole-archive \${libdir}/lib${variant}.a -Wl,--no-whole-archive "
+      "${GB_VARIANT_${variant}_NATIVE_LIBS}\n")
+  elseif(GB_VARIANT_${variant}_STATIC_TARGET)
+    set(gb_pc_variables "native_static_libs=${GB_VARIANT_${variant}_NATIVE_LIBS}\n")
+    set(gb_pc_libs_private "\nLibs.private: \${native_static_libs}")
+  endif()
+  configure_file("${CMAKE_CURRENT_SOURCE_DIR}/cmake/graphbit-alloc.pc.in"
+                 "${CMAKE_CURRENT_BINARY_DIR}/${gb_pc_module}.pc" @ONLY)
+  install(FILES "${CMAKE_CURRENT_BINARY_DIR}/${gb_pc_module}.pc"
           DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
 endforeach()

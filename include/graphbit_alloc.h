@@ -158,14 +158,12 @@ void *gb_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
  * `gb_alloc` with a leading context argument, which is not used: the
  * `malloc` of CPython's `PyMemAllocatorEx` and NumPy's `PyDataMem_Handler`
  * (both call `malloc(ctx, size)`).
- *
  */
 GB_NODISCARD void *gb_ctx_malloc(void *ctx, size_t size) GB_MALLOC GB_ALLOC_SIZE(2);
 
 /**
  * `gb_calloc` with a leading context argument, which is not used
  * (`PyMemAllocatorEx.calloc`, `PyDataMem_Handler.calloc`).
- *
  */
 GB_NODISCARD
 void *gb_ctx_calloc(void *ctx,
@@ -178,7 +176,6 @@ GB_MALLOC GB_ALLOC_SIZE2(2, 3);
  * (`PyMemAllocatorEx.realloc`, `PyDataMem_Handler.realloc`). As
  * `gb_realloc`, `size` 0 returns a unique minimal block, never NULL on
  * success, which is what CPython's `PyMem_Realloc(p, 0)` expects.
- *
  */
 GB_NODISCARD void *gb_ctx_realloc(void *ctx, void *ptr, size_t size) GB_ALLOC_SIZE(3);
 
@@ -204,7 +201,6 @@ void gb_ctx_free_sized(void *ctx, void *ptr, size_t size);
  * initialised. `size` 0 returns a unique, freeable block. Returns NULL and
  * sets `errno` to `ENOMEM` when `size` is larger than `PTRDIFF_MAX` or the
  * memory cannot be had.
- *
  */
 GB_NODISCARD void *gb_alloc(size_t size) GB_MALLOC GB_ALLOC_SIZE(1);
 
@@ -215,7 +211,6 @@ GB_NODISCARD void *gb_alloc(size_t size) GB_MALLOC GB_ALLOC_SIZE(1);
  * unique, freeable block. Returns NULL and sets `errno` to `ENOMEM` when
  * `count * size` overflows or exceeds `PTRDIFF_MAX`, or the memory cannot
  * be had.
- *
  */
 GB_NODISCARD void *gb_calloc(size_t count, size_t size) GB_MALLOC GB_ALLOC_SIZE2(1, 2);
 
@@ -228,7 +223,6 @@ GB_NODISCARD void *gb_calloc(size_t count, size_t size) GB_MALLOC GB_ALLOC_SIZE2
  * `ptr` untouched and still owned by the caller; `size` above `PTRDIFF_MAX`
  * always fails that way. A block from `gb_aligned_alloc` may be resized; the
  * result has `malloc`'s alignment only.
- *
  */
 GB_NODISCARD void *gb_realloc(void *ptr, size_t size) GB_DEALLOC GB_ALLOC_SIZE(2);
 
@@ -241,7 +235,6 @@ GB_NODISCARD void *gb_realloc(void *ptr, size_t size) GB_DEALLOC GB_ALLOC_SIZE(2
  * when `alignment` is 0 or not a power of two, and to `ENOMEM` when `size`
  * rounded up to `alignment` exceeds `PTRDIFF_MAX` or the memory cannot be
  * had.
- *
  */
 GB_NODISCARD
 void *gb_aligned_alloc(size_t alignment,

@@ -124,7 +124,7 @@ extern "C" {
  * for a block's size (xSize) at every allocation and free for its
  * accounting, and reading the prefix is cheaper than gb_usable_size; it also
  * makes every free sized. The price: a request within 8 bytes of the end of
- * a size class takes the next class. docs/hooks.txt has both ways measured
+ * a size class takes the next class. docs/runs/hooks.txt has both ways measured
  * (bench/hooks.sh): the prefix took 5% fewer instructions and 10% more peak
  * memory. The blocks are 8-byte aligned, which is what sqlite3_malloc
  * promises, and start 8 bytes into a graphbit-alloc block: only sqlite3_free

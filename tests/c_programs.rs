@@ -49,7 +49,7 @@ fn manifest_lists_every_program_and_harness() {
         let reasons: Vec<&str> = r.why_not.split(" / ").map(str::trim).collect();
         for (h, on) in &r.harnesses {
             let explained = reasons.iter().any(|reason| {
-                reason.split_once(':').map_or(false, |(who, why)| {
+                reason.split_once(':').is_some_and(|(who, why)| {
                     !why.trim().is_empty() && who.split(',').any(|w| w.trim() == h)
                 })
             });
@@ -119,7 +119,7 @@ fn every_program_in_the_manifest() {
         .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
     let mut jobs: Vec<(&manifest::Run, Option<Link>)> = Vec::new();
     for r in manifest::runs().iter().filter(|r| r.runs_under("cargo")) {
-        if only.as_ref().map_or(false, |o| !o.contains(&r.name)) {
+        if only.as_ref().is_some_and(|o| !o.contains(&r.name)) {
             continue;
         }
         for link in manifest::links_of(r) {

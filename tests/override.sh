@@ -3,7 +3,8 @@
 # libgraphbit_alloc_override.so and checks it from outside, as a user would
 # preload it.
 #  1. the SONAME, and the exported dynamic symbols against the expected list
-#     (the malloc family, every C++ operator new/delete, the gb_* API of
+#     (the malloc family as the override's source declares it, every C++
+#     operator new/delete the C++ runtime exports, the gb_* API of
 #     include/graphbit_alloc.h, nothing else);
 #  2. c_tests/override/override_semantics.c under glibc and under the
 #     preload, row by row ("=" rows must match; "~" rows are shown);
@@ -48,16 +49,16 @@ fi
 echo "== SONAME and exports"
 soname=$(readelf -d "$LIB" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 [[ $soname == libgraphbit_alloc_override.so.0.* ]] || failed "SONAME is '$soname'"
-expected_c="malloc free calloc realloc reallocarray aligned_alloc posix_memalign memalign valloc
-pvalloc malloc_usable_size free_sized free_aligned_sized cfree malloc_trim mallinfo mallinfo2
-malloc_stats malloc_info mallopt __libc_malloc __libc_free __libc_calloc __libc_realloc
-__libc_memalign __libc_valloc __libc_pvalloc"
-# new/delete: plain, array; nothrow; sized; aligned; sized+aligned; nothrow aligned.
-expected_cxx="_Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnwmSt11align_val_t
-_ZnamSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t
-_ZdlPv _ZdaPv _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvm _ZdaPvm _ZdlPvSt11align_val_t
-_ZdaPvSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t
-_ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t"
+# The expected exports, each from where it is declared rather than typed
+# again here: the C functions are the #[no_mangle] ones of the override's
+# source (src/override*: the whole malloc family, glibc's extensions and
+# __libc_* names); the C++ operators are every operator new/delete that the
+# C++ runtime (libstdc++.so.6) itself exports; the gb_* API is the header's.
+expected_c=$(grep -rh -A1 '#\[no_mangle\]' src/override* | grep -oE '\bfn [A-Za-z_0-9]+' | awk '{print $2}')
+[[ -n $expected_c ]] || failed "no #[no_mangle] functions found in src/override*"
+libstdcxx=$(g++ -print-file-name=libstdc++.so.6)
+expected_cxx=$(nm -D --defined-only "$libstdcxx" | awk '{print $3}' | sed 's/@.*//' | grep -E '^_Z(nw|na|dl|da)' | sort -u)
+[[ -n $expected_cxx ]] || failed "no operator new/delete found in $libstdcxx"
 expected_gb=$(grep -oE '\bgb_[a-z_0-9]+ *\(' include/graphbit_alloc.h | tr -d ' (' | sort -u)
 printf '%s\n' $expected_c $expected_cxx $expected_gb | sort -u >"$WORK/expected.syms"
 nm -D --defined-only "$LIB" | awk '{print $3}' | sed 's/@.*//' | sort -u >"$WORK/actual.syms"
@@ -124,7 +125,7 @@ compare threads "$WORK/threads" "$WORK/tlslib.so"
 
 echo "== stress: threads in rounds, random sizes up to 4 MiB, cross-thread frees, contents checked"
 # The short profile of c_tests/override/override_stress.c (the long one, 10^8
-# operations: bench/override-stress.sh, docs/override-stress.txt).
+# operations: bench/override-stress.sh, docs/runs/override-stress.txt).
 gcc -O2 -std=c11 -Wall -Wextra -pthread -o "$WORK/stress" c_tests/override/override_stress.c -ldl \
     || failed "compile override_stress.c"
 for run in glibc override; do

@@ -5,10 +5,12 @@
 //!   against the shared and the static library; it must exit 0.
 //! - `cmake`: every `GraphBitAlloc::<target>` and `${GraphBitAlloc_<var>}`
 //!   must exist in both the build tree (CMakeLists.txt) and the installed
-//!   package (cmake/GraphBitAllocConfig.cmake.in, cmake/pick_variant.cmake);
+//!   package (cmake/GraphBitAllocConfig.cmake.in, cmake/pick_variant.cmake;
+//!   the variants' targets: cmake/variants.cmake);
 //!   `find_package(GraphBitAlloc X.Y)` must name this version.
 //! - `sh`: every preset, `--bin`, Cargo feature, repository path, library
-//!   file, `-l` name and pkg-config module the commands name must exist.
+//!   file, `-l` name and pkg-config module (a row of cmake/variants.cmake)
+//!   the commands name must exist.
 //!
 //! An HTML comment on the line before a block changes what is done with it:
 //! `<!-- readme-test: skip (why) -->` excludes it (the reason is required),
@@ -16,8 +18,8 @@
 //! agree with it, and every function of the header must be listed),
 //! `checked` runs a C program with the checked library preloaded (it must
 //! abort, saying "double free"), and `figures` before a table checks each
-//! row's number against docs/instructions.txt; `quoted` before `> ` lines
-//! checks that each is a line of docs/bench.txt (the recorded run).
+//! row's number against docs/runs/instructions.txt; `quoted` before `> ` lines
+//! checks that each is a line of docs/runs/bench.txt (the recorded run).
 //!
 //! Run: `cargo test --test readme`.
 
@@ -250,8 +252,12 @@ const fn libc_sigabrt() -> i32 {
 /// Problems with the names a CMake snippet uses (empty: none).
 fn cmake_problems(code: &str) -> Vec<String> {
     let read = |p: &str| std::fs::read_to_string(crate_dir().join(p)).unwrap();
-    let build_tree = read("CMakeLists.txt") + &read("cmake/pick_variant.cmake");
-    let package = read("cmake/GraphBitAllocConfig.cmake.in") + &read("cmake/pick_variant.cmake");
+    // The variants' targets are rows of cmake/variants.cmake, which both the
+    // build tree and the installed package define.
+    let variants = read("cmake/variants.cmake");
+    let build_tree = read("CMakeLists.txt") + &read("cmake/pick_variant.cmake") + &variants;
+    let package =
+        read("cmake/GraphBitAllocConfig.cmake.in") + &read("cmake/pick_variant.cmake") + &variants;
     let has_word = |text: &str, word: &str| {
         text.match_indices(word).any(|(i, _)| {
             let before = text[..i].chars().last();
@@ -411,7 +417,16 @@ fn sh_problems(code: &str) -> Vec<String> {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
                     .collect();
-                if !root.join(format!("cmake/{module}.pc.in")).exists() {
+                // One module per row of cmake/variants.cmake: the variant's
+                // name with "-" for "_".
+                let variants = std::fs::read_to_string(root.join("cmake/variants.cmake"))
+                    .expect("cmake/variants.cmake");
+                let known = variants.lines().any(|l| {
+                    l.strip_prefix("gb_variant(")
+                        .and_then(|row| row.split_whitespace().next())
+                        .is_some_and(|name| name.replace('_', "-") == module)
+                });
+                if !known {
                     problems.push(format!("no pkg-config module {module}"));
                 }
             }
@@ -421,13 +436,13 @@ fn sh_problems(code: &str) -> Vec<String> {
 }
 
 fn check_figures(text: &str) {
-    let instructions = std::fs::read_to_string(crate_dir().join("docs/instructions.txt"))
-        .expect("docs/instructions.txt (bash bench/instructions.sh writes it)");
+    let instructions = std::fs::read_to_string(crate_dir().join("docs/runs/instructions.txt"))
+        .expect("docs/runs/instructions.txt (bash bench/instructions.sh writes it)");
     let lines: Vec<&str> = text.lines().collect();
     let mut checked = 0;
     for (n, line) in lines.iter().enumerate() {
         if directive_of(line).as_deref()
-            != Some("figures (each must equal its row in docs/instructions.txt)")
+            != Some("figures (each must equal its row in docs/runs/instructions.txt)")
         {
             continue;
         }
@@ -446,7 +461,7 @@ fn check_figures(text: &str) {
             assert_eq!(
                 measured,
                 Some(figure),
-                "README.md:{}: `{label}` is {figure} in the README; docs/instructions.txt says {measured:?}",
+                "README.md:{}: `{label}` is {figure} in the README; docs/runs/instructions.txt says {measured:?}",
                 n + 1
             );
             checked += 1;
@@ -456,17 +471,17 @@ fn check_figures(text: &str) {
 }
 
 /// `<!-- readme-test: quoted ... -->`: each `> ` line after it, as written,
-/// is a line of docs/bench.txt (after its leading spaces), so the README's
+/// is a line of docs/runs/bench.txt (after its leading spaces), so the README's
 /// performance summary is the recorded run's own words.
 fn check_quoted(text: &str) {
-    let bench = std::fs::read_to_string(crate_dir().join("docs/bench.txt"))
-        .expect("docs/bench.txt (gb-bench writes it; docs/performance.md says how)");
+    let bench = std::fs::read_to_string(crate_dir().join("docs/runs/bench.txt"))
+        .expect("docs/runs/bench.txt (gb-bench writes it; docs/performance.md says how)");
     let recorded: BTreeSet<&str> = bench.lines().map(str::trim).collect();
     let lines: Vec<&str> = text.lines().collect();
     let mut checked = 0;
     for (n, line) in lines.iter().enumerate() {
         if directive_of(line).as_deref()
-            != Some("quoted (each line must be a line of docs/bench.txt)")
+            != Some("quoted (each line must be a line of docs/runs/bench.txt)")
         {
             continue;
         }
@@ -477,7 +492,7 @@ fn check_quoted(text: &str) {
         {
             assert!(
                 recorded.contains(quote.trim()),
-                "README.md:{}: not a line of docs/bench.txt: {quote}",
+                "README.md:{}: not a line of docs/runs/bench.txt: {quote}",
                 n + 2 + k
             );
             checked += 1;
@@ -619,4 +634,25 @@ fn readme_checks_reject_what_is_wrong() {
     let bad = write_source("block-bad.c", "int main(void) { return undefined_name; }\n");
     let exe = work_dir().join("block-bad");
     assert!(std::panic::catch_unwind(|| build(&bad, false, Link::Shared, &exe, &[])).is_err());
+}
+
+/// The README's test command (the `sh` line that runs the `test` workflow)
+/// is one line that sets up and tests, and .ci/run runs it as written.
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let text = readme();
+    let command = text
+        .lines()
+        .map(|l| l.split(" #").next().unwrap().trim())
+        .find(|l| l.ends_with("cmake --workflow --preset test"))
+        .expect("README.md: no line ending in `cmake --workflow --preset test`");
+    assert!(
+        command.starts_with("bash tests/cmake/install-deps.sh && "),
+        "README.md: the test command must set up first: {command}"
+    );
+    let ci = std::fs::read_to_string(crate_dir().join(".ci/run")).expect(".ci/run");
+    assert!(
+        ci.lines().any(|l| l.trim() == command),
+        ".ci/run does not run the README's test command as written: {command}"
+    );
 }

@@ -18,6 +18,38 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 stress_ops=${GB_SAN_STRESS_OPS:-400000}
+# --print-manifest: print the manifest's rows as this script reads them
+# (name|source|link|pkg-config|args|env|harnesses) and stop.
+print_manifest=0
+[ "${1:-}" = --print-manifest ] && print_manifest=1
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/sanitizers"
+lib="$CARGO_TARGET_DIR/release/libgraphbit_alloc.so"
+
+# The manifest's runs: name|source|link|pkg-config|args|env|harnesses|why not.
+manifest=c_tests/programs.txt
+trim() { local v=$1; v=${v#"${v%%[![:space:]]*}"}; v=${v%"${v##*[![:space:]]}"}; printf '%s' "$v"; }
+runs=()
+while IFS= read -r line; do
+    case $(trim "$line") in '#'* | '') continue ;; esac
+    IFS='|' read -r name source link pkg args env harnesses _ <<<"$line"
+    name=$(trim "$name") source=$(trim "$source") pkg=$(trim "$pkg") args=$(trim "$args") env=$(trim "$env")
+    if [ "$print_manifest" = 1 ]; then
+        # Lists as words joined by one space (tests/manifest_parsers.rs).
+        # shellcheck disable=SC2086 # word splitting is the point
+        printf '%s|%s|%s|%s|%s|%s|%s\n' "$name" "$source" "$(echo $link)" "$(echo $pkg)" \
+            "$(echo $args)" "$(echo $env)" "$(echo $harnesses)"
+        continue
+    fi
+    args=${args//@LIB@/$lib}
+    # GB_SAN_STRESS_OPS: stress THREADS OPS SEED, OPS scaled from the 4-thread run's 400000.
+    if [ "$source" = stress.c ] && [ -n "${GB_SAN_STRESS_OPS:-}" ]; then
+        read -r t o seed <<<"$args"
+        args="$t $((o * GB_SAN_STRESS_OPS / 400000)) $seed"
+    fi
+    runs+=("$name|$source|$(trim "$link")|$pkg|$args|$env| $(trim "$harnesses") ")
+done <"$manifest"
+[ "$print_manifest" = 1 ] && exit 0
+[ ${#runs[@]} -gt 0 ] || { echo "sanitizers: no runs in $manifest" >&2; exit 1; }
 
 need=()
 command -v gcc >/dev/null || need+=(gcc)
@@ -32,32 +64,12 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/sanitizers"
 cargo build --release --no-default-features --features backend-system,global-allocator --lib
-lib="$CARGO_TARGET_DIR/release/libgraphbit_alloc.so"
 out="$CARGO_TARGET_DIR/c"
 mkdir -p "$out"
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 ln -sf "$lib" "$out/$soname"
 ln -sf "$lib" "$out/libgraphbit_alloc.so"
-
-# The manifest's runs: name|source|link|pkg-config|args|env|harnesses|why not.
-manifest=c_tests/programs.txt
-trim() { local v=$1; v=${v#"${v%%[![:space:]]*}"}; v=${v%"${v##*[![:space:]]}"}; printf '%s' "$v"; }
-runs=()
-while IFS= read -r line; do
-    case $(trim "$line") in '#'* | '') continue ;; esac
-    IFS='|' read -r name source link pkg args env harnesses _ <<<"$line"
-    name=$(trim "$name") source=$(trim "$source") pkg=$(trim "$pkg") args=$(trim "$args") env=$(trim "$env")
-    args=${args//@LIB@/$lib}
-    # GB_SAN_STRESS_OPS: stress THREADS OPS SEED, OPS scaled from the 4-thread run's 400000.
-    if [ "$source" = stress.c ] && [ -n "${GB_SAN_STRESS_OPS:-}" ]; then
-        read -r t o seed <<<"$args"
-        args="$t $((o * GB_SAN_STRESS_OPS / 400000)) $seed"
-    fi
-    runs+=("$name|$source|$(trim "$link")|$pkg|$args|$env| $(trim "$harnesses") ")
-done <"$manifest"
-[ ${#runs[@]} -gt 0 ] || { echo "sanitizers: no runs in $manifest" >&2; exit 1; }
 
 # Each program against the shared library (the tools run one library; the
 # static one is the same code), or, for link "none", loading it itself.

@@ -1,4 +1,4 @@
-//! The backend's built-in tuning (issue 7) is what the library runs with, and
+//! The backend's built-in tuning is what the library runs with, and
 //! the backend's run-time variable still overrides it. Read back as
 //! `gb-info --json` prints it (`build.settings_in_effect`, name: value), in a
 //! process whose environment the test controls.

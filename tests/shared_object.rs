@@ -14,7 +14,7 @@ fn header_functions() -> BTreeSet<String> {
         .lines()
         .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with('/'))
         .filter_map(|l| l.split_once('(').map(|(head, _)| head))
-        .filter_map(|head| head.split(|c: char| c == ' ' || c == '*').last())
+        .filter_map(|head| head.split([' ', '*']).next_back())
         // Not the attribute macros of a wrapped declaration's last line.
         .filter(|name| !name.is_empty() && !name.starts_with("GB_"))
         .map(str::to_string)

@@ -34,5 +34,15 @@ pub fn generate_header(crate_dir: &std::path::Path, version: &str) -> String {
         .generate()
         .expect("cbindgen can read the crate")
         .write(&mut out);
-    String::from_utf8(out).expect("header is UTF-8")
+    let header = String::from_utf8(out).expect("header is UTF-8");
+    // A `///` line left empty before a `cbindgen:` annotation (which cbindgen
+    // drops) would end the comment block with an empty ` *` line.
+    let mut lines: Vec<&str> = Vec::new();
+    for line in header.split_inclusive('\n') {
+        if line.trim_end() == " */" && lines.last().is_some_and(|l| l.trim_end() == " *") {
+            lines.pop();
+        }
+        lines.push(line);
+    }
+    lines.concat()
 }

@@ -480,6 +480,19 @@ _CRATE_FILES = ["Cargo.toml", "Cargo.lock", "build.rs", "cbindgen.toml", ".cargo
                 "README.md", "src", "backend-auto", "tools", "include"]
 
 
+def _sdist_manifest(text):
+    """Cargo.toml as the sdist ships it: the workspace members the sdist does
+    not carry (gb-bench, the benchmark) are left out, or cargo would fail to
+    load their manifests."""
+    found = re.search(r"^members = \[(.*?)\]", text, re.M | re.S)
+    if not found:
+        raise RuntimeError("gb_build_backend: no `members = [...]` in Cargo.toml's [workspace]")
+    members = re.findall(r'"([^"]+)"', found.group(1))
+    kept = [m for m in members if m == "." or m in _CRATE_FILES]
+    listed = ", ".join(f'"{m}"' for m in kept)
+    return text[:found.start()] + f"members = [{listed}]" + text[found.end():]
+
+
 def _crate_members():
     crate = _crate_dir()
     for entry in _CRATE_FILES:
@@ -487,7 +500,10 @@ def _crate_members():
         paths = sorted(path.rglob("*")) if path.is_dir() else [path]
         for file in paths:
             if file.is_file() and "target" not in file.relative_to(crate).parts:
-                yield f"rust/{file.relative_to(crate).as_posix()}", file.read_bytes()
+                data = file.read_bytes()
+                if entry == "Cargo.toml":
+                    data = _sdist_manifest(data.decode()).encode()
+                yield f"rust/{file.relative_to(crate).as_posix()}", data
 
 
 def build_sdist(sdist_directory, config_settings=None):

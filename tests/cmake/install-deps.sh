@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one setup step of the README: installs, when missing, what
 # `cmake --workflow --preset test*` and `cargo test` need -- cmake (>= 3.25),
-# pkg-config, a C and C++ compiler, python3 with pip (apt) and pytest (pip,
+# pkg-config, a C and C++ compiler, clang-format (.ci/run's format check),
+# python3 with pip (apt) and pytest (pip,
 # or apt where pip may not install: PEP 668), the programs tests/override.sh
 # runs under the preload (perl, git, sqlite3, lua5.4), the libraries the
 # c_tests/hooks/ programs run with graphbit-alloc installed in them (Lua,
@@ -33,6 +34,8 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
 command -v c++ >/dev/null || missing+=(g++)
 command -v readelf >/dev/null || missing+=(binutils)
+# .ci/run's C and C++ format check (.clang-format)
+command -v clang-format >/dev/null || missing+=(clang-format)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 # The whole-process tests (tests/override.sh) run Debian's own programs

@@ -47,15 +47,39 @@ pub fn install_shared_library(path: &std::path::Path) {
     // SAFETY: each symbol has the signature the header declares.
     unsafe {
         install(Api {
-            alloc: core::mem::transmute(symbol("gb_alloc")),
-            calloc: core::mem::transmute(symbol("gb_calloc")),
-            realloc: core::mem::transmute(symbol("gb_realloc")),
-            aligned_alloc: core::mem::transmute(symbol("gb_aligned_alloc")),
-            free: core::mem::transmute(symbol("gb_free")),
-            free_sized: core::mem::transmute(symbol("gb_free_sized")),
-            free_aligned_sized: core::mem::transmute(symbol("gb_free_aligned_sized")),
-            usable_size: core::mem::transmute(symbol("gb_usable_size")),
-            allocator_name: core::mem::transmute(symbol("gb_allocator_name")),
+            alloc: core::mem::transmute::<*mut c_void, unsafe extern "C" fn(usize) -> *mut c_void>(
+                symbol("gb_alloc"),
+            ),
+            calloc: core::mem::transmute::<
+                *mut c_void,
+                unsafe extern "C" fn(usize, usize) -> *mut c_void,
+            >(symbol("gb_calloc")),
+            realloc: core::mem::transmute::<
+                *mut c_void,
+                unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void,
+            >(symbol("gb_realloc")),
+            aligned_alloc: core::mem::transmute::<
+                *mut c_void,
+                unsafe extern "C" fn(usize, usize) -> *mut c_void,
+            >(symbol("gb_aligned_alloc")),
+            free: core::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut c_void)>(symbol(
+                "gb_free",
+            )),
+            free_sized: core::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut c_void, usize)>(
+                symbol("gb_free_sized"),
+            ),
+            free_aligned_sized: core::mem::transmute::<
+                *mut c_void,
+                unsafe extern "C" fn(*mut c_void, usize, usize),
+            >(symbol("gb_free_aligned_sized")),
+            usable_size: core::mem::transmute::<
+                *mut c_void,
+                unsafe extern "C" fn(*const c_void) -> usize,
+            >(symbol("gb_usable_size")),
+            allocator_name: core::mem::transmute::<
+                *mut c_void,
+                unsafe extern "C" fn() -> *const c_char,
+            >(symbol("gb_allocator_name")),
         });
     }
 }

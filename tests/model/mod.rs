@@ -244,6 +244,9 @@ fn patterned(size: usize) -> impl Iterator<Item = core::ops::Range<usize>> {
 }
 
 /// The block's bytes in `range`, as a slice.
+// The block is reached through the raw pointer `Live` holds, not through the
+// reference, which only names which block.
+#[allow(clippy::mut_from_ref)]
 fn bytes(b: &Live, range: core::ops::Range<usize>) -> &mut [u8] {
     // SAFETY: range lies within a live block of b.size bytes.
     unsafe { core::slice::from_raw_parts_mut(b.ptr.add(range.start), range.len()) }

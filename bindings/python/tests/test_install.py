@@ -175,6 +175,28 @@ def test_sdist_carries_the_crate(tmp_path):
     assert not any(".so" in m or "/target/" in m or m.startswith("tests/") for m in members)
 
 
+def test_wheel_builds_from_the_sdist(tmp_path):
+    # What pip does with the sdist on a machine without the repository:
+    # extract it and build a wheel there (offline: cargo has the crates), the
+    # library built by cargo from the sdist's rust/.
+    name = gb_build_backend.build_sdist(str(tmp_path))
+    with tarfile.open(tmp_path / name) as tar:
+        tar.extractall(tmp_path / "src", filter="data")
+    (source,) = (tmp_path / "src").iterdir()
+    manifest = (source / "rust" / "Cargo.toml").read_text()
+    assert 'members = [".", "backend-auto"]' in manifest, manifest
+    wheels = tmp_path / "wheels"
+    env = clean_env(CARGO_NET_OFFLINE="true")
+    env.pop("GRAPHBIT_ALLOC_BUILD_LIB", None)  # cargo must build it
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "-w", str(wheels), str(source)], env, tmp_path)
+    (wheel,) = wheels.glob("*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        library = z.read(f"graphbit_alloc/{LIBRARY}")
+    assert library.startswith(b"\x7fELF"), library[:4]
+    assert b"libgraphbit_alloc_dlopen.so." in library
+
+
 def test_backend_refuses_the_initial_exec_library(tmp_path, monkeypatch):
     # A copy of the dlopen library renamed (SONAME) to the default variant's.
     data = pathlib.Path(gb.library().path).read_bytes()
