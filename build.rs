@@ -52,7 +52,11 @@ fn main() {
     );
     println!("cargo::rustc-env=GB_BACKEND={backend}");
     // The variant's library name, for the tests and the verification report.
-    let name = library_name(feature("checked"), feature("dlopen"), feature("override"));
+    let name = if feature("override-checked") {
+        "graphbit_alloc_override_checked"
+    } else {
+        library_name(feature("checked"), feature("dlopen"), feature("override"))
+    };
     println!("cargo::rustc-env=GB_LIBRARY_NAME={name}");
 
     if target_os == "linux" {
@@ -96,8 +100,11 @@ fn main() {
         // Whole-process mode: the C++ operator new/delete bodies
         // (src/override_new.cpp), calling the backend's entry points.
         println!("cargo::rerun-if-changed=src/override_new.cpp");
-        cc::Build::new()
-            .cpp(true)
+        let mut new = cc::Build::new();
+        if feature("override-checked") {
+            new.define("GB_CHECKED_OVERRIDE", None);
+        }
+        new.cpp(true)
             .file("src/override_new.cpp")
             .std("c++17")
             .define(

@@ -46,6 +46,11 @@ mod backend;
 // Compiled in every build (so it cannot rot), called only with `checked`.
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
 mod checked;
+/// The checked override (Cargo feature `override-checked`).
+///
+/// cbindgen:ignore
+#[cfg(feature = "override-checked")]
+mod checked_override;
 pub mod diagnostics;
 mod errno;
 /// `GB_STATS_AT_EXIT=1`: a summary on stderr at exit (ELF platforms).
@@ -58,6 +63,9 @@ pub mod ffi;
 /// cbindgen:ignore
 #[cfg(feature = "override")]
 mod override_malloc;
+/// cbindgen:ignore
+#[cfg(feature = "override-checked")]
+mod quarantine;
 mod verify;
 
 pub use ffi::*;

@@ -41,7 +41,11 @@
 use core::ffi::{c_int, c_void, CStr};
 use core::fmt::Write as _;
 
-use crate::backend::{self, Backend, Heap};
+#[cfg(not(feature = "override-checked"))]
+use crate::backend::Backend;
+use crate::backend::{self, Heap};
+#[cfg(feature = "override-checked")]
+use crate::checked_override::Checked as Backend;
 use crate::errno;
 
 #[cfg(gb_backend = "system")]
