@@ -16,7 +16,7 @@
 //! On top of checked mode:
 //! - canary: each block is asked of the backend one byte larger than
 //!   requested, and the slack of its size class after the requested size
-//!   (at least 1 byte, at most [`CANARY_MAX`]) is filled with bytes derived
+//!   (at least 1 byte; its first and last [`CANARY_MAX`] bytes) is filled with bytes derived
 //!   from the address; a free or `realloc` that finds one changed reports an
 //!   overflow (so does an underflow into the previous block's slack, when
 //!   that block is freed);
@@ -36,7 +36,9 @@ use crate::{errno, quarantine};
 
 /// Largest size any function accepts: `PTRDIFF_MAX`.
 const MAX_SIZE: usize = isize::MAX as usize;
-/// Most slack bytes written and checked after a block's requested size.
+/// Slack bytes written and checked: this many right after the requested
+/// size (an overflow) and this many at the end of the slack (an underflow
+/// from the next block), all of it when the slack is smaller.
 pub(crate) const CANARY_MAX: usize = 256;
 
 /// How a block was allocated, kept in the record's alignment field with the
@@ -137,24 +139,25 @@ fn canary_byte(address: usize, offset: usize) -> u8 {
     0x80 | ((mixed >> 56) as u8 & 0x7e)
 }
 
-/// Slack bytes of a block given its requested size.
+/// The offsets (past the requested size) of a block's canary bytes: the
+/// start and the end of its slack.
 ///
 /// # Safety
 /// `ptr` is a live block of the backend.
-unsafe fn canary_len(ptr: *mut c_void, size: usize) -> usize {
+unsafe fn canary_offsets(ptr: *mut c_void, size: usize) -> impl Iterator<Item = usize> {
     // SAFETY: as the caller promises.
-    let usable = unsafe { Backend::usable_size(ptr) };
-    usable.saturating_sub(size).min(CANARY_MAX)
+    let slack = unsafe { Backend::usable_size(ptr) }.saturating_sub(size);
+    let head = slack.min(CANARY_MAX);
+    (0..head).chain(slack.saturating_sub(CANARY_MAX).max(head)..slack)
 }
 
 /// # Safety
 /// `ptr` is a live block of the backend with at least `size + 1` usable bytes.
 unsafe fn write_canary(ptr: *mut c_void, size: usize) {
     let address = ptr as usize;
-    // SAFETY: as the caller promises.
-    let n = unsafe { canary_len(ptr, size) };
     let start = ptr.cast::<u8>();
-    for i in 0..n {
+    // SAFETY: as the caller promises.
+    for i in unsafe { canary_offsets(ptr, size) } {
         // SAFETY: within the block's usable bytes.
         unsafe { start.add(size + i).write(canary_byte(address, i)) };
     }
@@ -166,10 +169,9 @@ unsafe fn write_canary(ptr: *mut c_void, size: usize) {
 /// `ptr` is a block of the backend just taken out of the record.
 unsafe fn check_canary(function: &str, ptr: *mut c_void, size: usize, field: usize) {
     let address = ptr as usize;
-    // SAFETY: as the caller promises.
-    let n = unsafe { canary_len(ptr, size) };
     let start = ptr.cast::<u8>();
-    for i in 0..n {
+    // SAFETY: as the caller promises.
+    for i in unsafe { canary_offsets(ptr, size) } {
         // SAFETY: within the block's usable bytes.
         let found = unsafe { start.add(size + i).read() };
         if found != canary_byte(address, i) {
