@@ -1,9 +1,9 @@
 # cmake --install: the layout cargo-c gives a C library, plus a CMake package.
-#   lib/libgraphbit_alloc{,_dlopen,_checked,_override}.so.X.Y.Z, .so.<SONAME
+#   lib/libgraphbit_alloc{,_dlopen,_checked,_override,_override_checked}.so.X.Y.Z, .so.<SONAME
 #   version> and .so links; lib/libgraphbit_alloc{,_dlopen,_override}.a
 #   (_override: where whole-process mode is built, GB_OVERRIDE)
 #   include/graphbit_alloc.h, graphbit_alloc.hpp, graphbit_alloc_hooks.h
-#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override}.pc
+#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override,-override-checked}.pc
 #   lib/cmake/GraphBitAlloc/GraphBitAllocConfig.cmake (+ ConfigVersion)
 include(CMakePackageConfigHelpers)
 
@@ -25,7 +25,7 @@ set(gb_archives "${GB_STAGE_DIR}/libgraphbit_alloc.a" "${GB_STAGE_DIR}/libgraphb
 set(gb_pc_files graphbit-alloc graphbit-alloc-dlopen graphbit-alloc-checked)
 if(GB_OVERRIDE)
   list(APPEND gb_archives "${GB_STAGE_DIR}/libgraphbit_alloc_override.a")
-  list(APPEND gb_pc_files graphbit-alloc-override)
+  list(APPEND gb_pc_files graphbit-alloc-override graphbit-alloc-override-checked)
 endif()
 install(FILES ${gb_archives} DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(FILES
