@@ -47,7 +47,7 @@ fi
 
 echo "== SONAME and exports"
 soname=$(readelf -d "$LIB" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
-[[ $soname == libgraphbit_alloc_override.so.0.* ]] || failed "SONAME is '$soname'"
+[[ $soname == libgraphbit_alloc_override?(_checked).so.0.* ]] || failed "SONAME is '$soname'"
 expected_c="malloc free calloc realloc reallocarray aligned_alloc posix_memalign memalign valloc
 pvalloc malloc_usable_size free_sized free_aligned_sized cfree malloc_trim mallinfo mallinfo2
 malloc_stats malloc_info mallopt __libc_malloc __libc_free __libc_calloc __libc_realloc
