@@ -57,6 +57,11 @@ mod errno;
 #[cfg(target_os = "linux")]
 mod exit_stats;
 pub mod ffi;
+/// The default override's cheap check on `free`.
+///
+/// cbindgen:ignore
+#[cfg(feature = "override")]
+mod override_guard;
 /// The whole-process malloc family (Cargo feature `override`): not part of
 /// the prefixed C API, so not in its header.
 ///
