@@ -97,7 +97,7 @@ declare -A total
     echo "# crash = a signal, no message; silent = unnoticed. $(date -u +%Y-%m-%d), $(ldd --version | head -1)"
     echo "# gb-*-api columns: the case through gb_alloc/gb_free/gb_free_sized of that library."
     printf '%-26s %-6s' case size
-    printf ' %-19s' "${names[@]}"
+    printf ' %-22s' "${names[@]}"
     echo
     for c in $("$WORK/misuse_matrix" list); do
         for s in 8 4096 262144; do
@@ -105,12 +105,12 @@ declare -A total
             for i in "${!names[@]}"; do
                 v=$(cell "${envs[$i]}" -- "$c" "$s" "${apis[$i]}")
                 [[ $v == caught ]] && total[$i]=$((${total[$i]:-0} + 1))
-                printf ' %-19s' "$v"
+                printf ' %-22s' "$v"
             done
             echo
         done
     done
     printf '%-33s' "caught (of $((3 * $("$WORK/misuse_matrix" list | wc -l))))"
-    for i in "${!names[@]}"; do printf ' %-19s' "${total[$i]:-0}"; done
+    for i in "${!names[@]}"; do printf ' %-22s' "${total[$i]:-0}"; done
     echo
 } | tee "$OUT"
