@@ -52,7 +52,12 @@ fn main() {
     );
     println!("cargo::rustc-env=GB_BACKEND={backend}");
     // The variant's library name, for the tests and the verification report.
-    let name = library_name(feature("checked"), feature("dlopen"), feature("override"));
+    let name = library_name(
+        feature("checked"),
+        feature("dlopen"),
+        feature("override"),
+        feature("override-checked"),
+    );
     println!("cargo::rustc-env=GB_LIBRARY_NAME={name}");
 
     if target_os == "linux" {
@@ -96,8 +101,11 @@ fn main() {
         // Whole-process mode: the C++ operator new/delete bodies
         // (src/override_new.cpp), calling the backend's entry points.
         println!("cargo::rerun-if-changed=src/override_new.cpp");
-        cc::Build::new()
-            .cpp(true)
+        let mut new = cc::Build::new();
+        if feature("override-checked") {
+            new.define("GB_CHECKED_OVERRIDE", None);
+        }
+        new.cpp(true)
             .file("src/override_new.cpp")
             .std("c++17")
             .define(
@@ -126,8 +134,14 @@ fn main() {
 
 /// The library's name for each variant (without `lib` and `.so`); a row of
 /// cmake/variants.cmake each (tests/variants.rs calls this function).
-pub(crate) fn library_name(checked: bool, dlopen: bool, whole_process: bool) -> &'static str {
+pub(crate) fn library_name(
+    checked: bool,
+    dlopen: bool,
+    whole_process: bool,
+    whole_process_checked: bool,
+) -> &'static str {
     match (checked, dlopen) {
+        _ if whole_process_checked => "graphbit_alloc_override_checked",
         _ if whole_process => "graphbit_alloc_override",
         (true, _) => "graphbit_alloc_checked",
         (false, true) => "graphbit_alloc_dlopen",

@@ -1,9 +1,9 @@
 # cmake --install: the layout cargo-c gives a C library, plus a CMake package.
-#   lib/libgraphbit_alloc{,_dlopen,_checked,_override}.so.X.Y.Z, .so.<SONAME
+#   lib/libgraphbit_alloc{,_dlopen,_checked,_override,_override_checked}.so.X.Y.Z, .so.<SONAME
 #   version> and .so links; lib/libgraphbit_alloc{,_dlopen,_override}.a
 #   (_override: where whole-process mode is built, GB_OVERRIDE)
 #   include/graphbit_alloc.h, graphbit_alloc.hpp, graphbit_alloc_hooks.h
-#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override}.pc
+#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override,-override-checked}.pc
 #   lib/cmake/GraphBitAlloc/GraphBitAllocConfig.cmake (+ ConfigVersion)
 include(CMakePackageConfigHelpers)
 
@@ -81,14 +81,17 @@ foreach(variant IN LISTS GB_VARIANTS)
   set(gb_pc_description "${GB_VARIANT_${variant}_DESCRIPTION}")
   set(gb_pc_variables "")
   set(gb_pc_libs_private "")
-  if(GB_VARIANT_${variant}_FEATURE STREQUAL "override")
+  if(GB_VARIANT_${variant}_FEATURE MATCHES "^override")
     string(CONCAT gb_pc_variables
       "# For LD_PRELOAD: LD_PRELOAD=$(pkg-config --variable=preload ${gb_pc_module}) ./app\n"
-      "preload=\${libdir}/lib${variant}.so\n"
-      "# Linked into the program (the whole archive, then what it needs):\n"
-      "# cc app.c $(pkg-config --variable=static_link ${gb_pc_module})\n"
-      "static_link=-Wl,--whole-archive \${libdir}/lib${variant}.a -Wl,--no-whole-archive "
-      "${GB_VARIANT_${variant}_NATIVE_LIBS}\n")
+      "preload=\${libdir}/lib${variant}.so\n")
+    if(GB_VARIANT_${variant}_STATIC_TARGET)
+      string(CONCAT gb_pc_variables "${gb_pc_variables}"
+        "# Linked into the program (the whole archive, then what it needs):\n"
+        "# cc app.c $(pkg-config --variable=static_link ${gb_pc_module})\n"
+        "static_link=-Wl,--whole-archive \${libdir}/lib${variant}.a -Wl,--no-whole-archive "
+        "${GB_VARIANT_${variant}_NATIVE_LIBS}\n")
+    endif()
   elseif(GB_VARIANT_${variant}_STATIC_TARGET)
     set(gb_pc_variables "native_static_libs=${GB_VARIANT_${variant}_NATIVE_LIBS}\n")
     set(gb_pc_libs_private "\nLibs.private: \${native_static_libs}")

@@ -11,3 +11,4 @@ gb_variant(graphbit_alloc          ""        graphbit_alloc_exe     graphbit_all
 gb_variant(graphbit_alloc_dlopen   dlopen    graphbit_alloc_dlopen  graphbit_alloc_dlopen_static "for shared objects that may be loaded with dlopen")
 gb_variant(graphbit_alloc_checked  checked   graphbit_alloc_checked -                            "checked mode: every free and realloc checked")
 gb_variant(graphbit_alloc_override override  override               override_archive             "whole-process mode: the process's malloc and C++ new/delete")
+gb_variant(graphbit_alloc_override_checked override-checked override_checked - "checked whole-process mode: the process's malloc and C++ new/delete, every free checked")

@@ -73,6 +73,11 @@ mod backend;
 // Compiled in every build (so it cannot rot), called only with `checked`.
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
 mod checked;
+/// The checked override (Cargo feature `override-checked`).
+///
+/// cbindgen:ignore
+#[cfg(feature = "override-checked")]
+mod checked_override;
 pub mod diagnostics;
 mod errno;
 /// `GB_STATS_AT_EXIT=1`: a summary on stderr at exit (ELF platforms).
@@ -80,12 +85,20 @@ mod errno;
 mod exit_stats;
 pub mod ffi;
 mod global;
+/// The default override's cheap check on `free`.
+///
+/// cbindgen:ignore
+#[cfg(feature = "override")]
+mod override_guard;
 /// The whole-process malloc family (Cargo feature `override`): not part of
 /// the prefixed C API, so not in its header.
 ///
 /// cbindgen:ignore
 #[cfg(feature = "override")]
 mod override_malloc;
+/// cbindgen:ignore
+#[cfg(feature = "override-checked")]
+mod quarantine;
 mod verify;
 
 pub use api::*;

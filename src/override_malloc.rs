@@ -41,7 +41,11 @@
 use core::ffi::{c_int, c_void, CStr};
 use core::fmt::Write as _;
 
-use crate::backend::{self, Backend, Heap};
+#[cfg(not(feature = "override-checked"))]
+use crate::backend::Backend;
+use crate::backend::{self, Heap};
+#[cfg(feature = "override-checked")]
+use crate::checked_override::Checked as Backend;
 use crate::errno;
 
 #[cfg(gb_backend = "system")]
@@ -181,6 +185,7 @@ unsafe fn malloc_large(size: usize) -> *mut c_void {
 /// `free(3)`: NULL or a block of this library; keeps `errno`.
 #[no_mangle]
 pub unsafe extern "C" fn free(ptr: *mut c_void) {
+    crate::override_guard::check_free("free", ptr);
     // SAFETY: NULL or a live block (caller's contract).
     unsafe { Backend::free(ptr) }
 }
@@ -189,6 +194,7 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
 /// old binaries).
 #[no_mangle]
 pub unsafe extern "C" fn cfree(ptr: *mut c_void) {
+    crate::override_guard::check_free("cfree", ptr);
     // SAFETY: as free.
     unsafe { Backend::free(ptr) }
 }
@@ -335,6 +341,7 @@ pub unsafe extern "C" fn __libc_malloc(size: usize) -> *mut c_void {
 /// `__libc_free`: `free`.
 #[no_mangle]
 pub unsafe extern "C" fn __libc_free(ptr: *mut c_void) {
+    crate::override_guard::check_free("__libc_free", ptr);
     // SAFETY: as free.
     unsafe { Backend::free(ptr) }
 }

@@ -16,7 +16,28 @@
 #include <cstdint>
 #include <new>
 
-#if defined(GB_BACKEND_JEMALLOC)
+#if defined(GB_CHECKED_OVERRIDE)
+// The checked override (src/checked_override.rs): every block recorded and
+// every delete checked; size SIZE_MAX and alignment 0 mean "not given".
+extern "C" {
+void *gb_override_checked_new(size_t size, size_t alignment);
+void gb_override_checked_delete(void *ptr, size_t size, size_t alignment);
+}
+static inline void *backend_alloc(size_t size) { return gb_override_checked_new(size, 0); }
+static inline void *backend_aligned_alloc(size_t alignment, size_t size) {
+    return gb_override_checked_new(size, alignment);
+}
+static inline void backend_free(void *ptr) { gb_override_checked_delete(ptr, SIZE_MAX, 0); }
+static inline void backend_free_aligned(void *ptr, size_t alignment) {
+    gb_override_checked_delete(ptr, SIZE_MAX, alignment);
+}
+static inline void backend_free_sized(void *ptr, size_t size) {
+    gb_override_checked_delete(ptr, size, 0);
+}
+static inline void backend_free_aligned_sized(void *ptr, size_t alignment, size_t size) {
+    gb_override_checked_delete(ptr, size, alignment);
+}
+#elif defined(GB_BACKEND_JEMALLOC)
 extern "C" {
 void *_rjem_malloc(size_t size);
 void *_rjem_aligned_alloc(size_t alignment, size_t size);
@@ -148,8 +169,13 @@ GB_HIDDEN void *gb_override_cxx_new_aligned_nothrow(size_t size, std::align_val_
 // backend finds the block's size itself.
 GB_HIDDEN void gb_override_cxx_delete(void *ptr) noexcept { backend_free(ptr); }
 
-GB_HIDDEN void gb_override_cxx_delete_aligned(void *ptr, std::align_val_t) noexcept {
+GB_HIDDEN void gb_override_cxx_delete_aligned(void *ptr, std::align_val_t alignment) noexcept {
+#if defined(GB_CHECKED_OVERRIDE)
+    backend_free_aligned(ptr, static_cast<size_t>(alignment));
+#else
+    (void)alignment;
     backend_free(ptr);
+#endif
 }
 
 GB_HIDDEN void gb_override_cxx_delete_sized(void *ptr, size_t size) noexcept {

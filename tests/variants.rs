@@ -112,6 +112,7 @@ fn every_row_is_named_as_build_rs_names_it() {
             on.contains("checked"),
             on.contains("dlopen"),
             on.contains("override"),
+            on.contains("override-checked"),
         );
         assert_eq!(
             row.name, name,
@@ -125,8 +126,10 @@ fn every_row_is_named_as_build_rs_names_it() {
 fn every_name_build_rs_gives_has_a_row() {
     let table: BTreeSet<String> = rows().into_iter().map(|r| r.name).collect();
     let mut from_build_rs = BTreeSet::new();
-    for bits in 0..8u8 {
-        from_build_rs.insert(library_name(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0).to_string());
+    for bits in 0..16u8 {
+        from_build_rs.insert(
+            library_name(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0, bits & 8 != 0).to_string(),
+        );
     }
     assert_eq!(
         table, from_build_rs,

@@ -8,7 +8,11 @@
 
 use core::ffi::{c_int, c_void};
 
-use crate::backend::{Backend, Heap};
+#[cfg(not(feature = "override-checked"))]
+use crate::backend::Backend;
+use crate::backend::Heap;
+#[cfg(feature = "override-checked")]
+use crate::checked_override::Checked as Backend;
 use crate::{checked, errno};
 
 /// Largest size any function accepts: `PTRDIFF_MAX`.

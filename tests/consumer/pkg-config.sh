@@ -51,6 +51,8 @@ if pkg-config --exists graphbit-alloc-override; then
     cc -std=c11 -Wall -Wextra -Werror "$here/consumer_override.c" -o "$work/pc_preloaded" \
         -DGB_EXPECT_BACKEND="\"$backend\"" $(pkg-config --cflags --libs graphbit-alloc) -Wl,-rpath,"$libdir"
     LD_PRELOAD=$(pkg-config --variable=preload graphbit-alloc-override) "$work/pc_preloaded"
+    # The checked override, preloaded the same way.
+    LD_PRELOAD=$(pkg-config --variable=preload graphbit-alloc-override-checked) "$work/pc_preloaded"
 elif [ "$override" = ON ]; then
     echo "pkg-config.sh: graphbit-alloc-override.pc is missing, though the build made the override" >&2
     exit 1

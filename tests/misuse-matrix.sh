@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The misuse matrix: every case of c_tests/misuse_matrix.c, at 8 B, 4 KiB and
+# 256 KiB, under glibc, graphbit-alloc's variants and Debian's jemalloc,
+# mimalloc and tcmalloc preloads, side by side. Each cell:
+#   caught   killed by a signal with a message on stderr
+#   crash    killed by a signal, nothing said (SIGSEGV and the like)
+#   silent   ran to the end: the misuse went unnoticed
+#   -        the column does not apply (library missing; no C++ API)
+# and writes the table to docs/runs/misuse-matrix.txt (or $1).
+#
+# Libraries (each column is left out when its file is missing):
+#   GB_OVERRIDE_LIB          libgraphbit_alloc_override.so (preloaded)
+#   GB_OVERRIDE_CHECKED_LIB  libgraphbit_alloc_override_checked.so (preloaded)
+#   GB_CHECKED_LIB           libgraphbit_alloc_checked.so (the gb_* API, dlopen)
+#   GB_DLOPEN_LIB            libgraphbit_alloc_dlopen.so (the gb_* API, dlopen)
+# Debian's: /usr/lib/<triplet>/libjemalloc.so.2, libmimalloc.so.2,
+# libtcmalloc_minimal.so.4 (tests/cmake/install-deps.sh installs them).
+#
+#   tests/misuse-matrix.sh --check LIB   only the checked override's column:
+#   exits non-zero unless every case but read_after_free and underflow at
+#   256 KiB is caught (ctest's misuse_checked_override runs this).
+#   tests/misuse-matrix.sh --check-override LIB   the default override's
+#   guard: free_unaligned (every size) and free_interior at 8 B are caught.
+set -u
+cd "$(dirname "$0")/.."
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+gcc -O1 -g -Wall -Wextra c_tests/misuse_matrix.c -o "$WORK/misuse_matrix" -ldl -lstdc++ || exit 1
+ulimit -c 0
+
+# cell ENV... -- ARGS: runs one case, prints its verdict.
+cell() {
+    local env=()
+    while [[ $1 != -- ]]; do env+=("$1"); shift; done
+    shift
+    env "${env[@]}" timeout 60 "$WORK/misuse_matrix" "$@" >"$WORK/out" 2>"$WORK/err"
+    local rc=$?
+    if ((rc == 0)) && grep -qx silent "$WORK/out"; then
+        echo silent
+    elif ((rc > 128 && rc != 124)) && [[ -s $WORK/err ]]; then
+        echo caught
+    elif ((rc > 128 && rc != 124)); then
+        echo crash
+    else
+        echo "error($rc)"
+    fi
+}
+
+if [[ ${1:-} == --check || ${1:-} == --check-override ]]; then
+    lib=$2
+    fail=0
+    for c in $("$WORK/misuse_matrix" list); do
+        for s in 8 4096 262144; do
+            expected=caught
+            if [[ $1 == --check-override ]]; then
+                [[ $c == free_unaligned || ($c == free_interior && $s == 8) ]] || continue
+            fi
+            v=$(cell "LD_PRELOAD=$lib" -- "$c" "$s")
+            [[ $c == read_after_free ]] && expected=silent
+            [[ $c == underflow && $s == 262144 ]] && expected=silent
+            if [[ $v != "$expected" ]]; then
+                echo "FAIL: $c $s: $v, expected $expected: $(head -c 300 "$WORK/err")"
+                fail=1
+            else
+                echo "ok: $c $s: $v $(head -c 160 "$WORK/err")"
+            fi
+        done
+    done
+    exit $fail
+fi
+
+OUT=${1:-docs/runs/misuse-matrix.txt}
+triplet=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+names=() envs=() apis=()
+add() { # NAME FILE API(libc|gb)
+    [[ -f $2 ]] || { echo "skipped column $1: $2 not found" >&2; return; }
+    names+=("$1")
+    if [[ $3 == gb ]]; then envs+=("GB_MISUSE_LIB=$2"); else envs+=("LD_PRELOAD=$2"); fi
+    apis+=("$3")
+}
+names+=(glibc) envs+=(GB_NOTHING=1) apis+=(libc)
+add gb-override "${GB_OVERRIDE_LIB:-}" libc
+add gb-override-checked "${GB_OVERRIDE_CHECKED_LIB:-}" libc
+# An experiment: the override built with jemalloc's own checks
+# (CPPFLAGS="-DJEMALLOC_OPT_SAFETY_CHECKS -DJEMALLOC_OPT_SIZE_CHECKS").
+add gb-override-je-checks "${GB_OVERRIDE_JE_CHECKS_LIB:-}" libc
+add gb-dlopen-api "${GB_DLOPEN_LIB:-}" gb
+add gb-checked-api "${GB_CHECKED_LIB:-}" gb
+add jemalloc "/usr/lib/$triplet/libjemalloc.so.2" libc
+add mimalloc "/usr/lib/$triplet/libmimalloc.so.2" libc
+add tcmalloc "/usr/lib/$triplet/libtcmalloc_minimal.so.4" libc
+
+mkdir -p "$(dirname "$OUT")"
+declare -A total
+{
+    echo "# tests/misuse-matrix.sh: caught = killed by a signal with a message;"
+    echo "# crash = a signal, no message; silent = unnoticed. $(date -u +%Y-%m-%d), $(ldd --version | head -1)"
+    echo "# gb-*-api columns: the case through gb_alloc/gb_free/gb_free_sized of that library."
+    printf '%-26s %-6s' case size
+    printf ' %-22s' "${names[@]}"
+    echo
+    for c in $("$WORK/misuse_matrix" list); do
+        for s in 8 4096 262144; do
+            printf '%-26s %-6s' "$c" "$s"
+            for i in "${!names[@]}"; do
+                v=$(cell "${envs[$i]}" -- "$c" "$s" "${apis[$i]}")
+                [[ $v == caught ]] && total[$i]=$((${total[$i]:-0} + 1))
+                printf ' %-22s' "$v"
+            done
+            echo
+        done
+    done
+    printf '%-33s' "caught (of $((3 * $("$WORK/misuse_matrix" list | wc -l))))"
+    for i in "${!names[@]}"; do printf ' %-22s' "${total[$i]:-0}"; done
+    echo
+} | tee "$OUT"
