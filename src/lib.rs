@@ -52,6 +52,8 @@ mod errno;
 #[cfg(target_os = "linux")]
 mod exit_stats;
 pub mod ffi;
+/// Heaps (`gb_heap_*`): the limit, the counters, each backend's memory.
+mod heap;
 /// The whole-process malloc family (Cargo feature `override`): not part of
 /// the prefixed C API, so not in its header.
 ///

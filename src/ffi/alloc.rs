@@ -9,7 +9,9 @@
 use core::ffi::{c_int, c_void};
 
 use crate::backend::{Backend, Heap};
-use crate::{checked, errno};
+use crate::{checked, errno, heap};
+
+use super::heap::gb_heap_realloc;
 
 /// Largest size any function accepts: `PTRDIFF_MAX`.
 const MAX_SIZE: usize = isize::MAX as usize;
@@ -76,12 +78,26 @@ pub unsafe extern "C" fn gb_calloc(count: usize, size: usize) -> *mut c_void {
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    if heap::any_live() {
+        // SAFETY: NULL or a live block (caller's contract).
+        if let Some(block) = unsafe { heap_realloc(ptr, size) } {
+            return block;
+        }
+    }
     if CHECKED {
         // SAFETY: the block is checked first.
         return unsafe { checked_realloc(ptr, size) };
     }
     // SAFETY: NULL or a live block (caller's contract).
     unsafe { Backend::realloc(ptr, size) }
+}
+
+/// gb_realloc of a heap block (`gb_heap_realloc` in its heap), checked in
+/// the checked library; `None` for any other block.
+#[cold]
+unsafe fn heap_realloc(ptr: *mut c_void, size: usize) -> Option<*mut c_void> {
+    let heap = heap::heap_of(ptr)?;
+    Some(unsafe { gb_heap_realloc((heap as *const heap::Heap).cast_mut().cast(), ptr, size) })
 }
 
 /// gb_realloc in checked mode: the block must be live; the result replaces
@@ -138,6 +154,10 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
     if CHECKED {
         checked::on_free(ptr);
     }
+    // SAFETY: NULL or a live block (caller's contract).
+    if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
+        return;
+    }
     // SAFETY: NULL or a live block of this backend (caller's contract).
     unsafe { Backend::free(ptr) }
 }
@@ -161,11 +181,19 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
         if CHECKED {
             checked::on_free_ignoring_size("gb_free_sized", ptr);
         }
+        // SAFETY: a live block (caller's contract).
+        if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
+            return;
+        }
         // SAFETY: a live block of this backend (caller's contract).
         return unsafe { Backend::free(ptr) };
     }
     if CHECKED {
         checked::on_free_sized(ptr, size);
+    }
+    // SAFETY: a live block (caller's contract).
+    if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
+        return;
     }
     // SAFETY: as above, with the size it was allocated with.
     unsafe { Backend::free_sized(ptr, size) }
@@ -186,12 +214,20 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
         if CHECKED {
             checked::on_free_aligned_sized(ptr, alignment, size);
         }
+        // SAFETY: a live block (caller's contract).
+        if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
+            return;
+        }
         // SAFETY: a live aligned block with these parameters (caller's contract).
         unsafe { Backend::free_aligned_sized(ptr, alignment, size) }
     } else {
         // Alignment and size are ignored, in checked mode too.
         if CHECKED {
             checked::on_free_ignoring_size("gb_free_aligned_sized", ptr);
+        }
+        // SAFETY: a live block (caller's contract).
+        if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
+            return;
         }
         // SAFETY: a live block of this backend (caller's contract).
         unsafe { Backend::free(ptr) }
