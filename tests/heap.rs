@@ -9,7 +9,6 @@
 //! resident-set figures.
 
 use core::ffi::c_void;
-use std::process::Command;
 use std::sync::{Barrier, Mutex, MutexGuard};
 
 use graphbit_alloc::*;
@@ -349,7 +348,7 @@ fn checked_mode_names_the_destroyed_heap() {
         ("free", "block of heap #"),
         ("destroy", "was destroyed already"),
     ] {
-        let out = Command::new(std::env::current_exe().unwrap())
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 "checked_mode_names_the_destroyed_heap",

@@ -4,8 +4,10 @@
 //! destroyed arena would be handed out again), and `arena.<i>.destroy` to
 //! free everything at once. jemalloc recycles a destroyed arena's index for
 //! the next `arenas.create`, so creating and destroying heaps does not grow
-//! the number of arenas. Which heap a block belongs to: `arenas.lookup`,
-//! then a table indexed by arena.
+//! the number of arenas. Which heap a block belongs to: the chunk table of
+//! `jemalloc_chunks` (heap arenas map their memory through hooks that
+//! record it), then `arenas.lookup` only for a chunk shared with other
+//! memory, then a table indexed by arena.
 
 use core::ffi::c_void;
 use core::ptr;
@@ -17,6 +19,9 @@ use graphbit_alloc_auto::tikv_jemalloc_sys as je;
 use tikv_jemalloc_sys as je;
 
 use super::Heap;
+
+#[path = "jemalloc_chunks.rs"]
+mod chunks;
 
 /// Arena indices are below 4096 (`MALLCTL_ARENAS_ALL`).
 const ARENAS: usize = 4096;
@@ -50,16 +55,21 @@ impl Raw {
     /// A new arena, or `None` with errno set (`EAGAIN`: jemalloc has no
     /// arena index left).
     pub fn new() -> Option<Raw> {
+        let Some(mut hooks) = chunks::hooks() else {
+            crate::errno::set(libc::ENOMEM);
+            return None;
+        };
         let mut arena: u32 = 0;
         let mut len = core::mem::size_of::<u32>();
-        // SAFETY: "arenas.create" writes an unsigned; no hooks are passed.
+        // SAFETY: "arenas.create" writes an unsigned and reads an
+        // extent_hooks_t pointer, which stays valid for good.
         let rc = unsafe {
             je::mallctl(
                 c"arenas.create".as_ptr(),
                 (&mut arena as *mut u32).cast(),
                 &mut len,
-                ptr::null_mut(),
-                0,
+                (&mut hooks as *mut *mut je::extent_hooks_t).cast(),
+                core::mem::size_of::<*mut je::extent_hooks_t>(),
             )
         };
         if rc != 0 || arena as usize >= ARENAS {
@@ -166,9 +176,14 @@ pub fn unregister(heap: &Heap) {
     HEAP_OF_ARENA[heap.raw.arena as usize].store(ptr::null_mut(), Ordering::Release);
 }
 
-/// The heap whose arena holds `ptr`, if any.
+/// The heap whose arena holds `ptr`, if any: jemalloc is asked only when
+/// `ptr`'s chunk holds both a heap's memory and other memory.
 pub fn lookup(ptr: *const c_void) -> Option<*const Heap> {
-    let arena = arena_of(ptr)?;
+    let arena = match chunks::owner(ptr) {
+        chunks::Owner::None => return None,
+        chunks::Owner::Arena(arena) => arena,
+        chunks::Owner::Unknown => arena_of(ptr)?,
+    };
     let heap = HEAP_OF_ARENA.get(arena as usize)?.load(Ordering::Acquire);
     (!heap.is_null()).then_some(heap as *const Heap)
 }
@@ -246,5 +261,34 @@ mod tests {
             arena_count()
         );
         Heap::destroy(first);
+    }
+
+    /// The chunk table answers for heap blocks and ordinary blocks alike
+    /// without asking jemalloc, for small and large blocks.
+    #[test]
+    fn the_chunk_table_tells_heap_blocks() {
+        let heap = Heap::new(0).unwrap();
+        for size in [16usize, 3000, 100_000, 5 << 20] {
+            // SAFETY: malloc's alignment; freed below.
+            let block = unsafe { heap.alloc(size, 0, false) };
+            assert!(
+                matches!(chunks::owner(block), chunks::Owner::Arena(a) if a == heap.raw.arena),
+                "size {size}"
+            );
+            assert_eq!(lookup(block), Some(&*heap as *const Heap));
+            // SAFETY: a plain jemalloc block.
+            let ordinary = unsafe { je::malloc(size) };
+            assert!(
+                matches!(chunks::owner(ordinary), chunks::Owner::None),
+                "ordinary block of {size}"
+            );
+            assert_eq!(lookup(ordinary), None);
+            // SAFETY: both live.
+            unsafe {
+                je::free(ordinary);
+                heap.free(block);
+            }
+        }
+        Heap::destroy(heap);
     }
 }
