@@ -1,7 +1,9 @@
 /* Heaps measured (docs/heaps.md; bench/heaps.sh runs it):
  *
  *   heap_bench footprint N      N heaps with one 16-byte block each: resident
- *                               and mapped bytes per heap
+ *                               and mapped bytes per heap; then 10 N heaps
+ *                               made and destroyed in turn: address space and
+ *                               resident growth
  *   heap_bench request R B      R "requests" of B small blocks (16-512 B)
  *                               each, three ways, interleaved: a heap per
  *                               request destroyed at its end; gb_alloc +
@@ -18,13 +20,15 @@
 
 #include "graphbit_alloc.h"
 
-static long resident_bytes(void) {
-    long pages = 0, rss = 0;
+static long statm(int field) {
+    long size = 0, rss = 0;
     FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL || fscanf(f, "%ld %ld", &pages, &rss) != 2) return -1;
+    if (f == NULL || fscanf(f, "%ld %ld", &size, &rss) != 2) return -1;
     fclose(f);
-    return rss * 4096;
+    return (field == 0 ? size : rss) * 4096;
 }
+
+static long resident_bytes(void) { return statm(1); }
 
 static unsigned long long mapped_bytes(void) {
     gb_stats_t s;
@@ -69,6 +73,16 @@ static int footprint(int n) {
            "resident after destroying them all: %+ld KiB from the start\n",
            gb_allocator_name(), n, (double)(rss1 - rss0) / n,
            mapped1 > mapped0 ? (double)(mapped1 - mapped0) / n : 0.0, (rss2 - rss0) / 1024);
+    /* Churn: heaps created and destroyed one after another. */
+    long vm0 = statm(0), rss3 = resident_bytes();
+    for (int i = 0; i < 10 * n; i++) {
+        gb_heap_t *heap = gb_heap_new(0);
+        if (heap == NULL || gb_heap_alloc(heap, 100) == NULL) return 1;
+        gb_heap_destroy(heap);
+    }
+    printf("backend %s: %d heaps created and destroyed in turn: address space %+ld KiB, "
+           "resident %+ld KiB\n",
+           gb_allocator_name(), 10 * n, (statm(0) - vm0) / 1024, (resident_bytes() - rss3) / 1024);
     free(heaps);
     return 0;
 }
