@@ -52,9 +52,12 @@ fn alloc_flags(arena: u32, alignment: usize, zero: bool) -> i32 {
 }
 
 impl Raw {
-    /// A new arena, or `None` with errno set (`EAGAIN`: jemalloc has no
-    /// arena index left).
+    /// A new arena (a reset one from the pool when there is one), or
+    /// `None` with errno set (`EAGAIN`: jemalloc has no arena index left).
     pub fn new() -> Option<Raw> {
+        if let Some(arena) = pool_take() {
+            return Some(Raw { arena });
+        }
         let Some(mut hooks) = chunks::hooks() else {
             crate::errno::set(libc::ENOMEM);
             return None;
@@ -92,8 +95,32 @@ impl Raw {
         unsafe { je::mallocx(size.max(1), alloc_flags(self.arena, alignment, zero)) }
     }
 
-    /// Destroys the arena: every block freed, its memory unmapped.
-    pub fn destroy(self) {
+    /// Frees every block of the arena and returns its pages to the OS. Up to
+    /// `POOL_LEN` arenas are kept for the next heaps, reset and purged
+    /// (`arena.<i>.reset`, `arena.<i>.purge`): creating and destroying an
+    /// arena costs far more, and jemalloc does not unmap a destroyed
+    /// arena's metadata (2 MiB of address space each). Beyond that the
+    /// arena is destroyed.
+    pub fn destroy(self, _peak: usize) {
+        if pool_has_room() {
+            for what in [&b"reset"[..], &b"purge"[..]] {
+                let name = format_arena_ctl(self.arena, what);
+                // SAFETY: write-only mallctls that take no value; no thread
+                // cache holds the arena's blocks.
+                unsafe {
+                    je::mallctl(
+                        name.as_ptr().cast(),
+                        ptr::null_mut(),
+                        ptr::null_mut(),
+                        ptr::null_mut(),
+                        0,
+                    )
+                };
+            }
+            if pool_put(self.arena) {
+                return;
+            }
+        }
         let name = format_arena_ctl(self.arena, b"destroy");
         // SAFETY: a write-only mallctl that takes no value; no thread is
         // associated with the arena and no thread cache holds its blocks.
@@ -107,6 +134,35 @@ impl Raw {
             )
         };
     }
+}
+
+/// Reset arenas kept for the next heaps.
+const POOL_LEN: usize = 64;
+static POOL: std::sync::Mutex<([u32; POOL_LEN], usize)> = std::sync::Mutex::new(([0; POOL_LEN], 0));
+
+fn pool_has_room() -> bool {
+    POOL.lock().unwrap_or_else(|e| e.into_inner()).1 < POOL_LEN
+}
+
+fn pool_put(arena: u32) -> bool {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let (arenas, len) = &mut *pool;
+    if *len == POOL_LEN {
+        return false;
+    }
+    arenas[*len] = arena;
+    *len += 1;
+    true
+}
+
+fn pool_take() -> Option<u32> {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let (arenas, len) = &mut *pool;
+    if *len == 0 {
+        return None;
+    }
+    *len -= 1;
+    Some(arenas[*len])
 }
 
 /// "arena.<i>.<what>\0" without allocating.

@@ -24,6 +24,9 @@ extern "C" {
 /// Our heap for each of mimalloc's (addresses as integers).
 static HEAPS: RwLock<Option<HashMap<usize, usize>>> = RwLock::new(None);
 
+/// The peak size from which destroying a heap collects at once.
+const COLLECT_AFTER: usize = 4 << 20;
+
 /// A heap's mimalloc heap.
 pub(crate) struct Raw {
     heap: *mut mi::mi_heap_t,
@@ -65,12 +68,17 @@ impl Raw {
         }
     }
 
-    pub fn destroy(self) {
-        // SAFETY: a live heap, destroyed once; then its free pages go back
-        // to the OS.
-        unsafe {
-            mi::mi_heap_destroy(self.heap);
-            mi::mi_collect(true);
+    /// Destroys the heap. A heap that held `COLLECT_AFTER` bytes or more
+    /// at its peak has its pages returned to the OS at once
+    /// (`mi_collect(true)`, which walks the whole process's memory and costs
+    /// far more than destroying a small heap); a smaller one's pages go
+    /// back after mimalloc's purge delay.
+    pub fn destroy(self, peak: usize) {
+        // SAFETY: a live heap, destroyed once.
+        unsafe { mi::mi_heap_destroy(self.heap) };
+        if peak >= COLLECT_AFTER {
+            // SAFETY: no preconditions.
+            unsafe { mi::mi_collect(true) };
         }
     }
 }

@@ -257,8 +257,9 @@ impl Heap {
             }
         }
         imp::unregister(&heap);
+        let peak = heap.peak.load(Ordering::Relaxed);
         let Heap { raw, .. } = *heap;
-        raw.destroy();
+        raw.destroy(peak);
         LIVE_HEAPS.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -288,12 +289,12 @@ pub(crate) fn any_live() -> bool {
 #[cold]
 #[inline(never)]
 pub(crate) unsafe fn free_if_heap_block(ptr: *mut c_void) -> bool {
-    errno::preserve(|| match heap_of(ptr) {
+    match heap_of(ptr) {
         Some(heap) => {
             // SAFETY: a live block of that heap (caller's contract).
-            unsafe { heap.free(ptr) };
+            errno::preserve(|| unsafe { heap.free(ptr) });
             true
         }
         None => false,
-    })
+    }
 }

@@ -79,7 +79,7 @@ impl Raw {
         block
     }
 
-    pub fn destroy(self) {
+    pub fn destroy(self, _peak: usize) {
         let heap = self.key.load(core::sync::atomic::Ordering::Relaxed);
         let blocks = with_blocks(|b| {
             let blocks = b.of_heap.remove(&heap).unwrap_or_default();
