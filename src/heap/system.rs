@@ -92,7 +92,7 @@ impl Raw {
             // SAFETY: a live block of the heap, no longer listed.
             unsafe { libc::free(block as *mut c_void) };
         }
-        drop(crate::backend::trim());
+        let _ = crate::backend::trim();
     }
 }
 
