@@ -10,7 +10,7 @@
 #   a heap alive), jemalloc only.
 #
 # Usage: bench/heaps.sh | tee docs/heaps.txt
-# Builds target/heaps-bench/<backend> with cargo when missing.
+# Builds (or brings up to date) target/heaps-bench/<backend> with cargo.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -19,10 +19,8 @@ cc=${CC:-cc}
 echo "heaps (bench/heaps.sh), graphbit-alloc $(git -C "$repo" rev-parse --short HEAD)"
 for backend in jemalloc mimalloc system; do
     dir=$repo/target/heaps-bench/$backend
-    if [ ! -e "$dir/release/libgraphbit_alloc.a" ]; then
-        (cd "$repo" && cargo build --release --lib --no-default-features --features "backend-$backend" \
-            --target-dir "$dir" >/dev/null 2>&1)
-    fi
+    (cd "$repo" && cargo build --release --lib --no-default-features --features "backend-$backend" \
+        --target-dir "$dir" >/dev/null 2>&1)
     libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc" # rustc --print native-static-libs, Linux
     $cc -O2 -I"$repo/include" "$repo/bench/heap_bench.c" "$dir/release/libgraphbit_alloc.a" $libs \
         -o "$work/heap_bench-$backend"
