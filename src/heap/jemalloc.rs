@@ -96,14 +96,22 @@ impl Raw {
     }
 
     /// Frees every block of the arena and returns its pages to the OS. Up to
-    /// `POOL_LEN` arenas are kept for the next heaps, reset and purged
-    /// (`arena.<i>.reset`, `arena.<i>.purge`): creating and destroying an
+    /// `POOL_LEN` arenas are kept for the next heaps, reset (`arena.<i>.reset`)
+    /// and, after a heap that peaked at `PURGE_AFTER` bytes or more, purged
+    /// (`arena.<i>.purge`): creating and destroying an
     /// arena costs far more, and jemalloc does not unmap a destroyed
     /// arena's metadata (2 MiB of address space each). Beyond that the
     /// arena is destroyed.
-    pub fn destroy(self, _peak: usize) {
+    pub fn destroy(self, peak: usize) {
         if pool_has_room() {
-            for what in [&b"reset"[..], &b"purge"[..]] {
+            // A small heap's pages are left to jemalloc's decay (its
+            // background thread purges them); a big one's go back at once.
+            let steps: &[&[u8]] = if peak >= PURGE_AFTER {
+                &[b"reset", b"purge"]
+            } else {
+                &[b"reset"]
+            };
+            for &what in steps {
                 let name = format_arena_ctl(self.arena, what);
                 // SAFETY: write-only mallctls that take no value; no thread
                 // cache holds the arena's blocks.
@@ -135,6 +143,9 @@ impl Raw {
         };
     }
 }
+
+/// The peak size from which a pooled arena is purged at once.
+const PURGE_AFTER: usize = 4 << 20;
 
 /// Reset arenas kept for the next heaps.
 const POOL_LEN: usize = 64;
