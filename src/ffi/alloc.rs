@@ -154,9 +154,9 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
     if CHECKED {
         checked::on_free(ptr);
     }
-    // SAFETY: NULL or a live block (caller's contract).
-    if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
-        return;
+    if heap::any_live() {
+        // SAFETY: NULL or a live block (caller's contract).
+        return unsafe { free_while_heaps_live(ptr) };
     }
     // SAFETY: NULL or a live block of this backend (caller's contract).
     unsafe { Backend::free(ptr) }
@@ -181,9 +181,9 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
         if CHECKED {
             checked::on_free_ignoring_size("gb_free_sized", ptr);
         }
-        // SAFETY: a live block (caller's contract).
-        if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
-            return;
+        if heap::any_live() {
+            // SAFETY: a live block (caller's contract).
+            return unsafe { free_while_heaps_live(ptr) };
         }
         // SAFETY: a live block of this backend (caller's contract).
         return unsafe { Backend::free(ptr) };
@@ -191,9 +191,9 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
     if CHECKED {
         checked::on_free_sized(ptr, size);
     }
-    // SAFETY: a live block (caller's contract).
-    if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
-        return;
+    if heap::any_live() {
+        // SAFETY: a live block (caller's contract).
+        return unsafe { free_sized_while_heaps_live(ptr, size) };
     }
     // SAFETY: as above, with the size it was allocated with.
     unsafe { Backend::free_sized(ptr, size) }
@@ -214,9 +214,10 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
         if CHECKED {
             checked::on_free_aligned_sized(ptr, alignment, size);
         }
-        // SAFETY: a live block (caller's contract).
-        if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
-            return;
+        if heap::any_live() {
+            // SAFETY: a live block (caller's contract); a heap block is
+            // freed as by gb_free.
+            return unsafe { free_aligned_sized_while_heaps_live(ptr, alignment, size) };
         }
         // SAFETY: a live aligned block with these parameters (caller's contract).
         unsafe { Backend::free_aligned_sized(ptr, alignment, size) }
@@ -225,12 +226,47 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
         if CHECKED {
             checked::on_free_ignoring_size("gb_free_aligned_sized", ptr);
         }
-        // SAFETY: a live block (caller's contract).
-        if heap::any_live() && unsafe { heap::free_if_heap_block(ptr) } {
-            return;
+        if heap::any_live() {
+            // SAFETY: a live block (caller's contract).
+            return unsafe { free_while_heaps_live(ptr) };
         }
         // SAFETY: a live block of this backend (caller's contract).
         unsafe { Backend::free(ptr) }
+    }
+}
+
+/// The free functions' path while a heap exists (out of line, so that their
+/// own path stays a compare and a tail call): a heap's block is freed in its
+/// heap, any other as the function would free it.
+#[cold]
+#[inline(never)]
+unsafe fn free_while_heaps_live(ptr: *mut c_void) {
+    // SAFETY: NULL or a live block (caller's contract).
+    if !unsafe { heap::free_if_heap_block(ptr) } {
+        // SAFETY: an ordinary block.
+        unsafe { Backend::free(ptr) }
+    }
+}
+
+/// As `free_while_heaps_live`, for gb_free_sized.
+#[cold]
+#[inline(never)]
+unsafe fn free_sized_while_heaps_live(ptr: *mut c_void, size: usize) {
+    // SAFETY: a live block (caller's contract).
+    if !unsafe { heap::free_if_heap_block(ptr) } {
+        // SAFETY: an ordinary block of that size.
+        unsafe { Backend::free_sized(ptr, size) }
+    }
+}
+
+/// As `free_while_heaps_live`, for gb_free_aligned_sized.
+#[cold]
+#[inline(never)]
+unsafe fn free_aligned_sized_while_heaps_live(ptr: *mut c_void, alignment: usize, size: usize) {
+    // SAFETY: a live block (caller's contract).
+    if !unsafe { heap::free_if_heap_block(ptr) } {
+        // SAFETY: an ordinary aligned block with these parameters.
+        unsafe { Backend::free_aligned_sized(ptr, alignment, size) }
     }
 }
 
