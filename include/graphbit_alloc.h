@@ -512,7 +512,8 @@ int gb_trim(void);
  * `malloc`, the stack or static data. Safe to call with any pointer value.
  * The `system` backend cannot tell its blocks from the host's (they are the
  * same allocator) and returns false, except for live blocks of a heap
- * (`gb_heap_new`), which every backend recognises.
+ * (`gb_heap_new`), which every backend recognises (the system backend
+ * only by the address the allocation returned, not an address inside).
  */
 bool gb_owns(const void *ptr);
 

@@ -214,7 +214,8 @@ pub extern "C" fn gb_trim() -> c_int {
 /// `malloc`, the stack or static data. Safe to call with any pointer value.
 /// The `system` backend cannot tell its blocks from the host's (they are the
 /// same allocator) and returns false, except for live blocks of a heap
-/// (`gb_heap_new`), which every backend recognises.
+/// (`gb_heap_new`), which every backend recognises (the system backend
+/// only by the address the allocation returned, not an address inside).
 #[no_mangle]
 pub extern "C" fn gb_owns(ptr: *const c_void) -> bool {
     // Only the system backend needs the heaps' own list (the others' page
