@@ -91,6 +91,48 @@ void gb_free(void *ptr);
 #define GB_STAT_UNAVAILABLE UINT64_MAX
 
 /**
+ * A heap: blocks allocated in it are freed one by one with `gb_free` (or
+ * `gb_free_sized`, `gb_free_aligned_sized`), or all at once by
+ * `gb_heap_destroy`. Opaque; made by `gb_heap_new`.
+ */
+typedef struct gb_heap_t gb_heap_t;
+
+/**
+ * A heap's counters, filled by `gb_heap_stats`. The caller sets `size` to
+ * `sizeof(gb_heap_stats_t)` first, so that the struct can grow in later
+ * versions: the library fills only the fields that fit in `size` bytes and
+ * sets `size` to the number of bytes it filled.
+ */
+typedef struct gb_heap_stats_t {
+  /**
+   * In: `sizeof(gb_heap_stats_t)` as the caller knows it. Out: bytes
+   * filled.
+   */
+  size_t size;
+  /**
+   * The heap's limit in usable bytes, 0 for none.
+   */
+  uint64_t limit_bytes;
+  /**
+   * Usable bytes (as `gb_usable_size` counts them) of the heap's live
+   * blocks: the figure the limit caps.
+   */
+  uint64_t allocated_bytes;
+  /**
+   * The highest `allocated_bytes` has been.
+   */
+  uint64_t peak_allocated_bytes;
+  /**
+   * Live blocks.
+   */
+  uint64_t blocks;
+  /**
+   * Requests refused because they would have passed the limit.
+   */
+  uint64_t refused;
+} gb_heap_stats_t;
+
+/**
  * Memory statistics, in bytes. The caller sets `size` to
  * `sizeof(gb_stats_t)` before calling `gb_stats`, so that the struct can
  * grow in later versions without breaking callers built against this one:
@@ -142,15 +184,20 @@ extern "C" {
 
 /**
  * Lua's allocator function (`lua_Alloc`, for `lua_newstate(gb_lua_alloc,
- * NULL)` or `lua_setallocf`), with its contract: `nsize` 0 frees `ptr`
+ * ud)` or `lua_setallocf`), with its contract: `nsize` 0 frees `ptr`
  * (NULL is a no-op) and returns NULL; otherwise resizes `ptr` (NULL:
  * allocates) to `nsize` bytes and returns the block, or NULL when the memory
  * cannot be had, leaving `ptr` as it was. A shrink (`nsize <= osize`) never
  * fails: if the backend cannot move the block, `ptr` is returned as it is,
  * as Lua requires. Blocks are freed unsized, so `osize` is never trusted as
  * a block's size: after a shrink that kept the old block, Lua's idea of its
- * size is smaller than the block. `ud` is not used. Every block must come
- * from this function, `gb_alloc` or `gb_realloc`.
+ * size is smaller than the block. `ud` NULL: blocks come from `gb_alloc`'s
+ * allocator; otherwise `ud` is a heap (`gb_heap_new`) and every new block
+ * comes from it, so its limit caps the Lua state's memory (an allocation
+ * past it fails, which Lua reports as a memory error) and `gb_heap_destroy`
+ * after `lua_close` frees it all at once (or instead of `lua_close`, when
+ * the state is abandoned). Every block must come from this function,
+ * `gb_alloc` or `gb_realloc`.
  */
 void *gb_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
@@ -277,6 +324,87 @@ void gb_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 size_t gb_usable_size(const void *ptr);
 
 /**
+ * Creates a heap whose live blocks may take at most `limit_bytes` usable
+ * bytes (0: no limit) and returns it; release it with `gb_heap_destroy`.
+ * The limit counts usable bytes, as `gb_usable_size` reports them for each
+ * live block, and is exact: the sum over the heap's live blocks never
+ * passes it, whatever the number of threads allocating. Returns NULL with
+ * `errno` set when the backend cannot make another heap (`ENOMEM`;
+ * `EAGAIN` when jemalloc has no arena index left, 4095 heaps at once).
+ * Any thread may use the heap; its blocks may be freed by any thread.
+ */
+GB_NODISCARD struct gb_heap_t *gb_heap_new(size_t limit_bytes);
+
+/**
+ * Allocates `size` bytes in `heap`, aligned as `gb_alloc` aligns them, and
+ * returns the block, which the caller releases with `gb_free` (or
+ * `gb_free_sized`) or with the whole heap. `size` 0 returns a unique
+ * block. Returns NULL with `errno` set to `ENOMEM` when the block would
+ * take the heap above its limit (nothing changes: the heap stays usable),
+ * when `size` exceeds `PTRDIFF_MAX` or the memory cannot be had, and to
+ * `EINVAL` when `heap` is NULL.
+ */
+GB_NODISCARD void *gb_heap_alloc(struct gb_heap_t *heap, size_t size) GB_MALLOC GB_ALLOC_SIZE(2);
+
+/**
+ * As `gb_heap_alloc` for `count * size` bytes, all zero; a product that
+ * overflows or exceeds `PTRDIFF_MAX` returns NULL with `ENOMEM`.
+ */
+GB_NODISCARD
+void *gb_heap_calloc(struct gb_heap_t *heap,
+                     size_t count,
+                     size_t size)
+GB_MALLOC GB_ALLOC_SIZE2(2, 3);
+
+/**
+ * Resizes `ptr`, a live block of `heap` (or NULL: then as
+ * `gb_heap_alloc`), to `size` bytes in the same heap, keeping its contents
+ * up to the smaller size, and returns the (possibly moved) block. On
+ * failure (the limit, `size` above `PTRDIFF_MAX`, no memory) returns NULL
+ * with `ENOMEM` and leaves `ptr` untouched and still counted; `heap` NULL:
+ * NULL with `EINVAL`. `gb_realloc` on a heap block resizes it in its heap
+ * the same way.
+ */
+GB_NODISCARD
+void *gb_heap_realloc(struct gb_heap_t *heap,
+                      void *ptr,
+                      size_t size)
+GB_DEALLOC GB_ALLOC_SIZE(3);
+
+/**
+ * Allocates `size` bytes in `heap` at an address that is a multiple of
+ * `alignment` (a power of two, from 1 up). Release it with `gb_free` or
+ * `gb_free_aligned_sized`, or with the heap. Returns NULL with `EINVAL`
+ * when `heap` is NULL or `alignment` is not a power of two, and with
+ * `ENOMEM` as `gb_heap_alloc` does (and when `size` rounded up to
+ * `alignment` exceeds `PTRDIFF_MAX`).
+ */
+GB_NODISCARD
+void *gb_heap_aligned_alloc(struct gb_heap_t *heap,
+                            size_t alignment,
+                            size_t size)
+GB_MALLOC GB_ALLOC_ALIGN(2) GB_ALLOC_SIZE(3);
+
+/**
+ * Frees every block of `heap` at once, returns its memory to the
+ * operating system, and frees the heap itself. Every block of the heap is
+ * invalid afterwards (freeing one is undefined; the checked library
+ * reports it, naming the heap). NULL is a no-op. Destroying a heap twice,
+ * or while another thread allocates in it, is undefined (the checked
+ * library reports the second destroy).
+ */
+void gb_heap_destroy(struct gb_heap_t *heap);
+
+/**
+ * Fills `*out` with `heap`'s counters (see `gb_heap_stats_t`; set
+ * `out->size` first). Returns 0, or `EINVAL` when `heap` or `out` is NULL
+ * or `out->size` is too small to hold even `limit_bytes`; `*out` is left
+ * untouched on failure. Cheap (a few atomic loads): the figures are a
+ * snapshot that other threads may change at once.
+ */
+int gb_heap_stats(const struct gb_heap_t *heap, struct gb_heap_stats_t *out);
+
+/**
  * Name of the backend this library was built with: "jemalloc", "mimalloc"
  * or "system". A static string; never NULL.
  */
@@ -372,7 +500,9 @@ int gb_trim(void);
  * or recently freed). False for NULL and for memory from the host's
  * `malloc`, the stack or static data. Safe to call with any pointer value.
  * The `system` backend cannot tell its blocks from the host's (they are the
- * same allocator) and always returns false.
+ * same allocator) and returns false, except for live blocks of a heap
+ * (`gb_heap_new`), which every backend recognises (the system backend
+ * only by the address the allocation returned, not an address inside).
  */
 bool gb_owns(const void *ptr);
 

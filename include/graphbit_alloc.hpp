@@ -7,6 +7,9 @@
  *   `std::basic_string` and every other allocator-aware container (C++11).
  * - `gb::memory_resource` and `gb::resource()`: a `std::pmr::memory_resource`
  *   (C++17).
+ * - `gb::heap_resource`: a `std::pmr::memory_resource` that owns a heap
+ *   (`gb_heap_new`), optionally capped; everything it allocated is freed at
+ *   once when it is destroyed or `release()`d (C++17).
  * - `gb::deleter<T>`, `gb::make_unique<T>(...)`, `gb::free_deleter`:
  *   `std::unique_ptr` that owns graphbit-alloc memory.
  * - Global `operator new`/`delete`: `#define GB_REPLACE_GLOBAL_NEW` before
@@ -141,6 +144,73 @@ protected:
         return this == &other;
 #endif
     }
+};
+
+/**
+ * A `std::pmr::memory_resource` over its own heap (`gb_heap_t`): blocks come
+ * from the heap, `deallocate` frees one (sized), and the destructor frees
+ * every block at once (`gb_heap_destroy`), as `std::pmr::monotonic_buffer_resource`
+ * does, but with memory reused after each `deallocate` and returned to the
+ * OS at the end. A `limit_bytes` other than 0 caps the heap's live usable
+ * bytes: past it `allocate` throws `std::bad_alloc`. Any thread may allocate
+ * and deallocate; destroying the resource while another thread uses it is
+ * undefined. Equal only to itself. Not copyable or movable (containers hold
+ * a pointer to it).
+ */
+class heap_resource : public std::pmr::memory_resource {
+public:
+    /** A new heap; throws `std::bad_alloc` when it cannot be made. */
+    explicit heap_resource(std::size_t limit_bytes = 0) : heap_(gb_heap_new(limit_bytes)) {
+        if (heap_ == nullptr) throw std::bad_alloc();
+    }
+    heap_resource(const heap_resource &) = delete;
+    heap_resource &operator=(const heap_resource &) = delete;
+    ~heap_resource() override { gb_heap_destroy(heap_); }
+
+    /**
+     * Frees every block allocated so far at once and starts a new, empty heap
+     * with the same limit (as `monotonic_buffer_resource::release`). Throws
+     * `std::bad_alloc`, keeping the old heap and its blocks, when the new
+     * heap cannot be made.
+     */
+    void release() {
+        gb_heap_t *fresh = gb_heap_new(limit());
+        if (fresh == nullptr) throw std::bad_alloc();
+        gb_heap_destroy(heap_);
+        heap_ = fresh;
+    }
+
+    /** The heap, for the C API (`gb_heap_stats`, `gb_lua_alloc`...). */
+    gb_heap_t *heap() const noexcept { return heap_; }
+
+    /** The heap's counters (`gb_heap_stats`). */
+    gb_heap_stats_t stats() const noexcept {
+        gb_heap_stats_t out{};
+        out.size = sizeof out;
+        gb_heap_stats(heap_, &out);
+        return out;
+    }
+
+    /** The limit in usable bytes, 0 for none. */
+    std::size_t limit() const noexcept { return static_cast<std::size_t>(stats().limit_bytes); }
+
+protected:
+    void *do_allocate(std::size_t bytes, std::size_t alignment) override {
+        void *p = detail::plain_block_suffices(bytes, alignment)
+                      ? gb_heap_alloc(heap_, bytes)
+                      : gb_heap_aligned_alloc(heap_, alignment, bytes);
+        if (p == nullptr) throw std::bad_alloc();
+        return p;
+    }
+    void do_deallocate(void *p, std::size_t bytes, std::size_t alignment) override {
+        detail::free_bytes(p, bytes, alignment);
+    }
+    bool do_is_equal(const std::pmr::memory_resource &other) const noexcept override {
+        return this == &other;
+    }
+
+private:
+    gb_heap_t *heap_;
 };
 
 /** The process-wide gb::memory_resource (never destroyed, usable at any time). */

@@ -10,7 +10,9 @@
  *
  *   library   compiled after           call                        before
  *   Lua 5.x   (nothing to install)     lua_newstate(gb_lua_alloc, NULL), from graphbit_alloc.h
+ *                                      (or a heap for NULL: capped, freed all at once)
  *   SQLite 3  <sqlite3.h>              gb_sqlite3_install()        sqlite3_initialize()
+ *                                      gb_sqlite3_install_heap(h)  (all its memory in heap h)
  *   zlib      <zlib.h>                 gb_zlib_install(&strm)      deflateInit/inflateInit on strm
  *   OpenSSL   <openssl/crypto.h>       gb_openssl_install()        OpenSSL's first allocation
  *   libcurl   <curl/curl.h>            gb_curl_global_init(flags)  any other libcurl call
@@ -132,10 +134,19 @@ extern "C" {
  * prefix: SQLite asks xMalloc for exactly that much and uses the slack (and
  * skips xRealloc when a resize stays in the class).
  */
+/* The heap of gb_sqlite3_install_heap (NULL: gb_alloc's allocator). Frees and
+   reallocs need no heap: gb_free_sized and gb_realloc know a heap's blocks. */
+static inline gb_heap_t **gb_hooks_sqlite3_heap(void) {
+    static gb_heap_t *heap = NULL;
+    return &heap;
+}
+
 static inline void *gb_hooks_sqlite3_malloc(int size) {
     int64_t *block;
+    gb_heap_t *heap = *gb_hooks_sqlite3_heap();
     if (size < 0) return NULL;
-    block = (int64_t *)gb_alloc((size_t)size + 8);
+    block = (int64_t *)(heap != NULL ? gb_heap_alloc(heap, (size_t)size + 8)
+                                     : gb_alloc((size_t)size + 8));
     if (block == NULL) return NULL;
     block[0] = size;
     return block + 1;
@@ -223,7 +234,28 @@ static inline sqlite3_mem_methods gb_hooks_sqlite3_methods(void) {
  */
 static inline int gb_sqlite3_install(void) {
     sqlite3_mem_methods methods = gb_hooks_sqlite3_methods();
+    *gb_hooks_sqlite3_heap() = NULL;
     return sqlite3_config(SQLITE_CONFIG_MALLOC, &methods); /* SQLite copies it */
+}
+
+/**
+ * As gb_sqlite3_install, with every block SQLite allocates taken from `heap`
+ * (gb_heap_new): the heap's limit caps SQLite's memory (past it SQLite gets
+ * NULL and reports SQLITE_NOMEM), and gb_heap_stats says how much it holds.
+ * The heap must outlive SQLite's use of it: destroy it only after
+ * sqlite3_shutdown (a block of a destroyed heap must not be freed). Returns
+ * SQLITE_MISUSE, changing nothing, when SQLite is already initialized or
+ * `heap` is NULL. Not thread-safe, like sqlite3_config.
+ */
+static inline int gb_sqlite3_install_heap(gb_heap_t *heap) {
+    gb_heap_t *before = *gb_hooks_sqlite3_heap();
+    sqlite3_mem_methods methods = gb_hooks_sqlite3_methods();
+    int rc;
+    if (heap == NULL) return SQLITE_MISUSE;
+    *gb_hooks_sqlite3_heap() = heap;
+    rc = sqlite3_config(SQLITE_CONFIG_MALLOC, &methods);
+    if (rc != SQLITE_OK) *gb_hooks_sqlite3_heap() = before;
+    return rc;
 }
 
 #ifdef __cplusplus

@@ -724,6 +724,15 @@ pub fn take(function: &str, ptr: *mut c_void, claim: Claim, freeing: bool) -> (u
             }
             line.abort()
         }
+        Found::Missing if crate::heap::checked::destroyed_heap_of(address).is_some() => {
+            let heap = crate::heap::checked::destroyed_heap_of(address).unwrap_or(0);
+            let mut line = Line::new(function, ptr, &claim);
+            let _ = write!(
+                line,
+                "block of heap #{heap}, freed already by gb_heap_destroy"
+            );
+            line.abort()
+        }
         Found::Missing if RECORD.was_freed(address) => {
             Line::new(function, ptr, &claim).finish("double free")
         }
@@ -754,6 +763,22 @@ fn missing(function: &str, ptr: *mut c_void, claim: &Claim) -> ! {
     } else {
         line.finish("not a live block (freed already, or not allocated by graphbit-alloc)")
     }
+}
+
+/// A heap handle that is not a live heap: reports it, naming the heap
+/// (`id`) when it is one that was destroyed, and aborts.
+#[cold]
+pub fn heap_misuse(function: &str, heap: *mut c_void, id: Option<u64>) -> ! {
+    let mut line = Line::new(function, heap, &Claim::Live);
+    match id {
+        Some(id) => {
+            let _ = write!(line, "heap #{id} was destroyed already");
+        }
+        None => {
+            let _ = write!(line, "not a heap from gb_heap_new");
+        }
+    }
+    line.abort()
 }
 
 /// Puts back a block that a failed realloc left to its owner, into the room

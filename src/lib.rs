@@ -85,6 +85,8 @@ mod errno;
 mod exit_stats;
 pub mod ffi;
 mod global;
+/// Heaps (`gb_heap_*`): the limit, the counters, each backend's memory.
+mod heap;
 /// The default override's cheap check on `free`.
 ///
 /// cbindgen:ignore

@@ -103,6 +103,14 @@ const GbStats = koffi.struct({
   retained: 'uint64_t',
   peak_resident: 'uint64_t',
 });
+const GbHeapStats = koffi.struct({
+  size: 'size_t',
+  limit_bytes: 'uint64_t',
+  allocated_bytes: 'uint64_t',
+  peak_allocated_bytes: 'uint64_t',
+  blocks: 'uint64_t',
+  refused: 'uint64_t',
+});
 const STAT_FIELDS = ['allocated', 'active', 'resident', 'mapped', 'retained', 'peak_resident'];
 
 /** Every function of include/graphbit_alloc.h (the test checks the list against it). */
@@ -131,6 +139,13 @@ const SIGNATURES = {
   gb_ctx_realloc: 'void *gb_ctx_realloc(void *ctx, void *ptr, size_t size)',
   gb_ctx_free: 'void gb_ctx_free(void *ctx, void *ptr)',
   gb_ctx_free_sized: 'void gb_ctx_free_sized(void *ctx, void *ptr, size_t size)',
+  gb_heap_new: 'void *gb_heap_new(size_t limit_bytes)',
+  gb_heap_alloc: 'void *gb_heap_alloc(void *heap, size_t size)',
+  gb_heap_calloc: 'void *gb_heap_calloc(void *heap, size_t count, size_t size)',
+  gb_heap_realloc: 'void *gb_heap_realloc(void *heap, void *ptr, size_t size)',
+  gb_heap_aligned_alloc: 'void *gb_heap_aligned_alloc(void *heap, size_t alignment, size_t size)',
+  gb_heap_destroy: 'void gb_heap_destroy(void *heap)',
+  gb_heap_stats: ['int', ['void *', koffi.inout(koffi.pointer(GbHeapStats))]],
 };
 
 function libraryFileNames() {

@@ -7,17 +7,23 @@
 use core::ffi::c_void;
 
 use super::alloc::{gb_alloc, gb_calloc, gb_free, gb_free_sized, gb_realloc};
+use super::heap::gb_heap_realloc;
 
 /// Lua's allocator function (`lua_Alloc`, for `lua_newstate(gb_lua_alloc,
-/// NULL)` or `lua_setallocf`), with its contract: `nsize` 0 frees `ptr`
+/// ud)` or `lua_setallocf`), with its contract: `nsize` 0 frees `ptr`
 /// (NULL is a no-op) and returns NULL; otherwise resizes `ptr` (NULL:
 /// allocates) to `nsize` bytes and returns the block, or NULL when the memory
 /// cannot be had, leaving `ptr` as it was. A shrink (`nsize <= osize`) never
 /// fails: if the backend cannot move the block, `ptr` is returned as it is,
 /// as Lua requires. Blocks are freed unsized, so `osize` is never trusted as
 /// a block's size: after a shrink that kept the old block, Lua's idea of its
-/// size is smaller than the block. `ud` is not used. Every block must come
-/// from this function, `gb_alloc` or `gb_realloc`.
+/// size is smaller than the block. `ud` NULL: blocks come from `gb_alloc`'s
+/// allocator; otherwise `ud` is a heap (`gb_heap_new`) and every new block
+/// comes from it, so its limit caps the Lua state's memory (an allocation
+/// past it fails, which Lua reports as a memory error) and `gb_heap_destroy`
+/// after `lua_close` frees it all at once (or instead of `lua_close`, when
+/// the state is abandoned). Every block must come from this function,
+/// `gb_alloc` or `gb_realloc`.
 #[no_mangle]
 pub unsafe extern "C" fn gb_lua_alloc(
     ud: *mut c_void,
@@ -25,14 +31,19 @@ pub unsafe extern "C" fn gb_lua_alloc(
     osize: usize,
     nsize: usize,
 ) -> *mut c_void {
-    let _ = ud;
     if nsize == 0 {
         // SAFETY: NULL or a live block (Lua's contract).
         unsafe { gb_free(ptr) };
         return core::ptr::null_mut();
     }
-    // SAFETY: NULL or a live block (Lua's contract).
-    let block = unsafe { gb_realloc(ptr, nsize) };
+    let block = if ud.is_null() {
+        // SAFETY: NULL or a live block (Lua's contract).
+        unsafe { gb_realloc(ptr, nsize) }
+    } else {
+        // SAFETY: a live heap (caller's contract); NULL or a live block of
+        // it (Lua's contract).
+        unsafe { gb_heap_realloc(ud.cast(), ptr, nsize) }
+    };
     if block.is_null() && !ptr.is_null() && nsize <= osize {
         return ptr;
     }
@@ -128,6 +139,31 @@ mod tests {
             let r = gb_lua_alloc(null, q.cast(), 5000, 10).cast::<u8>();
             assert!(!r.is_null() && *r.add(9) == 7);
             assert!(gb_lua_alloc(null, r.cast(), 10, 0).is_null());
+        }
+    }
+
+    /// With a heap as `ud`, a Lua state's blocks are capped by the heap's
+    /// limit (a shrink still succeeds) and go with the heap.
+    #[test]
+    fn lua_alloc_with_a_heap_keeps_the_cap() {
+        let heap = crate::gb_heap_new(64 << 10);
+        let ud = heap.cast::<c_void>();
+        let null = core::ptr::null_mut();
+        // SAFETY: blocks from gb_lua_alloc in a live heap.
+        unsafe {
+            let p = gb_lua_alloc(ud, null, 0, 40_000).cast::<u8>();
+            assert!(!p.is_null());
+            p.write_bytes(9, 40_000);
+            assert!(gb_lua_alloc(ud, null, 0, 40_000).is_null(), "past the cap");
+            assert!(
+                gb_lua_alloc(ud, p.cast(), 40_000, 70_000).is_null(),
+                "growth past the cap"
+            );
+            let q = gb_lua_alloc(ud, p.cast(), 40_000, 100).cast::<u8>();
+            assert!(!q.is_null() && *q.add(99) == 9);
+            let r = gb_lua_alloc(ud, null, 0, 30_000);
+            assert!(!r.is_null(), "room again after the shrink");
+            crate::gb_heap_destroy(heap);
         }
     }
 

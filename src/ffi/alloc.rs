@@ -13,7 +13,9 @@ use crate::backend::Backend;
 use crate::backend::Heap;
 #[cfg(feature = "override-checked")]
 use crate::checked_override::Checked as Backend;
-use crate::{checked, errno};
+use crate::{checked, errno, heap};
+
+use super::heap::gb_heap_realloc;
 
 /// Largest size any function accepts: `PTRDIFF_MAX`.
 const MAX_SIZE: usize = isize::MAX as usize;
@@ -80,12 +82,26 @@ pub unsafe extern "C" fn gb_calloc(count: usize, size: usize) -> *mut c_void {
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    if heap::any_live() {
+        // SAFETY: NULL or a live block (caller's contract).
+        if let Some(block) = unsafe { heap_realloc(ptr, size) } {
+            return block;
+        }
+    }
     if CHECKED {
         // SAFETY: the block is checked first.
         return unsafe { checked_realloc(ptr, size) };
     }
     // SAFETY: NULL or a live block (caller's contract).
     unsafe { Backend::realloc(ptr, size) }
+}
+
+/// gb_realloc of a heap block (`gb_heap_realloc` in its heap), checked in
+/// the checked library; `None` for any other block.
+#[cold]
+unsafe fn heap_realloc(ptr: *mut c_void, size: usize) -> Option<*mut c_void> {
+    let heap = heap::heap_of(ptr)?;
+    Some(unsafe { gb_heap_realloc((heap as *const heap::Heap).cast_mut().cast(), ptr, size) })
 }
 
 /// gb_realloc in checked mode: the block must be live; the result replaces
@@ -142,6 +158,10 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
     if CHECKED {
         checked::on_free(ptr);
     }
+    if heap::any_live() {
+        // SAFETY: NULL or a live block (caller's contract).
+        return unsafe { free_while_heaps_live(ptr) };
+    }
     // SAFETY: NULL or a live block of this backend (caller's contract).
     unsafe { Backend::free(ptr) }
 }
@@ -165,11 +185,19 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
         if CHECKED {
             checked::on_free_ignoring_size("gb_free_sized", ptr);
         }
+        if heap::any_live() {
+            // SAFETY: a live block (caller's contract).
+            return unsafe { free_while_heaps_live(ptr) };
+        }
         // SAFETY: a live block of this backend (caller's contract).
         return unsafe { Backend::free(ptr) };
     }
     if CHECKED {
         checked::on_free_sized(ptr, size);
+    }
+    if heap::any_live() {
+        // SAFETY: a live block (caller's contract).
+        return unsafe { free_sized_while_heaps_live(ptr, size) };
     }
     // SAFETY: as above, with the size it was allocated with.
     unsafe { Backend::free_sized(ptr, size) }
@@ -190,6 +218,11 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
         if CHECKED {
             checked::on_free_aligned_sized(ptr, alignment, size);
         }
+        if heap::any_live() {
+            // SAFETY: a live block (caller's contract); a heap block is
+            // freed as by gb_free.
+            return unsafe { free_aligned_sized_while_heaps_live(ptr, alignment, size) };
+        }
         // SAFETY: a live aligned block with these parameters (caller's contract).
         unsafe { Backend::free_aligned_sized(ptr, alignment, size) }
     } else {
@@ -197,8 +230,47 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
         if CHECKED {
             checked::on_free_ignoring_size("gb_free_aligned_sized", ptr);
         }
+        if heap::any_live() {
+            // SAFETY: a live block (caller's contract).
+            return unsafe { free_while_heaps_live(ptr) };
+        }
         // SAFETY: a live block of this backend (caller's contract).
         unsafe { Backend::free(ptr) }
+    }
+}
+
+/// The free functions' path while a heap exists (out of line, so that their
+/// own path stays a compare and a tail call): a heap's block is freed in its
+/// heap, any other as the function would free it.
+#[cold]
+#[inline(never)]
+unsafe fn free_while_heaps_live(ptr: *mut c_void) {
+    // SAFETY: NULL or a live block (caller's contract).
+    if !unsafe { heap::free_if_heap_block(ptr) } {
+        // SAFETY: an ordinary block.
+        unsafe { Backend::free(ptr) }
+    }
+}
+
+/// As `free_while_heaps_live`, for gb_free_sized.
+#[cold]
+#[inline(never)]
+unsafe fn free_sized_while_heaps_live(ptr: *mut c_void, size: usize) {
+    // SAFETY: a live block (caller's contract).
+    if !unsafe { heap::free_if_heap_block(ptr) } {
+        // SAFETY: an ordinary block of that size.
+        unsafe { Backend::free_sized(ptr, size) }
+    }
+}
+
+/// As `free_while_heaps_live`, for gb_free_aligned_sized.
+#[cold]
+#[inline(never)]
+unsafe fn free_aligned_sized_while_heaps_live(ptr: *mut c_void, alignment: usize, size: usize) {
+    // SAFETY: a live block (caller's contract).
+    if !unsafe { heap::free_if_heap_block(ptr) } {
+        // SAFETY: an ordinary aligned block with these parameters.
+        unsafe { Backend::free_aligned_sized(ptr, alignment, size) }
     }
 }
 

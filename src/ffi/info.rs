@@ -213,10 +213,14 @@ pub extern "C" fn gb_trim() -> c_int {
 /// or recently freed). False for NULL and for memory from the host's
 /// `malloc`, the stack or static data. Safe to call with any pointer value.
 /// The `system` backend cannot tell its blocks from the host's (they are the
-/// same allocator) and always returns false.
+/// same allocator) and returns false, except for live blocks of a heap
+/// (`gb_heap_new`), which every backend recognises (the system backend
+/// only by the address the allocation returned, not an address inside).
 #[no_mangle]
 pub extern "C" fn gb_owns(ptr: *const c_void) -> bool {
-    backend::owns(ptr)
+    // Only the system backend needs the heaps' own list (the others' page
+    // maps know heap blocks), and it is safe for any pointer.
+    backend::owns(ptr) || (!backend::CAN_TELL_OWNERSHIP && crate::heap::heap_of(ptr).is_some())
 }
 
 /// Writes the backend's own detailed statistics report as text (jemalloc:

@@ -3,8 +3,10 @@
 
 mod adapters;
 mod alloc;
+mod heap;
 mod info;
 
 pub use adapters::*;
 pub use alloc::*;
+pub use heap::*;
 pub use info::*;

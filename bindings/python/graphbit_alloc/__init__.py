@@ -39,6 +39,8 @@ from typing import Optional
 
 __all__ = [
     "Buffer",
+    "Heap",
+    "HeapStats",
     "Library",
     "Stats",
     "STAT_UNAVAILABLE",
@@ -95,6 +97,17 @@ class _GbStats(ctypes.Structure):
     ]
 
 
+class _GbHeapStats(ctypes.Structure):
+    _fields_ = [
+        ("size", _c_size),
+        ("limit_bytes", ctypes.c_uint64),
+        ("allocated_bytes", ctypes.c_uint64),
+        ("peak_allocated_bytes", ctypes.c_uint64),
+        ("blocks", ctypes.c_uint64),
+        ("refused", ctypes.c_uint64),
+    ]
+
+
 # Every function of include/graphbit_alloc.h: name -> (argtypes, restype).
 # tests/test_binding.py checks that this covers the header.
 SIGNATURES = {
@@ -124,6 +137,14 @@ SIGNATURES = {
     "gb_ctx_realloc": ([_c_void_p, _c_void_p, _c_size], _c_void_p),
     "gb_ctx_free": ([_c_void_p, _c_void_p], None),
     "gb_ctx_free_sized": ([_c_void_p, _c_void_p, _c_size], None),
+    # Heaps (src/ffi/heap.rs): graphbit_alloc.Heap.
+    "gb_heap_new": ([_c_size], _c_void_p),
+    "gb_heap_alloc": ([_c_void_p, _c_size], _c_void_p),
+    "gb_heap_calloc": ([_c_void_p, _c_size, _c_size], _c_void_p),
+    "gb_heap_realloc": ([_c_void_p, _c_void_p, _c_size], _c_void_p),
+    "gb_heap_aligned_alloc": ([_c_void_p, _c_size, _c_size], _c_void_p),
+    "gb_heap_destroy": ([_c_void_p], None),
+    "gb_heap_stats": ([_c_void_p, ctypes.POINTER(_GbHeapStats)], ctypes.c_int),
 }
 
 
@@ -329,14 +350,17 @@ class Buffer:
     Methods are safe to call from several threads: ``free()`` frees once."""
 
     def __init__(self, size: int, *, zeroed: bool = False, alignment: Optional[int] = None,
-                 lib: Optional[Library] = None):
+                 lib: Optional[Library] = None, heap: Optional["Heap"] = None):
         size = _size(size)
         self._lock = threading.Lock()
         self._array = None  # the ctypes array every view is made from
         self._baseline = 0  # its reference count with no view alive
-        self._lib = lib or library()
+        self._lib = heap.lib if heap is not None else (lib or library())
         self._alignment = alignment
-        if alignment is not None:
+        self._heap = heap  # a heap lives while its buffers do (unless destroyed)
+        if heap is not None:
+            self.address = heap._alloc(self, size, zeroed, alignment)
+        elif alignment is not None:
             self.address = self._lib.aligned_alloc(alignment, size)
             if zeroed:
                 ctypes.memset(self.address, 0, size)
@@ -439,6 +463,116 @@ class Buffer:
             else:
                 self._lib.free(address, self.size, self._alignment)
         except Exception:  # interpreter shutdown
+            pass
+
+
+@dataclasses.dataclass(frozen=True)
+class HeapStats:
+    """gb_heap_stats(): usable bytes (what the limit counts) and blocks."""
+
+    limit_bytes: int  # 0: no limit
+    allocated_bytes: int
+    peak_allocated_bytes: int
+    blocks: int
+    refused: int
+
+
+class Heap:
+    """A gb_heap: Buffers allocated in it (``heap.buffer(size)``), capped at
+    ``limit`` usable bytes (0: no limit; a buffer that would pass it raises
+    MemoryError), all freed at once by ``destroy()`` or at the end of a
+    ``with`` block. A Buffer of the heap may still be freed on its own.
+
+    ``destroy()`` refuses with BufferError while a buffer of the heap has an
+    exported view alive (its memory is about to go); the heap's other buffers
+    become freed (``closed``). Methods are safe to call from several threads."""
+
+    def __init__(self, limit: int = 0, *, lib: Optional[Library] = None):
+        self.lib = lib or library()
+        limit = _size(limit, "limit")
+        ctypes.set_errno(0)
+        self._handle = self.lib.cdll.gb_heap_new(limit)
+        if self._handle is None:
+            code = ctypes.get_errno()
+            raise MemoryError(f"gb_heap_new({limit}): {errno.errorcode.get(code, code)}")
+        self._lock = threading.Lock()
+        self._buffers = weakref.WeakSet()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def _live(self) -> int:
+        if self._handle is None:
+            raise ValueError("heap already destroyed")
+        return self._handle
+
+    def _alloc(self, buffer, size, zeroed, alignment) -> int:
+        with self._lock:
+            handle = self._live()
+            ctypes.set_errno(0)
+            if alignment is not None:
+                alignment = _size(alignment, "alignment")
+                address = self.lib.cdll.gb_heap_aligned_alloc(handle, alignment, size)
+                if address is not None and zeroed:
+                    ctypes.memset(address, 0, size)
+            elif zeroed:
+                address = self.lib.cdll.gb_heap_calloc(handle, 1, size)
+            else:
+                address = self.lib.cdll.gb_heap_alloc(handle, size)
+            address = self.lib._check(address, f"gb_heap_alloc({size})")
+            self._buffers.add(buffer)
+            return address
+
+    def buffer(self, size: int, *, zeroed: bool = False,
+               alignment: Optional[int] = None) -> Buffer:
+        """A Buffer of ``size`` bytes in this heap."""
+        return Buffer(size, zeroed=zeroed, alignment=alignment, heap=self)
+
+    def stats(self) -> HeapStats:
+        raw = _GbHeapStats(size=ctypes.sizeof(_GbHeapStats))
+        with self._lock:
+            code = self.lib.cdll.gb_heap_stats(self._live(), ctypes.byref(raw))
+        if code != 0:
+            raise OSError(code, f"gb_heap_stats failed: {os.strerror(code)}")
+        return HeapStats(**{f.name: getattr(raw, f.name) for f in dataclasses.fields(HeapStats)})
+
+    def destroy(self) -> None:
+        """gb_heap_destroy: frees every buffer of the heap at once; a second
+        call does nothing."""
+        with self._lock:
+            if self._handle is None:
+                return
+            buffers = list(self._buffers)
+            for buffer in buffers:
+                buffer._lock.acquire()
+            try:
+                for buffer in buffers:
+                    if buffer.address is not None:
+                        exports = buffer._exports()
+                        if exports:
+                            raise BufferError(
+                                f"cannot destroy a Heap whose Buffer has {exports} exported"
+                                " view(s) alive: release them first")
+                for buffer in buffers:
+                    buffer.address = None
+                    buffer._array = None
+                handle, self._handle = self._handle, None
+                self.lib.cdll.gb_heap_destroy(handle)
+            finally:
+                for buffer in buffers:
+                    buffer._lock.release()
+
+    def __enter__(self) -> "Heap":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.destroy()
+
+    def __del__(self):
+        try:
+            self.destroy()
+        except Exception:  # views alive, or interpreter shutdown: leave it
             pass
 
 

@@ -427,3 +427,53 @@ def test_pip_installs_the_package_without_the_library(tmp_path):
     assert result.returncode == 0, result.stderr
     where, ok = result.stdout.split()
     assert where.startswith(str(target)) and ok == "True"
+
+
+def test_heap_buffers_limit_and_destroy():
+    with gb.Heap(limit=MiB) as heap:
+        a = heap.buffer(1000)
+        a.view()[:3] = b"abc"
+        b = heap.buffer(64, zeroed=True)
+        assert bytes(b) == bytes(64)
+        c = heap.buffer(100, alignment=4096)
+        assert c.address % 4096 == 0
+        assert gb.owns(a)
+        s = heap.stats()
+        assert s.limit_bytes == MiB and s.blocks == 3
+        assert s.allocated_bytes == sum(x.usable_size() for x in (a, b, c))
+        with pytest.raises(MemoryError):
+            heap.buffer(2 * MiB)
+        assert heap.stats().refused == 1
+        a.resize(5000)  # gb_realloc stays in the heap
+        assert bytes(a)[:3] == b"abc" and heap.stats().blocks == 3
+        b.free()
+        assert heap.stats().blocks == 2
+        view = c.view()
+        with pytest.raises(BufferError):
+            heap.destroy()
+        assert not heap.closed
+        del view
+    assert heap.closed and a.closed and c.closed
+    a.free()  # a no-op: the heap freed it
+    with pytest.raises(ValueError):
+        heap.buffer(8)
+
+
+def test_heap_buffer_keeps_its_heap_alive():
+    buf = gb.Heap().buffer(32)
+    gc.collect()
+    buf.view()[:] = bytes(range(32))
+    assert bytes(buf) == bytes(range(32))
+    buf.free()
+
+
+def test_heap_buffers_freed_in_other_threads():
+    with gb.Heap() as heap:
+        buffers = [heap.buffer(256) for _ in range(200)]
+        threads = [threading.Thread(target=lambda part: [b.free() for b in part], args=(buffers[i::4],))
+                   for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert heap.stats().blocks == 0 and heap.stats().allocated_bytes == 0

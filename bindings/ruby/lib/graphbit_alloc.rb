@@ -75,6 +75,13 @@ module GraphbitAlloc
     "gb_ctx_realloc" => [[VOIDP, VOIDP, SIZE_T], VOIDP],
     "gb_ctx_free" => [[VOIDP, VOIDP], Fiddle::TYPE_VOID],
     "gb_ctx_free_sized" => [[VOIDP, VOIDP, SIZE_T], Fiddle::TYPE_VOID],
+    "gb_heap_new" => [[SIZE_T], VOIDP],
+    "gb_heap_alloc" => [[VOIDP, SIZE_T], VOIDP],
+    "gb_heap_calloc" => [[VOIDP, SIZE_T, SIZE_T], VOIDP],
+    "gb_heap_realloc" => [[VOIDP, VOIDP, SIZE_T], VOIDP],
+    "gb_heap_aligned_alloc" => [[VOIDP, SIZE_T, SIZE_T], VOIDP],
+    "gb_heap_destroy" => [[VOIDP], Fiddle::TYPE_VOID],
+    "gb_heap_stats" => [[VOIDP, VOIDP], Fiddle::TYPE_INT],
   }.freeze
 
   STATS_FIELDS = %i[allocated active resident mapped retained peak_resident].freeze
