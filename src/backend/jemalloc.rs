@@ -357,6 +357,23 @@ fn start_background_thread() -> libc::c_int {
     rc
 }
 
+/// `gb_thread_idle`: jemalloc's `thread.idle`, which flushes the calling
+/// thread's cache back to its arena and, with more than two arenas per CPU
+/// (jemalloc's default count is four), purges that arena's unused pages.
+/// Returns mallctl's error code (0).
+pub fn thread_idle() -> libc::c_int {
+    // SAFETY: a write-only mallctl that takes no value.
+    unsafe {
+        je::mallctl(
+            c"thread.idle".as_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            0,
+        )
+    }
+}
+
 /// Whether this jemalloc keeps statistics (`config.stats`).
 pub fn stats_enabled() -> bool {
     // SAFETY: "config.stats" is a read-only bool.
