@@ -47,6 +47,7 @@ export class Library {
   backendStatsText(): string;
   stats(): Stats;
   trim(): void;
+  threadIdle(): void;
   owns(what: Block | bigint | null): boolean;
 }
 
@@ -72,4 +73,5 @@ export function verifyReport(): any;
 export function backendStatsText(): string;
 export function stats(): Stats;
 export function trim(): void;
+export function threadIdle(): void;
 export function owns(what: Block | bigint | null): boolean;
