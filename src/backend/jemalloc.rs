@@ -42,7 +42,7 @@ impl super::Heap for Backend {
     #[inline(always)]
     unsafe fn alloc(size: usize) -> *mut c_void {
         // SAFETY: jemalloc's malloc accepts any size and sets ENOMEM.
-        unsafe { je::malloc(size) }
+        unsafe { front::malloc(size) }
     }
 
     #[inline(always)]
@@ -71,7 +71,7 @@ impl super::Heap for Backend {
     #[inline(always)]
     unsafe fn free(ptr: *mut c_void) {
         // SAFETY: NULL or a live block of this backend.
-        unsafe { je::free(ptr) }
+        unsafe { front::free(ptr) }
     }
 
     #[inline(always)]
@@ -80,7 +80,7 @@ impl super::Heap for Backend {
         // class is the block's. jemalloc 5.3.1's sdallocx crashes on NULL;
         // the caller never passes it.
         // SAFETY: a live block of this backend of that size.
-        unsafe { je::sdallocx(ptr, size.max(1), 0) }
+        unsafe { front::sdallocx(ptr, size.max(1), 0) }
     }
 
     #[inline(always)]
@@ -94,6 +94,32 @@ impl super::Heap for Backend {
     unsafe fn usable_size(ptr: *const c_void) -> usize {
         // SAFETY: a live block of this backend.
         unsafe { je::malloc_usable_size(ptr) }
+    }
+}
+
+/// What gb_alloc, gb_free and gb_free_sized call: jemalloc's entry points,
+/// or, in a build with GB_PERCPU=1, the per-CPU cache experiment
+/// (src/percpu/percpu.c, docs/memory.md), which takes the same arguments.
+#[cfg(not(gb_percpu))]
+mod front {
+    pub(super) use super::je::{free, malloc, sdallocx};
+}
+#[cfg(gb_percpu)]
+mod front {
+    use core::ffi::c_void;
+    extern "C" {
+        #[link_name = "graphbit_percpu_alloc"]
+        pub(super) fn malloc(size: usize) -> *mut c_void;
+        #[link_name = "graphbit_percpu_free"]
+        pub(super) fn free(ptr: *mut c_void);
+        #[link_name = "graphbit_percpu_free_sized"]
+        fn free_sized(ptr: *mut c_void, size: usize);
+    }
+    /// sdallocx without flags (the only form the Heap calls).
+    #[inline(always)]
+    pub(super) unsafe fn sdallocx(ptr: *mut c_void, size: usize, _flags: i32) {
+        // SAFETY: a live block of this backend of that size.
+        unsafe { free_sized(ptr, size) }
     }
 }
 

@@ -137,7 +137,8 @@ retry:
         "testl %%edx, %%edx\n\t"
         "jz %l[empty]\n\t"
         "subl $1, %%edx\n\t"
-        "leaq (%%rax, %[off]), %%rcx\n\t"
+        "movq %[off], %%rcx\n\t"
+        "addq %%rax, %%rcx\n\t"
         "movq (%%rcx, %%rdx, 8), %%rcx\n\t"
         "movq %%rcx, %[out]\n\t"
         "movl %%edx, (%%rax, %q[c], 4)\n" /* commit */
@@ -149,8 +150,8 @@ retry:
         "jmp %l[aborted]\n\t"
         ".popsection\n\t"
         : [out] "=&r"(block)
-        : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "r"(slot_offset[c]),
-          [ncpu] "r"(region_count), [lg] "i"(LG_REGION),
+        : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "m"(slot_offset[c]),
+          [ncpu] "m"(region_count), [lg] "i"(LG_REGION),
           [cs] "i"(offsetof(struct rseq, rseq_cs)), [cpu] "i"(offsetof(struct rseq, cpu_id))
         : "rax", "rcx", "rdx", "memory", "cc"
         : unregistered, empty, aborted);
@@ -187,7 +188,8 @@ retry:
         "movl (%%rax, %q[c], 4), %%edx\n\t"
         "cmpl %[cap], %%edx\n\t"
         "jae %l[full]\n\t"
-        "leaq (%%rax, %[off]), %%rcx\n\t"
+        "movq %[off], %%rcx\n\t"
+        "addq %%rax, %%rcx\n\t"
         "movq %[block], (%%rcx, %%rdx, 8)\n\t" /* above the count: not yet visible */
         "addl $1, %%edx\n\t"
         "movl %%edx, (%%rax, %q[c], 4)\n" /* commit */
@@ -199,8 +201,8 @@ retry:
         "jmp %l[aborted]\n\t"
         ".popsection\n\t"
         :
-        : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "r"(slot_offset[c]),
-          [cap] "r"(cap[c]), [block] "r"(block), [ncpu] "r"(region_count),
+        : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "m"(slot_offset[c]),
+          [cap] "m"(cap[c]), [block] "r"(block), [ncpu] "m"(region_count),
           [lg] "i"(LG_REGION), [cs] "i"(offsetof(struct rseq, rseq_cs)),
           [cpu] "i"(offsetof(struct rseq, cpu_id))
         : "rax", "rcx", "rdx", "memory", "cc"
@@ -244,14 +246,20 @@ static __attribute__((noinline)) void drain(char *base, uint64_t c, void *block)
     errno = saved;
 }
 
+HIDDEN void *graphbit_percpu_alloc(size_t size);
+
+/* The first allocation of the process (or every one, where the cache is
+ * off): sets the regions up, then allocates as usual. */
+static __attribute__((cold, noinline)) void *first_alloc(size_t size) {
+    if (setup() == NULL) return _rjem_malloc(size);
+    return graphbit_percpu_alloc(size);
+}
+
 /* gb_alloc through the per-CPU cache. */
 HIDDEN void *graphbit_percpu_alloc(size_t size) {
     char *base = atomic_load_explicit(&regions, memory_order_acquire);
     if (__builtin_expect(size > MAX_SMALL, 0)) return _rjem_malloc(size);
-    if (__builtin_expect(base == NULL, 0)) {
-        base = setup();
-        if (base == NULL) return _rjem_malloc(size);
-    }
+    if (__builtin_expect(base == NULL, 0)) return first_alloc(size);
     uint64_t c = class_of[(size + 7) >> 3];
     void *block;
     int got = pop(base, c, &block);
