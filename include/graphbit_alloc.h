@@ -140,6 +140,12 @@ typedef struct gb_stats_t {
 extern "C" {
 #endif // __cplusplus
 
+extern void *malloc(size_t size);
+
+extern void free(void *ptr);
+
+extern void free_sized(void *ptr, size_t size);
+
 /**
  * Lua's allocator function (`lua_Alloc`, for `lua_newstate(gb_lua_alloc,
  * NULL)` or `lua_setallocf`), with its contract: `nsize` 0 frees `ptr`
@@ -377,8 +383,9 @@ int gb_trim(void);
  * Tells the backend that the calling thread is going idle (a worker about
  * to wait for work), so that what it holds for this thread can go back to
  * the shared heap instead of waiting for the thread's next allocation or
- * exit (jemalloc: `thread.idle`, which flushes this thread's cache and, with
- * jemalloc's default arena count, purges its arena's unused pages; mimalloc:
+ * exit (jemalloc: `thread.idle`, which flushes this thread's cache to the
+ * arenas, whose unused pages then follow the background thread's decay;
+ * mimalloc:
  * `mi_collect(false)` on the thread's heap; glibc: nothing, as glibc has no
  * call for one thread's cache). Only a hint: blocks stay valid, and the
  * thread may allocate again at any time (its cache refills as it does).

@@ -384,8 +384,8 @@ fn start_background_thread() -> libc::c_int {
 }
 
 /// `gb_thread_idle`: jemalloc's `thread.idle`, which flushes the calling
-/// thread's cache back to its arena and, with more than two arenas per CPU
-/// (jemalloc's default count is four), purges that arena's unused pages.
+/// thread's cache back to the arenas (it would also purge the thread's arena
+/// with more than two arenas per CPU; the built-in percpu_arena runs one).
 /// Returns mallctl's error code (0).
 pub fn thread_idle() -> libc::c_int {
     // SAFETY: a write-only mallctl that takes no value.

@@ -211,8 +211,9 @@ pub extern "C" fn gb_trim() -> c_int {
 /// Tells the backend that the calling thread is going idle (a worker about
 /// to wait for work), so that what it holds for this thread can go back to
 /// the shared heap instead of waiting for the thread's next allocation or
-/// exit (jemalloc: `thread.idle`, which flushes this thread's cache and, with
-/// jemalloc's default arena count, purges its arena's unused pages; mimalloc:
+/// exit (jemalloc: `thread.idle`, which flushes this thread's cache to the
+/// arenas, whose unused pages then follow the background thread's decay;
+/// mimalloc:
 /// `mi_collect(false)` on the thread's heap; glibc: nothing, as glibc has no
 /// call for one thread's cache). Only a hint: blocks stay valid, and the
 /// thread may allocate again at any time (its cache refills as it does).
