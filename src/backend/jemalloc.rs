@@ -193,6 +193,17 @@ pub fn settings() -> crate::diagnostics::Settings {
         settings.push("narenas", uint(narenas));
         let tcache_max = read(c"opt.tcache_max", 0usize).map(|v| v as u64);
         settings.push("tcache_max", uint(tcache_max));
+        let nslots = read(c"opt.tcache_nslots_small_max", 0u32).map(u64::from);
+        settings.push("tcache_nslots_small_max", uint(nslots));
+        // A pointer to one of jemalloc's static mode names ("disabled",
+        // "percpu", "phycpu"), valid for the life of the process.
+        let percpu = read(c"opt.percpu_arena", ptr::null::<c_char>())
+            .filter(|p| !p.is_null())
+            .and_then(|p| CStr::from_ptr(p).to_str().ok());
+        settings.push(
+            "percpu_arena",
+            percpu.map_or(SettingValue::Unknown, SettingValue::Text),
+        );
     }
     settings
 }
