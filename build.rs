@@ -95,6 +95,7 @@ fn main() {
         let out_dir = env::var("OUT_DIR").unwrap_or_default();
         println!("cargo::rustc-link-search=native={out_dir}");
         println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_jemalloc_conf");
+        percpu_experiment();
     }
 
     if feature("override") {
@@ -147,4 +148,23 @@ pub(crate) fn library_name(
         (false, true) => "graphbit_alloc_dlopen",
         (false, false) => "graphbit_alloc",
     }
+}
+
+/// The per-CPU cache experiment (src/percpu/, docs/memory.md), only when
+/// built with GB_PERCPU=1 (x86-64 Linux, jemalloc): gb_alloc, gb_free and
+/// gb_free_sized then go through it. Not a Cargo feature: it is not sound
+/// and fast enough to offer (docs/memory.md says why), only to measure.
+fn percpu_experiment() {
+    println!("cargo::rerun-if-env-changed=GB_PERCPU");
+    println!("cargo::rustc-check-cfg=cfg(gb_percpu)");
+    if env::var("GB_PERCPU").as_deref() != Ok("1") {
+        return;
+    }
+    println!("cargo::rerun-if-changed=src/percpu/percpu.c");
+    cc::Build::new()
+        .file("src/percpu/percpu.c")
+        .cargo_metadata(false)
+        .compile("graphbit_alloc_percpu");
+    println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_percpu");
+    println!("cargo::rustc-cfg=gb_percpu");
 }

@@ -182,6 +182,12 @@ typedef struct gb_stats_t {
 extern "C" {
 #endif // __cplusplus
 
+extern void *malloc(size_t size);
+
+extern void free(void *ptr);
+
+extern void free_sized(void *ptr, size_t size);
+
 /**
  * Lua's allocator function (`lua_Alloc`, for `lua_newstate(gb_lua_alloc,
  * ud)` or `lua_setallocf`), with its contract: `nsize` 0 frees `ptr`
@@ -493,6 +499,22 @@ int gb_stats(struct gb_stats_t *out);
  * that freed much memory, not for hot paths.
  */
 int gb_trim(void);
+
+/**
+ * Tells the backend that the calling thread is going idle (a worker about
+ * to wait for work), so that what it holds for this thread can go back to
+ * the shared heap instead of waiting for the thread's next allocation or
+ * exit (jemalloc: `thread.idle`, which flushes this thread's cache to the
+ * arenas, whose unused pages then follow the background thread's decay;
+ * mimalloc:
+ * `mi_collect(false)` on the thread's heap; glibc: nothing, as glibc has no
+ * call for one thread's cache). Only a hint: blocks stay valid, and the
+ * thread may allocate again at any time (its cache refills as it does).
+ * Returns 0 on success or an errno value; keeps `errno`. Costs about a
+ * cache flush (microseconds): call it when a thread goes quiet, not per
+ * allocation. Memory is returned without it too, on the backend's schedule.
+ */
+int gb_thread_idle(void);
 
 /**
  * True if `ptr` points into memory managed by this library's backend, as

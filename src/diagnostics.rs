@@ -54,6 +54,8 @@ pub enum SettingValue {
     Int(i64),
     /// An unsigned number (counts, thresholds in bytes).
     UInt(u64),
+    /// A word (jemalloc's `percpu_arena` mode).
+    Text(&'static str),
     /// The backend did not answer.
     Unknown,
 }
@@ -64,6 +66,7 @@ impl Display for SettingValue {
             SettingValue::Bool(v) => write!(f, "{v}"),
             SettingValue::Int(v) => write!(f, "{v}"),
             SettingValue::UInt(v) => write!(f, "{v}"),
+            SettingValue::Text(v) => f.write_str(v),
             SettingValue::Unknown => f.write_str("?"),
         }
     }
@@ -102,7 +105,7 @@ pub struct Settings {
 
 /// The most settings a backend reports (not `pub`, so that cbindgen leaves
 /// it out of the C header).
-const SETTINGS_CAPACITY: usize = 8;
+const SETTINGS_CAPACITY: usize = 12;
 
 impl Settings {
     pub(crate) const fn new(built_in: BuiltIn, run_time_override: &'static str) -> Self {
@@ -270,6 +273,7 @@ pub fn write_json(report: &Report, build: &Build, out: &mut dyn Write) -> fmt::R
         out.write_str(":")?;
         match setting.value {
             SettingValue::Unknown => out.write_str("null")?,
+            SettingValue::Text(text) => json_str(out, text)?,
             value => write!(out, "{value}")?,
         }
     }

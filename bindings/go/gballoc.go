@@ -175,6 +175,17 @@ func Trim() error {
 	return nil
 }
 
+// ThreadIdle tells the backend that the calling OS thread is going idle, so
+// that the blocks it caches go back to the shared heap (a hint; cheap). Call
+// it with the goroutine locked to its thread (runtime.LockOSThread), or it
+// applies to whichever thread the goroutine runs on.
+func ThreadIdle() error {
+	if code := C.gb_thread_idle(); code != 0 {
+		return fmt.Errorf("gballoc: gb_thread_idle: %w", syscall.Errno(code))
+	}
+	return nil
+}
+
 // Owns reports whether p points into memory the library's backend manages
 // (false for Go memory, C's malloc, nil; always false on the system backend).
 func Owns(p unsafe.Pointer) bool { return bool(C.gb_owns(p)) }

@@ -319,6 +319,12 @@ func TestStatsFollowLargeBlock(t *testing.T) {
 	if err := gballoc.Trim(); err != nil {
 		t.Fatal(err)
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := gballoc.ThreadIdle(); err != nil {
+		t.Fatal(err)
+	}
+	mustNew(t, 64).Free() // a hint only: allocating goes on
 }
 
 func TestOwns(t *testing.T) {

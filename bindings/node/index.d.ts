@@ -50,6 +50,7 @@ export class Library {
   backendStatsText(): string;
   stats(): Stats;
   trim(): void;
+  threadIdle(): void;
   owns(what: Block | bigint | null): boolean;
 }
 
@@ -75,4 +76,5 @@ export function verifyReport(): any;
 export function backendStatsText(): string;
 export function stats(): Stats;
 export function trim(): void;
+export function threadIdle(): void;
 export function owns(what: Block | bigint | null): boolean;

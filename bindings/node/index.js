@@ -131,6 +131,7 @@ const SIGNATURES = {
   gb_verify_report: 'size_t gb_verify_report(void *buf, size_t buf_len)',
   gb_stats: ['int', [koffi.inout(koffi.pointer(GbStats))]],
   gb_trim: 'int gb_trim()',
+  gb_thread_idle: 'int gb_thread_idle()',
   gb_owns: 'bool gb_owns(const void *ptr)',
   gb_backend_stats_text: 'size_t gb_backend_stats_text(void *buf, size_t buf_len)',
   gb_lua_alloc: 'void *gb_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)',
@@ -296,6 +297,12 @@ class Library {
   trim() {
     const code = this.fn.gb_trim();
     if (code !== 0) throw Object.assign(new Error(`gb_trim failed (errno ${code})`), { errno: code });
+  }
+
+  /** gb_thread_idle: the calling thread is going idle; its cached blocks go back (a hint; cheap). */
+  threadIdle() {
+    const code = this.fn.gb_thread_idle();
+    if (code !== 0) throw Object.assign(new Error(`gb_thread_idle failed (errno ${code})`), { errno: code });
   }
 
   /** gb_owns for a Block, an address (BigInt) or null. */
@@ -512,5 +519,6 @@ module.exports = {
   backendStatsText: () => library().backendStatsText(),
   stats: () => library().stats(),
   trim: () => library().trim(),
+  threadIdle: () => library().threadIdle(),
   owns: (what) => library().owns(what),
 };

@@ -40,7 +40,7 @@ impl super::Heap for Backend {
     #[inline(always)]
     unsafe fn alloc(size: usize) -> *mut c_void {
         // SAFETY: jemalloc's malloc accepts any size and sets ENOMEM.
-        unsafe { je::malloc(size) }
+        unsafe { front::malloc(size) }
     }
 
     #[inline(always)]
@@ -69,7 +69,7 @@ impl super::Heap for Backend {
     #[inline(always)]
     unsafe fn free(ptr: *mut c_void) {
         // SAFETY: NULL or a live block of this backend.
-        unsafe { je::free(ptr) }
+        unsafe { front::free(ptr) }
     }
 
     #[inline(always)]
@@ -78,7 +78,7 @@ impl super::Heap for Backend {
         // class is the block's. jemalloc 5.3.1's sdallocx crashes on NULL;
         // the caller never passes it.
         // SAFETY: a live block of this backend of that size.
-        unsafe { je::sdallocx(ptr, size.max(1), 0) }
+        unsafe { front::sdallocx(ptr, size.max(1), 0) }
     }
 
     #[inline(always)]
@@ -92,6 +92,32 @@ impl super::Heap for Backend {
     unsafe fn usable_size(ptr: *const c_void) -> usize {
         // SAFETY: a live block of this backend.
         unsafe { je::malloc_usable_size(ptr) }
+    }
+}
+
+/// What gb_alloc, gb_free and gb_free_sized call: jemalloc's entry points,
+/// or, in a build with GB_PERCPU=1, the per-CPU cache experiment
+/// (src/percpu/percpu.c, docs/memory.md), which takes the same arguments.
+#[cfg(not(gb_percpu))]
+mod front {
+    pub(super) use super::je::{free, malloc, sdallocx};
+}
+#[cfg(gb_percpu)]
+mod front {
+    use core::ffi::c_void;
+    extern "C" {
+        #[link_name = "graphbit_percpu_alloc"]
+        pub(super) fn malloc(size: usize) -> *mut c_void;
+        #[link_name = "graphbit_percpu_free"]
+        pub(super) fn free(ptr: *mut c_void);
+        #[link_name = "graphbit_percpu_free_sized"]
+        fn free_sized(ptr: *mut c_void, size: usize);
+    }
+    /// sdallocx without flags (the only form the Heap calls).
+    #[inline(always)]
+    pub(super) unsafe fn sdallocx(ptr: *mut c_void, size: usize, _flags: i32) {
+        // SAFETY: a live block of this backend of that size.
+        unsafe { free_sized(ptr, size) }
     }
 }
 
@@ -165,6 +191,17 @@ pub fn settings() -> crate::diagnostics::Settings {
         settings.push("narenas", uint(narenas));
         let tcache_max = read(c"opt.tcache_max", 0usize).map(|v| v as u64);
         settings.push("tcache_max", uint(tcache_max));
+        let nslots = read(c"opt.tcache_nslots_small_max", 0u32).map(u64::from);
+        settings.push("tcache_nslots_small_max", uint(nslots));
+        // A pointer to one of jemalloc's static mode names ("disabled",
+        // "percpu", "phycpu"), valid for the life of the process.
+        let percpu = read(c"opt.percpu_arena", ptr::null::<c_char>())
+            .filter(|p| !p.is_null())
+            .and_then(|p| CStr::from_ptr(p).to_str().ok());
+        settings.push(
+            "percpu_arena",
+            percpu.map_or(SettingValue::Unknown, SettingValue::Text),
+        );
     }
     settings
 }
@@ -353,6 +390,23 @@ fn start_background_thread() -> libc::c_int {
         }
     }
     rc
+}
+
+/// `gb_thread_idle`: jemalloc's `thread.idle`, which flushes the calling
+/// thread's cache back to the arenas (it would also purge the thread's arena
+/// with more than two arenas per CPU; the built-in percpu_arena runs one).
+/// Returns mallctl's error code (0).
+pub fn thread_idle() -> libc::c_int {
+    // SAFETY: a write-only mallctl that takes no value.
+    unsafe {
+        je::mallctl(
+            c"thread.idle".as_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            0,
+        )
+    }
 }
 
 /// Whether this jemalloc keeps statistics (`config.stats`).

@@ -144,6 +144,15 @@ pub fn trim() -> libc::c_int {
     0
 }
 
+/// `gb_thread_idle`: `mi_collect(false)`, which frees what the calling
+/// thread's heap can give back without forcing (its delayed frees, empty
+/// pages); the rest follows mimalloc's own purge delay.
+pub fn thread_idle() -> libc::c_int {
+    // SAFETY: no preconditions.
+    unsafe { mi::mi_collect(false) };
+    0
+}
+
 /// mimalloc's release build keeps only its essential counters.
 pub fn stats_enabled() -> bool {
     false

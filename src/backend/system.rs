@@ -212,6 +212,13 @@ pub fn trim() -> libc::c_int {
     0
 }
 
+/// `gb_thread_idle`: nothing. glibc offers no call that returns one
+/// thread's cached blocks (its tcache is flushed only at thread exit), and
+/// `malloc_trim(0)` walks every arena: `gb_trim`'s cost, not an idle hint's.
+pub fn thread_idle() -> libc::c_int {
+    0
+}
+
 /// glibc's counters (`mallinfo2`) are always kept.
 pub fn stats_enabled() -> bool {
     cfg!(all(target_os = "linux", target_env = "gnu"))

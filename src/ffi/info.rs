@@ -208,6 +208,23 @@ pub extern "C" fn gb_trim() -> c_int {
     backend::trim()
 }
 
+/// Tells the backend that the calling thread is going idle (a worker about
+/// to wait for work), so that what it holds for this thread can go back to
+/// the shared heap instead of waiting for the thread's next allocation or
+/// exit (jemalloc: `thread.idle`, which flushes this thread's cache to the
+/// arenas, whose unused pages then follow the background thread's decay;
+/// mimalloc:
+/// `mi_collect(false)` on the thread's heap; glibc: nothing, as glibc has no
+/// call for one thread's cache). Only a hint: blocks stay valid, and the
+/// thread may allocate again at any time (its cache refills as it does).
+/// Returns 0 on success or an errno value; keeps `errno`. Costs about a
+/// cache flush (microseconds): call it when a thread goes quiet, not per
+/// allocation. Memory is returned without it too, on the backend's schedule.
+#[no_mangle]
+pub extern "C" fn gb_thread_idle() -> c_int {
+    crate::errno::preserve(backend::thread_idle)
+}
+
 /// True if `ptr` points into memory managed by this library's backend, as
 /// the backend's own page map says (a block from `gb_alloc` and friends, live
 /// or recently freed). False for NULL and for memory from the host's

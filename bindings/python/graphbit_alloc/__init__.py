@@ -54,6 +54,7 @@ __all__ = [
     "verify_report",
     "stats",
     "trim",
+    "thread_idle",
     "owns",
     "backend_stats_text",
 ]
@@ -127,6 +128,7 @@ SIGNATURES = {
     "gb_verify_report": ([ctypes.c_char_p, _c_size], _c_size),
     "gb_stats": ([ctypes.POINTER(_GbStats)], ctypes.c_int),
     "gb_trim": ([], ctypes.c_int),
+    "gb_thread_idle": ([], ctypes.c_int),
     "gb_owns": ([_c_void_p], ctypes.c_bool),
     "gb_backend_stats_text": ([ctypes.c_char_p, _c_size], _c_size),
     # Adapters for other libraries' allocator hooks (src/ffi/adapters.rs);
@@ -322,6 +324,13 @@ class Library:
         code = self.cdll.gb_trim()
         if code != 0:
             raise OSError(code, f"gb_trim failed: {os.strerror(code)}")
+
+    def thread_idle(self) -> None:
+        """gb_thread_idle: the calling thread is going idle; its cached blocks
+        go back to the shared heap (a hint; cheap)."""
+        code = self.cdll.gb_thread_idle()
+        if code != 0:
+            raise OSError(code, f"gb_thread_idle failed: {os.strerror(code)}")
 
     def owns(self, address) -> bool:
         """gb_owns for an address (int), a Buffer, or None."""
@@ -627,6 +636,10 @@ def stats() -> Stats:
 
 def trim() -> None:
     library().trim()
+
+
+def thread_idle() -> None:
+    library().thread_idle()
 
 
 def owns(address) -> bool:

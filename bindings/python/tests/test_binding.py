@@ -298,6 +298,30 @@ def test_trim_returns_memory():
     gb.trim()  # idempotent
 
 
+def test_thread_idle_returns_the_thread_cache(lib):
+    # As c_tests/introspection.c: in a new thread, freed small blocks wait in
+    # jemalloc's thread cache (still counted as allocated) until the thread
+    # says it is going idle.
+    seen = {}
+
+    def worker():
+        blocks = [(lib.alloc(16 << s), 16 << s) for s in range(8) for _ in range(100)]
+        for address, size in blocks:
+            lib.free(address, size)
+        seen["cached"] = gb.stats().allocated
+        gb.thread_idle()  # raises OSError on a non-zero result
+        seen["flushed"] = gb.stats().allocated
+        gb.thread_idle()  # nothing left: still fine
+        lib.free(lib.alloc(1024))  # a hint only: the thread allocates on
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert "flushed" in seen, "the worker thread failed"
+    if gb.allocator_name() == "jemalloc":
+        assert seen["flushed"] + 16 * 1024 <= seen["cached"], seen
+
+
 def test_owns():
     with gb.Buffer(100) as buf:
         owned = gb.owns(buf)

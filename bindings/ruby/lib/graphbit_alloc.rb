@@ -67,6 +67,7 @@ module GraphbitAlloc
     "gb_verify_report" => [[VOIDP, SIZE_T], SIZE_T],
     "gb_stats" => [[VOIDP], Fiddle::TYPE_INT],
     "gb_trim" => [[], Fiddle::TYPE_INT],
+    "gb_thread_idle" => [[], Fiddle::TYPE_INT],
     "gb_owns" => [[VOIDP], BOOL],
     "gb_backend_stats_text" => [[VOIDP, SIZE_T], SIZE_T],
     "gb_lua_alloc" => [[VOIDP, VOIDP, SIZE_T, SIZE_T], VOIDP],
@@ -176,6 +177,14 @@ module GraphbitAlloc
     def trim
       code = fn["gb_trim"].call
       raise SystemCallError.new("gb_trim", code) unless code.zero?
+      nil
+    end
+
+    # gb_thread_idle: the calling thread is going idle; its cached blocks go
+    # back to the shared heap (a hint; cheap).
+    def thread_idle
+      code = fn["gb_thread_idle"].call
+      raise SystemCallError.new("gb_thread_idle", code) unless code.zero?
       nil
     end
 
@@ -389,6 +398,7 @@ module GraphbitAlloc
     def backend_stats_text = library.backend_stats_text
     def stats = library.stats
     def trim = library.trim
+    def thread_idle = library.thread_idle
     def owns?(what) = library.owns?(what)
   end
 end

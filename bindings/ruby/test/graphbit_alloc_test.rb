@@ -169,6 +169,7 @@ class BindingTest < Minitest::Test
     assert_operator after.peak_resident, :>=, size
     assert_operator after.allocated - before.allocated, :<, size / 2 if live_bytes?
     assert_nil GraphbitAlloc.trim
+    assert_nil GraphbitAlloc.thread_idle
   end
 
   def test_owns

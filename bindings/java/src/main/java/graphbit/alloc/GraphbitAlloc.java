@@ -67,6 +67,7 @@ public final class GraphbitAlloc {
         static native long gb_verify_report(byte[] buf, long bufLen);
         static native int gb_stats(Pointer out);
         static native int gb_trim();
+        static native int gb_thread_idle();
         static native byte gb_owns(Pointer ptr);
         static native long gb_backend_stats_text(byte[] buf, long bufLen);
     }
@@ -278,6 +279,15 @@ public final class GraphbitAlloc {
         int code = Gb.gb_trim();
         if (code != 0) {
             throw new IllegalStateException("gb_trim failed (errno " + code + ")");
+        }
+    }
+
+    /** The calling thread is going idle: its cached blocks go back to the shared heap (a hint; cheap). */
+    public static void threadIdle() {
+        ensureLoaded();
+        int code = Gb.gb_thread_idle();
+        if (code != 0) {
+            throw new IllegalStateException("gb_thread_idle failed (errno " + code + ")");
         }
     }
 

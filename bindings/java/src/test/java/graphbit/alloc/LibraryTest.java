@@ -80,6 +80,7 @@ class LibraryTest {
         assertTrue(!TestSupport.liveBytes() || after.allocated() - before.allocated() < size / 2,
                 "allocated did not fall after close()");
         GraphbitAlloc.trim();
+        GraphbitAlloc.threadIdle(); // throws on a non-zero result
     }
 
     @Test
