@@ -42,23 +42,21 @@ compile_error!("features `backend-jemalloc` and `backend-system` are exclusive: 
 #[cfg(all(feature = "backend-mimalloc", feature = "backend-system"))]
 compile_error!("features `backend-mimalloc` and `backend-system` are exclusive: pick one backend");
 
+// The C API first: cbindgen writes the header in module order.
+pub mod ffi;
+
 mod backend;
 // Compiled in every build (so it cannot rot), called only with `checked`.
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
 mod checked;
 pub mod diagnostics;
-mod errno;
-/// `GB_STATS_AT_EXIT=1`: a summary on stderr at exit (ELF platforms).
-#[cfg(target_os = "linux")]
-mod exit_stats;
-pub mod ffi;
 /// The whole-process malloc family (Cargo feature `override`): not part of
 /// the prefixed C API, so not in its header.
 ///
 /// cbindgen:ignore
 #[cfg(feature = "override")]
-mod override_malloc;
-mod verify;
+mod r#override;
+mod sys;
 
 pub use ffi::*;
 
@@ -66,4 +64,5 @@ pub use ffi::*;
 /// links the rlib) go through the same backend as `gb_alloc`.
 #[cfg(not(feature = "no-global-allocator"))]
 #[global_allocator]
-static GLOBAL: backend::RustAllocator = backend::RUST_ALLOCATOR;
+static GLOBAL: <backend::Selected as backend::Backend>::RustAllocator =
+    <backend::Selected as backend::Backend>::RUST_ALLOCATOR;

@@ -8,11 +8,9 @@
 
 use core::ffi::{c_int, c_void};
 
-use crate::backend::{Backend, Heap};
-use crate::{checked, errno};
-
-/// Largest size any function accepts: `PTRDIFF_MAX`.
-const MAX_SIZE: usize = isize::MAX as usize;
+use crate::backend::{Backend, Selected, MAX_SIZE};
+use crate::checked;
+use crate::sys::errno;
 
 /// True in the checked library: a constant, so the default library carries
 /// no flag and no branch.
@@ -37,7 +35,7 @@ fn fail(code: c_int) -> *mut c_void {
 #[must_use]
 pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
     // SAFETY: any size (the backend keeps the contract).
-    let block = unsafe { Backend::alloc(size) };
+    let block = unsafe { Selected::alloc(size) };
     if CHECKED {
         return checked::record(block, size, 0);
     }
@@ -56,7 +54,7 @@ pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
 #[must_use]
 pub unsafe extern "C" fn gb_calloc(count: usize, size: usize) -> *mut c_void {
     // SAFETY: any arguments (the backend checks the product).
-    let block = unsafe { Backend::calloc(count, size) };
+    let block = unsafe { Selected::calloc(count, size) };
     if CHECKED {
         return checked::record(block, count.wrapping_mul(size), 0);
     }
@@ -81,7 +79,7 @@ pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_voi
         return unsafe { checked_realloc(ptr, size) };
     }
     // SAFETY: NULL or a live block (caller's contract).
-    unsafe { Backend::realloc(ptr, size) }
+    unsafe { Selected::realloc(ptr, size) }
 }
 
 /// gb_realloc in checked mode: the block must be live; the result replaces
@@ -90,11 +88,11 @@ pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_voi
 unsafe fn checked_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     if ptr.is_null() {
         // SAFETY: NULL is a valid argument.
-        return checked::record(unsafe { Backend::realloc(ptr, size) }, size, 0);
+        return checked::record(unsafe { Selected::realloc(ptr, size) }, size, 0);
     }
-    let old = checked::take("gb_realloc", ptr, checked::Claim::Live, false);
+    let old = checked::take_for_realloc(ptr);
     // SAFETY: ptr is a live block (just checked).
-    let block = unsafe { Backend::realloc(ptr, size) };
+    let block = unsafe { Selected::realloc(ptr, size) };
     if block.is_null() {
         checked::restore(ptr, old);
         return block;
@@ -121,7 +119,7 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
     match size.checked_next_multiple_of(alignment) {
         Some(padded) if padded <= MAX_SIZE && alignment <= MAX_SIZE => {
             // SAFETY: alignment is a power of two, the size fits.
-            let block = unsafe { Backend::aligned_alloc(alignment, size) };
+            let block = unsafe { Selected::aligned_alloc(alignment, size) };
             if CHECKED {
                 return checked::record(block, size, alignment);
             }
@@ -139,7 +137,7 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
         checked::on_free(ptr);
     }
     // SAFETY: NULL or a live block of this backend (caller's contract).
-    unsafe { Backend::free(ptr) }
+    unsafe { Selected::free(ptr) }
 }
 
 /// Releases a block from `gb_alloc`, `gb_calloc` or `gb_realloc`, given the
@@ -162,13 +160,13 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
             checked::on_free_ignoring_size("gb_free_sized", ptr);
         }
         // SAFETY: a live block of this backend (caller's contract).
-        return unsafe { Backend::free(ptr) };
+        return unsafe { Selected::free(ptr) };
     }
     if CHECKED {
         checked::on_free_sized(ptr, size);
     }
     // SAFETY: as above, with the size it was allocated with.
-    unsafe { Backend::free_sized(ptr, size) }
+    unsafe { Selected::free_sized(ptr, size) }
 }
 
 /// Releases a block from `gb_aligned_alloc(alignment, size)`, given the same
@@ -187,14 +185,14 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
             checked::on_free_aligned_sized(ptr, alignment, size);
         }
         // SAFETY: a live aligned block with these parameters (caller's contract).
-        unsafe { Backend::free_aligned_sized(ptr, alignment, size) }
+        unsafe { Selected::free_aligned_sized(ptr, alignment, size) }
     } else {
         // Alignment and size are ignored, in checked mode too.
         if CHECKED {
             checked::on_free_ignoring_size("gb_free_aligned_sized", ptr);
         }
         // SAFETY: a live block of this backend (caller's contract).
-        unsafe { Backend::free(ptr) }
+        unsafe { Selected::free(ptr) }
     }
 }
 
@@ -206,5 +204,5 @@ pub unsafe extern "C" fn gb_usable_size(ptr: *const c_void) -> usize {
         return 0;
     }
     // SAFETY: a live block of this backend (caller's contract).
-    unsafe { Backend::usable_size(ptr) }
+    unsafe { Selected::usable_size(ptr) }
 }
