@@ -76,6 +76,7 @@ pub(crate) trait Backend {
     /// Rust's global allocator over this backend.
     type RustAllocator: core::alloc::GlobalAlloc;
     /// The value installed as `#[global_allocator]` (src/lib.rs).
+    #[cfg_attr(feature = "no-global-allocator", allow(dead_code))]
     const RUST_ALLOCATOR: Self::RustAllocator;
 
     // Whole-process mode (src/override/).

@@ -45,9 +45,9 @@ extern "C" fn at_exit() {
 /// The summary's text (see the module comment).
 fn summary(out: &mut dyn Write) -> fmt::Result {
     let version = Selected::version();
-    write!(
+    writeln!(
         out,
-        "graphbit-alloc {} (pid {}): {} {}, whole-process override: {}\n",
+        "graphbit-alloc {} (pid {}): {} {}, whole-process override: {}",
         env!("CARGO_PKG_VERSION"),
         // SAFETY: no preconditions.
         unsafe { libc::getpid() },
@@ -59,16 +59,16 @@ fn summary(out: &mut dyn Write) -> fmt::Result {
     // The kernel updates the peak from its counters lazily: it can read a
     // little below the current figure, which is then the peak.
     let peak = crate::ffi::peak_resident_bytes().map(|peak| peak.max(now.unwrap_or(0)));
-    write!(
+    writeln!(
         out,
-        "  process resident: now {}, peak {}\n",
+        "  process resident: now {}, peak {}",
         Bytes(now),
         Bytes(peak)
     )?;
     let stats = Selected::stats();
-    write!(
+    writeln!(
         out,
-        "  backend: allocated {}, active {}, resident {}, mapped {}, retained {}\n",
+        "  backend: allocated {}, active {}, resident {}, mapped {}, retained {}",
         Bytes(stats.allocated),
         Bytes(stats.active),
         Bytes(stats.resident),
@@ -76,10 +76,10 @@ fn summary(out: &mut dyn Write) -> fmt::Result {
         Bytes(stats.retained),
     )?;
     match stats.allocations {
-        Some(count) => write!(out, "  allocations: {count}\n"),
-        None => write!(
+        Some(count) => writeln!(out, "  allocations: {count}"),
+        None => writeln!(
             out,
-            "  allocations: not counted by {}\n",
+            "  allocations: not counted by {}",
             diagnostics::backend_name()
         ),
     }

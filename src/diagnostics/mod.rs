@@ -35,10 +35,11 @@ pub(crate) mod text;
 pub(crate) mod verify;
 
 pub use json::write_json;
-pub(crate) use text::{CallbackSink, Lossy, Text};
-// For the backends whose version string is formatted (mimalloc, system).
+pub(crate) use text::{Lossy, Text};
+// For the backends: report callbacks (jemalloc, mimalloc), formatted version
+// strings (mimalloc, system).
 #[allow(unused_imports)]
-pub(crate) use text::{write_c_str, StaticText};
+pub(crate) use text::{write_c_str, CallbackSink, StaticText};
 pub use verify::{run as run_checks, Check, Evidence, HostMalloc, Probe, Report};
 
 /// An address found by a check. Shown as `0x` and a fixed number of hex

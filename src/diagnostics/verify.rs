@@ -261,8 +261,11 @@ impl ProcessAllocator {
             }
             let (new_nothrow, delete) = (find(c"_ZnwmRKSt9nothrow_t"), find(c"_ZdlPv"));
             Some(ProcessAllocator {
-                malloc: core::mem::transmute::<*mut c_void, _>(malloc),
-                free: core::mem::transmute::<*mut c_void, _>(free),
+                malloc: core::mem::transmute::<
+                    *mut c_void,
+                    unsafe extern "C" fn(usize) -> *mut c_void,
+                >(malloc),
+                free: core::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut c_void)>(free),
                 new_nothrow: (!new_nothrow.is_null() && !delete.is_null())
                     .then(|| core::mem::transmute::<*mut c_void, _>(new_nothrow)),
                 delete: (!new_nothrow.is_null() && !delete.is_null())
