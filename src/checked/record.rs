@@ -3,35 +3,28 @@
 //! the fork handlers.
 
 use core::cell::{Cell, UnsafeCell};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use super::table::{home, Block, Table, SHARDS};
 use super::{report, Claim};
-use crate::sys::errno;
+use crate::sys;
 
 /// Registers the fork handlers, once, before the first block is recorded:
 /// the shards' locks are taken before fork and released in both processes.
 /// If registering fails (the C library is out of memory), a later record
 /// tries again.
 pub(super) fn register_fork_handlers() {
-    #[cfg(unix)]
+    /// 0: not registered, 1: being registered, 2: registered.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    if STATE.load(Ordering::Acquire) == 2 {
+        return;
+    }
+    if STATE
+        .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
     {
-        use core::sync::atomic::AtomicU8;
-        /// 0: not registered, 1: being registered, 2: registered.
-        static STATE: AtomicU8 = AtomicU8::new(0);
-        if STATE.load(Ordering::Acquire) == 2 {
-            return;
-        }
-        if STATE
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // SAFETY: plain function pointers with no preconditions.
-            let rc = errno::preserve(|| unsafe {
-                libc::pthread_atfork(Some(lock_all), Some(unlock_all), Some(unlock_all))
-            });
-            STATE.store(if rc == 0 { 2 } else { 0 }, Ordering::Release);
-        }
+        let rc = sys::at_fork(lock_all, unlock_all);
+        STATE.store(if rc == 0 { 2 } else { 0 }, Ordering::Release);
     }
 }
 

@@ -58,7 +58,7 @@ fn summary(out: &mut dyn Write) -> fmt::Result {
     let now = sys::current_resident();
     // The kernel updates the peak from its counters lazily: it can read a
     // little below the current figure, which is then the peak.
-    let peak = crate::ffi::peak_resident_bytes().map(|peak| peak.max(now.unwrap_or(0)));
+    let peak = sys::peak_resident_bytes().map(|peak| peak.max(now.unwrap_or(0)));
     writeln!(
         out,
         "  process resident: now {}, peak {}",

@@ -161,7 +161,7 @@ pub unsafe extern "C" fn gb_stats(out: *mut gb_stats_t) -> c_int {
         resident: value(stats.resident),
         mapped: value(stats.mapped),
         retained: value(stats.retained),
-        peak_resident: value(peak_resident_bytes()),
+        peak_resident: value(crate::sys::peak_resident_bytes()),
     };
     // Copy whole fields only, as many as the caller's struct holds.
     let filled = caller_size.min(core::mem::size_of::<gb_stats_t>());
@@ -179,18 +179,6 @@ pub unsafe extern "C" fn gb_stats(out: *mut gb_stats_t) -> c_int {
         )
     };
     0
-}
-
-/// Peak resident set size of the process (`getrusage`).
-pub(crate) fn peak_resident_bytes() -> Option<u64> {
-    let mut usage: libc::rusage = unsafe { core::mem::zeroed() };
-    // SAFETY: usage is a valid out-parameter.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return None;
-    }
-    // Linux reports KiB, macOS bytes.
-    let scale = if cfg!(target_os = "macos") { 1 } else { 1024 };
-    Some(usage.ru_maxrss as u64 * scale)
 }
 
 /// Returns memory the backend holds but does not use to the OS now, instead

@@ -205,3 +205,34 @@ pub(crate) fn object_defining(_symbol: &CStr) -> Option<&'static CStr> {
 pub(crate) fn object_of(_address: *const c_void) -> Option<&'static CStr> {
     None
 }
+
+/// Peak resident set size of the process (`getrusage`).
+pub(crate) fn peak_resident_bytes() -> Option<u64> {
+    // SAFETY: rusage is plain data.
+    let mut usage: libc::rusage = unsafe { core::mem::zeroed() };
+    // SAFETY: usage is a valid out-parameter.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    // Linux reports KiB, macOS bytes.
+    let scale = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    Some(usage.ru_maxrss as u64 * scale)
+}
+
+/// Registers functions to run around `fork`: `before` in the parent before
+/// it, `after` in both processes after it (`pthread_atfork`). Returns 0, or
+/// the error when the C library cannot register them (out of memory), so
+/// that the caller can try again later. Keeps `errno`. Where there is no
+/// `fork`, nothing to do: 0.
+pub(crate) fn at_fork(before: extern "C" fn(), after: extern "C" fn()) -> libc::c_int {
+    #[cfg(unix)]
+    {
+        // SAFETY: plain function pointers with no preconditions.
+        errno::preserve(|| unsafe { libc::pthread_atfork(Some(before), Some(after), Some(after)) })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (before, after);
+        0
+    }
+}
