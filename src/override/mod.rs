@@ -7,10 +7,10 @@
 //!
 //! Each function calls the backend's entry point directly (`Selected`, the
 //! [`Backend`](crate::backend::Backend) the `gb_*` functions use): `malloc`,
-//! `free`, `calloc` are tail calls into jemalloc or mimalloc. What the C standard and
-//! glibc leave open is done as glibc 2.36 does it (the library is a drop-in
-//! replacement for it), each row checked side by side against glibc by
-//! `c_tests/override/override_semantics.c` (`tests/override.sh`):
+//! `free`, `calloc` are tail calls into jemalloc or mimalloc. What the C
+//! standard and glibc leave open is done as glibc 2.36 does it (the library
+//! is a drop-in replacement for it), each row checked side by side against
+//! glibc by `c_tests/override/override_semantics.c` (`tests/override.sh`):
 //!
 //! | call | result |
 //! |---|---|
