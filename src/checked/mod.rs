@@ -61,7 +61,7 @@ use core::ffi::c_void;
 
 use crate::backend::{Backend, Selected};
 use crate::sys::errno;
-use record::{register_fork_handlers, Found, RECORD};
+use record::{register_fork_handlers, Found, Removal, RECORD};
 pub use table::Block;
 
 /// Records a block just handed out (no-op for NULL) and returns it. When the
@@ -114,11 +114,10 @@ pub fn on_free_ignoring_size(function: &'static str, ptr: *mut c_void) {
 #[cold]
 #[inline(never)]
 pub fn on_free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
-    take(
+    check_and_forget(
         "gb_free_aligned_sized",
         ptr,
         Claim::Aligned(alignment, size),
-        true,
     );
 }
 
@@ -145,7 +144,7 @@ impl Claim {
 /// Checks that `ptr` (not NULL) is a live block matching `claim` and forgets
 /// it as freed; aborts naming `function` otherwise.
 fn check_and_forget(function: &str, ptr: *mut c_void, claim: Claim) {
-    take(function, ptr, claim, true);
+    take(function, ptr, claim, Removal::AsFreed);
 }
 
 /// gb_realloc's check: `ptr` (not NULL) must be a live block; aborts
@@ -153,15 +152,15 @@ fn check_and_forget(function: &str, ptr: *mut c_void, claim: Claim) {
 /// fails. The block's room stays reserved for this thread's next `restore`
 /// or `record`, which must follow.
 pub fn take_for_realloc(ptr: *mut c_void) -> Block {
-    take("gb_realloc", ptr, Claim::Live, false)
+    take("gb_realloc", ptr, Claim::Live, Removal::KeepingRoom)
 }
 
-/// Finds `ptr` as `claim` says and removes it (as freed when `freeing`, else
+/// Finds `ptr` as `claim` says and removes it as `removal` says (freed, or
 /// holding its room for this thread), or aborts with the message that
 /// names the misuse.
-fn take(function: &str, ptr: *mut c_void, claim: Claim, freeing: bool) -> Block {
+fn take(function: &str, ptr: *mut c_void, claim: Claim, removal: Removal) -> Block {
     let address = ptr as usize;
-    match RECORD.take(address, &claim, freeing) {
+    match RECORD.take(address, &claim, removal) {
         Found::Taken(block) => block,
         Found::Mismatch(block) => report::mismatch(function, ptr, &claim, block),
         Found::Missing if RECORD.was_freed(address) => report::double_free(function, ptr, &claim),
@@ -350,13 +349,13 @@ mod tests {
             assert!(r.insert(address(i), block(i)));
         }
         for i in 0..n {
-            match r.take(address(i), &Claim::Live, true) {
+            match r.take(address(i), &Claim::Live, Removal::AsFreed) {
                 Found::Taken(b) => assert_eq!(b, block(i)),
                 _ => panic!("{i} missing"),
             }
         }
         assert!(matches!(
-            r.take(address(5), &Claim::Live, true),
+            r.take(address(5), &Claim::Live, Removal::AsFreed),
             Found::Missing
         ));
         assert!(r.was_freed(address(n - 1)));
@@ -370,15 +369,15 @@ mod tests {
             }
         ));
         assert!(matches!(
-            r.take(address(1), &Claim::Size(11), true),
+            r.take(address(1), &Claim::Size(11), Removal::AsFreed),
             Found::Mismatch(_)
         ));
         assert!(matches!(
-            r.take(address(1), &Claim::Aligned(16, 10), true),
+            r.take(address(1), &Claim::Aligned(16, 10), Removal::AsFreed),
             Found::Mismatch(_)
         ));
         assert!(matches!(
-            r.take(address(1), &Claim::Size(10), true),
+            r.take(address(1), &Claim::Size(10), Removal::AsFreed),
             Found::Taken(_)
         ));
     }
@@ -409,13 +408,19 @@ mod tests {
         }
         // realloc failed: restore.
         let a = address(live[0]);
-        assert!(matches!(r.take(a, &Claim::Live, false), Found::Taken(_)));
+        assert!(matches!(
+            r.take(a, &Claim::Live, Removal::KeepingRoom),
+            Found::Taken(_)
+        ));
         assert!(r.insert(a, block(1)));
         // realloc moved the blocks to new addresses whose shards are full.
         let mut moved = Vec::new();
         for (k, &i) in live.iter().enumerate().take(500) {
             let old = address(i);
-            assert!(matches!(r.take(old, &Claim::Live, false), Found::Taken(_)));
+            assert!(matches!(
+                r.take(old, &Claim::Live, Removal::KeepingRoom),
+                Found::Taken(_)
+            ));
             let new = address(10_000_000 + k);
             assert!(r.insert(new, block(k)), "{k}");
             moved.push((new, k));
@@ -423,7 +428,7 @@ mod tests {
         }
         assert!(!r.insert(address(20_000_000), block(0)));
         for &(new, k) in &moved {
-            match r.take(new, &Claim::Size(k), true) {
+            match r.take(new, &Claim::Size(k), Removal::AsFreed) {
                 Found::Taken(b) => assert_eq!(b, block(k)),
                 Found::Mismatch(_) if k % 3 != 0 => {}
                 _ => panic!("moved block {k} lost"),

@@ -102,6 +102,16 @@ pub(super) extern "C" fn unlock_all() {
     RECORD.shards.iter().for_each(unlock);
 }
 
+/// How `take` removes a block it found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Removal {
+    /// Freed: its slot is released and its address joins the freed ring.
+    AsFreed,
+    /// Resized by gb_realloc: its slot stays reserved for this thread's next
+    /// `restore` or `record`.
+    KeepingRoom,
+}
+
 /// Outcome of a lookup for `take`.
 pub(super) enum Found {
     /// Live and as claimed: removed.
@@ -157,8 +167,8 @@ impl Record {
 
     /// Finds `address` (in its own shard, else in any other: strays) and, if
     /// it matches `claim`, removes it: as freed, or holding its room for
-    /// this thread (`freeing` false, gb_realloc).
-    pub(super) fn take(&self, address: usize, claim: &Claim, freeing: bool) -> Found {
+    /// this thread (`Removal::KeepingRoom`, gb_realloc).
+    pub(super) fn take(&self, address: usize, claim: &Claim, removal: Removal) -> Found {
         let take_in = |index: usize| {
             self.with(index, |t| {
                 let i = t.find(address)?;
@@ -167,7 +177,7 @@ impl Record {
                     return Some(Found::Mismatch(block));
                 }
                 t.remove_at(i);
-                if freeing {
+                if removal == Removal::AsFreed {
                     t.used -= 1;
                     t.push_freed(address);
                 } else {
