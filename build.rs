@@ -6,6 +6,9 @@ use std::env;
 #[cfg(feature = "generate-header")]
 include!("tools/header.rs");
 
+// LARGE_BLOCK, the library's own constant, for the C++ side.
+include!("src/backend/large_block.rs");
+
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
@@ -98,25 +101,35 @@ fn main() {
         percpu_experiment();
     }
 
-    if feature("override") {
+    // (The system backend cannot serve the override: src/backend/system.rs
+    // says so with a compile_error!.)
+    if feature("override") && backend != "system" {
         // Whole-process mode: the C++ operator new/delete bodies
-        // (src/override_new.cpp), calling the backend's entry points.
-        println!("cargo::rerun-if-changed=src/override_new.cpp");
+        // (src/override/new.cpp), calling the backend's entry points
+        // (src/backend/<backend>_entry_points.h) with the library's own
+        // constants (src/backend/large_block.rs); in the checked override,
+        // checked mode's entry points instead (src/checked_override.rs).
+        println!("cargo::rerun-if-changed=src/override/new.cpp");
+        println!("cargo::rerun-if-changed=src/backend/{backend}_entry_points.h");
+        println!("cargo::rerun-if-changed=src/backend/large_block.rs");
+        println!("cargo::rerun-if-changed=src/override/checked_entry_points.h");
         let mut new = cc::Build::new();
         if feature("override-checked") {
             new.define("GB_CHECKED_OVERRIDE", None);
         }
         new.cpp(true)
-            .file("src/override_new.cpp")
+            .file("src/override/new.cpp")
             .std("c++17")
             .define(
-                if backend == "mimalloc" {
-                    "GB_BACKEND_MIMALLOC"
+                "GB_BACKEND_HEADER",
+                if feature("override-checked") {
+                    "\"checked_entry_points.h\"".to_string()
                 } else {
-                    "GB_BACKEND_JEMALLOC"
-                },
-                None,
+                    format!("\"../backend/{backend}_entry_points.h\"")
+                }
+                .as_str(),
             )
+            .define("GB_LARGE_BLOCK", LARGE_BLOCK.to_string().as_str())
             .flag_if_supported("-fvisibility=hidden")
             .compile("graphbit_alloc_override_new");
     }

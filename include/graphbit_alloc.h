@@ -182,71 +182,6 @@ typedef struct gb_stats_t {
 extern "C" {
 #endif // __cplusplus
 
-extern void *malloc(size_t size);
-
-extern void free(void *ptr);
-
-extern void free_sized(void *ptr, size_t size);
-
-/**
- * Lua's allocator function (`lua_Alloc`, for `lua_newstate(gb_lua_alloc,
- * ud)` or `lua_setallocf`), with its contract: `nsize` 0 frees `ptr`
- * (NULL is a no-op) and returns NULL; otherwise resizes `ptr` (NULL:
- * allocates) to `nsize` bytes and returns the block, or NULL when the memory
- * cannot be had, leaving `ptr` as it was. A shrink (`nsize <= osize`) never
- * fails: if the backend cannot move the block, `ptr` is returned as it is,
- * as Lua requires. Blocks are freed unsized, so `osize` is never trusted as
- * a block's size: after a shrink that kept the old block, Lua's idea of its
- * size is smaller than the block. `ud` NULL: blocks come from `gb_alloc`'s
- * allocator; otherwise `ud` is a heap (`gb_heap_new`) and every new block
- * comes from it, so its limit caps the Lua state's memory (an allocation
- * past it fails, which Lua reports as a memory error) and `gb_heap_destroy`
- * after `lua_close` frees it all at once (or instead of `lua_close`, when
- * the state is abandoned). Every block must come from this function,
- * `gb_alloc` or `gb_realloc`.
- */
-void *gb_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
-
-/**
- * `gb_alloc` with a leading context argument, which is not used: the
- * `malloc` of CPython's `PyMemAllocatorEx` and NumPy's `PyDataMem_Handler`
- * (both call `malloc(ctx, size)`).
- */
-GB_NODISCARD void *gb_ctx_malloc(void *ctx, size_t size) GB_MALLOC GB_ALLOC_SIZE(2);
-
-/**
- * `gb_calloc` with a leading context argument, which is not used
- * (`PyMemAllocatorEx.calloc`, `PyDataMem_Handler.calloc`).
- */
-GB_NODISCARD
-void *gb_ctx_calloc(void *ctx,
-                    size_t nelem,
-                    size_t elsize)
-GB_MALLOC GB_ALLOC_SIZE2(2, 3);
-
-/**
- * `gb_realloc` with a leading context argument, which is not used
- * (`PyMemAllocatorEx.realloc`, `PyDataMem_Handler.realloc`). As
- * `gb_realloc`, `size` 0 returns a unique minimal block, never NULL on
- * success, which is what CPython's `PyMem_Realloc(p, 0)` expects.
- */
-GB_NODISCARD void *gb_ctx_realloc(void *ctx, void *ptr, size_t size) GB_ALLOC_SIZE(3);
-
-/**
- * `gb_free` with a leading context argument, which is not used
- * (`PyMemAllocatorEx.free`).
- */
-void gb_ctx_free(void *ctx, void *ptr);
-
-/**
- * `gb_free_sized` with a leading context argument, which is not used: for a
- * hook whose free passes the size (`PyDataMem_Handler.free(ctx, ptr,
- * size)`). `size` must be what `gb_free_sized` requires (the size asked for
- * at allocation or the last resize); a hook that cannot promise that must
- * use `gb_ctx_free`. NULL is a no-op; never changes `errno`.
- */
-void gb_ctx_free_sized(void *ctx, void *ptr, size_t size);
-
 /**
  * Allocates `size` bytes, aligned as `malloc` aligns them (for any object
  * that fits in `size` bytes), and returns the block, which the caller owns
@@ -541,6 +476,71 @@ bool gb_owns(const void *ptr);
  * `buf[0]` set to NUL, when the backend cannot produce its report.
  */
 size_t gb_backend_stats_text(char *buf, size_t buf_len);
+
+/**
+ * Lua's allocator function (`lua_Alloc`, for `lua_newstate(gb_lua_alloc,
+ * ud)` or `lua_setallocf`), with its contract: `nsize` 0 frees `ptr`
+ * (NULL is a no-op) and returns NULL; otherwise resizes `ptr` (NULL:
+ * allocates) to `nsize` bytes and returns the block, or NULL when the memory
+ * cannot be had, leaving `ptr` as it was. A shrink (`nsize <= osize`) never
+ * fails: if the backend cannot move the block, `ptr` is returned as it is,
+ * as Lua requires. Blocks are freed unsized, so `osize` is never trusted as
+ * a block's size: after a shrink that kept the old block, Lua's idea of its
+ * size is smaller than the block. `ud` NULL: blocks come from `gb_alloc`'s
+ * allocator; otherwise `ud` is a heap (`gb_heap_new`) and every new block
+ * comes from it, so its limit caps the Lua state's memory (an allocation
+ * past it fails, which Lua reports as a memory error) and `gb_heap_destroy`
+ * after `lua_close` frees it all at once (or instead of `lua_close`, when
+ * the state is abandoned). Every block must come from this function,
+ * `gb_alloc` or `gb_realloc`.
+ */
+void *gb_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/**
+ * `gb_alloc` with a leading context argument, which is not used: the
+ * `malloc` of CPython's `PyMemAllocatorEx` and NumPy's `PyDataMem_Handler`
+ * (both call `malloc(ctx, size)`).
+ */
+GB_NODISCARD void *gb_ctx_malloc(void *ctx, size_t size) GB_MALLOC GB_ALLOC_SIZE(2);
+
+/**
+ * `gb_calloc` with a leading context argument, which is not used
+ * (`PyMemAllocatorEx.calloc`, `PyDataMem_Handler.calloc`).
+ */
+GB_NODISCARD
+void *gb_ctx_calloc(void *ctx,
+                    size_t nelem,
+                    size_t elsize)
+GB_MALLOC GB_ALLOC_SIZE2(2, 3);
+
+/**
+ * `gb_realloc` with a leading context argument, which is not used
+ * (`PyMemAllocatorEx.realloc`, `PyDataMem_Handler.realloc`). As
+ * `gb_realloc`, `size` 0 returns a unique minimal block, never NULL on
+ * success, which is what CPython's `PyMem_Realloc(p, 0)` expects.
+ */
+GB_NODISCARD void *gb_ctx_realloc(void *ctx, void *ptr, size_t size) GB_ALLOC_SIZE(3);
+
+/**
+ * `gb_free` with a leading context argument, which is not used
+ * (`PyMemAllocatorEx.free`).
+ */
+void gb_ctx_free(void *ctx, void *ptr);
+
+/**
+ * `gb_free_sized` with a leading context argument, which is not used: for a
+ * hook whose free passes the size (`PyDataMem_Handler.free(ctx, ptr,
+ * size)`). `size` must be what `gb_free_sized` requires (the size asked for
+ * at allocation or the last resize); a hook that cannot promise that must
+ * use `gb_ctx_free`. NULL is a no-op; never changes `errno`.
+ */
+void gb_ctx_free_sized(void *ctx, void *ptr, size_t size);
+
+extern void *malloc(size_t size);
+
+extern void free(void *ptr);
+
+extern void free_sized(void *ptr, size_t size);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -8,7 +8,8 @@
 use core::ffi::c_void;
 use std::io;
 
-use crate::{backend, diagnostics};
+use crate::backend::{Backend, Selected};
+use crate::diagnostics;
 
 /// The backend's statistics, in bytes, as `gb_stats` gives them; `None`
 /// where the backend does not keep that figure (mimalloc keeps no
@@ -33,14 +34,14 @@ pub struct Stats {
 /// The backend's statistics now. Costs more than an allocation (jemalloc
 /// refreshes its counters): for monitoring code, not hot paths.
 pub fn stats() -> Stats {
-    let s = backend::stats();
+    let s = Selected::stats();
     Stats {
         allocated: s.allocated,
         active: s.active,
         resident: s.resident,
         mapped: s.mapped,
         retained: s.retained,
-        peak_resident: crate::ffi::peak_resident_bytes(),
+        peak_resident: crate::sys::peak_resident_bytes(),
     }
 }
 
@@ -51,7 +52,7 @@ pub fn stats() -> Stats {
 /// could not be started again; the next call retries). Slow: for after a
 /// phase that freed much memory.
 pub fn trim() -> io::Result<()> {
-    match backend::trim() {
+    match Selected::trim() {
         0 => Ok(()),
         errno => Err(io::Error::from_raw_os_error(errno)),
     }
@@ -66,13 +67,13 @@ pub fn trim() -> io::Result<()> {
 /// the default is the backend. [`verify_report`] says which check failed
 /// and why.
 pub fn verify() -> bool {
-    crate::verify::run().passed()
+    crate::diagnostics::verify::run().passed()
 }
 
 /// The checks [`verify`] runs, each with its evidence (`Display` puts it in
 /// words); `gb_verify_report` gives the same as JSON.
 pub fn verify_report() -> diagnostics::Report {
-    crate::verify::run()
+    crate::diagnostics::verify::run()
 }
 
 /// True if `ptr` points into memory the backend manages, as its own page map
@@ -80,17 +81,17 @@ pub fn verify_report() -> diagnostics::Report {
 /// memory from elsewhere. Any pointer value is safe: nothing is read through
 /// it. The `system` backend cannot tell and always answers false.
 pub fn owns<T: ?Sized>(ptr: *const T) -> bool {
-    backend::owns(ptr.cast::<c_void>())
+    Selected::owns(ptr.cast::<c_void>())
 }
 
 /// The backend's name: "jemalloc", "mimalloc" or "system".
 pub fn allocator_name() -> &'static str {
-    backend::NAME.to_str().unwrap_or("unknown")
+    Selected::NAME.to_str().unwrap_or("unknown")
 }
 
 /// The backend's own version string (e.g. "5.3.1-0-g..." for jemalloc).
 pub fn allocator_version() -> &'static str {
-    backend::version().to_str().unwrap_or("unknown")
+    Selected::version().to_str().unwrap_or("unknown")
 }
 
 /// This library's version, `CARGO_PKG_VERSION` ("0.1.0").
@@ -129,7 +130,7 @@ mod tests {
         assert!(!owns(core::ptr::null::<u8>()));
         // SAFETY: a plain allocation through the C API, freed below.
         let block = unsafe { crate::gb_alloc(64) };
-        assert_eq!(owns(block), backend::CAN_TELL_OWNERSHIP);
+        assert_eq!(owns(block), Selected::CAN_TELL_OWNERSHIP);
         assert_eq!(owns(block), crate::gb_owns(block));
         // SAFETY: the block from gb_alloc.
         unsafe { crate::gb_free(block) };

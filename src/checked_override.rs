@@ -2,7 +2,7 @@
 //! `libgraphbit_alloc_override_checked.so`): whole-process mode with checked
 //! mode's record under it, for `LD_PRELOAD` into any program.
 //!
-//! [`Checked`] is a [`Heap`] over the backend that `src/override_malloc.rs`
+//! [`Checked`] is a [`Backend`] over the selected one that `src/override/`
 //! and `src/ffi/alloc.rs` call instead of the backend itself (one `use`
 //! line each), and the C++ operators reach through two hidden entry points
 //! (`gb_override_checked_new`, `gb_override_checked_delete`, called by
@@ -30,12 +30,12 @@
 use core::ffi::{c_int, c_void};
 use core::fmt::Write as _;
 
-use crate::backend::{Backend, Heap};
+use crate::backend::{Backend, Selected, LARGE_BLOCK, MAX_SIZE};
 use crate::checked::{self, Claim};
-use crate::{errno, quarantine};
+use crate::quarantine;
+use crate::sys::errno;
 
 /// Largest size any function accepts: `PTRDIFF_MAX`.
-const MAX_SIZE: usize = isize::MAX as usize;
 /// Slack bytes written and checked: this many right after the requested
 /// size (an overflow) and this many at the end of the slack (an underflow
 /// from the next block), all of it when the slack is smaller.
@@ -146,7 +146,7 @@ fn canary_byte(address: usize, offset: usize) -> u8 {
 /// `ptr` is a live block of the backend.
 unsafe fn canary_offsets(ptr: *mut c_void, size: usize) -> impl Iterator<Item = usize> {
     // SAFETY: as the caller promises.
-    let slack = unsafe { Backend::usable_size(ptr) }.saturating_sub(size);
+    let slack = unsafe { Selected::usable_size(ptr) }.saturating_sub(size);
     let head = slack.min(CANARY_MAX);
     (0..head).chain(slack.saturating_sub(CANARY_MAX).max(head)..slack)
 }
@@ -215,7 +215,10 @@ enum Expect {
 /// # Safety
 /// None: every misuse is caught before the backend sees the pointer.
 unsafe fn release(function: &str, ptr: *mut c_void, expect: Expect) {
-    let (size, field) = checked::take(function, ptr, Claim::Live, true);
+    let checked::Block {
+        size,
+        alignment: field,
+    } = checked::forget(function, ptr, Claim::Live);
     let alignment = alignment_of(field);
     let wrong_size = match expect {
         Expect::Size(n) | Expect::SizeAndAlignment(n, _) => n != size,
@@ -252,20 +255,20 @@ unsafe fn release(function: &str, ptr: *mut c_void, expect: Expect) {
 /// The backend with checked mode, canaries and the quarantine around it.
 pub(crate) struct Checked;
 
-impl Heap for Checked {
+impl Backend for Checked {
     unsafe fn alloc(size: usize) -> *mut c_void {
         if size > MAX_SIZE {
             return fail(libc::ENOMEM);
         }
         // SAFETY: any size.
-        finish(unsafe { Backend::alloc(size + 1) }, size, FROM_MALLOC, 0)
+        finish(unsafe { Selected::alloc(size + 1) }, size, FROM_MALLOC, 0)
     }
 
     unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
         match count.checked_mul(size) {
             Some(n) if n <= MAX_SIZE => {
                 // SAFETY: any arguments.
-                finish(unsafe { Backend::calloc(1, n + 1) }, n, FROM_MALLOC, 0)
+                finish(unsafe { Selected::calloc(1, n + 1) }, n, FROM_MALLOC, 0)
             }
             _ => fail(libc::ENOMEM),
         }
@@ -276,8 +279,8 @@ impl Heap for Checked {
             // SAFETY: any size.
             return unsafe { Self::alloc(size) };
         }
-        let old = checked::take("realloc", ptr, Claim::Live, false);
-        let (old_size, field) = old;
+        let old = checked::take_keeping_room("realloc", ptr);
+        let (old_size, field) = (old.size, old.alignment);
         // SAFETY: just taken out of the record (its room is reserved).
         unsafe { check_canary("realloc", ptr, old_size, field) };
         if size > MAX_SIZE {
@@ -285,7 +288,7 @@ impl Heap for Checked {
             return fail(libc::ENOMEM);
         }
         // SAFETY: a live block.
-        let usable = unsafe { Backend::usable_size(ptr) };
+        let usable = unsafe { Selected::usable_size(ptr) };
         if size < usable && size >= usable / 2 {
             // Stays: a new canary after the new size.
             // SAFETY: size + 1 <= usable.
@@ -293,7 +296,7 @@ impl Heap for Checked {
             return checked::record(ptr, size, encode(FROM_MALLOC, 0));
         }
         // SAFETY: any size.
-        let block = unsafe { Backend::alloc(size + 1) };
+        let block = unsafe { Selected::alloc(size + 1) };
         if block.is_null() {
             checked::restore(ptr, old);
             return fail(libc::ENOMEM);
@@ -319,7 +322,7 @@ impl Heap for Checked {
             return fail(libc::ENOMEM);
         }
         // SAFETY: a power of two; the padded size fits.
-        let block = unsafe { Backend::aligned_alloc(alignment, size + 1) };
+        let block = unsafe { Selected::aligned_alloc(alignment, size + 1) };
         finish(block, size, FROM_ALIGNED, alignment)
     }
 
@@ -348,22 +351,60 @@ impl Heap for Checked {
 
     unsafe fn usable_size(ptr: *const c_void) -> usize {
         let ptr = ptr.cast_mut();
-        let old = checked::take("malloc_usable_size", ptr, Claim::Live, false);
+        let old = checked::take_keeping_room("malloc_usable_size", ptr);
         checked::restore(ptr, old);
-        old.0
+        old.size
+    }
+
+    // Everything else is the backend's.
+    type RustAllocator = <Selected as Backend>::RustAllocator;
+    const RUST_ALLOCATOR: Self::RustAllocator = Selected::RUST_ALLOCATOR;
+    const WATCHES_LARGE_REQUESTS: bool = Selected::WATCHES_LARGE_REQUESTS;
+    fn before_large_request() {
+        Selected::before_large_request()
+    }
+    fn keeping_errno_on_success(allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+        Selected::keeping_errno_on_success(allocate)
+    }
+    const NAME: &'static core::ffi::CStr = Selected::NAME;
+    const TLS_MODEL: &'static str = Selected::TLS_MODEL;
+    const CAN_TELL_OWNERSHIP: bool = Selected::CAN_TELL_OWNERSHIP;
+    const COUNTER: crate::backend::Counter = Selected::COUNTER;
+    const IS_C_LIBRARY_MALLOC: bool = Selected::IS_C_LIBRARY_MALLOC;
+    fn version() -> &'static core::ffi::CStr {
+        Selected::version()
+    }
+    fn owns(ptr: *const c_void) -> bool {
+        Selected::owns(ptr)
+    }
+    fn allocation_counter() -> Option<u64> {
+        Selected::allocation_counter()
+    }
+    fn stats() -> crate::backend::Stats {
+        Selected::stats()
+    }
+    fn stats_enabled() -> bool {
+        Selected::stats_enabled()
+    }
+    fn thread_idle() -> c_int {
+        Selected::thread_idle()
+    }
+    fn trim() -> c_int {
+        Selected::trim()
+    }
+    fn settings() -> crate::diagnostics::Settings {
+        Selected::settings()
+    }
+    fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        Selected::detailed_stats(out)
     }
 }
 
 /// C++ `operator new` (alignment 0) and aligned new (a power of two, servable:
 /// src/override_new.cpp checks), for src/override_new.cpp.
 extern "C" fn cxx_new(size: usize, alignment: usize) -> *mut c_void {
-    #[cfg(gb_backend = "jemalloc")]
-    if size >= 1 << 20 {
-        extern "C" {
-            fn graphbit_alloc_large_block();
-        }
-        // SAFETY: no preconditions (src/backend/jemalloc_conf.c).
-        unsafe { graphbit_alloc_large_block() }
+    if Selected::WATCHES_LARGE_REQUESTS && size >= LARGE_BLOCK {
+        Selected::before_large_request();
     }
     if size > MAX_SIZE - alignment.max(1) {
         return core::ptr::null_mut();
@@ -371,9 +412,9 @@ extern "C" fn cxx_new(size: usize, alignment: usize) -> *mut c_void {
     // SAFETY: any size; a servable power-of-two alignment.
     let block = unsafe {
         if alignment == 0 {
-            Backend::alloc(size + 1)
+            Selected::alloc(size + 1)
         } else {
-            Backend::aligned_alloc(alignment, size + 1)
+            Selected::aligned_alloc(alignment, size + 1)
         }
     };
     finish(block, size, FROM_NEW, alignment)

@@ -2,7 +2,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 
-use crate::backend;
+use crate::backend::{Backend, Selected};
 
 /// The library's backend (jemalloc, mimalloc or the C library's `malloc`, as
 /// built) as a Rust [`GlobalAlloc`], for a program to install itself, as it
@@ -39,25 +39,25 @@ unsafe impl GlobalAlloc for GraphbitAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract is GlobalAlloc::alloc's.
-        unsafe { backend::RUST_ALLOCATOR.alloc(layout) }
+        unsafe { <Selected as Backend>::RUST_ALLOCATOR.alloc(layout) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as above.
-        unsafe { backend::RUST_ALLOCATOR.alloc_zeroed(layout) }
+        unsafe { <Selected as Backend>::RUST_ALLOCATOR.alloc_zeroed(layout) }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: ptr came from this allocator (the same backend) with layout.
-        unsafe { backend::RUST_ALLOCATOR.dealloc(ptr, layout) }
+        unsafe { <Selected as Backend>::RUST_ALLOCATOR.dealloc(ptr, layout) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as above, and new_size is the caller's valid size.
-        unsafe { backend::RUST_ALLOCATOR.realloc(ptr, layout, new_size) }
+        unsafe { <Selected as Backend>::RUST_ALLOCATOR.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -76,7 +76,7 @@ mod tests {
                 assert!(!p.is_null());
                 assert_eq!(p as usize % align, 0);
                 assert!(core::slice::from_raw_parts(p, size).iter().all(|&b| b == 0));
-                if backend::CAN_TELL_OWNERSHIP {
+                if Selected::CAN_TELL_OWNERSHIP {
                     assert!(crate::owns(p), "{size}/{align}");
                 }
                 p.write_bytes(0x5A, size);

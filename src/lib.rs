@@ -68,6 +68,9 @@ compile_error!("features `backend-jemalloc` and `backend-system` are exclusive: 
 #[cfg(all(feature = "backend-mimalloc", feature = "backend-system"))]
 compile_error!("features `backend-mimalloc` and `backend-system` are exclusive: pick one backend");
 
+// The C API first: cbindgen writes the header in module order.
+pub mod ffi;
+
 mod api;
 mod backend;
 // Compiled in every build (so it cannot rot), called only with `checked`.
@@ -79,29 +82,19 @@ mod checked;
 #[cfg(feature = "override-checked")]
 mod checked_override;
 pub mod diagnostics;
-mod errno;
-/// `GB_STATS_AT_EXIT=1`: a summary on stderr at exit (ELF platforms).
-#[cfg(target_os = "linux")]
-mod exit_stats;
-pub mod ffi;
 mod global;
 /// Heaps (`gb_heap_*`): the limit, the counters, each backend's memory.
 mod heap;
-/// The default override's cheap check on `free`.
-///
-/// cbindgen:ignore
-#[cfg(feature = "override")]
-mod override_guard;
 /// The whole-process malloc family (Cargo feature `override`): not part of
 /// the prefixed C API, so not in its header.
 ///
 /// cbindgen:ignore
 #[cfg(feature = "override")]
-mod override_malloc;
+mod r#override;
 /// cbindgen:ignore
 #[cfg(feature = "override-checked")]
 mod quarantine;
-mod verify;
+mod sys;
 
 pub use api::*;
 pub use ffi::*;

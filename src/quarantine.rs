@@ -25,9 +25,9 @@ use core::ffi::c_void;
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-use crate::backend::{Backend, Heap};
+use crate::backend::{Backend, Selected};
 use crate::checked_override::{describe, Message};
-use crate::errno;
+use crate::sys::errno;
 
 /// Most blocks held at once.
 pub(crate) const SLOTS: usize = 1 << 16;
@@ -208,7 +208,7 @@ impl Ring {
         self.bytes -= entry.usable;
         check_fill(&entry);
         // SAFETY: a block of the backend, held since its checked free.
-        unsafe { Backend::free(entry.address as *mut c_void) };
+        unsafe { Selected::free(entry.address as *mut c_void) };
     }
 }
 
@@ -243,7 +243,7 @@ fn check_fill(entry: &Entry) {
 pub(crate) unsafe fn put(ptr: *mut c_void, size: usize, field: usize) {
     register_fork_handlers();
     // SAFETY: a live block of the backend.
-    let usable = unsafe { Backend::usable_size(ptr) };
+    let usable = unsafe { Selected::usable_size(ptr) };
     let entry = Entry {
         address: ptr as usize,
         size,
@@ -259,7 +259,7 @@ pub(crate) unsafe fn put(ptr: *mut c_void, size: usize, field: usize) {
     if !ring.set_up() || usable > ring.budget {
         unlock();
         // SAFETY: as the caller promises.
-        return unsafe { Backend::free(ptr) };
+        return unsafe { Selected::free(ptr) };
     }
     while ring.len > 0 && (ring.len == SLOTS || ring.bytes + usable > ring.budget) {
         ring.evict();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ThreadSanitizer over the checked library (Cargo feature `checked`), which
-# holds the crate's only lock code (src/checked.rs: sharded spin locks, the
+# holds the crate's only lock code (src/checked/record.rs: sharded spin locks, the
 # record's tables, the fork handlers' lock_all/unlock_all).
 #
 #   bash tests/tsan-checked.sh                 # from anywhere in the repository

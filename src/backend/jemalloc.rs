@@ -20,23 +20,17 @@ use core::ffi::{c_char, c_void, CStr};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use super::{Backend, Counter, Stats};
+
 #[cfg(gb_backend_auto_dep)]
 use graphbit_alloc_auto::{tikv_jemalloc_sys as je, tikv_jemallocator as jemallocator};
 #[cfg(not(gb_backend_auto_dep))]
 use {tikv_jemalloc_sys as je, tikv_jemallocator as jemallocator};
 
-/// The backend's name as `gb_allocator_name` reports it.
-pub(crate) const NAME: &CStr = c"jemalloc";
-
-/// The backend's own Rust allocator, behind `GraphbitAlloc`.
-pub(crate) type RustAllocator = jemallocator::Jemalloc;
-/// The value `GraphbitAlloc` forwards to.
-pub(crate) const RUST_ALLOCATOR: RustAllocator = jemallocator::Jemalloc;
-
 /// The allocation functions, as jemalloc's entry points.
-pub(crate) struct Backend;
+pub(crate) struct Jemalloc;
 
-impl super::Heap for Backend {
+impl Backend for Jemalloc {
     #[inline(always)]
     unsafe fn alloc(size: usize) -> *mut c_void {
         // SAFETY: jemalloc's malloc accepts any size and sets ENOMEM.
@@ -93,6 +87,252 @@ impl super::Heap for Backend {
         // SAFETY: a live block of this backend.
         unsafe { je::malloc_usable_size(ptr) }
     }
+
+    /// The override library starts jemalloc without its background thread
+    /// (src/backend/jemalloc_conf.c) and starts it at the first large request.
+    const WATCHES_LARGE_REQUESTS: bool = true;
+
+    #[inline(always)]
+    fn before_large_request() {
+        extern "C" {
+            fn graphbit_alloc_start_background_thread();
+        }
+        // SAFETY: no preconditions; it allocates nothing itself.
+        unsafe { graphbit_alloc_start_background_thread() }
+    }
+
+    const COUNTER: Counter = Counter::PerThread;
+
+    /// The backend's name as `gb_allocator_name` reports it.
+    const NAME: &'static CStr = c"jemalloc";
+
+    /// Rust's global allocator for this backend.
+    type RustAllocator = jemallocator::Jemalloc;
+
+    /// The value installed as `#[global_allocator]`.
+    const RUST_ALLOCATOR: Self::RustAllocator = jemallocator::Jemalloc;
+
+    /// jemalloc's version string, e.g. "5.3.1-0-g81034ce1f13...".
+    fn version() -> &'static CStr {
+        read_c_str(c"version").unwrap_or(c"unknown")
+    }
+
+    /// The run-time options that decide jemalloc's speed/footprint trade-off, as
+    /// in effect: the built-in defaults (src/backend/jemalloc_conf.c) overridden
+    /// by `_RJEM_MALLOC_CONF`. Reads jemalloc's `opt.*` values; allocates nothing.
+    fn settings() -> crate::diagnostics::Settings {
+        use crate::diagnostics::{BuiltIn, SettingValue, Settings};
+        let built_in = BuiltIn::Options(builtin_options().to_str().unwrap_or("?"));
+        let mut settings = Settings::new(built_in, "_RJEM_MALLOC_CONF");
+        let flag = |v: Option<bool>| v.map_or(SettingValue::Unknown, SettingValue::Bool);
+        let uint = |v: Option<u64>| v.map_or(SettingValue::Unknown, SettingValue::UInt);
+        let int =
+            |v: Option<isize>| v.map_or(SettingValue::Unknown, |v| SettingValue::Int(v as i64));
+        // SAFETY: each name is read with its mallctl type (jemalloc's ctl.c).
+        unsafe {
+            let bg = read(c"opt.background_thread", false);
+            settings.push("background_thread", flag(bg));
+            let bg_max = read(c"opt.max_background_threads", 0usize).map(|v| v as u64);
+            settings.push("max_background_threads", uint(bg_max));
+            settings.push("dirty_decay_ms", int(read(c"opt.dirty_decay_ms", 0isize)));
+            settings.push("muzzy_decay_ms", int(read(c"opt.muzzy_decay_ms", 0isize)));
+            let oversize = read(c"opt.oversize_threshold", 0usize).map(|v| v as u64);
+            settings.push("oversize_threshold", uint(oversize));
+            let dlsc = read(c"opt.disable_large_size_classes", false);
+            settings.push("disable_large_size_classes", flag(dlsc));
+            let narenas = read(c"opt.narenas", 0u32).map(u64::from);
+            settings.push("narenas", uint(narenas));
+            let tcache_max = read(c"opt.tcache_max", 0usize).map(|v| v as u64);
+            settings.push("tcache_max", uint(tcache_max));
+            let nslots = read(c"opt.tcache_nslots_small_max", 0u32).map(u64::from);
+            settings.push("tcache_nslots_small_max", uint(nslots));
+            // A pointer to one of jemalloc's static mode names ("disabled",
+            // "percpu", "phycpu"), valid for the life of the process.
+            let percpu = read(c"opt.percpu_arena", ptr::null::<c_char>())
+                .filter(|p| !p.is_null())
+                .and_then(|p| CStr::from_ptr(p).to_str().ok());
+            settings.push(
+                "percpu_arena",
+                percpu.map_or(SettingValue::Unknown, SettingValue::Text),
+            );
+        }
+        settings
+    }
+
+    /// This backend can tell its own blocks from foreign pointers.
+    const CAN_TELL_OWNERSHIP: bool = true;
+
+    /// True if `ptr` lies in a live extent managed by jemalloc. Safe for any
+    /// pointer value: `arenas.lookup` only consults jemalloc's own page map.
+    fn owns(ptr: *const c_void) -> bool {
+        // jemalloc's page map keys on an address's low bits (48 on 64-bit
+        // targets): a pointer with a higher bit set (non-canonical, or in the
+        // kernel's half) would be looked up as its low bits. None of ours is one.
+        if ptr.is_null() || (cfg!(target_pointer_width = "64") && (ptr as u64) >> 48 != 0) {
+            return false;
+        }
+        let mut arena: libc::c_uint = 0;
+        let mut arena_len = core::mem::size_of::<libc::c_uint>();
+        let mut query = ptr;
+        // SAFETY: "arenas.lookup" reads a `void *` and writes an `unsigned`.
+        let rc = unsafe {
+            je::mallctl(
+                c"arenas.lookup".as_ptr(),
+                (&mut arena as *mut libc::c_uint).cast(),
+                &mut arena_len,
+                (&mut query as *mut *const c_void).cast(),
+                core::mem::size_of::<*const c_void>(),
+            )
+        };
+        rc == 0
+    }
+
+    /// Bytes allocated so far by the calling thread, as jemalloc counts them
+    /// (`thread.allocated`), or `None` if jemalloc was built without stats.
+    fn allocation_counter() -> Option<u64> {
+        // SAFETY: "thread.allocated" is a read-only uint64_t.
+        unsafe { read(c"thread.allocated", 0u64) }
+    }
+
+    /// jemalloc's global statistics, refreshed first (they are cached until the
+    /// `epoch` is advanced).
+    fn stats() -> Stats {
+        let mut epoch: u64 = 1;
+        let mut len = core::mem::size_of::<u64>();
+        // SAFETY: "epoch" reads and writes a uint64_t.
+        unsafe {
+            je::mallctl(
+                c"epoch".as_ptr(),
+                (&mut epoch as *mut u64).cast(),
+                &mut len,
+                (&mut epoch as *mut u64).cast(),
+                core::mem::size_of::<u64>(),
+            )
+        };
+        Stats {
+            allocated: read_size(c"stats.allocated"),
+            active: read_size(c"stats.active"),
+            resident: read_size(c"stats.resident"),
+            mapped: read_size(c"stats.mapped"),
+            retained: read_size(c"stats.retained"),
+            // All arenas (MALLCTL_ARENAS_ALL, 4096): small and large requests.
+            // SAFETY: both are read-only uint64_t statistics.
+            allocations: unsafe {
+                read(c"stats.arenas.4096.small.nmalloc", 0u64)
+                    .zip(read(c"stats.arenas.4096.large.nmalloc", 0u64))
+                    .map(|(small, large)| small + large)
+            },
+        }
+    }
+
+    /// Returns the calling thread's cached blocks to their arenas, then purges
+    /// every arena's unused dirty pages to the OS (`arena.<all>.purge`). A purge
+    /// skips an arena that jemalloc's background thread is purging at that
+    /// moment (`decay->purging`), so the thread is stopped, and joined, for the
+    /// purge and started again after it.
+    ///
+    /// One trim at a time (`TRIM_TURN`): otherwise a second caller could see the
+    /// thread stopped by the first, purge while the first restarts it, and leave
+    /// it as it found it. If the thread cannot be started again (jemalloc
+    /// creates it with `pthread_create`, which can fail), trim tries three times,
+    /// returns the error, and remembers (`RESTART_OWED`) that the thread is off
+    /// only because of it: the next trim starts it again.
+    /// jemalloc's `thread.idle`, which flushes the calling thread's cache
+    /// back to the arenas (it would also purge the thread's arena with more
+    /// than two arenas per CPU; the built-in percpu_arena runs one).
+    fn thread_idle() -> libc::c_int {
+        // SAFETY: a write-only mallctl that takes no value.
+        unsafe {
+            je::mallctl(
+                c"thread.idle".as_ptr(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                0,
+            )
+        }
+    }
+
+    fn trim() -> libc::c_int {
+        let _turn = TrimTurn::take();
+        // SAFETY: "background_thread" is a read-write bool.
+        let running = unsafe { read(c"background_thread", false) }.unwrap_or(false);
+        let owed = RESTART_OWED.load(Ordering::Relaxed);
+        if running {
+            let rc = set_background_thread(false);
+            if rc != 0 {
+                return rc;
+            }
+        }
+        // SAFETY: both are write-only mallctls that take no value.
+        let rc = unsafe {
+            je::mallctl(
+                c"thread.tcache.flush".as_ptr(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                0,
+            );
+            // 4096 is MALLCTL_ARENAS_ALL: every arena.
+            je::mallctl(
+                c"arena.4096.purge".as_ptr(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                0,
+            )
+        };
+        let restarted = if running || owed {
+            start_background_thread()
+        } else {
+            0
+        };
+        RESTART_OWED.store(restarted != 0, Ordering::Relaxed);
+        if rc != 0 {
+            rc
+        } else {
+            restarted
+        }
+    }
+
+    /// Whether this jemalloc keeps statistics (`config.stats`).
+    fn stats_enabled() -> bool {
+        // SAFETY: "config.stats" is a read-only bool.
+        unsafe { read(c"config.stats", false) }.unwrap_or(false)
+    }
+
+    /// How the backend's thread-local state is reached.
+    const TLS_MODEL: &'static str = if cfg!(feature = "dlopen") {
+        "global-dynamic (jemalloc built with --disable-initial-exec-tls, so the library can be dlopen-ed)"
+    } else {
+        "initial-exec (for programs that link the library at start-up; dlopen needs libgraphbit_alloc_dlopen)"
+    };
+
+    /// jemalloc's own statistics report (`malloc_stats_print`), written into
+    /// `out` as jemalloc produces it.
+    fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        use crate::diagnostics::CallbackSink;
+        extern "C" fn write(sink: *mut c_void, text: *const c_char) {
+            // SAFETY: `sink` is the CallbackSink passed below, alive for the
+            // call; jemalloc passes a NUL-terminated string.
+            unsafe { CallbackSink::accept(sink, text) }
+        }
+        let mut sink = CallbackSink::new(out);
+        // SAFETY: the callback only writes into `sink`, which outlives the call.
+        unsafe {
+            je::malloc_stats_print(
+                Some(write),
+                (&mut sink as *mut CallbackSink<'_>).cast(),
+                ptr::null(),
+            )
+        };
+        sink.result
+    }
+}
+
+extern "C" {
+    /// The built-in options string (src/backend/jemalloc_conf.c).
+    fn graphbit_alloc_jemalloc_builtin_conf() -> *const c_char;
 }
 
 /// What gb_alloc, gb_free and gb_free_sized call: jemalloc's entry points,
@@ -113,7 +353,7 @@ mod front {
         #[link_name = "graphbit_percpu_free_sized"]
         fn free_sized(ptr: *mut c_void, size: usize);
     }
-    /// sdallocx without flags (the only form the Heap calls).
+    /// sdallocx without flags (the only form the backend calls).
     #[inline(always)]
     pub(super) unsafe fn sdallocx(ptr: *mut c_void, size: usize, _flags: i32) {
         // SAFETY: a live block of this backend of that size.
@@ -121,21 +361,11 @@ mod front {
     }
 }
 
-extern "C" {
-    /// The built-in options string (src/backend/jemalloc_conf.c).
-    fn graphbit_alloc_jemalloc_builtin_conf() -> *const c_char;
-}
-
 /// jemalloc's built-in run-time options of this library, as compiled in
 /// (src/backend/jemalloc_conf.c); `_RJEM_MALLOC_CONF` overrides them.
 pub fn builtin_options() -> &'static CStr {
     // SAFETY: returns a pointer to a static NUL-terminated string.
     unsafe { CStr::from_ptr(graphbit_alloc_jemalloc_builtin_conf()) }
-}
-
-/// jemalloc's version string, e.g. "5.3.1-0-g81034ce1f13...".
-pub fn version() -> &'static CStr {
-    read_c_str(c"version").unwrap_or(c"unknown")
 }
 
 /// Reads a read-only mallctl whose value is a `T`.
@@ -165,117 +395,10 @@ fn read_c_str(name: &CStr) -> Option<&'static CStr> {
     (!value.is_null()).then(|| unsafe { CStr::from_ptr(value) })
 }
 
-/// The run-time options that decide jemalloc's speed/footprint trade-off, as
-/// in effect: the built-in defaults (src/backend/jemalloc_conf.c) overridden
-/// by `_RJEM_MALLOC_CONF`. Reads jemalloc's `opt.*` values; allocates nothing.
-pub fn settings() -> crate::diagnostics::Settings {
-    use crate::diagnostics::{BuiltIn, SettingValue, Settings};
-    let built_in = BuiltIn::Options(builtin_options().to_str().unwrap_or("?"));
-    let mut settings = Settings::new(built_in, "_RJEM_MALLOC_CONF");
-    let flag = |v: Option<bool>| v.map_or(SettingValue::Unknown, SettingValue::Bool);
-    let uint = |v: Option<u64>| v.map_or(SettingValue::Unknown, SettingValue::UInt);
-    let int = |v: Option<isize>| v.map_or(SettingValue::Unknown, |v| SettingValue::Int(v as i64));
-    // SAFETY: each name is read with its mallctl type (jemalloc's ctl.c).
-    unsafe {
-        let bg = read(c"opt.background_thread", false);
-        settings.push("background_thread", flag(bg));
-        let bg_max = read(c"opt.max_background_threads", 0usize).map(|v| v as u64);
-        settings.push("max_background_threads", uint(bg_max));
-        settings.push("dirty_decay_ms", int(read(c"opt.dirty_decay_ms", 0isize)));
-        settings.push("muzzy_decay_ms", int(read(c"opt.muzzy_decay_ms", 0isize)));
-        let oversize = read(c"opt.oversize_threshold", 0usize).map(|v| v as u64);
-        settings.push("oversize_threshold", uint(oversize));
-        let dlsc = read(c"opt.disable_large_size_classes", false);
-        settings.push("disable_large_size_classes", flag(dlsc));
-        let narenas = read(c"opt.narenas", 0u32).map(u64::from);
-        settings.push("narenas", uint(narenas));
-        let tcache_max = read(c"opt.tcache_max", 0usize).map(|v| v as u64);
-        settings.push("tcache_max", uint(tcache_max));
-        let nslots = read(c"opt.tcache_nslots_small_max", 0u32).map(u64::from);
-        settings.push("tcache_nslots_small_max", uint(nslots));
-        // A pointer to one of jemalloc's static mode names ("disabled",
-        // "percpu", "phycpu"), valid for the life of the process.
-        let percpu = read(c"opt.percpu_arena", ptr::null::<c_char>())
-            .filter(|p| !p.is_null())
-            .and_then(|p| CStr::from_ptr(p).to_str().ok());
-        settings.push(
-            "percpu_arena",
-            percpu.map_or(SettingValue::Unknown, SettingValue::Text),
-        );
-    }
-    settings
-}
-
-/// This backend can tell its own blocks from foreign pointers.
-pub(crate) const CAN_TELL_OWNERSHIP: bool = true;
-
-/// True if `ptr` lies in a live extent managed by jemalloc. Safe for any
-/// pointer value: `arenas.lookup` only consults jemalloc's own page map.
-pub fn owns(ptr: *const c_void) -> bool {
-    // jemalloc's page map keys on an address's low bits (48 on 64-bit
-    // targets): a pointer with a higher bit set (non-canonical, or in the
-    // kernel's half) would be looked up as its low bits. None of ours is one.
-    if ptr.is_null() || (cfg!(target_pointer_width = "64") && (ptr as u64) >> 48 != 0) {
-        return false;
-    }
-    let mut arena: libc::c_uint = 0;
-    let mut arena_len = core::mem::size_of::<libc::c_uint>();
-    let mut query = ptr;
-    // SAFETY: "arenas.lookup" reads a `void *` and writes an `unsigned`.
-    let rc = unsafe {
-        je::mallctl(
-            c"arenas.lookup".as_ptr(),
-            (&mut arena as *mut libc::c_uint).cast(),
-            &mut arena_len,
-            (&mut query as *mut *const c_void).cast(),
-            core::mem::size_of::<*const c_void>(),
-        )
-    };
-    rc == 0
-}
-
-/// Bytes allocated so far by the calling thread, as jemalloc counts them
-/// (`thread.allocated`), or `None` if jemalloc was built without stats.
-pub fn allocation_counter() -> Option<u64> {
-    // SAFETY: "thread.allocated" is a read-only uint64_t.
-    unsafe { read(c"thread.allocated", 0u64) }
-}
-
 /// Reads a `size_t` statistic by mallctl name.
 fn read_size(name: &CStr) -> Option<u64> {
     // SAFETY: every name passed here is a read-only size_t mallctl.
     unsafe { read(name, 0usize) }.map(|v| v as u64)
-}
-
-/// jemalloc's global statistics, refreshed first (they are cached until the
-/// `epoch` is advanced).
-pub fn stats() -> super::Stats {
-    let mut epoch: u64 = 1;
-    let mut len = core::mem::size_of::<u64>();
-    // SAFETY: "epoch" reads and writes a uint64_t.
-    unsafe {
-        je::mallctl(
-            c"epoch".as_ptr(),
-            (&mut epoch as *mut u64).cast(),
-            &mut len,
-            (&mut epoch as *mut u64).cast(),
-            core::mem::size_of::<u64>(),
-        )
-    };
-    super::Stats {
-        allocated: read_size(c"stats.allocated"),
-        active: read_size(c"stats.active"),
-        resident: read_size(c"stats.resident"),
-        mapped: read_size(c"stats.mapped"),
-        retained: read_size(c"stats.retained"),
-        // All arenas (MALLCTL_ARENAS_ALL, 4096): small and large requests.
-        // SAFETY: both are read-only uint64_t statistics.
-        allocations: unsafe {
-            read(c"stats.arenas.4096.small.nmalloc", 0u64)
-                .zip(read(c"stats.arenas.4096.large.nmalloc", 0u64))
-                .map(|(small, large)| small + large)
-        },
-    }
 }
 
 /// Sets the `bool` mallctl `background_thread` (stopping the thread joins it).
@@ -289,60 +412,6 @@ fn set_background_thread(mut on: bool) -> libc::c_int {
             (&mut on as *mut bool).cast(),
             core::mem::size_of::<bool>(),
         )
-    }
-}
-
-/// Returns the calling thread's cached blocks to their arenas, then purges
-/// every arena's unused dirty pages to the OS (`arena.<all>.purge`). A purge
-/// skips an arena that jemalloc's background thread is purging at that
-/// moment (`decay->purging`), so the thread is stopped, and joined, for the
-/// purge and started again after it.
-///
-/// One trim at a time (`TRIM_TURN`): otherwise a second caller could see the
-/// thread stopped by the first, purge while the first restarts it, and leave
-/// it as it found it. If the thread cannot be started again (jemalloc
-/// creates it with `pthread_create`, which can fail), trim tries three times,
-/// returns the error, and remembers (`RESTART_OWED`) that the thread is off
-/// only because of it: the next trim starts it again.
-pub fn trim() -> libc::c_int {
-    let _turn = TrimTurn::take();
-    // SAFETY: "background_thread" is a read-write bool.
-    let running = unsafe { read(c"background_thread", false) }.unwrap_or(false);
-    let owed = RESTART_OWED.load(Ordering::Relaxed);
-    if running {
-        let rc = set_background_thread(false);
-        if rc != 0 {
-            return rc;
-        }
-    }
-    // SAFETY: both are write-only mallctls that take no value.
-    let rc = unsafe {
-        je::mallctl(
-            c"thread.tcache.flush".as_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            0,
-        );
-        // 4096 is MALLCTL_ARENAS_ALL: every arena.
-        je::mallctl(
-            c"arena.4096.purge".as_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            0,
-        )
-    };
-    let restarted = if running || owed {
-        start_background_thread()
-    } else {
-        0
-    };
-    RESTART_OWED.store(restarted != 0, Ordering::Relaxed);
-    if rc != 0 {
-        rc
-    } else {
-        restarted
     }
 }
 
@@ -392,60 +461,11 @@ fn start_background_thread() -> libc::c_int {
     rc
 }
 
-/// `gb_thread_idle`: jemalloc's `thread.idle`, which flushes the calling
-/// thread's cache back to the arenas (it would also purge the thread's arena
-/// with more than two arenas per CPU; the built-in percpu_arena runs one).
-/// Returns mallctl's error code (0).
-pub fn thread_idle() -> libc::c_int {
-    // SAFETY: a write-only mallctl that takes no value.
-    unsafe {
-        je::mallctl(
-            c"thread.idle".as_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            0,
-        )
-    }
-}
-
-/// Whether this jemalloc keeps statistics (`config.stats`).
-pub fn stats_enabled() -> bool {
-    // SAFETY: "config.stats" is a read-only bool.
-    unsafe { read(c"config.stats", false) }.unwrap_or(false)
-}
-
-/// How the backend's thread-local state is reached.
-pub(crate) const TLS_MODEL: &str = if cfg!(feature = "dlopen") {
-    "global-dynamic (jemalloc built with --disable-initial-exec-tls, so the library can be dlopen-ed)"
-} else {
-    "initial-exec (for programs that link the library at start-up; dlopen needs libgraphbit_alloc_dlopen)"
-};
-
-/// jemalloc's own statistics report (`malloc_stats_print`), written into
-/// `out` as jemalloc produces it.
-pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-    use crate::diagnostics::CallbackSink;
-    extern "C" fn write(sink: *mut c_void, text: *const c_char) {
-        // SAFETY: `sink` is the CallbackSink passed below, alive for the
-        // call; jemalloc passes a NUL-terminated string.
-        unsafe { CallbackSink::accept(sink, text) }
-    }
-    let mut sink = CallbackSink::new(out);
-    // SAFETY: the callback only writes into `sink`, which outlives the call.
-    unsafe {
-        je::malloc_stats_print(
-            Some(write),
-            (&mut sink as *mut CallbackSink<'_>).cast(),
-            ptr::null(),
-        )
-    };
-    sink.result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostics::verify::tests::{report_passed_expected, serial};
+    use crate::diagnostics::verify::PROBE_BYTES;
 
     /// Resident set of the process (/proc/self/statm), in bytes.
     fn resident_bytes() -> usize {
@@ -488,7 +508,10 @@ mod tests {
                 .map(|_| {
                     scope.spawn(|| {
                         start.wait();
-                        (0..20).map(|_| trim()).find(|&rc| rc != 0).unwrap_or(0)
+                        (0..20)
+                            .map(|_| Jemalloc::trim())
+                            .find(|&rc| rc != 0)
+                            .unwrap_or(0)
                     })
                 })
                 .collect();
@@ -509,6 +532,35 @@ mod tests {
             loaded >> 20,
             trimmed >> 20
         );
+    }
+
+    /// The C boundary allocates nothing but the verification's two probes:
+    /// jemalloc's per-thread counter (which only this backend has) moves by exactly their size while the report is
+    /// formatted into a buffer on the stack.
+    #[test]
+    fn the_report_allocates_nothing_but_the_probes() {
+        let _turn = serial();
+        let mut buf = [0u8; 16384];
+        let before = Jemalloc::allocation_counter().unwrap_or(0);
+        // SAFETY: buf holds buf.len() bytes.
+        let len = unsafe { crate::ffi::gb_verify_report(buf.as_mut_ptr().cast(), buf.len()) };
+        let middle = Jemalloc::allocation_counter().unwrap_or(0);
+        let passed = crate::ffi::gb_verify();
+        let after = Jemalloc::allocation_counter().unwrap_or(0);
+        assert!(len < buf.len() && buf[len] == 0);
+        assert_eq!(passed, report_passed_expected());
+        // Without the global allocator, Rust's probe goes to the C library.
+        let probes = if cfg!(feature = "global-allocator") {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            middle - before,
+            probes * PROBE_BYTES as u64,
+            "gb_verify_report"
+        );
+        assert_eq!(after - middle, probes * PROBE_BYTES as u64, "gb_verify");
     }
 }
 

@@ -5,29 +5,27 @@
  * from crates.io) runs with them; hidden, so the shared library does not
  * export it and cannot configure another copy of jemalloc in the process.
  *
- * Chosen with gb-bench (bench/tune.sh jemalloc; docs/tune-jemalloc.txt):
+ * Chosen with gb-bench (bench/tune.sh jemalloc, bench/tune-server.sh); the
+ * measurements behind each are in docs/tuning.md (runs: docs/tune-jemalloc.txt,
+ * docs/tune-server.txt):
  * - background_thread:true,max_background_threads:1: one jemalloc thread
- *   returns freed pages to the OS along the 10 s decay curve, instead of the
- *   allocating threads purging eagerly (large blocks 0.5x -> 3x glibc's speed;
- *   a freed burst is still given back). It also keeps system calls out of the
- *   free path, which is why gb_free can be jemalloc's free itself (errno).
+ *   returns freed pages to the OS along the decay curve, instead of the
+ *   allocating threads purging eagerly (much faster on large blocks; a freed
+ *   burst is still given back). It also keeps system calls out of the free
+ *   path, which is why gb_free can be jemalloc's free itself (errno).
  * - oversize_threshold:0: no separate arena for blocks of 8 MiB and more (that
  *   arena purged them on free, so each one was faulted in again).
  * - disable_large_size_classes:false: jemalloc 5.3's large size classes (the
  *   5.3.1 snapshot rounds large blocks to pages only, which leaves a growing
- *   buffer no slack: realloc 2.4x -> 3.7x glibc's speed).
- * - dirty_decay_ms:1000,tcache_max:16384 (bench/tune-server.sh;
- *   docs/tune-server.txt): freed pages are kept dirty for 1 s, not 10, and
- *   no thread caches blocks above 16 KiB (jemalloc: 32 KiB; 4 KiB since,
- *   below). On the server workload (64 threads on 2 cores) peak RSS 157 ->
- *   123 MiB at the same requests/s; the other workloads the same within noise.
+ *   buffer no slack, and realloc slower).
+ * - dirty_decay_ms:1000: freed pages are kept dirty for 1 s, not 10: a lower
+ *   peak RSS on the server workload at the same requests/s.
  * - percpu_arena:percpu,tcache_max:4096,tcache_nslots_small_max:64
- *   (docs/memory.md): one arena per CPU, not four, chosen by the CPU the
- *   thread runs on; no thread caches blocks above 4 KiB (jemalloc's
- *   TUNING.md, "prioritize memory"), and at most 64 of each small size
- *   (jemalloc: 200). On the server workload (64 threads) peak RSS 106 ->
- *   74 MiB, requests per CPU-second the same within noise; built-in
- *   workloads' geometric-mean peak RSS 1.27x -> 1.19x glibc's.
+ *   (docs/memory.md): one arena per CPU, chosen by the CPU the thread runs
+ *   on; no thread caches blocks above 4 KiB (jemalloc's TUNING.md,
+ *   "prioritize memory"), and at most 64 of each small size (jemalloc: 200):
+ *   a lower peak RSS on the server and the built-in workloads at the same
+ *   speed within noise.
  */
 #ifndef GB_WHOLE_PROCESS
 __attribute__((visibility("hidden"))) const char *_rjem_malloc_conf =
@@ -40,11 +38,11 @@ __attribute__((visibility("hidden"))) const char *_rjem_malloc_conf =
  * each of them multi-threaded from the start (unshare(CLONE_NEWUSER) then
  * fails, as do programs that must stay single-threaded). So it starts
  * without one, and starts it (one thread) only when the process first asks
- * for a block of 1 MiB or more (graphbit_alloc_large_block below): where the
- * allocating threads would otherwise purge the freed large blocks
- * themselves and fault them in again (gb-bench large: 0.45x glibc's speed
- * without the thread, 2.2x with it). Small programs (shells, git, most
- * tools) never get the thread. */
+ * for a block of 1 MiB or more (graphbit_alloc_start_background_thread
+ * below): where the allocating threads would otherwise purge the freed large
+ * blocks themselves and fault them in again (docs/whole-process.md, "The
+ * background thread on demand"). Small programs (shells, git, most tools)
+ * never get the thread. */
 #define _GNU_SOURCE /* secure_getenv */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -59,14 +57,16 @@ int _rjem_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, siz
 
 static atomic_bool graphbit_alloc_background_asked;
 
-/* Called by the override's allocation functions (src/override_malloc.rs,
- * src/override_new.cpp) before each request of 1 MiB or more (a cost next to
- * such a block's own): the first time, starts jemalloc's background thread, unless _RJEM_MALLOC_CONF names
- * background_thread (then the user's setting stands). Runs once per
+/* Called by the override's allocation functions (src/override/glibc.rs
+ * through Backend::before_large_request, src/override/new.cpp) before each
+ * request of LARGE_BLOCK (src/backend/large_block.rs, 1 MiB) or more, a cost
+ * next to such a block's own: the first time, starts jemalloc's background
+ * thread, unless _RJEM_MALLOC_CONF names background_thread (then the user's
+ * setting stands). Runs once per
  * process, outside jemalloc's locks; the thread's own creation allocates
  * through malloc again, which finds the flag set. A child made by fork
  * inherits the flag and runs without the thread, as jemalloc's children do. */
-__attribute__((visibility("hidden"), cold, noinline)) void graphbit_alloc_large_block(void) {
+__attribute__((visibility("hidden"), cold, noinline)) void graphbit_alloc_start_background_thread(void) {
     if (atomic_load_explicit(&graphbit_alloc_background_asked, memory_order_relaxed)) return;
     if (atomic_exchange_explicit(&graphbit_alloc_background_asked, true, memory_order_relaxed)) return;
     const char *conf = secure_getenv("_RJEM_MALLOC_CONF");

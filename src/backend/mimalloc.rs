@@ -4,45 +4,28 @@
 
 use core::ffi::{c_void, CStr};
 
+use super::{Backend, Counter, Stats};
+
 #[cfg(gb_backend_auto_dep)]
 use graphbit_alloc_auto::{libmimalloc_sys as mi, mimalloc as mimalloc_crate};
 #[cfg(not(gb_backend_auto_dep))]
 use {libmimalloc_sys as mi, mimalloc as mimalloc_crate};
 
-/// The backend's name as `gb_allocator_name` reports it.
-pub(crate) const NAME: &CStr = c"mimalloc";
-
-/// The backend's own Rust allocator, behind `GraphbitAlloc`.
-pub(crate) type RustAllocator = mimalloc_crate::MiMalloc;
-/// The value `GraphbitAlloc` forwards to.
-pub(crate) const RUST_ALLOCATOR: RustAllocator = mimalloc_crate::MiMalloc;
-
-/// mimalloc's version as "major.minor.patch" (from `mi_version()`),
-/// formatted once into a static buffer (nothing allocated).
-pub fn version() -> &'static CStr {
-    static VERSION: crate::diagnostics::StaticText<24> = crate::diagnostics::StaticText::new();
-    VERSION.get(|out| {
-        // SAFETY: no preconditions.
-        let v = unsafe { mi::mi_version() };
-        let _ = write!(out, "{}.{}.{}", v / 10000, (v / 100) % 100, v % 100);
-    })
-}
-
 /// The allocation functions, as mimalloc's entry points. mimalloc does not
 /// set `errno` when it runs out of memory, and its free path can (its retry
 /// loops around `madvise` and `mmap` reset it), so these set and keep it.
-pub(crate) struct Backend;
+pub(crate) struct Mimalloc;
 
 /// Sets `ENOMEM` when mimalloc returned NULL.
 #[inline(always)]
 fn enomem_if_null(block: *mut c_void) -> *mut c_void {
     if block.is_null() {
-        crate::errno::set(libc::ENOMEM);
+        crate::sys::errno::set(libc::ENOMEM);
     }
     block
 }
 
-impl super::Heap for Backend {
+impl Backend for Mimalloc {
     #[inline(always)]
     unsafe fn alloc(size: usize) -> *mut c_void {
         // SAFETY: mi_malloc accepts any size (NULL above PTRDIFF_MAX).
@@ -70,19 +53,19 @@ impl super::Heap for Backend {
     #[inline(always)]
     unsafe fn free(ptr: *mut c_void) {
         // SAFETY: NULL or a live block of this backend.
-        crate::errno::preserve(|| unsafe { mi::mi_free(ptr) })
+        crate::sys::errno::preserve(|| unsafe { mi::mi_free(ptr) })
     }
 
     #[inline(always)]
     unsafe fn free_sized(ptr: *mut c_void, size: usize) {
         // SAFETY: a live block of this backend.
-        crate::errno::preserve(|| unsafe { mi::mi_free_size(ptr, size) })
+        crate::sys::errno::preserve(|| unsafe { mi::mi_free_size(ptr, size) })
     }
 
     #[inline(always)]
     unsafe fn free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
         // SAFETY: a live block from `aligned_alloc(alignment, size)`.
-        crate::errno::preserve(|| unsafe { mi::mi_free_size_aligned(ptr, size, alignment) })
+        crate::sys::errno::preserve(|| unsafe { mi::mi_free_size_aligned(ptr, size, alignment) })
     }
 
     #[inline(always)]
@@ -90,82 +73,147 @@ impl super::Heap for Backend {
         // SAFETY: a live block of this backend.
         unsafe { mi::mi_usable_size(ptr) }
     }
-}
 
-/// This backend can tell its own blocks from foreign pointers.
-pub(crate) const CAN_TELL_OWNERSHIP: bool = true;
+    /// mimalloc can leave the `errno` of a failed system call behind in a
+    /// successful allocation (seen: `EINVAL` after `malloc(0)` and
+    /// `memalign(1 MiB, 10)`), and glibc never does: put it back then.
+    #[inline(always)]
+    fn keeping_errno_on_success(allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+        crate::sys::errno::keep_on_success(allocate)
+    }
 
-/// True if `ptr` lies in memory that mimalloc manages. Safe for any pointer
-/// value: mimalloc consults its own page map.
-pub fn owns(ptr: *const c_void) -> bool {
-    // SAFETY: mi_is_in_heap_region accepts any pointer.
-    !ptr.is_null() && unsafe { mi::mi_is_in_heap_region(ptr) }
-}
+    const COUNTER: Counter = Counter::None;
 
-/// mimalloc keeps no byte counter in release builds; ownership is the evidence.
-pub fn allocation_counter() -> Option<u64> {
-    None
-}
+    /// The backend's name as `gb_allocator_name` reports it.
+    const NAME: &'static CStr = c"mimalloc";
 
-/// What mimalloc's release build counts: memory it has committed
-/// (`mi_process_info`). It keeps no count of live bytes, so `allocated` and
-/// `active` report committed memory, an upper bound of both (mimalloc 3.3
-/// does not lower the counter when it purges freed pages).
-pub fn stats() -> super::Stats {
-    let (mut elapsed, mut user, mut system, mut rss, mut peak_rss) = (0, 0, 0, 0, 0);
-    let (mut commit, mut peak_commit, mut faults) = (0, 0, 0);
-    // SAFETY: every out-parameter is a valid usize.
-    unsafe {
-        mi::mi_process_info(
-            &mut elapsed,
-            &mut user,
-            &mut system,
-            &mut rss,
-            &mut peak_rss,
-            &mut commit,
-            &mut peak_commit,
-            &mut faults,
-        )
+    /// Rust's global allocator for this backend.
+    type RustAllocator = mimalloc_crate::MiMalloc;
+
+    /// The value installed as `#[global_allocator]`.
+    const RUST_ALLOCATOR: Self::RustAllocator = mimalloc_crate::MiMalloc;
+
+    /// mimalloc's version as "major.minor.patch" (from `mi_version()`),
+    /// formatted once into a static buffer (nothing allocated).
+    fn version() -> &'static CStr {
+        static VERSION: crate::diagnostics::StaticText<24> = crate::diagnostics::StaticText::new();
+        VERSION.get(|out| {
+            // SAFETY: no preconditions.
+            let v = unsafe { mi::mi_version() };
+            let _ = write!(out, "{}.{}.{}", v / 10000, (v / 100) % 100, v % 100);
+        })
+    }
+
+    /// This backend can tell its own blocks from foreign pointers.
+    const CAN_TELL_OWNERSHIP: bool = true;
+
+    /// True if `ptr` lies in memory that mimalloc manages. Safe for any pointer
+    /// value: mimalloc consults its own page map.
+    fn owns(ptr: *const c_void) -> bool {
+        // SAFETY: mi_is_in_heap_region accepts any pointer.
+        !ptr.is_null() && unsafe { mi::mi_is_in_heap_region(ptr) }
+    }
+
+    /// mimalloc keeps no byte counter in release builds; ownership is the evidence.
+    fn allocation_counter() -> Option<u64> {
+        None
+    }
+
+    /// What mimalloc's release build counts: memory it has committed
+    /// (`mi_process_info`). It keeps no count of live bytes, so `allocated` and
+    /// `active` report committed memory, an upper bound of both (mimalloc 3.3
+    /// does not lower the counter when it purges freed pages).
+    fn stats() -> Stats {
+        let (mut elapsed, mut user, mut system, mut rss, mut peak_rss) = (0, 0, 0, 0, 0);
+        let (mut commit, mut peak_commit, mut faults) = (0, 0, 0);
+        // SAFETY: every out-parameter is a valid usize.
+        unsafe {
+            mi::mi_process_info(
+                &mut elapsed,
+                &mut user,
+                &mut system,
+                &mut rss,
+                &mut peak_rss,
+                &mut commit,
+                &mut peak_commit,
+                &mut faults,
+            )
+        };
+        Stats {
+            allocated: Some(commit as u64),
+            active: Some(commit as u64),
+            resident: None,
+            mapped: None,
+            retained: None,
+            allocations: None,
+        }
+    }
+
+    /// `mi_collect(false)`, which frees what the calling thread's heap can
+    /// give back without forcing (its delayed frees, empty pages); the rest
+    /// follows mimalloc's own purge delay.
+    fn thread_idle() -> libc::c_int {
+        // SAFETY: no preconditions.
+        unsafe { mi::mi_collect(false) };
+        0
+    }
+
+    /// Frees what mimalloc holds for later reuse, now (`mi_collect(true)`).
+    fn trim() -> libc::c_int {
+        // SAFETY: no preconditions.
+        unsafe { mi::mi_collect(true) };
+        0
+    }
+
+    /// mimalloc's release build keeps only its essential counters.
+    fn stats_enabled() -> bool {
+        false
+    }
+
+    /// How the backend's thread-local state is reached.
+    const TLS_MODEL: &'static str = if cfg!(any(target_os = "macos", windows)) {
+        "platform default (mimalloc)"
+    } else if cfg!(feature = "dlopen") {
+        "local-dynamic (mimalloc built with -ftls-model=local-dynamic, so the library can be dlopen-ed)"
+    } else {
+        "initial-exec (mimalloc's default)"
     };
-    super::Stats {
-        allocated: Some(commit as u64),
-        active: Some(commit as u64),
-        resident: None,
-        mapped: None,
-        retained: None,
-        allocations: None,
+
+    /// mimalloc's options as in effect (its defaults, overridden by the
+    /// `MIMALLOC_<NAME>` environment variables). Allocates nothing.
+    fn settings() -> crate::diagnostics::Settings {
+        use crate::diagnostics::{BuiltIn, SettingValue, Settings};
+        let built_in = BuiltIn::Description(
+            if cfg!(any(target_os = "linux", target_os = "android")) {
+                "no_thp (mimalloc never madvises its memory for transparent huge pages, whatever allow_thp says)"
+            } else {
+                "mimalloc's defaults"
+            },
+        );
+        let mut settings = Settings::new(built_in, "MIMALLOC_<OPTION> variables");
+        for (name, option) in OPTIONS {
+            // SAFETY: mi_option_get accepts any option number below _mi_option_last.
+            let value = unsafe { mi::mi_option_get(option) };
+            settings.push(name, SettingValue::Int(value as i64));
+        }
+        settings
+    }
+
+    /// mimalloc's own statistics report (`mi_stats_print_out`), written into
+    /// `out` as mimalloc produces it.
+    fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        use crate::diagnostics::CallbackSink;
+        extern "C" fn write(text: *const core::ffi::c_char, sink: *mut c_void) {
+            // SAFETY: `sink` is the CallbackSink passed below, alive for the
+            // call; mimalloc passes a NUL-terminated string.
+            unsafe { CallbackSink::accept(sink, text) }
+        }
+        let mut sink = CallbackSink::new(out);
+        // SAFETY: the callback only writes into `sink`, which outlives the call.
+        unsafe { mi::mi_stats_print_out(Some(write), (&mut sink as *mut CallbackSink<'_>).cast()) };
+        sink.result
     }
 }
-
-/// Frees what mimalloc holds for later reuse, now (`mi_collect(true)`).
-pub fn trim() -> libc::c_int {
-    // SAFETY: no preconditions.
-    unsafe { mi::mi_collect(true) };
-    0
-}
-
-/// `gb_thread_idle`: `mi_collect(false)`, which frees what the calling
-/// thread's heap can give back without forcing (its delayed frees, empty
-/// pages); the rest follows mimalloc's own purge delay.
-pub fn thread_idle() -> libc::c_int {
-    // SAFETY: no preconditions.
-    unsafe { mi::mi_collect(false) };
-    0
-}
-
-/// mimalloc's release build keeps only its essential counters.
-pub fn stats_enabled() -> bool {
-    false
-}
-
-/// How the backend's thread-local state is reached.
-pub(crate) const TLS_MODEL: &str = if cfg!(any(target_os = "macos", windows)) {
-    "platform default (mimalloc)"
-} else if cfg!(feature = "dlopen") {
-    "local-dynamic (mimalloc built with -ftls-model=local-dynamic, so the library can be dlopen-ed)"
-} else {
-    "initial-exec (mimalloc's default)"
-};
 
 /// The mimalloc options that decide its speed/footprint trade-off, by their
 /// numbers in mimalloc 3's `mi_option_t` (libmimalloc-sys still lists v2's).
@@ -177,36 +225,3 @@ const OPTIONS: [(&str, mi::mi_option_t); 6] = [
     ("allow_thp", 43),
     ("page_full_retain", 36),
 ];
-
-/// mimalloc's options as in effect (its defaults, overridden by the
-/// `MIMALLOC_<NAME>` environment variables). Allocates nothing.
-pub fn settings() -> crate::diagnostics::Settings {
-    use crate::diagnostics::{BuiltIn, SettingValue, Settings};
-    let built_in = BuiltIn::Description(if cfg!(any(target_os = "linux", target_os = "android")) {
-        "no_thp (mimalloc never madvises its memory for transparent huge pages, whatever allow_thp says)"
-    } else {
-        "mimalloc's defaults"
-    });
-    let mut settings = Settings::new(built_in, "MIMALLOC_<OPTION> variables");
-    for (name, option) in OPTIONS {
-        // SAFETY: mi_option_get accepts any option number below _mi_option_last.
-        let value = unsafe { mi::mi_option_get(option) };
-        settings.push(name, SettingValue::Int(value as i64));
-    }
-    settings
-}
-
-/// mimalloc's own statistics report (`mi_stats_print_out`), written into
-/// `out` as mimalloc produces it.
-pub fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-    use crate::diagnostics::CallbackSink;
-    extern "C" fn write(text: *const core::ffi::c_char, sink: *mut c_void) {
-        // SAFETY: `sink` is the CallbackSink passed below, alive for the
-        // call; mimalloc passes a NUL-terminated string.
-        unsafe { CallbackSink::accept(sink, text) }
-    }
-    let mut sink = CallbackSink::new(out);
-    // SAFETY: the callback only writes into `sink`, which outlives the call.
-    unsafe { mi::mi_stats_print_out(Some(write), (&mut sink as *mut CallbackSink<'_>).cast()) };
-    sink.result
-}

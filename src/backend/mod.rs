@@ -1,39 +1,51 @@
 //! The allocator behind the C API, chosen at build time.
 //!
-//! Every backend module defines a unit struct `Backend` that implements
-//! [`Heap`], the one list of allocation functions the C API needs, plus the
-//! same set of free functions for introspection (`version`, `stats`, `trim`,
-//! ...). `build.rs` sets `cfg(gb_backend = "...")` to compile one module; the
-//! C API calls `Backend`'s functions directly (static dispatch, inlined), so
-//! on the hot path there is nothing between the C function and the backend's
-//! own entry point. CI builds every backend, so a function missing from one
-//! fails its build there.
+//! [`Backend`] is the whole interface a backend provides, declared once with
+//! a one-line contract per item (as mimalloc's `prim.h` declares its platform
+//! layer). Each backend module implements it on its own type (`Jemalloc`,
+//! `Mimalloc`, `System`), and [`Selected`] names the one `build.rs` chose
+//! (`cfg(gb_backend = "...")`): the only place a backend is picked. The C API
+//! calls `Selected`'s functions directly (static dispatch, inlined), so on the
+//! hot path there is nothing between the C function and the backend's own
+//! entry point. CI builds every backend, so an item missing from one fails
+//! its build there. No `cfg(gb_backend)` appears outside this folder.
 
-use core::ffi::c_void;
+use core::ffi::{c_int, c_void, CStr};
 
 #[cfg(gb_backend = "jemalloc")]
 mod jemalloc;
+/// The backend this build uses.
 #[cfg(gb_backend = "jemalloc")]
-pub use jemalloc::*;
+pub(crate) type Selected = jemalloc::Jemalloc;
 
 #[cfg(gb_backend = "mimalloc")]
 mod mimalloc;
+/// The backend this build uses.
 #[cfg(gb_backend = "mimalloc")]
-pub use self::mimalloc::*;
+pub(crate) type Selected = self::mimalloc::Mimalloc;
 
 #[cfg(gb_backend = "system")]
 mod system;
+/// The backend this build uses.
 #[cfg(gb_backend = "system")]
-pub use system::*;
+pub(crate) type Selected = system::System;
 
-/// The allocation functions of a backend. Each one implements the whole
-/// contract of the C function it serves (see `src/ffi/alloc.rs`), except what
-/// the C API layer checks before calling it, as each function's comment says.
+/// Largest size any function accepts: `PTRDIFF_MAX`.
+pub(crate) const MAX_SIZE: usize = isize::MAX as usize;
+
+// `LARGE_BLOCK`, shared with build.rs (which hands it to the C++ side).
+include!("large_block.rs");
+
+/// Everything a backend provides. The allocation functions each implement the
+/// whole contract of the C function they serve (see `src/ffi/alloc.rs`),
+/// except what the C API layer checks before calling them, as each item says.
 /// Where the backend's own entry point already keeps a row of the contract
 /// (jemalloc refuses any size above its largest size class, which is below
 /// `PTRDIFF_MAX`, with `ENOMEM`), the implementation does not check it again;
 /// `c_tests/api_contract.c` proves every row on every backend.
-pub(crate) trait Heap {
+pub(crate) trait Backend {
+    // Allocation.
+
     /// `gb_alloc`: any size; above `PTRDIFF_MAX` or out of memory: NULL and
     /// `ENOMEM`; 0 returns a unique block.
     unsafe fn alloc(size: usize) -> *mut c_void;
@@ -58,6 +70,82 @@ pub(crate) trait Heap {
     unsafe fn free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize);
     /// `gb_usable_size` for a live block (never NULL).
     unsafe fn usable_size(ptr: *const c_void) -> usize;
+
+    // Rust's allocations.
+
+    /// The backend's own Rust allocator, behind `GraphbitAlloc` (src/global.rs).
+    type RustAllocator: core::alloc::GlobalAlloc;
+    /// The value `GraphbitAlloc` forwards to.
+    const RUST_ALLOCATOR: Self::RustAllocator;
+
+    // Whole-process mode (src/override/).
+
+    /// Whether [`Backend::before_large_request`] does anything: when false,
+    /// the override's `malloc` skips the size comparison altogether.
+    #[cfg_attr(not(feature = "override"), allow(dead_code))]
+    const WATCHES_LARGE_REQUESTS: bool = false;
+    /// Called by the override before a request of [`LARGE_BLOCK`] bytes or
+    /// more (jemalloc: starts its background thread, once per process).
+    #[cfg_attr(not(feature = "override"), allow(dead_code))]
+    #[inline(always)]
+    fn before_large_request() {}
+    /// Runs an allocation of the override and returns its block; on success
+    /// `errno` must be as before (glibc never changes it then).
+    #[cfg_attr(not(feature = "override"), allow(dead_code))]
+    #[inline(always)]
+    fn keeping_errno_on_success(allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+        allocate()
+    }
+
+    // Introspection (src/ffi/info.rs, src/diagnostics/).
+
+    /// The name `gb_allocator_name` reports.
+    const NAME: &'static CStr;
+    /// How the backend's thread-local state is reached, for the report.
+    const TLS_MODEL: &'static str;
+    /// Whether [`Backend::owns`] can tell this backend's blocks from others.
+    const CAN_TELL_OWNERSHIP: bool;
+    /// What [`Backend::allocation_counter`] counts.
+    #[allow(dead_code)] // read by the tests, which expect what it says
+    const COUNTER: Counter;
+    /// Whether the backend is the C library's `malloc` (so Rust's default
+    /// allocator is the backend too).
+    #[allow(dead_code)] // as COUNTER
+    const IS_C_LIBRARY_MALLOC: bool = false;
+    /// The backend's version string; allocates nothing.
+    fn version() -> &'static CStr;
+    /// True if `ptr` (any value) lies in the backend's live memory; false
+    /// whenever `CAN_TELL_OWNERSHIP` is false.
+    fn owns(ptr: *const c_void) -> bool;
+    /// A byte counter that grows with this process's allocations (`None`
+    /// where the backend keeps none), for the verification probes.
+    fn allocation_counter() -> Option<u64>;
+    /// The backend's statistics, fresh; allocates nothing.
+    fn stats() -> Stats;
+    /// Whether the backend keeps statistics (built with them).
+    fn stats_enabled() -> bool;
+    /// The calling thread is going idle: its cached blocks go back to the
+    /// backend's shared pool; 0 or an error code; keeps errno.
+    fn thread_idle() -> c_int;
+    /// Returns unused memory to the OS now; 0 or an error code.
+    fn trim() -> c_int;
+    /// The run-time options that decide the speed/footprint trade-off, as in
+    /// effect; allocates nothing.
+    fn settings() -> crate::diagnostics::Settings;
+    /// The backend's own statistics report, as it writes it, into `out`.
+    fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result;
+}
+
+/// What a backend's allocation counter counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // each build constructs its backend's variant only
+pub(crate) enum Counter {
+    /// It keeps none.
+    None,
+    /// The calling thread's allocated bytes, exactly (by size class).
+    PerThread,
+    /// The process's bytes in use, moved by every thread.
+    ProcessWide,
 }
 
 /// The backend's own statistics, in bytes; `None` where it does not keep one.

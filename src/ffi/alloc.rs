@@ -9,16 +9,14 @@
 use core::ffi::{c_int, c_void};
 
 #[cfg(not(feature = "override-checked"))]
-use crate::backend::Backend;
-use crate::backend::Heap;
+use crate::backend::Selected;
+use crate::backend::{Backend, MAX_SIZE};
 #[cfg(feature = "override-checked")]
-use crate::checked_override::Checked as Backend;
-use crate::{checked, errno, heap};
+use crate::checked_override::Checked as Selected;
+use crate::sys::errno;
+use crate::{checked, heap};
 
 use super::heap::gb_heap_realloc;
-
-/// Largest size any function accepts: `PTRDIFF_MAX`.
-const MAX_SIZE: usize = isize::MAX as usize;
 
 /// True in the checked library: a constant, so the default library carries
 /// no flag and no branch.
@@ -43,7 +41,7 @@ fn fail(code: c_int) -> *mut c_void {
 #[must_use]
 pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
     // SAFETY: any size (the backend keeps the contract).
-    let block = unsafe { Backend::alloc(size) };
+    let block = unsafe { Selected::alloc(size) };
     if CHECKED {
         return checked::record(block, size, 0);
     }
@@ -62,7 +60,7 @@ pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
 #[must_use]
 pub unsafe extern "C" fn gb_calloc(count: usize, size: usize) -> *mut c_void {
     // SAFETY: any arguments (the backend checks the product).
-    let block = unsafe { Backend::calloc(count, size) };
+    let block = unsafe { Selected::calloc(count, size) };
     if CHECKED {
         return checked::record(block, count.wrapping_mul(size), 0);
     }
@@ -93,7 +91,7 @@ pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_voi
         return unsafe { checked_realloc(ptr, size) };
     }
     // SAFETY: NULL or a live block (caller's contract).
-    unsafe { Backend::realloc(ptr, size) }
+    unsafe { Selected::realloc(ptr, size) }
 }
 
 /// gb_realloc of a heap block (`gb_heap_realloc` in its heap), checked in
@@ -110,11 +108,11 @@ unsafe fn heap_realloc(ptr: *mut c_void, size: usize) -> Option<*mut c_void> {
 unsafe fn checked_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     if ptr.is_null() {
         // SAFETY: NULL is a valid argument.
-        return checked::record(unsafe { Backend::realloc(ptr, size) }, size, 0);
+        return checked::record(unsafe { Selected::realloc(ptr, size) }, size, 0);
     }
-    let old = checked::take("gb_realloc", ptr, checked::Claim::Live, false);
+    let old = checked::take_for_realloc(ptr);
     // SAFETY: ptr is a live block (just checked).
-    let block = unsafe { Backend::realloc(ptr, size) };
+    let block = unsafe { Selected::realloc(ptr, size) };
     if block.is_null() {
         checked::restore(ptr, old);
         return block;
@@ -141,7 +139,7 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
     match size.checked_next_multiple_of(alignment) {
         Some(padded) if padded <= MAX_SIZE && alignment <= MAX_SIZE => {
             // SAFETY: alignment is a power of two, the size fits.
-            let block = unsafe { Backend::aligned_alloc(alignment, size) };
+            let block = unsafe { Selected::aligned_alloc(alignment, size) };
             if CHECKED {
                 return checked::record(block, size, alignment);
             }
@@ -163,7 +161,7 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
         return unsafe { free_while_heaps_live(ptr) };
     }
     // SAFETY: NULL or a live block of this backend (caller's contract).
-    unsafe { Backend::free(ptr) }
+    unsafe { Selected::free(ptr) }
 }
 
 /// Releases a block from `gb_alloc`, `gb_calloc` or `gb_realloc`, given the
@@ -190,7 +188,7 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
             return unsafe { free_while_heaps_live(ptr) };
         }
         // SAFETY: a live block of this backend (caller's contract).
-        return unsafe { Backend::free(ptr) };
+        return unsafe { Selected::free(ptr) };
     }
     if CHECKED {
         checked::on_free_sized(ptr, size);
@@ -200,7 +198,7 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
         return unsafe { free_sized_while_heaps_live(ptr, size) };
     }
     // SAFETY: as above, with the size it was allocated with.
-    unsafe { Backend::free_sized(ptr, size) }
+    unsafe { Selected::free_sized(ptr, size) }
 }
 
 /// Releases a block from `gb_aligned_alloc(alignment, size)`, given the same
@@ -224,7 +222,7 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
             return unsafe { free_aligned_sized_while_heaps_live(ptr, alignment, size) };
         }
         // SAFETY: a live aligned block with these parameters (caller's contract).
-        unsafe { Backend::free_aligned_sized(ptr, alignment, size) }
+        unsafe { Selected::free_aligned_sized(ptr, alignment, size) }
     } else {
         // Alignment and size are ignored, in checked mode too.
         if CHECKED {
@@ -235,7 +233,7 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
             return unsafe { free_while_heaps_live(ptr) };
         }
         // SAFETY: a live block of this backend (caller's contract).
-        unsafe { Backend::free(ptr) }
+        unsafe { Selected::free(ptr) }
     }
 }
 
@@ -248,7 +246,7 @@ unsafe fn free_while_heaps_live(ptr: *mut c_void) {
     // SAFETY: NULL or a live block (caller's contract).
     if !unsafe { heap::free_if_heap_block(ptr) } {
         // SAFETY: an ordinary block.
-        unsafe { Backend::free(ptr) }
+        unsafe { Selected::free(ptr) }
     }
 }
 
@@ -259,7 +257,7 @@ unsafe fn free_sized_while_heaps_live(ptr: *mut c_void, size: usize) {
     // SAFETY: a live block (caller's contract).
     if !unsafe { heap::free_if_heap_block(ptr) } {
         // SAFETY: an ordinary block of that size.
-        unsafe { Backend::free_sized(ptr, size) }
+        unsafe { Selected::free_sized(ptr, size) }
     }
 }
 
@@ -270,7 +268,7 @@ unsafe fn free_aligned_sized_while_heaps_live(ptr: *mut c_void, alignment: usize
     // SAFETY: a live block (caller's contract).
     if !unsafe { heap::free_if_heap_block(ptr) } {
         // SAFETY: an ordinary aligned block with these parameters.
-        unsafe { Backend::free_aligned_sized(ptr, alignment, size) }
+        unsafe { Selected::free_aligned_sized(ptr, alignment, size) }
     }
 }
 
@@ -282,5 +280,5 @@ pub unsafe extern "C" fn gb_usable_size(ptr: *const c_void) -> usize {
         return 0;
     }
     // SAFETY: a live block of this backend (caller's contract).
-    unsafe { Backend::usable_size(ptr) }
+    unsafe { Selected::usable_size(ptr) }
 }

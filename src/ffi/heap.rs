@@ -56,7 +56,7 @@ fn heap<'a>(function: &str, heap: *const gb_heap_t) -> Option<&'a Heap> {
 
 #[cold]
 fn einval() -> *mut c_void {
-    crate::errno::set(libc::EINVAL);
+    crate::sys::errno::set(libc::EINVAL);
     core::ptr::null_mut()
 }
 
@@ -142,7 +142,7 @@ pub unsafe extern "C" fn gb_heap_realloc(
         return einval();
     };
     if CHECKED && !ptr.is_null() {
-        let old = checked::take("gb_heap_realloc", ptr, checked::Claim::Live, false);
+        let old = checked::take_keeping_room("gb_heap_realloc", ptr);
         // SAFETY: a live block of this heap (caller's contract).
         let block = unsafe { h.realloc(ptr, size) };
         if block.is_null() {
@@ -190,7 +190,7 @@ pub unsafe extern "C" fn gb_heap_aligned_alloc(
             block
         }
         _ => {
-            crate::errno::set(libc::ENOMEM);
+            crate::sys::errno::set(libc::ENOMEM);
             core::ptr::null_mut()
         }
     }

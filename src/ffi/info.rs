@@ -2,14 +2,14 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use crate::diagnostics::{self, CountingWriter};
-use crate::{backend, verify};
+use crate::backend::{Backend, Selected};
+use crate::diagnostics::{self, Text};
 
 /// Name of the backend this library was built with: "jemalloc", "mimalloc"
 /// or "system". A static string; never NULL.
 #[no_mangle]
 pub extern "C" fn gb_allocator_name() -> *const c_char {
-    backend::NAME.as_ptr()
+    Selected::NAME.as_ptr()
 }
 
 /// The backend's own version string (for example "5.3.1-0-g81034ce1..." for
@@ -17,7 +17,7 @@ pub extern "C" fn gb_allocator_name() -> *const c_char {
 /// never NULL.
 #[no_mangle]
 pub extern "C" fn gb_allocator_version() -> *const c_char {
-    backend::version().as_ptr()
+    Selected::version().as_ptr()
 }
 
 /// This library's version, "MAJOR.MINOR.PATCH". A static string; never NULL.
@@ -55,7 +55,7 @@ const fn parse_u32(text: &str) -> u32 {
 /// was not replaced. Returns true only if every check passes.
 #[no_mangle]
 pub extern "C" fn gb_verify() -> bool {
-    verify::run().passed()
+    diagnostics::run_checks().passed()
 }
 
 /// Writes the verification report, a JSON document naming every check, whether
@@ -91,10 +91,10 @@ pub extern "C" fn gb_verify() -> bool {
 /// ```
 #[no_mangle]
 pub unsafe extern "C" fn gb_verify_report(buf: *mut c_char, buf_len: usize) -> usize {
-    let report = verify::run();
+    let report = diagnostics::run_checks();
     let build = diagnostics::build();
     // SAFETY: buf is NULL or holds buf_len bytes (caller's contract).
-    let mut out = unsafe { CountingWriter::new(buf.cast(), buf_len) };
+    let mut out = unsafe { Text::over_raw(buf.cast(), buf_len) };
     // The writer never fails; the document is complete either way.
     let _ = diagnostics::write_json(&report, &build, &mut out);
     out.finish()
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn gb_stats(out: *mut gb_stats_t) -> c_int {
     if caller_size < first_field_end {
         return libc::EINVAL;
     }
-    let stats = backend::stats();
+    let stats = Selected::stats();
     let value = |field: Option<u64>| field.unwrap_or(GB_STAT_UNAVAILABLE);
     let full = gb_stats_t {
         size: 0,
@@ -161,7 +161,7 @@ pub unsafe extern "C" fn gb_stats(out: *mut gb_stats_t) -> c_int {
         resident: value(stats.resident),
         mapped: value(stats.mapped),
         retained: value(stats.retained),
-        peak_resident: value(peak_resident_bytes()),
+        peak_resident: value(crate::sys::peak_resident_bytes()),
     };
     // Copy whole fields only, as many as the caller's struct holds.
     let filled = caller_size.min(core::mem::size_of::<gb_stats_t>());
@@ -181,18 +181,6 @@ pub unsafe extern "C" fn gb_stats(out: *mut gb_stats_t) -> c_int {
     0
 }
 
-/// Peak resident set size of the process (`getrusage`).
-pub(crate) fn peak_resident_bytes() -> Option<u64> {
-    let mut usage: libc::rusage = unsafe { core::mem::zeroed() };
-    // SAFETY: usage is a valid out-parameter.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return None;
-    }
-    // Linux reports KiB, macOS bytes.
-    let scale = if cfg!(target_os = "macos") { 1 } else { 1024 };
-    Some(usage.ru_maxrss as u64 * scale)
-}
-
 /// Returns memory the backend holds but does not use to the OS now, instead
 /// of waiting for its own schedule (jemalloc: flush this thread's cache and
 /// purge every arena, with jemalloc's background thread paused meanwhile;
@@ -205,7 +193,7 @@ pub(crate) fn peak_resident_bytes() -> Option<u64> {
 /// that freed much memory, not for hot paths.
 #[no_mangle]
 pub extern "C" fn gb_trim() -> c_int {
-    backend::trim()
+    Selected::trim()
 }
 
 /// Tells the backend that the calling thread is going idle (a worker about
@@ -222,7 +210,7 @@ pub extern "C" fn gb_trim() -> c_int {
 /// allocation. Memory is returned without it too, on the backend's schedule.
 #[no_mangle]
 pub extern "C" fn gb_thread_idle() -> c_int {
-    crate::errno::preserve(backend::thread_idle)
+    crate::sys::errno::preserve(Selected::thread_idle)
 }
 
 /// True if `ptr` points into memory managed by this library's backend, as
@@ -237,7 +225,7 @@ pub extern "C" fn gb_thread_idle() -> c_int {
 pub extern "C" fn gb_owns(ptr: *const c_void) -> bool {
     // Only the system backend needs the heaps' own list (the others' page
     // maps know heap blocks), and it is safe for any pointer.
-    backend::owns(ptr) || (!backend::CAN_TELL_OWNERSHIP && crate::heap::heap_of(ptr).is_some())
+    Selected::owns(ptr) || (!Selected::CAN_TELL_OWNERSHIP && crate::heap::heap_of(ptr).is_some())
 }
 
 /// Writes the backend's own detailed statistics report as text (jemalloc:
@@ -253,10 +241,10 @@ pub extern "C" fn gb_owns(ptr: *const c_void) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn gb_backend_stats_text(buf: *mut c_char, buf_len: usize) -> usize {
     // SAFETY: buf is NULL or holds buf_len bytes (caller's contract).
-    let mut out = unsafe { CountingWriter::new(buf.cast(), buf_len) };
+    let mut out = unsafe { Text::over_raw(buf.cast(), buf_len) };
     if diagnostics::write_backend_stats(&mut out).is_err() {
         // SAFETY: as above.
-        return unsafe { CountingWriter::new(buf.cast(), buf_len) }.finish();
+        return unsafe { Text::over_raw(buf.cast(), buf_len) }.finish();
     }
     out.finish()
 }

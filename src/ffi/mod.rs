@@ -1,10 +1,20 @@
 //! The exported C API, one module per concern. Every function's contract is
-//! its doc comment, which cbindgen copies into `include/graphbit_alloc.h`.
+//! its doc comment, which cbindgen copies into `include/graphbit_alloc.h` in
+//! the order the modules are declared here (so not sorted by rustfmt: one
+//! group each): the allocation functions first.
+
+// The contract of each exported function, preconditions included, is its
+// doc comment, written for the C header it reaches; a `# Safety` heading
+// would only repeat it there.
+#![allow(clippy::missing_safety_doc)]
+
+mod alloc;
+
+mod heap;
+
+mod info;
 
 mod adapters;
-mod alloc;
-mod heap;
-mod info;
 
 pub use adapters::*;
 pub use alloc::*;

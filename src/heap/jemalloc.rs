@@ -59,7 +59,7 @@ impl Raw {
             return Some(Raw { arena });
         }
         let Some(mut hooks) = chunks::hooks() else {
-            crate::errno::set(libc::ENOMEM);
+            crate::sys::errno::set(libc::ENOMEM);
             return None;
         };
         let mut arena: u32 = 0;
@@ -76,7 +76,7 @@ impl Raw {
             )
         };
         if rc != 0 || arena as usize >= ARENAS {
-            crate::errno::set(if rc != 0 { rc } else { libc::EAGAIN });
+            crate::sys::errno::set(if rc != 0 { rc } else { libc::EAGAIN });
             return None;
         }
         Some(Raw { arena })

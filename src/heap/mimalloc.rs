@@ -42,7 +42,7 @@ impl Raw {
         // SAFETY: no preconditions.
         let heap = unsafe { mi::mi_heap_new() };
         if heap.is_null() {
-            crate::errno::set(libc::ENOMEM);
+            crate::sys::errno::set(libc::ENOMEM);
             return None;
         }
         Some(Raw { heap })

@@ -23,7 +23,7 @@
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::errno;
+use crate::sys::errno;
 
 #[cfg(gb_backend = "jemalloc")]
 #[path = "jemalloc.rs"]
@@ -248,11 +248,10 @@ impl Heap {
     pub fn destroy(heap: Box<Heap>) {
         if cfg!(feature = "checked") {
             for block in checked::heap_destroyed(&*heap as *const Heap as usize, heap.id) {
-                crate::checked::take(
+                crate::checked::forget(
                     "gb_heap_destroy",
                     block as *mut c_void,
                     crate::checked::Claim::Live,
-                    true,
                 );
             }
         }

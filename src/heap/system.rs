@@ -92,7 +92,7 @@ impl Raw {
             // SAFETY: a live block of the heap, no longer listed.
             unsafe { libc::free(block as *mut c_void) };
         }
-        let _ = crate::backend::trim();
+        let _ = <crate::backend::Selected as crate::backend::Backend>::trim();
     }
 }
 
@@ -104,9 +104,9 @@ pub fn good_size(_size: usize, _alignment: usize) -> usize {
 /// # Safety
 /// A live block of this backend.
 pub unsafe fn usable_size(ptr: *const c_void) -> usize {
-    use crate::backend::{Backend, Heap as _};
+    use crate::backend::{Backend, Selected};
     // SAFETY: as above.
-    unsafe { Backend::usable_size(ptr) }
+    unsafe { Selected::usable_size(ptr) }
 }
 
 /// # Safety

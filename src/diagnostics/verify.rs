@@ -10,13 +10,14 @@
 use core::ffi::{c_void, CStr};
 use core::fmt;
 
-use crate::backend;
+use crate::backend::{Backend, Selected};
 use crate::diagnostics::{backend_name, Address, Lossy};
+use crate::sys;
 
 /// Size of each probe allocation: large enough that every backend's counter
 /// (glibc's included, which counts blocks above its mmap threshold at once)
 /// moves by at least this much.
-const PROBE_BYTES: usize = 1 << 20;
+pub(crate) const PROBE_BYTES: usize = 1 << 20;
 
 /// One named check and what it found.
 #[derive(Clone, Copy, Debug)]
@@ -126,7 +127,7 @@ fn probe(
     allocate: impl FnOnce(usize) -> *mut u8,
     release: impl FnOnce(*mut u8),
 ) -> Check {
-    let before = backend::allocation_counter();
+    let before = Selected::allocation_counter();
     let block = allocate(PROBE_BYTES);
     if block.is_null() {
         let evidence = Evidence::Probe(Probe {
@@ -147,8 +148,8 @@ fn probe(
     // allocation that is freed unread (it does, for Rust's allocator in
     // release builds), and the counters would not move.
     let block = core::hint::black_box(block);
-    let after = backend::allocation_counter();
-    let owned = backend::CAN_TELL_OWNERSHIP.then(|| backend::owns(block as *const c_void));
+    let after = Selected::allocation_counter();
+    let owned = Selected::CAN_TELL_OWNERSHIP.then(|| Selected::owns(block as *const c_void));
     release(block);
 
     let counter_delta = match (before, after) {
@@ -180,18 +181,18 @@ fn probe(
 /// backend can tell) a block from it must not be the backend's.
 #[cfg_attr(feature = "override", allow(dead_code))]
 fn host_malloc_not_captured() -> Check {
-    let malloc_object = object_defining(c"malloc");
-    let library_object = object_of(crate::ffi::gb_alloc as *const c_void);
+    let malloc_object = sys::object_defining(c"malloc");
+    let library_object = sys::object_of(crate::ffi::gb_alloc as *const c_void);
     let mut passed = match (malloc_object, library_object) {
         (Some(malloc_object), Some(library_object)) => malloc_object != library_object,
         _ => false,
     };
     let mut host_block_owned = None;
-    if backend::CAN_TELL_OWNERSHIP {
+    if Selected::CAN_TELL_OWNERSHIP {
         // SAFETY: plain malloc/free of the host's allocator.
         let block = unsafe { libc::malloc(64) };
         if !block.is_null() {
-            let owned = backend::owns(block);
+            let owned = Selected::owns(block);
             // SAFETY: the block just allocated by malloc.
             unsafe { libc::free(block) };
             host_block_owned = Some(owned);
@@ -218,19 +219,19 @@ fn host_malloc_not_captured() -> Check {
 /// fails there.
 #[cfg(feature = "override")]
 fn host_malloc_captured() -> Check {
-    let malloc_object = object_defining(c"malloc");
-    let library_object = object_of(crate::ffi::gb_alloc as *const c_void);
+    let malloc_object = sys::object_defining(c"malloc");
+    let library_object = sys::object_of(crate::ffi::gb_alloc as *const c_void);
     let mut passed =
         resolves_here(c"malloc", library_object) && resolves_here(c"_Znwm", library_object);
     let all_owned = process_blocks_owned(true);
-    passed &= backend::CAN_TELL_OWNERSHIP && all_owned;
+    passed &= Selected::CAN_TELL_OWNERSHIP && all_owned;
     Check {
         name: "host_malloc_captured",
         passed,
         evidence: Evidence::HostMalloc(HostMalloc {
             malloc_object,
             library_object,
-            host_block_owned: backend::CAN_TELL_OWNERSHIP.then_some(all_owned),
+            host_block_owned: Selected::CAN_TELL_OWNERSHIP.then_some(all_owned),
         }),
     }
 }
@@ -260,8 +261,11 @@ impl ProcessAllocator {
             }
             let (new_nothrow, delete) = (find(c"_ZnwmRKSt9nothrow_t"), find(c"_ZdlPv"));
             Some(ProcessAllocator {
-                malloc: core::mem::transmute::<*mut c_void, _>(malloc),
-                free: core::mem::transmute::<*mut c_void, _>(free),
+                malloc: core::mem::transmute::<
+                    *mut c_void,
+                    unsafe extern "C" fn(usize) -> *mut c_void,
+                >(malloc),
+                free: core::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut c_void)>(free),
                 new_nothrow: (!new_nothrow.is_null() && !delete.is_null())
                     .then(|| core::mem::transmute::<*mut c_void, _>(new_nothrow)),
                 delete: (!new_nothrow.is_null() && !delete.is_null())
@@ -280,7 +284,7 @@ fn process_blocks_owned(all: bool) -> bool {
     let Some(process) = ProcessAllocator::find() else {
         return false;
     };
-    let owned = |block: *mut c_void| !block.is_null() && backend::owns(block);
+    let owned = |block: *mut c_void| !block.is_null() && Selected::owns(block);
     // SAFETY: each block comes from the process's allocation function named
     // and is released by its matching one; getline reads a fixed buffer.
     unsafe {
@@ -321,18 +325,20 @@ fn process_blocks_owned(all: bool) -> bool {
     }
 }
 
-/// Whether the process's `malloc` and `operator new` are this library's
-/// (the `host_malloc_captured` check), for the exit summary.
+/// Whether the whole-process override is in effect: the full
+/// `host_malloc_captured` check (the process's `malloc`, `strdup`, `getline`
+/// and `operator new` blocks are the backend's, and `malloc` resolves here),
+/// for the exit summary.
 #[cfg(feature = "override")]
-pub(crate) fn host_malloc_is_ours() -> bool {
+pub(crate) fn override_in_effect() -> bool {
     host_malloc_captured().passed
 }
 
-/// Whether a block from the process's `malloc` is the backend's: false once
-/// the library was loaded with `dlopen` after start-up, when `malloc` stays
-/// the C library's.
+/// Whether one block from the process's `malloc` is the backend's (the
+/// cheap test, for the load-time constructor): false once the library was
+/// loaded with `dlopen` after start-up, when `malloc` stays the C library's.
 #[cfg(feature = "override")]
-pub(crate) fn process_malloc_is_ours() -> bool {
+pub(crate) fn process_malloc_block_is_backends() -> bool {
     process_blocks_owned(false)
 }
 
@@ -349,7 +355,7 @@ fn resolves_here(symbol: &CStr, library_object: Option<&'static CStr>) -> bool {
     if address.is_null() || library_object.is_none() {
         return false;
     }
-    if object_of(address) == library_object {
+    if sys::object_of(address) == library_object {
         return true;
     }
     // The symbol table entry dladdr matched: an undefined one (section index
@@ -381,8 +387,8 @@ fn resolves_here(symbol: &CStr, library_object: Option<&'static CStr>) -> bool {
     let plt_entry = found && !entry.is_null() && unsafe { (*entry).section } == 0;
     // SAFETY: no preconditions: where the main program's headers are mapped.
     let main_headers = unsafe { libc::getauxval(libc::AT_PHDR) } as usize;
-    let in_main_program =
-        main_headers != 0 && object_of(main_headers as *const c_void) == object_of(address);
+    let in_main_program = main_headers != 0
+        && sys::object_of(main_headers as *const c_void) == sys::object_of(address);
     in_main_program && plt_entry
 }
 
@@ -449,61 +455,15 @@ impl fmt::Display for Evidence {
     }
 }
 
-/// Path of the loaded object that the process's symbol lookup finds for
-/// `symbol` (what an unqualified call from the host would reach).
-#[cfg(unix)]
-fn object_defining(symbol: &CStr) -> Option<&'static CStr> {
-    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name.
-    let address = unsafe { libc::dlsym(libc::RTLD_DEFAULT, symbol.as_ptr()) };
-    object_of(address as *const c_void)
-}
-
-/// Path of the loaded object that contains `address`, as the dynamic loader
-/// records it.
-///
-/// The string belongs to the loader's entry for the object and lives as long
-/// as the object stays loaded. It is taken as `'static` because both objects
-/// asked about are never unloaded: this library (linked `-z nodelete`, or
-/// part of the executable), and the object that defines the process's
-/// `malloc`, which the global lookup finds among the objects loaded at
-/// start-up (the executable, its preloads and dependencies: the C library)
-/// before any that `dlopen` added, and those are never unloaded.
-#[cfg(unix)]
-fn object_of(address: *const c_void) -> Option<&'static CStr> {
-    if address.is_null() {
-        return None;
-    }
-    // SAFETY: Dl_info is plain data; dladdr fills it for any address.
-    let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::dladdr(address, &mut info) } == 0 || info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: dladdr returns a NUL-terminated path owned by the loader, alive
-    // as long as the object (see above).
-    Some(unsafe { CStr::from_ptr(info.dli_fname) })
-}
-
-// Without a dynamic loader interface there is no symbol evidence; the check
-// then fails unless the backend's ownership test can speak for it.
-#[cfg(not(unix))]
-fn object_defining(_symbol: &CStr) -> Option<&'static CStr> {
-    None
-}
-
-#[cfg(not(unix))]
-fn object_of(_address: *const c_void) -> Option<&'static CStr> {
-    None
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::backend::Counter;
 
     /// The system backend's evidence is glibc's process-wide counter: tests
     /// that allocate at the same time would move it for each other, so the
     /// tests here take turns.
-    fn serial() -> std::sync::MutexGuard<'static, ()> {
+    pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
         static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
         LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -536,7 +496,7 @@ mod tests {
         let _turn = serial();
         let report = run();
         let c = check(&report, "rust_global_allocator_served_by_backend");
-        let expected = cfg!(feature = "global-allocator") || cfg!(gb_backend = "system");
+        let expected = cfg!(feature = "global-allocator") || Selected::IS_C_LIBRARY_MALLOC;
         assert_eq!(c.passed, expected, "evidence: {}", c.evidence);
         assert_eq!(report.passed(), expected, "report: {report:?}");
         assert_eq!(crate::ffi::gb_verify(), expected);
@@ -552,9 +512,12 @@ mod tests {
         };
         assert_eq!(p.bytes, PROBE_BYTES);
         assert!(p.block.is_some());
-        assert_eq!(p.owned.is_some(), backend::CAN_TELL_OWNERSHIP);
-        assert_eq!(p.counter_delta.is_some(), !cfg!(gb_backend = "mimalloc"));
-        if cfg!(gb_backend = "jemalloc") {
+        assert_eq!(p.owned.is_some(), Selected::CAN_TELL_OWNERSHIP);
+        assert_eq!(
+            p.counter_delta.is_some(),
+            Selected::COUNTER != Counter::None
+        );
+        if Selected::COUNTER == Counter::PerThread {
             // thread.allocated is per thread: exactly the probe's size class.
             assert_eq!(p.counter_delta, Some(PROBE_BYTES as u64));
         }
@@ -596,47 +559,14 @@ mod tests {
         for name in names {
             assert!(in_effect.contains_key(name), "{name} in {first}");
         }
-        if !cfg!(gb_backend = "system") {
+        if !Selected::IS_C_LIBRARY_MALLOC {
             let mut second = String::new();
             crate::diagnostics::write_json(&run(), &build, &mut second).unwrap();
             assert_eq!(first.len(), second.len(), "{first}\n{second}");
         }
     }
 
-    /// The C boundary allocates nothing but the two probes: jemalloc's
-    /// per-thread counter moves by exactly their size while the report is
-    /// formatted into a buffer on the stack.
-    #[test]
-    #[cfg_attr(
-        not(gb_backend = "jemalloc"),
-        ignore = "needs jemalloc's per-thread counter"
-    )]
-    fn the_report_allocates_nothing_but_the_probes() {
-        let _turn = serial();
-        let mut buf = [0u8; 16384];
-        let before = backend::allocation_counter().unwrap_or(0);
-        // SAFETY: buf holds buf.len() bytes.
-        let len = unsafe { crate::ffi::gb_verify_report(buf.as_mut_ptr().cast(), buf.len()) };
-        let middle = backend::allocation_counter().unwrap_or(0);
-        let passed = crate::ffi::gb_verify();
-        let after = backend::allocation_counter().unwrap_or(0);
-        assert!(len < buf.len() && buf[len] == 0);
-        assert_eq!(passed, report_passed_expected());
-        // Without the global allocator, Rust's probe goes to the C library.
-        let probes = if cfg!(feature = "global-allocator") {
-            2
-        } else {
-            1
-        };
-        assert_eq!(
-            middle - before,
-            probes * PROBE_BYTES as u64,
-            "gb_verify_report"
-        );
-        assert_eq!(after - middle, probes * PROBE_BYTES as u64, "gb_verify");
-    }
-
-    fn report_passed_expected() -> bool {
-        cfg!(feature = "global-allocator") || cfg!(gb_backend = "system")
+    pub(crate) fn report_passed_expected() -> bool {
+        cfg!(feature = "global-allocator") || Selected::IS_C_LIBRARY_MALLOC
     }
 }

@@ -1,91 +1,28 @@
 // C++ operator new and delete for whole-process mode (Cargo feature
 // `override`), compiled by build.rs only with that feature. Every form of
-// the operators is exported by src/override_malloc.rs as a jump to one of the
-// functions here, which call the backend's own entry points (jemalloc under
-// its `_rjem_` prefix, or mimalloc), as the C functions of the override do.
+// the operators is exported by src/override/cxx.rs as a jump to one of the
+// functions here, which call the backend's own entry points, as the C
+// functions of the override do.
 //
 // new: the backend's allocation; on failure the new-handler loop of
 // [new.delete.single]: call the current new-handler and try again, or throw
 // std::bad_alloc when there is none. nothrow new: the same loop, NULL
 // instead of the exception (also when the handler throws std::bad_alloc).
-// Sized delete gives the backend the size (jemalloc's sdallocx, mimalloc's
-// mi_free_size); the new-expression allocated exactly that size (a size 0
-// request was served as 1, and is freed as 1).
+// Sized delete gives the backend the size; the new-expression allocated
+// exactly that size.
 
 #include <cstddef>
 #include <cstdint>
 #include <new>
 
-#if defined(GB_CHECKED_OVERRIDE)
-// The checked override (src/checked_override.rs): every block recorded and
-// every delete checked; size SIZE_MAX and alignment 0 mean "not given".
-extern "C" {
-void *gb_override_checked_new(size_t size, size_t alignment);
-void gb_override_checked_delete(void *ptr, size_t size, size_t alignment);
-}
-static inline void *backend_alloc(size_t size) { return gb_override_checked_new(size, 0); }
-static inline void *backend_aligned_alloc(size_t alignment, size_t size) {
-    return gb_override_checked_new(size, alignment);
-}
-static inline void backend_free(void *ptr) { gb_override_checked_delete(ptr, SIZE_MAX, 0); }
-static inline void backend_free_aligned(void *ptr, size_t alignment) {
-    gb_override_checked_delete(ptr, SIZE_MAX, alignment);
-}
-static inline void backend_free_sized(void *ptr, size_t size) {
-    gb_override_checked_delete(ptr, size, 0);
-}
-static inline void backend_free_aligned_sized(void *ptr, size_t alignment, size_t size) {
-    gb_override_checked_delete(ptr, size, alignment);
-}
-#elif defined(GB_BACKEND_JEMALLOC)
-extern "C" {
-void *_rjem_malloc(size_t size);
-void *_rjem_aligned_alloc(size_t alignment, size_t size);
-void _rjem_free(void *ptr);
-void _rjem_sdallocx(void *ptr, size_t size, int flags);
-// src/backend/jemalloc_conf.c: starts jemalloc's background thread at the
-// first request of 1 MiB or more, as the C functions do.
-void graphbit_alloc_large_block(void);
-}
-static inline void before_request(size_t size) {
-    if (size >= (size_t)1 << 20) graphbit_alloc_large_block();
-}
-static inline void *backend_alloc(size_t size) {
-    before_request(size);
-    return _rjem_malloc(size);
-}
-static inline void *backend_aligned_alloc(size_t alignment, size_t size) {
-    before_request(size);
-    return _rjem_aligned_alloc(alignment, size);
-}
-static inline void backend_free(void *ptr) { _rjem_free(ptr); }
-static inline void backend_free_sized(void *ptr, size_t size) {
-    _rjem_sdallocx(ptr, size ? size : 1, 0);
-}
-static inline void backend_free_aligned_sized(void *ptr, size_t alignment, size_t size) {
-    // MALLOCX_ALIGN(alignment): log2 of the alignment, a power of two.
-    _rjem_sdallocx(ptr, size ? size : 1, __builtin_ctzll(alignment));
-}
-#elif defined(GB_BACKEND_MIMALLOC)
-extern "C" {
-void *mi_malloc(size_t size);
-void *mi_malloc_aligned(size_t size, size_t alignment);
-void mi_free(void *ptr);
-void mi_free_size(void *ptr, size_t size);
-void mi_free_size_aligned(void *ptr, size_t size, size_t alignment);
-}
-static inline void *backend_alloc(size_t size) { return mi_malloc(size); }
-static inline void *backend_aligned_alloc(size_t alignment, size_t size) {
-    return mi_malloc_aligned(size, alignment);
-}
-static inline void backend_free(void *ptr) { mi_free(ptr); }
-static inline void backend_free_sized(void *ptr, size_t size) { mi_free_size(ptr, size); }
-static inline void backend_free_aligned_sized(void *ptr, size_t alignment, size_t size) {
-    mi_free_size_aligned(ptr, size, alignment);
-}
-#else
-#error "override_new.cpp: build.rs defines GB_BACKEND_JEMALLOC or GB_BACKEND_MIMALLOC"
+// The backend's entry points as static inline functions (backend_alloc,
+// backend_aligned_alloc, backend_free, backend_free_sized,
+// backend_free_aligned_sized): build.rs names the header of the backend it
+// chose, in src/backend/.
+#if !defined(GB_BACKEND_HEADER)
+#error "new.cpp: build.rs defines GB_BACKEND_HEADER (src/backend/<backend>_entry_points.h)"
 #endif
+#include GB_BACKEND_HEADER
 
 #define GB_HIDDEN extern "C" __attribute__((visibility("hidden")))
 

@@ -19,8 +19,9 @@
 use core::ffi::CStr;
 use core::fmt::{self, Display, Write};
 
-use crate::backend;
-use crate::diagnostics::{self, CountingWriter};
+use crate::backend::{Backend, Selected};
+use crate::diagnostics::{self, Text};
+use crate::sys;
 
 #[used]
 #[link_section = ".fini_array"]
@@ -28,45 +29,25 @@ static AT_EXIT: extern "C" fn() = at_exit;
 
 extern "C" fn at_exit() {
     // SAFETY: a NUL-terminated name; neither function allocates.
-    let value = unsafe { getenv_unless_setuid(c"GB_STATS_AT_EXIT".as_ptr()) };
+    let value = unsafe { sys::getenv_unless_setuid(c"GB_STATS_AT_EXIT".as_ptr()) };
     // SAFETY: getenv returns NULL or a NUL-terminated string.
     if value.is_null() || unsafe { CStr::from_ptr(value) }.to_bytes() != b"1" {
         return;
     }
-    let mut buf = [0u8; 1024];
-    // SAFETY: buf is 1024 bytes, alive for the writer's use.
-    let mut out = unsafe { CountingWriter::new(buf.as_mut_ptr(), buf.len()) };
+    let mut out = Text::<[u8; 1024]>::new();
     let _ = summary(&mut out);
-    let len = out.finish();
-    if len < buf.len() {
-        // SAFETY: the first `len` bytes of buf are the text.
-        unsafe { libc::write(2, buf.as_ptr().cast(), len) };
+    // Only a summary that fitted whole.
+    if out.as_bytes().len() == out.len() {
+        sys::write_stderr(out.as_bytes());
     }
-}
-
-/// `secure_getenv` where the C library has it (glibc): NULL in a set-user-ID
-/// or otherwise privileged process, whose environment is not trusted.
-#[cfg(target_env = "gnu")]
-unsafe fn getenv_unless_setuid(name: *const libc::c_char) -> *mut libc::c_char {
-    extern "C" {
-        fn secure_getenv(name: *const libc::c_char) -> *mut libc::c_char;
-    }
-    // SAFETY: the caller's NUL-terminated name.
-    unsafe { secure_getenv(name) }
-}
-
-#[cfg(not(target_env = "gnu"))]
-unsafe fn getenv_unless_setuid(name: *const libc::c_char) -> *mut libc::c_char {
-    // SAFETY: the caller's NUL-terminated name.
-    unsafe { libc::getenv(name) }
 }
 
 /// The summary's text (see the module comment).
 fn summary(out: &mut dyn Write) -> fmt::Result {
-    let version = backend::version();
-    write!(
+    let version = Selected::version();
+    writeln!(
         out,
-        "graphbit-alloc {} (pid {}): {} {}, whole-process override: {}\n",
+        "graphbit-alloc {} (pid {}): {} {}, whole-process override: {}",
         env!("CARGO_PKG_VERSION"),
         // SAFETY: no preconditions.
         unsafe { libc::getpid() },
@@ -74,20 +55,20 @@ fn summary(out: &mut dyn Write) -> fmt::Result {
         diagnostics::Lossy(version),
         override_state(),
     )?;
-    let now = current_resident();
+    let now = sys::current_resident();
     // The kernel updates the peak from its counters lazily: it can read a
     // little below the current figure, which is then the peak.
-    let peak = crate::ffi::peak_resident_bytes().map(|peak| peak.max(now.unwrap_or(0)));
-    write!(
+    let peak = sys::peak_resident_bytes().map(|peak| peak.max(now.unwrap_or(0)));
+    writeln!(
         out,
-        "  process resident: now {}, peak {}\n",
+        "  process resident: now {}, peak {}",
         Bytes(now),
         Bytes(peak)
     )?;
-    let stats = backend::stats();
-    write!(
+    let stats = Selected::stats();
+    writeln!(
         out,
-        "  backend: allocated {}, active {}, resident {}, mapped {}, retained {}\n",
+        "  backend: allocated {}, active {}, resident {}, mapped {}, retained {}",
         Bytes(stats.allocated),
         Bytes(stats.active),
         Bytes(stats.resident),
@@ -95,10 +76,10 @@ fn summary(out: &mut dyn Write) -> fmt::Result {
         Bytes(stats.retained),
     )?;
     match stats.allocations {
-        Some(count) => write!(out, "  allocations: {count}\n"),
-        None => write!(
+        Some(count) => writeln!(out, "  allocations: {count}"),
+        None => writeln!(
             out,
-            "  allocations: not counted by {}\n",
+            "  allocations: not counted by {}",
             diagnostics::backend_name()
         ),
     }
@@ -110,7 +91,7 @@ fn summary(out: &mut dyn Write) -> fmt::Result {
 fn override_state() -> &'static str {
     #[cfg(feature = "override")]
     {
-        if crate::verify::host_malloc_is_ours() {
+        if super::verify::override_in_effect() {
             "active"
         } else {
             "NOT active (loaded after start-up? preload it or link it first)"
@@ -118,38 +99,6 @@ fn override_state() -> &'static str {
     }
     #[cfg(not(feature = "override"))]
     "no (prefixed gb_* library)"
-}
-
-/// The process's resident set size now (`/proc/self/statm`), read into a
-/// stack buffer.
-fn current_resident() -> Option<u64> {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: a NUL-terminated path; the descriptor is closed below.
-        let fd = unsafe {
-            libc::open(
-                c"/proc/self/statm".as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return None;
-        }
-        let mut text = [0u8; 128];
-        // SAFETY: text has room for text.len() bytes.
-        let n = unsafe { libc::read(fd, text.as_mut_ptr().cast(), text.len()) };
-        // SAFETY: fd is open.
-        unsafe { libc::close(fd) };
-        let text = text.get(..usize::try_from(n).ok()?)?;
-        // "size resident shared ...", in pages.
-        let resident = text.split(|&b| b == b' ').nth(1)?;
-        let pages = core::str::from_utf8(resident).ok()?.parse::<u64>().ok()?;
-        // SAFETY: no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        Some(pages * u64::try_from(page).ok()?)
-    }
-    #[cfg(not(target_os = "linux"))]
-    None
 }
 
 /// A byte count as "12.3 MiB" ("n/a" where the figure is not kept).

@@ -10,9 +10,11 @@
 use core::ffi::c_void;
 use core::fmt::Write as _;
 
+use crate::diagnostics::Text;
+
 /// Aborts when `ptr` cannot be a block (not 8-byte aligned).
 #[inline(always)]
-pub(crate) fn check_free(function: &'static str, ptr: *mut c_void) {
+pub(super) fn check_free(function: &'static str, ptr: *mut c_void) {
     if !cfg!(feature = "override-checked") && ptr as usize & 7 != 0 {
         misaligned(ptr, function)
     }
@@ -21,29 +23,12 @@ pub(crate) fn check_free(function: &'static str, ptr: *mut c_void) {
 #[cold]
 #[inline(never)]
 fn misaligned(ptr: *mut c_void, function: &'static str) -> ! {
-    struct Line {
-        buf: [u8; 160],
-        len: usize,
-    }
-    impl core::fmt::Write for Line {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let n = s.len().min(self.buf.len() - self.len);
-            self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-            self.len += n;
-            Ok(())
-        }
-    }
-    let mut line = Line {
-        buf: [0; 160],
-        len: 0,
-    };
-    let _ = writeln!(
+    let mut line = Text::<[u8; 160]>::new();
+    let _ = write!(
         line,
         "graphbit-alloc: {function}({ptr:p}): invalid pointer (no block starts there: not 8-byte aligned)"
     );
-    // SAFETY: our own buffer to fd 2, then abort.
-    unsafe {
-        libc::write(2, line.buf.as_ptr().cast(), line.len);
-        libc::abort()
-    }
+    crate::sys::write_stderr(line.as_line());
+    // SAFETY: no preconditions.
+    unsafe { libc::abort() }
 }

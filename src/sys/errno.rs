@@ -26,7 +26,7 @@ pub fn set(code: c_int) {
 
 /// Runs `f` and puts `errno` back as it was, looking its address up once
 /// (for the backends whose free path may change it).
-#[cfg_attr(gb_backend = "jemalloc", allow(dead_code))]
+#[allow(dead_code)] // used by the backends whose free path may change errno
 #[inline(always)]
 pub fn preserve<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: a valid pointer to this thread's errno, for the thread's life.
@@ -37,4 +37,24 @@ pub fn preserve<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: as above.
     unsafe { *location = saved };
     result
+}
+
+/// Runs an allocation and, when it succeeds, puts `errno` back as it was
+/// (for a backend that can leave a failed system call's `errno` behind in a
+/// successful allocation).
+#[allow(dead_code)] // used by the backends that need it
+#[inline(always)]
+pub fn keep_on_success(
+    allocate: impl FnOnce() -> *mut core::ffi::c_void,
+) -> *mut core::ffi::c_void {
+    // SAFETY: a valid pointer to this thread's errno, for the thread's life.
+    let location = unsafe { errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *location };
+    let block = allocate();
+    if !block.is_null() {
+        // SAFETY: as above.
+        unsafe { *location = saved };
+    }
+    block
 }
