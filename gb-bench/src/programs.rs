@@ -182,6 +182,11 @@ pub struct Results {
     pub repetitions: usize,
 }
 
+/// The ids of the real programs, for `--workloads`.
+pub fn ids() -> impl Iterator<Item = &'static str> {
+    PROGRAMS.iter().map(|(id, ..)| *id)
+}
+
 /// The programs `--workloads` selects (all of them without it), sized for
 /// `--scale`; none when it names only built-in workloads.
 pub fn select(opts: &Options) -> Vec<Program> {
@@ -501,7 +506,7 @@ pub fn run(setup: &Setup, opts: &Options, mut programs: Vec<Program>) -> Result<
             .map(|p| (p, contenders_for(p, &allocators, opts)))
             .collect();
         let total = opts.reps * plan.iter().map(|(_, c)| c.len()).sum::<usize>();
-        let mut progress = crate::run::Progress::new(total, opts.progress);
+        let mut progress = crate::progress::Progress::new(total, opts.progress);
         let mut runs = Vec::with_capacity(total);
         for rep in 0..opts.reps {
             for (p, contenders) in &plan {
@@ -1146,7 +1151,7 @@ mod tests {
     /// reference of its repetition, and without one nothing passes.
     #[test]
     fn hooks_sqlite_is_checked_against_glibc() {
-        let mut opts = crate::parse_args(&[]).unwrap();
+        let mut opts = crate::default_options();
         opts.only_workloads = Some(vec!["sqlite-hooks".into()]);
         let programs = select(&opts);
         assert_eq!(programs.len(), 1);

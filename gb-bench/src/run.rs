@@ -1,10 +1,9 @@
 //! The workloads, and running one (contender, workload, repetition) in its
 //! own process.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -315,64 +314,6 @@ pub fn check_checksums(runs: &mut [Run]) {
                     runs[i].checksum
                 ));
             }
-        }
-    }
-}
-
-/// A progress bar on stderr.
-pub struct Progress {
-    total: usize,
-    done: usize,
-    started: Instant,
-    enabled: bool,
-}
-
-impl Progress {
-    pub fn new(total: usize, enabled: bool) -> Progress {
-        Progress {
-            total,
-            done: 0,
-            started: Instant::now(),
-            enabled,
-        }
-    }
-
-    /// Announces the next run.
-    pub fn step(&mut self, what: &str) {
-        if self.enabled {
-            let width = 30;
-            let filled = width * self.done / self.total.max(1);
-            let eta = if self.done == 0 {
-                "   ?".to_string()
-            } else {
-                let per = self.started.elapsed().as_secs_f64() / self.done as f64;
-                let left = per * (self.total - self.done) as f64;
-                format!("{:>3.0}s", left)
-            };
-            let line = format!(
-                "\r[{}{}] {}/{} ETA {eta} {what:<36.36}",
-                "#".repeat(filled),
-                "-".repeat(width - filled),
-                self.done + 1,
-                self.total
-            );
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(line.as_bytes());
-            let _ = err.flush();
-        }
-        self.done += 1;
-    }
-
-    pub fn finish(&self) {
-        if self.enabled {
-            eprintln!(
-                "\r[{}] {}/{} done in {:.0}s{:40}",
-                "#".repeat(30),
-                self.total,
-                self.total,
-                self.started.elapsed().as_secs_f64(),
-                ""
-            );
         }
     }
 }

@@ -432,10 +432,45 @@ fn missing_library_is_a_clear_error() {
 fn bad_option_is_refused() {
     let out = gb_bench().arg("--fastest").output().expect("run gb-bench");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option"));
-    let help = gb_bench().arg("--help").output().expect("run gb-bench");
-    assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--quick"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--fastest'"));
+    // --help on the command and on each subcommand, and --version.
+    for (args, expect) in [
+        (&["--help"][..], "--quick"),
+        (&["run", "--help"], "--allocators"),
+        (&["report", "--help"], "FILE.json"),
+        (&["--version"], env!("CARGO_PKG_VERSION")),
+    ] {
+        let help = gb_bench().args(args).output().expect("run gb-bench");
+        assert!(help.status.success(), "{args:?}: {help:?}");
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains(expect),
+            "{args:?}: {help:?}"
+        );
+    }
+    // Bad input is refused at once, before any variant is built.
+    for (args, expect) in [
+        (&["--workloads", "nosuch"][..], "unknown id \"nosuch\""),
+        (&["--contenders", "gb-shared,glibc"], "unknown id \"glibc\""),
+        (&["run", "--", "/nonexistent"], "/nonexistent: no such file"),
+        (&["run", "--", "no-such-program-here"], "not found on PATH"),
+        (
+            &["run", "--allocators", "nosuch", "--", "true"],
+            "unknown allocator",
+        ),
+        (
+            &["run", "--lib-dir", "/nonexistent", "--", "true"],
+            "--lib-dir",
+        ),
+        (&["report", "--help-me"], "unexpected argument"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = gb_bench().args(args).output().expect("run gb-bench");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+        assert!(!stderr.contains("building"), "{args:?}: {stderr}");
+        assert!(started.elapsed().as_secs() < 10, "{args:?}");
+    }
     // `report` reads only gb-bench's own schemas.
     let other = out_dir().join("other.json");
     std::fs::write(&other, r#"{"schema": "something/1"}"#).unwrap();
