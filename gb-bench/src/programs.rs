@@ -1,5 +1,5 @@
 //! Real programs among the workloads (issue 16), each checking its result:
-//!   - through the hooks, with the project's adapters: bench/hooks_bench.c
+//!   - through the hooks, with the project's adapters: gb-bench/hooks_bench.c
 //!     (compiled here against the library) runs Lua 5.4 on
 //!     gb-bench/programs/churn.lua and SQLite (inserts, an index, queries);
 //!     glibc is the program's own allocator, `gb-hooks` the adapters
@@ -37,7 +37,7 @@ const CHURN_LUA: &str = include_str!("../programs/churn.lua");
 const CHURN_PY: &str = include_str!("../programs/churn.py");
 const CHURN_PL: &str = include_str!("../programs/churn.pl");
 const CHURN_SQL: &str = include_str!("../programs/churn.sql");
-const HOOKS_BENCH: &str = include_str!("../../bench/hooks_bench.c");
+const HOOKS_BENCH: &str = include_str!("../hooks_bench.c");
 const HOOKS_HEADER: &str = include_str!("../../include/graphbit_alloc_hooks.h");
 
 /// How a program runs.
@@ -56,7 +56,7 @@ enum How {
 const PROGRAMS: &[(&str, &str, f64, &str, How)] = &[
     (
         "lua-hooks",
-        "Lua 5.4 in bench/hooks_bench.c on churn.lua: glibc = Lua's own l_alloc (realloc/free), \
+        "Lua 5.4 in gb-bench/hooks_bench.c on churn.lua: glibc = Lua's own l_alloc (realloc/free), \
          gb-hooks = lua_newstate(gb_lua_alloc), a preload = l_alloc on its malloc",
         1000.0,
         "rounds",
@@ -64,7 +64,7 @@ const PROGRAMS: &[(&str, &str, f64, &str, How)] = &[
     ),
     (
         "sqlite-hooks",
-        "SQLite in bench/hooks_bench.c (inserts, an index, lookups, GROUP BY, UPDATE, DELETE): \
+        "SQLite in gb-bench/hooks_bench.c (inserts, an index, lookups, GROUP BY, UPDATE, DELETE): \
          glibc = SQLite's own allocator (malloc), gb-hooks = gb_sqlite3_install()",
         150_000.0,
         "rows",
