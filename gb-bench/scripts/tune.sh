@@ -81,7 +81,7 @@ def f(x):
 print("gb-shared / system: speed (above 1 = faster) | peak RSS (below 1 = smaller)")
 for n in range(count):
     doc = json.loads((out / f"set{n:02d}.json").read_text())
-    assert doc["schema"] == "gb-bench/2", doc["schema"]
+    assert doc["schema"] == "gb-bench/3", doc["schema"]
     setting = (out / f"set{n:02d}.setting").read_text().strip() or "(as built)"
     print(f"\n{setting}   [{doc['library']['backend']}; load at start {doc['load_average_at_start']}]")
     for r in doc["ratios"]:

@@ -78,6 +78,10 @@ pub struct BenchArgs {
     /// Write bar charts of the speed and memory ratios.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Write line charts of RSS over time (and the live bytes) of the
+    /// server and burst-idle workloads.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot_rss: Option<PathBuf>,
     /// Where libgraphbit_alloc.so and .a are (and, if built, the _dlopen and
     /// _override variants) [default: next to this executable, in deps/ or
     /// beside it].
@@ -202,6 +206,7 @@ impl BenchArgs {
             seed: self.seed,
             json: self.json.clone(),
             plot: self.plot.clone(),
+            plot_rss: self.plot_rss.clone(),
             lib_dir: self.lib_dir.clone(),
             variants: self.variants.clone(),
             only_contenders: self.contenders.clone(),

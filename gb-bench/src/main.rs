@@ -30,6 +30,7 @@ mod cli;
 mod command;
 mod contenders;
 mod machine;
+mod memory;
 mod programs;
 mod progress;
 mod report;
@@ -56,6 +57,8 @@ pub struct Options {
     pub seed: u64,
     pub json: Option<PathBuf>,
     pub plot: Option<PathBuf>,
+    /// `--plot-rss`: the RSS-over-time chart.
+    pub plot_rss: Option<PathBuf>,
     pub lib_dir: Option<PathBuf>,
     pub variants: Vec<(String, PathBuf)>,
     pub only_contenders: Option<Vec<String>>,
@@ -109,7 +112,7 @@ fn report_command(args: &cli::ReportArgs) -> Result<bool, String> {
         .to_string();
     let bad = |e: serde_json::Error| format!("{file}: not a {schema} report: {e}");
     let (table, chart) = match schema.as_str() {
-        report::SCHEMA => {
+        report::SCHEMA | report::SCHEMA_2 => {
             let r: report::Report = serde_json::from_value(doc).map_err(bad)?;
             (report::table(&r), report::chart(&r))
         }
@@ -228,6 +231,9 @@ fn bench(args: &[String], opts: &Options) -> Result<bool, String> {
         );
     }
     write_outputs(&report, &report::chart(&report), &opts.json, &opts.plot)?;
+    if let Some(path) = &opts.plot_rss {
+        write_file(path, &svg::render_lines(&report::rss_chart(&report)))?;
+    }
     eprintln!("gb-bench: finished in {elapsed:.0} s");
     // A failed run of another allocator is a finding, reported above; a
     // failed run of graphbit-alloc is this project's failure.

@@ -142,3 +142,168 @@ pub fn render(chart: &Chart) -> String {
     s.push_str("</svg>\n");
     s
 }
+
+/// A line chart as data: panels side by side, each with its own axes.
+pub struct LineChart {
+    pub title: String,
+    pub subtitle: String,
+    pub panels: Vec<LinePanel>,
+}
+
+/// One panel: lines of (x, y) points, x in seconds.
+pub struct LinePanel {
+    pub title: String,
+    pub series: Vec<Series>,
+}
+
+/// One line; a dashed one is a reference (the live bytes).
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub dashed: bool,
+}
+
+/// A round step for an axis from 0 to `max` with about five ticks.
+fn tick_step(max: f64) -> f64 {
+    let raw = (max / 5.0).max(f64::MIN_POSITIVE);
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// The SVG document of a line chart (linear axes from 0, a legend per
+/// panel, the last value of each line written at its end).
+pub fn render_lines(chart: &LineChart) -> String {
+    let (panel_w, panel_h, left, top, gap) = (420.0, 260.0, 60.0, 60.0, 80.0);
+    let legend_h = 16.0;
+    let lines = chart
+        .panels
+        .iter()
+        .map(|p| p.series.len())
+        .max()
+        .unwrap_or(0) as f64;
+    let width = left + chart.panels.len().max(1) as f64 * (panel_w + gap) + 40.0;
+    let height = top + panel_h + 40.0 + legend_h * lines + 10.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="10">"##
+    );
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="white"/>"##);
+    let _ = writeln!(
+        s,
+        r##"<text x="10" y="16" font-size="13" font-weight="bold">{}</text>"##,
+        escape(&chart.title)
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="10" y="30" fill="#555">{}</text>"##,
+        escape(&chart.subtitle)
+    );
+    for (pi, panel) in chart.panels.iter().enumerate() {
+        let x0 = left + pi as f64 * (panel_w + gap);
+        let all = panel.series.iter().flat_map(|l| l.points.iter());
+        let (max_x, max_y) = all.fold((0.0f64, 0.0f64), |(mx, my), (x, y)| {
+            (mx.max(*x), my.max(*y))
+        });
+        let (step_x, step_y) = (tick_step(max_x), tick_step(max_y));
+        let (top_x, top_y) = (
+            (max_x / step_x).ceil().max(1.0) * step_x,
+            (max_y / step_y).ceil().max(1.0) * step_y,
+        );
+        let px = |x: f64| x0 + x / top_x * panel_w;
+        let py = |y: f64| top + panel_h - y / top_y * panel_h;
+        let _ = writeln!(
+            s,
+            r##"<text x="{x0}" y="{}" font-weight="bold">{}</text>"##,
+            top - 8.0,
+            escape(&panel.title)
+        );
+        let mut y = 0.0;
+        while y <= top_y + step_y * 1e-9 {
+            let _ = writeln!(
+                s,
+                r##"<line x1="{x0}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#ddd"/><text x="{2:.1}" y="{3:.1}" text-anchor="end">{4}</text>"##,
+                py(y),
+                x0 + panel_w,
+                x0 - 4.0,
+                py(y) + 3.0,
+                format_tick(y)
+            );
+            y += step_y;
+        }
+        let mut x = 0.0;
+        while x <= top_x + step_x * 1e-9 {
+            let _ = writeln!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+                px(x),
+                top + panel_h + 14.0,
+                format_tick(x)
+            );
+            x += step_x;
+        }
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">seconds</text>"##,
+            x0 + panel_w / 2.0,
+            top + panel_h + 28.0
+        );
+        let _ = writeln!(
+            s,
+            r##"<rect x="{x0}" y="{top}" width="{panel_w}" height="{panel_h}" fill="none" stroke="#888"/>"##
+        );
+        for (li, line) in panel.series.iter().enumerate() {
+            let colour = if line.dashed {
+                "#000"
+            } else {
+                COLOURS[li % COLOURS.len()]
+            };
+            let points: Vec<String> = line
+                .points
+                .iter()
+                .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+                .collect();
+            let dash = if line.dashed {
+                r##" stroke-dasharray="4 3""##
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                r##"<polyline fill="none" stroke="{colour}" stroke-width="1.5"{dash} points="{}"/>"##,
+                points.join(" ")
+            );
+            let last = line.points.last().map_or(String::new(), |(_, y)| {
+                format!(" (end {})", format_tick(*y))
+            });
+            let ly = top + panel_h + 44.0 + legend_h * li as f64;
+            let _ = writeln!(
+                s,
+                r##"<line x1="{x0}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="{colour}" stroke-width="2"{dash}/><text x="{2:.1}" y="{3:.1}">{4}{5}</text>"##,
+                ly - 4.0,
+                x0 + 18.0,
+                x0 + 24.0,
+                ly,
+                escape(&line.name),
+                last
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// A tick label: no more digits than the value needs.
+fn format_tick(v: f64) -> String {
+    if v == v.round() || v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if (v * 10.0).round() == v * 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}

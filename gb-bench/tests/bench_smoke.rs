@@ -191,7 +191,7 @@ fn smoke_run_writes_report_json_and_chart() {
 
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap())
         .expect("gb-bench --json writes valid JSON");
-    assert_eq!(string(&doc, "schema"), "gb-bench/2");
+    assert_eq!(string(&doc, "schema"), "gb-bench/3");
     assert_eq!(string(&doc, "mode"), "smoke");
     assert!(
         stdout.contains("\nReal programs ("),
@@ -476,7 +476,7 @@ fn bad_option_is_refused() {
     std::fs::write(&other, r#"{"schema": "something/1"}"#).unwrap();
     let out = gb_bench().arg("report").arg(&other).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("gb-bench/2"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gb-bench/3"));
 }
 
 /// `gb-bench run -- CMD`: every allocator runs the command; one that makes
