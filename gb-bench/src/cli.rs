@@ -237,8 +237,9 @@ pub fn contender_ids(opts: &Options) -> Vec<String> {
     ids
 }
 
-/// Checks `--contenders`, `--workloads` and `--lib-dir` against what gb-bench
-/// knows, before anything is built.
+/// Checks `--contenders`, `--workloads` and `--variant` against what
+/// gb-bench knows, before anything is built (`--lib-dir` is checked by
+/// `contenders::prepare`, first of all).
 pub fn validate(opts: &Options, workload_ids: &[String]) -> Result<(), String> {
     let unknown = |given: &Option<Vec<String>>, known: &[String], what: &str| {
         let Some(given) = given else {
@@ -257,11 +258,6 @@ pub fn validate(opts: &Options, workload_ids: &[String]) -> Result<(), String> {
     };
     unknown(&opts.only_contenders, &contender_ids(opts), "contenders")?;
     unknown(&opts.only_workloads, workload_ids, "workloads")?;
-    if let Some(dir) = &opts.lib_dir {
-        if !dir.is_dir() {
-            return Err(format!("--lib-dir {}: not a directory", dir.display()));
-        }
-    }
     for (label, dir) in &opts.variants {
         if !dir.join("libgraphbit_alloc.so").is_file() {
             return Err(format!(

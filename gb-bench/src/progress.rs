@@ -104,7 +104,7 @@ impl Progress {
 /// A long step of unknown length (a cargo build): on a terminal a spinner
 /// with the elapsed time and the latest sub-step, redrawn every 100 ms by a
 /// thread; elsewhere a line when it starts, one per `set` at most every
-/// 15 s, and one when it ends.
+/// 15 s, one a minute at least, and one when it ends.
 pub struct Spinner {
     state: Arc<Mutex<SpinState>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -129,35 +129,45 @@ impl Spinner {
             stop: false,
             last_plain: Instant::now(),
         }));
-        let thread = if terminal {
+        if !terminal {
+            eprintln!("gb-bench: {title} ...");
+        }
+        // On a terminal: the spinner, redrawn every 100 ms. In a log: a
+        // line at least every minute, so that a long step is not silence.
+        let thread = {
             let state = Arc::clone(&state);
             Some(std::thread::spawn(move || {
                 const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
                 let mut frame = 0;
                 loop {
                     {
-                        let s = state.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
                         if s.stop {
                             break;
                         }
-                        let line = format!(
-                            "\r{} {} ({:.0}s) {:<40.40}",
-                            FRAMES[frame % FRAMES.len()],
-                            s.title,
-                            s.started.elapsed().as_secs_f64(),
-                            s.detail
-                        );
-                        let mut err = std::io::stderr().lock();
-                        let _ = err.write_all(line.as_bytes());
-                        let _ = err.flush();
+                        let elapsed = s.started.elapsed().as_secs_f64();
+                        if terminal {
+                            let line = format!(
+                                "\r{} {} ({elapsed:.0}s) {:<40.40}",
+                                FRAMES[frame % FRAMES.len()],
+                                s.title,
+                                s.detail
+                            );
+                            let mut err = std::io::stderr().lock();
+                            let _ = err.write_all(line.as_bytes());
+                            let _ = err.flush();
+                        } else if s.last_plain.elapsed() >= Duration::from_secs(60) {
+                            s.last_plain = Instant::now();
+                            eprintln!(
+                                "gb-bench: {} ({elapsed:.0}s): still at: {}",
+                                s.title, s.detail
+                            );
+                        }
                     }
                     frame += 1;
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }))
-        } else {
-            eprintln!("gb-bench: {title} ...");
-            None
         };
         Spinner {
             state,
@@ -189,7 +199,9 @@ impl Spinner {
         };
         if let Some(t) = self.thread.take() {
             let _ = t.join();
-            eprint!("\r{:100}\r", "");
+            if self.terminal {
+                eprint!("\r{:100}\r", "");
+            }
         }
         eprintln!("gb-bench: {title}: {outcome} in {took:.0}s");
     }

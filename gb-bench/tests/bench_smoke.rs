@@ -173,6 +173,8 @@ fn smoke_run_writes_report_json_and_chart() {
         .arg(&json_path)
         .arg("--plot")
         .arg(&svg_path)
+        .arg("--plot-rss")
+        .arg(dir.join("smoke-rss.svg"))
         .output()
         .expect("run gb-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -182,7 +184,13 @@ fn smoke_run_writes_report_json_and_chart() {
         "gb-bench --smoke failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
-    for heading in ["Contenders:", "Ratios", "Verdicts"] {
+    for heading in [
+        "Contenders:",
+        "Ratios",
+        "Verdicts",
+        "Memory targets",
+        "RSS/live",
+    ] {
         assert!(
             stdout.contains(heading),
             "no {heading:?} in the table:\n{stdout}"
@@ -193,6 +201,29 @@ fn smoke_run_writes_report_json_and_chart() {
         .expect("gb-bench --json writes valid JSON");
     assert_eq!(string(&doc, "schema"), "gb-bench/3");
     assert_eq!(string(&doc, "mode"), "smoke");
+    // The timed workloads carry their RSS over time and their live bytes;
+    // the memory targets are verdicts; the RSS chart has a line per
+    // contender and the live bytes.
+    for run in field(&doc, "runs").as_array().unwrap() {
+        let timed = ["server", "burst-idle"].contains(&string(run, "workload"));
+        if timed && run["error"].is_null() {
+            let timeline = field(run, "timeline").as_array().unwrap();
+            assert!(timeline.len() >= 2, "{run}");
+            assert!(number(run, "peak_live_bytes") > 0.0, "{run}");
+        }
+    }
+    let targets: Vec<&str> = field(&doc, "memory_verdicts")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| string(v, "target"))
+        .collect();
+    for t in ["server-overhead", "burst-idle-return", "geomean-peak-rss"] {
+        assert!(targets.contains(&t), "no {t} verdict: {targets:?}");
+    }
+    let rss = std::fs::read_to_string(dir.join("smoke-rss.svg")).expect("--plot-rss writes");
+    assert!(rss.contains("server: RSS over time") && rss.contains("live bytes"));
+    assert!(rss.matches("<polyline").count() >= 4, "{rss}");
     assert!(
         stdout.contains("\nReal programs ("),
         "no real programs table:\n{stdout}"
