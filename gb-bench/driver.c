@@ -16,8 +16,10 @@
  *
  * Usage: driver info
  *        driver <workload> <scale> <threads> <seed>
- * Prints one line of JSON on stdout; exits non-zero (with a message on
- * stderr) when a workload finds its data corrupted or an allocation fails.
+ * Prints one line of JSON on stdout (server and burst-idle add their peak
+ * live bytes and a timeline: [seconds, RSS KiB, live bytes] every 50 ms);
+ * exits non-zero (with a message on stderr) when a workload finds its data
+ * corrupted or an allocation fails.
  * Every workload returns a checksum of the data it wrote and read back, which
  * depends only on the seed, so gb-bench can check that all contenders
  * computed the same thing.

@@ -16,6 +16,10 @@
 //! SQLite through the adapters, and lua5.4, sqlite3, python3, perl and
 //! redis-server under the same preloads as `gb-bench run`.
 //!
+//! Where the driver counts the bytes it holds (server, burst-idle), the
+//! report sets the peak RSS against them and judges the memory targets
+//! (memory.rs); `--plot-rss` charts their RSS over time.
+//!
 //! The figures make one report (`report::Report`), which `--json` writes;
 //! the table on stdout and the `--plot` chart are rendered from it alone,
 //! and `gb-bench report FILE.json` renders a saved one again. A new family
