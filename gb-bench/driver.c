@@ -773,6 +773,10 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
         size_t size = (64u << 10) + (x >> 8) % (192u << 10);
         unsigned char *p = must_alloc(size);
         write_pages(p, size, x);
+        /* Sampled with the tick's nine blocks live: its working set. */
+        uint64_t tick_bytes = size;
+        for (int i = 0; i < 8; i++) tick_bytes += small[i].size;
+        timeline_sample(tick_bytes, false);
         check_pages(p, size, x);
         A.free_fn(p);
         for (int i = 0; i < 8; i++) {
@@ -780,7 +784,6 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
             A.free_fn(small[i].ptr);
         }
         nanosleep(&tick, NULL);
-        timeline_sample(0, false);
     }
     r.rss_end_kib = rss_kib();
     timeline_sample(0, true);
