@@ -424,7 +424,7 @@ mod tests {
             }],
         });
         assert_eq!(svg.matches("<polyline").count(), 2);
-        assert!(svg.contains("stroke-dasharray") && svg.contains("(end 12.50)"));
+        assert!(svg.contains("stroke-dasharray") && svg.contains("(end 12.5)"));
         assert!(svg.contains(">30<"), "{svg}");
     }
 }
