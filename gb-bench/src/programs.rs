@@ -21,8 +21,8 @@
 //! run. A program whose tool is not installed is reported as unavailable.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command;
 use crate::contenders::Setup;
+use crate::resp::{args, Redis, Reply};
 use crate::Options;
 
 const CHURN_LUA: &str = include_str!("../programs/churn.lua");
@@ -657,93 +658,6 @@ fn run_process(p: &Program, c: &Contender, dir: &Path) -> Result<Measured, Strin
         requests_per_second: None,
         result,
     })
-}
-
-/// A reply of the redis protocol (RESP2), as far as gb-bench reads them.
-#[derive(Debug, PartialEq)]
-enum Reply {
-    Status(String),
-    Error(String),
-    Integer(i64),
-    Bulk(Option<Vec<u8>>),
-}
-
-/// A connection to the server.
-struct Redis {
-    stream: BufReader<TcpStream>,
-}
-
-impl Redis {
-    fn connect(port: u16) -> std::io::Result<Redis> {
-        let stream = TcpStream::connect(("127.0.0.1", port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        stream.set_nodelay(true)?;
-        Ok(Redis {
-            stream: BufReader::new(stream),
-        })
-    }
-
-    /// Sends commands without waiting for their replies (pipelining).
-    fn send(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<(), String> {
-        let mut buf = Vec::new();
-        for args in commands {
-            buf.extend(format!("*{}\r\n", args.len()).as_bytes());
-            for a in args {
-                buf.extend(format!("${}\r\n", a.len()).as_bytes());
-                buf.extend(a);
-                buf.extend(b"\r\n");
-            }
-        }
-        self.stream
-            .get_mut()
-            .write_all(&buf)
-            .map_err(|e| format!("redis: cannot send: {e}"))
-    }
-
-    fn reply(&mut self) -> Result<Reply, String> {
-        let mut line = String::new();
-        let n = self
-            .stream
-            .read_line(&mut line)
-            .map_err(|e| format!("redis: no reply: {e}"))?;
-        if n == 0 {
-            return Err("redis: the server closed the connection".into());
-        }
-        let line = line.trim_end_matches("\r\n");
-        let (kind, rest) = line.split_at(1.min(line.len()));
-        let int = |s: &str| {
-            s.parse::<i64>()
-                .map_err(|_| format!("redis: bad reply {line:?}"))
-        };
-        match kind {
-            "+" => Ok(Reply::Status(rest.into())),
-            "-" => Ok(Reply::Error(rest.into())),
-            ":" => Ok(Reply::Integer(int(rest)?)),
-            "$" => {
-                let len = int(rest)?;
-                if len < 0 {
-                    return Ok(Reply::Bulk(None));
-                }
-                let mut data = vec![0; len as usize + 2];
-                self.stream
-                    .read_exact(&mut data)
-                    .map_err(|e| format!("redis: short reply: {e}"))?;
-                data.truncate(len as usize);
-                Ok(Reply::Bulk(Some(data)))
-            }
-            _ => Err(format!("redis: unexpected reply {line:?}")),
-        }
-    }
-
-    /// Sends commands and reads one reply for each.
-    fn call(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>, String> {
-        self.send(commands)?;
-        commands.iter().map(|_| self.reply()).collect()
-    }
-}
-
-fn args(words: &[&[u8]]) -> Vec<Vec<u8>> {
-    words.iter().map(|w| w.to_vec()).collect()
 }
 
 /// The value of check key `i`: sizes from 12 B to over 500 B.
