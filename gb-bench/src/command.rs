@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::RunArgs;
 use crate::machine::Machine;
+use crate::stats::median;
 use crate::svg::{Chart, Panel};
 
 /// The `schema` of `gb-bench run`'s report.
@@ -66,7 +67,8 @@ pub struct AllocatorRuns {
 impl AllocatorRuns {
     /// The medians of wall time, CPU time and peak RSS.
     fn medians(&self) -> [f64; 3] {
-        [&self.wall_seconds, &self.cpu_seconds, &self.peak_rss_kib].map(|v| median(v.clone()))
+        [&self.wall_seconds, &self.cpu_seconds, &self.peak_rss_kib]
+            .map(|v| median(v.clone()).unwrap_or(f64::NAN))
     }
 }
 
@@ -133,15 +135,6 @@ pub(crate) fn wait_measured(child: Child, start: Instant) -> Result<Sample, Stri
         peak_rss_kib: usage.ru_maxrss as f64,
         status: ExitStatus::from_raw(status),
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v[v.len() / 2]
-    }
 }
 
 /// glibc (no preload), graphbit-alloc's override (when there is one) and

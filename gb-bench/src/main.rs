@@ -40,6 +40,7 @@ mod progress;
 mod report;
 mod resp;
 mod run;
+mod stats;
 mod svg;
 
 use std::path::{Path, PathBuf};

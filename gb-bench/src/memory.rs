@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contenders::{Contender, Kind};
 use crate::run::Run;
+use crate::stats::median;
 use crate::svg::{LineChart, LinePanel, Series};
 
 /// Server: peak RSS / peak live bytes at most this.
@@ -38,12 +39,6 @@ pub struct MemoryVerdict {
     pub met: bool,
     /// The verdict in words.
     pub sentence: String,
-}
-
-/// The median of `v`, the upper one of an even count (None when empty).
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
 }
 
 /// The overhead of one run: peak RSS / peak live bytes.
@@ -128,8 +123,8 @@ pub fn verdicts(
                 .filter_map(|r| r.timeline.as_ref()?.last().map(|s| s[0]))
                 .fold(0.0, f64::max);
             // A run that never returned counts as the slowest.
-            let value = median(times.iter().map(|t| t.unwrap_or(f64::INFINITY)).collect())
-                .filter(|t| t.is_finite());
+            let value = median(times.iter().map(|t| t.unwrap_or(f64::MAX)).collect())
+                .filter(|t| *t < f64::MAX);
             let met = value.is_some_and(|t| t <= RETURN_SECONDS);
             let sentence = match value {
                 Some(t) => format!(

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::command;
 use crate::contenders::Setup;
 use crate::resp::{args, Redis, Reply};
+use crate::stats::median;
 use crate::Options;
 
 const CHURN_LUA: &str = include_str!("../programs/churn.lua");
@@ -927,12 +928,6 @@ pub fn sqlite3_expected(rows: u64) -> String {
         "{rows}|{names}|{payload}\n{rows}\n{rows}\n{rows}|{}\n{with_7}\n{kept}|{kept_names}|{kept_payload}",
         names + rows - groups
     )
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    v.sort_by(f64::total_cmp);
-    (!v.is_empty()).then(|| v[v.len() / 2])
 }
 
 /// The "Real programs" table: per program and contender the medians of the
