@@ -16,8 +16,10 @@
  *
  * Usage: driver info
  *        driver <workload> <scale> <threads> <seed>
- * Prints one line of JSON on stdout; exits non-zero (with a message on
- * stderr) when a workload finds its data corrupted or an allocation fails.
+ * Prints one line of JSON on stdout (server and burst-idle add their peak
+ * live bytes and a timeline: [seconds, RSS KiB, live bytes] every 50 ms);
+ * exits non-zero (with a message on stderr) when a workload finds its data
+ * corrupted or an allocation fails.
  * Every workload returns a checksum of the data it wrote and read back, which
  * depends only on the seed, so gb-bench can check that all contenders
  * computed the same thing.
@@ -28,6 +30,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -254,9 +257,52 @@ typedef struct {
     long rss_end_kib;  /* -1: not measured */
     long rss_trim_kib; /* -1: not measured */
     uint64_t live_bytes;
+    int64_t peak_live_bytes; /* -1: not counted */
 } result_t;
 
-#define RESULT_INIT {0, 0, -1, -1, 0}
+#define RESULT_INIT {0, 0, -1, -1, 0, -1}
+
+/* RSS over time (server, burst-idle): a sample every TIMELINE_MS ms of the
+ * RSS and of the bytes the workload holds at that moment, in bookkeeping
+ * memory. The RSS is read with open/read, so sampling allocates nothing
+ * from the allocator under test. */
+enum { TIMELINE_MS = 50, TIMELINE_MAX = 8192 };
+typedef struct {
+    double t;
+    long rss_kib;
+    uint64_t live;
+} sample_t;
+static sample_t *timeline;
+static size_t timeline_len;
+static double timeline_start, timeline_next;
+
+static long rss_kib_noalloc(void) {
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    long pages_total = 0, pages_resident = 0;
+    if (sscanf(buf, "%ld %ld", &pages_total, &pages_resident) != 2) return -1;
+    return pages_resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void timeline_begin(void) {
+    timeline = book_alloc(TIMELINE_MAX * sizeof *timeline);
+    timeline_len = 0;
+    timeline_start = now_seconds();
+    timeline_next = timeline_start;
+}
+
+/* Takes a sample if one is due (every TIMELINE_MS ms) or `force`. */
+static void timeline_sample(uint64_t live, bool force) {
+    double now = now_seconds();
+    if (!timeline || timeline_len >= TIMELINE_MAX || (!force && now < timeline_next)) return;
+    timeline[timeline_len++] = (sample_t){now - timeline_start, rss_kib_noalloc(), live};
+    timeline_next = now + TIMELINE_MS * 1e-3;
+}
 
 /* ------------------------------------------------------------------ */
 /* Workloads                                                           */
@@ -682,6 +728,8 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
     size_t count = 0;
     uint64_t bytes = 0, rng = seed;
     result_t r = RESULT_INIT;
+    timeline_begin();
+    timeline_sample(0, true);
     while (bytes < burst_bytes && count < cap) {
         uint64_t x = next_random(&rng);
         size_t size = burst_size(x);
@@ -689,8 +737,11 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
         write_pages(p, size, x);
         live[count++] = (live_block_t){p, (uint32_t)size, x};
         bytes += size;
+        timeline_sample(bytes, false);
     }
     r.ops = count;
+    r.peak_live_bytes = (int64_t)bytes;
+    timeline_sample(bytes, true);
     for (size_t i = 0; i < count; i++) { /* free in random order */
         size_t j = i + next_random(&rng) % (count - i);
         live_block_t b = live[j];
@@ -698,8 +749,12 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
         check_pages(b.ptr, b.size, b.tag);
         r.checksum += b.tag;
         A.free_fn(b.ptr);
+        bytes -= b.size;
+        timeline_sample(bytes, false);
     }
     book_free(live, cap * sizeof *live);
+    /* The spike is over: nothing is live between the quiet ticks. */
+    timeline_sample(0, true);
 
     double quiet_start = now_seconds(), quiet_end = quiet_start + quiet_seconds;
     uint64_t quiet_rng = seed ^ 0x5157u;
@@ -718,6 +773,10 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
         size_t size = (64u << 10) + (x >> 8) % (192u << 10);
         unsigned char *p = must_alloc(size);
         write_pages(p, size, x);
+        /* Sampled with the tick's nine blocks live: its working set. */
+        uint64_t tick_bytes = size;
+        for (int i = 0; i < 8; i++) tick_bytes += small[i].size;
+        timeline_sample(tick_bytes, false);
         check_pages(p, size, x);
         A.free_fn(p);
         for (int i = 0; i < 8; i++) {
@@ -727,6 +786,7 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
         nanosleep(&tick, NULL);
     }
     r.rss_end_kib = rss_kib();
+    timeline_sample(0, true);
     quiet_seconds_spent = now_seconds() - quiet_start;
     if (A.trim_fn) {
         if (A.trim_fn() != 0) die("trim failed");
@@ -874,13 +934,25 @@ static result_t run_server(double seconds, int threads, uint64_t seed) {
     _Atomic uint64_t live = 0;
     _Atomic int stop = 0;
     server_args_t *args = book_alloc(sizeof *args * threads);
+    timeline_begin();
+    timeline_sample(0, true);
     pthread_t *ids = book_alloc(sizeof *ids * threads);
     for (int t = 0; t < threads; t++) {
         args[t] = (server_args_t){cache, &live, &stop, seed + (uint64_t)t * 7919u, 0};
         if (pthread_create(&ids[t], NULL, server_thread, &args[t])) die("pthread_create failed");
     }
-    struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-    nanosleep(&pause, NULL);
+    /* The main thread samples RSS and the cache's bytes while the workers
+     * run; the peak of the live bytes is the peak of those samples. */
+    uint64_t peak_live = 0;
+    double end = now_seconds() + seconds;
+    for (double now = now_seconds(); now < end; now = now_seconds()) {
+        double wait = end - now < TIMELINE_MS * 1e-3 ? end - now : TIMELINE_MS * 1e-3;
+        struct timespec pause = {0, (long)(wait * 1e9)};
+        nanosleep(&pause, NULL);
+        uint64_t l = atomic_load_explicit(&live, memory_order_relaxed);
+        if (l > peak_live) peak_live = l;
+        timeline_sample(l, false);
+    }
     atomic_store(&stop, 1);
     result_t r = RESULT_INIT;
     for (int t = 0; t < threads; t++) {
@@ -888,6 +960,8 @@ static result_t run_server(double seconds, int threads, uint64_t seed) {
         r.ops += args[t].requests;
     }
     r.live_bytes = atomic_load(&live);
+    if (r.live_bytes > peak_live) peak_live = r.live_bytes;
+    r.peak_live_bytes = (int64_t)peak_live;
     r.rss_end_kib = rss_kib();
     for (size_t i = 0; i < SERVER_CACHE_SLOTS; i++) {
         unsigned char *p = atomic_load(&cache[i]);
@@ -959,7 +1033,13 @@ int main(int argc, char **argv) {
     }
     double seconds = now_seconds() - start - quiet_seconds_spent;
     printf("{\"ops\":%" PRIu64 ",\"seconds\":%.6f,\"checksum\":\"%016" PRIx64 "\","
-           "\"rss_end_kib\":%ld,\"rss_trim_kib\":%ld,\"live_bytes\":%" PRIu64 "}\n",
-           r.ops, seconds, r.checksum, r.rss_end_kib, r.rss_trim_kib, r.live_bytes);
+           "\"rss_end_kib\":%ld,\"rss_trim_kib\":%ld,\"live_bytes\":%" PRIu64
+           ",\"peak_live_bytes\":%" PRId64 ",\"timeline\":[",
+           r.ops, seconds, r.checksum, r.rss_end_kib, r.rss_trim_kib, r.live_bytes,
+           r.peak_live_bytes);
+    for (size_t i = 0; i < timeline_len; i++)
+        printf("%s[%.3f,%ld,%" PRIu64 "]", i ? "," : "", timeline[i].t, timeline[i].rss_kib,
+               timeline[i].live);
+    printf("]}\n");
     return 0;
 }

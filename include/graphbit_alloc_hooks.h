@@ -127,7 +127,7 @@ extern "C" {
  * accounting, and reading the prefix is cheaper than gb_usable_size; it also
  * makes every free sized. The price: a request within 8 bytes of the end of
  * a size class takes the next class. docs/runs/hooks.txt has both ways measured
- * (bench/hooks.sh): the prefix took 5% fewer instructions and 10% more peak
+ * (gb-bench/scripts/hooks.sh): the prefix took 5% fewer instructions and 10% more peak
  * memory. The blocks are 8-byte aligned, which is what sqlite3_malloc
  * promises, and start 8 bytes into a graphbit-alloc block: only sqlite3_free
  * may release them. xRoundup returns the backend's size class less the

@@ -125,7 +125,7 @@ compare threads "$WORK/threads" "$WORK/tlslib.so"
 
 echo "== stress: threads in rounds, random sizes up to 4 MiB, cross-thread frees, contents checked"
 # The short profile of c_tests/override/override_stress.c (the long one, 10^8
-# operations: bench/override-stress.sh, docs/runs/override-stress.txt).
+# operations: gb-bench/scripts/override-stress.sh, docs/runs/override-stress.txt).
 gcc -O2 -std=c11 -Wall -Wextra -pthread -o "$WORK/stress" c_tests/override/override_stress.c -ldl \
     || failed "compile override_stress.c"
 for run in glibc override; do

@@ -382,7 +382,7 @@ fn sh_problems(code: &str) -> Vec<String> {
             for dir in [
                 "examples/",
                 "tests/",
-                "bench/",
+                "gb-bench/",
                 "include/",
                 "bindings/",
                 "c_tests/",
@@ -437,7 +437,7 @@ fn sh_problems(code: &str) -> Vec<String> {
 
 fn check_figures(text: &str) {
     let instructions = std::fs::read_to_string(crate_dir().join("docs/runs/instructions.txt"))
-        .expect("docs/runs/instructions.txt (bash bench/instructions.sh writes it)");
+        .expect("docs/runs/instructions.txt (bash gb-bench/scripts/instructions.sh writes it)");
     let lines: Vec<&str> = text.lines().collect();
     let mut checked = 0;
     for (n, line) in lines.iter().enumerate() {

@@ -1,7 +1,7 @@
 -- gb-bench's Lua workload (programs `lua-hooks` and `lua`): strings built,
 -- split and dropped; tables grown, rehashed and emptied; about a third of
 -- the objects survive a round, the rest is garbage. The algorithm of
--- bench/hooks_bench.c's built-in script, which churn.py and churn.pl repeat
+-- gb-bench/hooks_bench.c's built-in script, which churn.py and churn.pl repeat
 -- with their own containers: all three compute the same checksum, which
 -- gb-bench computes too (programs.rs, churn_checksum).
 -- Usage: lua5.4 churn.lua ROUNDS (prints "checksum N"); hooks_bench runs it

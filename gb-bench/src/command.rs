@@ -1,4 +1,4 @@
-//! `gb-bench run [--reps N] [--json FILE] [--plot FILE.svg] -- CMD [ARGS...]`:
+//! `gb-bench run [OPTIONS] -- CMD [ARGS...]` (options: cli.rs):
 //! the user's own command under every allocator that can replace the
 //! process's `malloc`: glibc (no preload), graphbit-alloc's override for the
 //! backend gb-bench was built with, and each of Debian's preloadable
@@ -15,7 +15,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cli::RunArgs;
 use crate::machine::Machine;
+use crate::stats::median;
 use crate::svg::{Chart, Panel};
 
 /// The `schema` of `gb-bench run`'s report.
@@ -33,59 +35,6 @@ pub(crate) struct Sample {
     pub(crate) cpu: f64,
     pub(crate) peak_rss_kib: f64,
     pub(crate) status: ExitStatus,
-}
-
-/// The options of `gb-bench run`.
-pub struct RunOptions {
-    reps: usize,
-    json: Option<PathBuf>,
-    plot: Option<PathBuf>,
-    command: Vec<String>,
-}
-
-const USAGE: &str =
-    "usage: gb-bench run [--reps N] [--json FILE] [--plot FILE.svg] -- CMD [ARGS...]";
-
-/// Parses what follows `run`: `[--reps N] [--json FILE] [--plot FILE.svg] --
-/// CMD [ARGS...]`.
-pub fn parse(args: &[String]) -> Result<RunOptions, String> {
-    let mut opts = RunOptions {
-        reps: 5,
-        json: None,
-        plot: None,
-        command: Vec::new(),
-    };
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--" => {
-                opts.command = args[i + 1..].to_vec();
-                break;
-            }
-            "--reps" => {
-                i += 1;
-                opts.reps = args
-                    .get(i)
-                    .and_then(|v| v.parse().ok())
-                    .filter(|n| *n > 0)
-                    .ok_or("--reps needs a whole number of at least 1")?;
-            }
-            "--json" => {
-                i += 1;
-                opts.json = Some(args.get(i).ok_or("--json needs a file")?.into());
-            }
-            "--plot" => {
-                i += 1;
-                opts.plot = Some(args.get(i).ok_or("--plot needs a file")?.into());
-            }
-            other => return Err(format!("run: unknown option {other:?}; {USAGE}")),
-        }
-        i += 1;
-    }
-    if opts.command.is_empty() {
-        return Err(USAGE.into());
-    }
-    Ok(opts)
 }
 
 /// The report of `gb-bench run`, as `--json` writes it.
@@ -118,7 +67,8 @@ pub struct AllocatorRuns {
 impl AllocatorRuns {
     /// The medians of wall time, CPU time and peak RSS.
     fn medians(&self) -> [f64; 3] {
-        [&self.wall_seconds, &self.cpu_seconds, &self.peak_rss_kib].map(|v| median(v.clone()))
+        [&self.wall_seconds, &self.cpu_seconds, &self.peak_rss_kib]
+            .map(|v| median(v.clone()).unwrap_or(f64::NAN))
     }
 }
 
@@ -187,15 +137,6 @@ pub(crate) fn wait_measured(child: Child, start: Instant) -> Result<Sample, Stri
     })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v[v.len() / 2]
-    }
-}
-
 /// glibc (no preload), graphbit-alloc's override (when there is one) and
 /// Debian's preloads, in that order.
 pub(crate) fn allocators(override_library: Result<PathBuf, String>) -> Vec<Allocator> {
@@ -213,31 +154,119 @@ pub(crate) fn allocators(override_library: Result<PathBuf, String>) -> Vec<Alloc
     allocators
 }
 
-/// `gb-bench run`: measures, prints the table, writes the JSON and the
-/// chart if asked; Ok(true) when every contender's runs ended as glibc's.
-pub fn run(opts: &RunOptions, override_library: Result<PathBuf, String>) -> Result<bool, String> {
-    if let Err(e) = &override_library {
-        eprintln!("gb-bench: gb-override unavailable: {e}");
+/// The allocators `--allocators` can name (glibc, the reference, always runs).
+pub const ALLOCATOR_IDS: &[&str] = &["glibc", "gb-override", "jemalloc", "mimalloc", "tcmalloc"];
+
+/// A median below this many seconds is mostly process start-up and timer
+/// resolution: its ratios say little about the allocator.
+pub const SHORT_RUN_SECONDS: f64 = 0.05;
+
+/// Where graphbit-alloc's override comes from, as the options say; checked
+/// before anything runs or is built.
+enum OverrideSource {
+    /// A file found through --lib-dir or pkg-config.
+    Found(PathBuf),
+    /// Found or built as for the benchmark's gb-override contender.
+    Build,
+    /// Left out by --allocators.
+    Skipped,
+}
+
+fn override_source(args: &RunArgs) -> Result<OverrideSource, String> {
+    let wanted = args
+        .allocators
+        .as_ref()
+        .map_or(true, |a| a.iter().any(|x| x == "gb-override"));
+    let name = "libgraphbit_alloc_override.so";
+    if let Some(dir) = &args.lib_dir {
+        let lib = dir.join(name);
+        if !lib.is_file() {
+            return Err(format!(
+                "--lib-dir: {} not found (an install's lib/ or a CMake build directory \
+                 with the override variant)",
+                lib.display()
+            ));
+        }
+        return Ok(OverrideSource::Found(lib));
     }
-    let allocators = allocators(override_library);
-    let mut samples: Vec<Vec<Sample>> = allocators.iter().map(|_| Vec::new()).collect();
-    for rep in 0..opts.reps {
-        for (i, a) in allocators.iter().enumerate() {
-            eprint!(
-                "\rgb-bench: repetition {}/{} · {:<12}",
-                rep + 1,
-                opts.reps,
-                a.id
-            );
-            samples[i].push(run_once(&opts.command, a)?);
+    if args.pkg_config {
+        let out = Command::new("pkg-config")
+            .args(["--variable=preload", "graphbit-alloc-override"])
+            .output()
+            .map_err(|e| format!("--pkg-config: cannot run pkg-config: {e}"))?;
+        let lib = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() || lib.is_empty() {
+            return Err(format!(
+                "--pkg-config: graphbit-alloc-override.pc gives no preload variable \
+                 (installed? PKG_CONFIG_PATH?): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let lib = PathBuf::from(lib);
+        if !lib.is_file() {
+            return Err(format!(
+                "--pkg-config: preload={} is not a file",
+                lib.display()
+            ));
+        }
+        return Ok(OverrideSource::Found(lib));
+    }
+    Ok(if wanted {
+        OverrideSource::Build
+    } else {
+        OverrideSource::Skipped
+    })
+}
+
+/// `gb-bench run`: checks the options, measures, prints the table, writes
+/// the JSON, the chart and the exports if asked; Ok(true) when every
+/// contender's runs ended as glibc's.
+pub fn run(args: &RunArgs) -> Result<bool, String> {
+    crate::cli::find_program(&args.command[0])?;
+    if let Some(only) = &args.allocators {
+        if let Some(bad) = only.iter().find(|a| !ALLOCATOR_IDS.contains(&a.as_str())) {
+            return Err(format!(
+                "--allocators: unknown allocator {bad:?}; known: {}",
+                ALLOCATOR_IDS.join(", ")
+            ));
         }
     }
-    eprintln!();
+    let override_library = match override_source(args)? {
+        OverrideSource::Found(lib) => Ok(lib),
+        OverrideSource::Build => {
+            crate::contenders::override_library_for_run(&crate::default_options())
+        }
+        OverrideSource::Skipped => Err("left out by --allocators".to_string()),
+    };
+    if let Err(e) = &override_library {
+        if args.allocators.is_none() || !e.starts_with("left out") {
+            eprintln!("gb-bench: gb-override unavailable: {e}");
+        }
+    }
+    let mut allocators = allocators(override_library);
+    if let Some(only) = &args.allocators {
+        allocators.retain(|a| a.id == "glibc" || only.contains(&a.id));
+        for id in only {
+            if !allocators.iter().any(|a| &a.id == id) {
+                eprintln!("gb-bench: {id} is not installed here; left out");
+            }
+        }
+    }
+    let reps = args.reps as usize;
+    let mut samples: Vec<Vec<Sample>> = allocators.iter().map(|_| Vec::new()).collect();
+    let mut progress = crate::progress::Progress::new(reps * allocators.len(), !args.no_progress);
+    for rep in 0..reps {
+        for (i, a) in allocators.iter().enumerate() {
+            progress.step(&format!("repetition {}/{reps} · {}", rep + 1, a.id));
+            samples[i].push(run_once(&args.command, a)?);
+        }
+    }
+    progress.finish();
     let reference = samples[0][0].status;
     let report = RunReport {
         schema: SCHEMA.into(),
-        command: opts.command.clone(),
-        repetitions: opts.reps,
+        command: args.command.clone(),
+        repetitions: reps,
         machine: Machine::describe(""),
         allocators: allocators
             .into_iter()
@@ -257,21 +286,109 @@ pub fn run(opts: &RunOptions, override_library: Result<PathBuf, String>) -> Resu
             .collect(),
     };
     print!("{}", table(&report));
-    crate::write_outputs(&report, &chart(&report), &opts.json, &opts.plot)?;
+    crate::write_outputs(&report, &chart(&report), &args.json, &args.plot)?;
+    if let Some(path) = &args.export_csv {
+        crate::write_file(path, &export(&report, Export::Csv))?;
+    }
+    if let Some(path) = &args.export_markdown {
+        crate::write_file(path, &export(&report, Export::Markdown))?;
+    }
     Ok(report.allocators.iter().all(|a| a.exited_as_glibc))
+}
+
+/// The smallest and largest of `v`.
+fn min_max(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(*x), hi.max(*x))
+        })
+}
+
+/// A format `export` writes.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Export {
+    Csv,
+    Markdown,
+}
+
+/// The table's figures as CSV or as a Markdown table: one row per
+/// allocator, medians with their min and max, and the ratios to glibc.
+pub fn export(r: &RunReport, format: Export) -> String {
+    let header = [
+        "allocator",
+        "wall_s_median",
+        "wall_s_min",
+        "wall_s_max",
+        "cpu_s_median",
+        "peak_rss_mib_median",
+        "peak_rss_mib_min",
+        "peak_rss_mib_max",
+        "wall_vs_glibc",
+        "cpu_vs_glibc",
+        "rss_vs_glibc",
+        "exited_as_glibc",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let base = r.allocators.first().map(AllocatorRuns::medians);
+    for a in &r.allocators {
+        let [wall, cpu, rss] = a.medians();
+        let (wall_lo, wall_hi) = min_max(&a.wall_seconds);
+        let (rss_lo, rss_hi) = min_max(&a.peak_rss_kib);
+        let ratio = |i: usize, x: f64| base.map_or(String::new(), |b| format!("{:.4}", x / b[i]));
+        rows.push(vec![
+            a.id.clone(),
+            format!("{wall:.6}"),
+            format!("{wall_lo:.6}"),
+            format!("{wall_hi:.6}"),
+            format!("{cpu:.6}"),
+            format!("{:.3}", rss / 1024.0),
+            format!("{:.3}", rss_lo / 1024.0),
+            format!("{:.3}", rss_hi / 1024.0),
+            ratio(0, wall),
+            ratio(1, cpu),
+            ratio(2, rss),
+            a.exited_as_glibc.to_string(),
+        ]);
+    }
+    let mut text = String::new();
+    match format {
+        Export::Csv => {
+            text += &header.join(",");
+            text.push('\n');
+            for row in rows {
+                // Ids are gb-bench's own ([a-z-]): no quoting needed.
+                text += &row.join(",");
+                text.push('\n');
+            }
+        }
+        Export::Markdown => {
+            text += &format!(
+                "`gb-bench run -- {}` ({} repetitions, interleaved)\n\n",
+                r.command.join(" "),
+                r.repetitions
+            );
+            text += &format!("| {} |\n", header.join(" | "));
+            text += &format!("|{}\n", "---|".repeat(header.len()));
+            for row in rows {
+                text += &format!("| {} |\n", row.join(" | "));
+            }
+        }
+    }
+    text
 }
 
 /// The text table of a `gb-bench run` report.
 pub fn table(r: &RunReport) -> String {
     let mut text = format!(
-        "gb-bench run: {} ({} repetitions, interleaved; medians)\n",
+        "gb-bench run: {} ({} repetitions, interleaved; medians, wall min-max)\n",
         r.command.join(" "),
         r.repetitions
     );
     text += &format!(
-        "  {:<12} {:>10} {:>10} {:>13} {:>9} {:>9} {:>9}  {}\n",
+        "  {:<12} {:>10} {:>15} {:>10} {:>13} {:>9} {:>9} {:>9}  {}\n",
         "allocator",
         "wall s",
+        "(min-max)",
         "cpu s",
         "peak RSS MiB",
         "wall/glibc",
@@ -297,10 +414,12 @@ pub fn table(r: &RunReport) -> String {
                     .map_or("", String::as_str)
             )
         };
+        let (lo, hi) = min_max(&a.wall_seconds);
         text += &format!(
-            "  {:<12} {:>10.3} {:>10.3} {:>13.1} {:>9.2}x {:>8.2}x {:>8.2}x  {}\n",
+            "  {:<12} {:>10.3} {:>15} {:>10.3} {:>13.1} {:>9.2}x {:>8.2}x {:>8.2}x  {}\n",
             a.id,
             wall,
+            format!("({lo:.3}-{hi:.3})"),
             cpu,
             rss / 1024.0,
             wall / base[0],
@@ -310,6 +429,15 @@ pub fn table(r: &RunReport) -> String {
         );
     }
     text += "  (x: time or memory relative to glibc; below 1 is faster or smaller)\n";
+    if base[0] < SHORT_RUN_SECONDS {
+        text += &format!(
+            "  warning: glibc's median run took {:.1} ms, under {:.0} ms: process start-up and \
+             timer resolution dominate, so the time ratios say little about the allocator; \
+             give the command more work (a bigger input, a loop)\n",
+            base[0] * 1e3,
+            SHORT_RUN_SECONDS * 1e3
+        );
+    }
     text
 }
 

@@ -2,7 +2,7 @@
 //! and compiling one driver executable per contender.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
@@ -658,14 +658,17 @@ fn build_variant(shared: &Path, feature: &str, own_dir: Option<&str>) -> Result<
         variants = variants.join(dir);
     }
     let backend = built_backend();
-    eprintln!(
-        "gb-bench: building the {feature} variant of the library (cargo build --features {feature}) ..."
-    );
-    let status = Command::new(env!("CARGO"))
+    let spinner = crate::progress::Spinner::start(&format!(
+        "building the {feature} variant of the library (cargo build --features {feature})"
+    ));
+    // cargo's own progress goes to the spinner, as its step; its output is
+    // kept to be shown if the build fails.
+    let mut child = Command::new(env!("CARGO"))
         .current_dir(workspace_root())
         .args([
             "build",
-            "--quiet",
+            "--color",
+            "never",
             "--package",
             "graphbit-alloc",
             "--lib",
@@ -681,12 +684,31 @@ fn build_variant(shared: &Path, feature: &str, own_dir: Option<&str>) -> Result<
         })
         .arg("--target-dir")
         .arg(&variants)
-        .status()
+        .env("CARGO_TERM_PROGRESS_WHEN", "never")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut log = Vec::new();
+    if let Some(stderr) = child.stderr.take() {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            spinner.set(line.trim());
+            log.push(line);
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for cargo: {e}"))?;
+    spinner.finish(if status.success() { "built" } else { "FAILED" });
     if !status.success() {
         return Err(format!(
-            "cargo build --features {feature} (into {}) failed ({status})",
-            variants.display()
+            "cargo build --features {feature} (into {}) failed ({status}):\n{}",
+            variants.display(),
+            log.join("\n")
         ));
     }
     Ok(variants.join(&profile).join("libgraphbit_alloc.so"))

@@ -1,5 +1,5 @@
 //! Real programs among the workloads (issue 16), each checking its result:
-//!   - through the hooks, with the project's adapters: bench/hooks_bench.c
+//!   - through the hooks, with the project's adapters: gb-bench/hooks_bench.c
 //!     (compiled here against the library) runs Lua 5.4 on
 //!     gb-bench/programs/churn.lua and SQLite (inserts, an index, queries);
 //!     glibc is the program's own allocator, `gb-hooks` the adapters
@@ -21,8 +21,8 @@
 //! run. A program whose tool is not installed is reported as unavailable.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,13 +31,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::command;
 use crate::contenders::Setup;
+use crate::resp::{args, Redis, Reply};
+use crate::stats::median;
 use crate::Options;
 
 const CHURN_LUA: &str = include_str!("../programs/churn.lua");
 const CHURN_PY: &str = include_str!("../programs/churn.py");
 const CHURN_PL: &str = include_str!("../programs/churn.pl");
 const CHURN_SQL: &str = include_str!("../programs/churn.sql");
-const HOOKS_BENCH: &str = include_str!("../../bench/hooks_bench.c");
+const HOOKS_BENCH: &str = include_str!("../hooks_bench.c");
 const HOOKS_HEADER: &str = include_str!("../../include/graphbit_alloc_hooks.h");
 
 /// How a program runs.
@@ -56,7 +58,7 @@ enum How {
 const PROGRAMS: &[(&str, &str, f64, &str, How)] = &[
     (
         "lua-hooks",
-        "Lua 5.4 in bench/hooks_bench.c on churn.lua: glibc = Lua's own l_alloc (realloc/free), \
+        "Lua 5.4 in gb-bench/hooks_bench.c on churn.lua: glibc = Lua's own l_alloc (realloc/free), \
          gb-hooks = lua_newstate(gb_lua_alloc), a preload = l_alloc on its malloc",
         1000.0,
         "rounds",
@@ -64,7 +66,7 @@ const PROGRAMS: &[(&str, &str, f64, &str, How)] = &[
     ),
     (
         "sqlite-hooks",
-        "SQLite in bench/hooks_bench.c (inserts, an index, lookups, GROUP BY, UPDATE, DELETE): \
+        "SQLite in gb-bench/hooks_bench.c (inserts, an index, lookups, GROUP BY, UPDATE, DELETE): \
          glibc = SQLite's own allocator (malloc), gb-hooks = gb_sqlite3_install()",
         150_000.0,
         "rows",
@@ -180,6 +182,11 @@ pub struct Results {
     pub programs: Vec<ProgramInfo>,
     pub runs: Vec<ProgramRun>,
     pub repetitions: usize,
+}
+
+/// The ids of the real programs, for `--workloads`.
+pub fn ids() -> impl Iterator<Item = &'static str> {
+    PROGRAMS.iter().map(|(id, ..)| *id)
 }
 
 /// The programs `--workloads` selects (all of them without it), sized for
@@ -501,7 +508,7 @@ pub fn run(setup: &Setup, opts: &Options, mut programs: Vec<Program>) -> Result<
             .map(|p| (p, contenders_for(p, &allocators, opts)))
             .collect();
         let total = opts.reps * plan.iter().map(|(_, c)| c.len()).sum::<usize>();
-        let mut progress = crate::run::Progress::new(total, opts.progress);
+        let mut progress = crate::progress::Progress::new(total, opts.progress);
         let mut runs = Vec::with_capacity(total);
         for rep in 0..opts.reps {
             for (p, contenders) in &plan {
@@ -652,93 +659,6 @@ fn run_process(p: &Program, c: &Contender, dir: &Path) -> Result<Measured, Strin
         requests_per_second: None,
         result,
     })
-}
-
-/// A reply of the redis protocol (RESP2), as far as gb-bench reads them.
-#[derive(Debug, PartialEq)]
-enum Reply {
-    Status(String),
-    Error(String),
-    Integer(i64),
-    Bulk(Option<Vec<u8>>),
-}
-
-/// A connection to the server.
-struct Redis {
-    stream: BufReader<TcpStream>,
-}
-
-impl Redis {
-    fn connect(port: u16) -> std::io::Result<Redis> {
-        let stream = TcpStream::connect(("127.0.0.1", port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        stream.set_nodelay(true)?;
-        Ok(Redis {
-            stream: BufReader::new(stream),
-        })
-    }
-
-    /// Sends commands without waiting for their replies (pipelining).
-    fn send(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<(), String> {
-        let mut buf = Vec::new();
-        for args in commands {
-            buf.extend(format!("*{}\r\n", args.len()).as_bytes());
-            for a in args {
-                buf.extend(format!("${}\r\n", a.len()).as_bytes());
-                buf.extend(a);
-                buf.extend(b"\r\n");
-            }
-        }
-        self.stream
-            .get_mut()
-            .write_all(&buf)
-            .map_err(|e| format!("redis: cannot send: {e}"))
-    }
-
-    fn reply(&mut self) -> Result<Reply, String> {
-        let mut line = String::new();
-        let n = self
-            .stream
-            .read_line(&mut line)
-            .map_err(|e| format!("redis: no reply: {e}"))?;
-        if n == 0 {
-            return Err("redis: the server closed the connection".into());
-        }
-        let line = line.trim_end_matches("\r\n");
-        let (kind, rest) = line.split_at(1.min(line.len()));
-        let int = |s: &str| {
-            s.parse::<i64>()
-                .map_err(|_| format!("redis: bad reply {line:?}"))
-        };
-        match kind {
-            "+" => Ok(Reply::Status(rest.into())),
-            "-" => Ok(Reply::Error(rest.into())),
-            ":" => Ok(Reply::Integer(int(rest)?)),
-            "$" => {
-                let len = int(rest)?;
-                if len < 0 {
-                    return Ok(Reply::Bulk(None));
-                }
-                let mut data = vec![0; len as usize + 2];
-                self.stream
-                    .read_exact(&mut data)
-                    .map_err(|e| format!("redis: short reply: {e}"))?;
-                data.truncate(len as usize);
-                Ok(Reply::Bulk(Some(data)))
-            }
-            _ => Err(format!("redis: unexpected reply {line:?}")),
-        }
-    }
-
-    /// Sends commands and reads one reply for each.
-    fn call(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>, String> {
-        self.send(commands)?;
-        commands.iter().map(|_| self.reply()).collect()
-    }
-}
-
-fn args(words: &[&[u8]]) -> Vec<Vec<u8>> {
-    words.iter().map(|w| w.to_vec()).collect()
 }
 
 /// The value of check key `i`: sizes from 12 B to over 500 B.
@@ -1010,12 +930,6 @@ pub fn sqlite3_expected(rows: u64) -> String {
     )
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    v.sort_by(f64::total_cmp);
-    (!v.is_empty()).then(|| v[v.len() / 2])
-}
-
 /// The "Real programs" table: per program and contender the medians of the
 /// runs that passed, and their ratios to glibc's.
 pub fn table(results: &Results) -> String {
@@ -1146,7 +1060,7 @@ mod tests {
     /// reference of its repetition, and without one nothing passes.
     #[test]
     fn hooks_sqlite_is_checked_against_glibc() {
-        let mut opts = crate::parse_args(&[]).unwrap();
+        let mut opts = crate::default_options();
         opts.only_workloads = Some(vec!["sqlite-hooks".into()]);
         let programs = select(&opts);
         assert_eq!(programs.len(), 1);

@@ -20,8 +20,11 @@ use crate::svg::{Chart, Panel};
 use crate::Options;
 
 /// The report's `schema` ("gb-bench/1" was the hand-written JSON before
-/// this model).
-pub const SCHEMA: &str = "gb-bench/2";
+/// this model; "gb-bench/2" had no live bytes, timelines or memory
+/// verdicts, and still reads, with those empty).
+pub const SCHEMA: &str = "gb-bench/3";
+/// The older schema `gb-bench report` still reads.
+pub const SCHEMA_2: &str = "gb-bench/2";
 
 /// Median and range over repetitions.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -64,6 +67,13 @@ pub struct Summary {
     pub peak_rss_kib: Option<Stat>,
     pub rss_end_kib: Option<Stat>,
     pub rss_trim_kib: Option<Stat>,
+    /// The most bytes the workload held at once, where the driver counts
+    /// them.
+    #[serde(default)]
+    pub peak_live_bytes: Option<Stat>,
+    /// Memory overhead: median peak RSS / median peak live bytes.
+    #[serde(default)]
+    pub overhead: Option<f64>,
     /// Repetitions that failed (not in the statistics).
     pub failed: usize,
 }
@@ -154,6 +164,9 @@ pub struct Report {
     /// allocator, each raw backend), per workload.
     pub ratios: Vec<Ratio>,
     pub verdicts: Vec<Verdict>,
+    /// The memory targets, met or not (memory.rs).
+    #[serde(default)]
+    pub memory_verdicts: Vec<crate::memory::MemoryVerdict>,
     /// The real programs (programs.rs), when any were selected.
     #[serde(default)]
     pub programs: Option<crate::programs::Results>,
@@ -184,6 +197,12 @@ impl Report {
         let summary = summarize(&measured, &workloads, &runs);
         let ratios = ratios(&measured, &workloads, &summary);
         let verdicts = verdicts(&measured, &workloads, &ratios);
+        let rss_geomeans: Vec<(String, Option<f64>)> = verdicts
+            .iter()
+            .filter(|v| v.baseline == "system")
+            .map(|v| (v.contender.clone(), v.peak_rss_geomean))
+            .collect();
+        let memory_verdicts = crate::memory::verdicts(&measured, &runs, &rss_geomeans);
         let headline_contender = headline(&measured);
         let raw_backend_contender = raw_backend(&setup.lib, &measured);
         Report {
@@ -220,6 +239,7 @@ impl Report {
             summary,
             ratios,
             verdicts,
+            memory_verdicts,
         }
     }
 
@@ -258,8 +278,15 @@ pub fn summarize(contenders: &[&Contender], workloads: &[Workload], runs: &[Run]
                 peak_rss_kib: Stat::of(ok.iter().map(|r| r.peak_rss_kib).collect()),
                 rss_end_kib: Stat::of(ok.iter().filter_map(|r| r.rss_end_kib).collect()),
                 rss_trim_kib: Stat::of(ok.iter().filter_map(|r| r.rss_trim_kib).collect()),
+                peak_live_bytes: Stat::of(ok.iter().filter_map(|r| r.peak_live_bytes).collect()),
+                overhead: None,
                 failed,
             });
+        }
+    }
+    for sum in &mut out {
+        if let (Some(rss), Some(live)) = (sum.peak_rss_kib, sum.peak_live_bytes) {
+            sum.overhead = (live.median > 0.0).then(|| rss.median * 1024.0 / live.median);
         }
     }
     out
@@ -493,7 +520,8 @@ pub fn table(r: &Report) -> String {
     let _ = writeln!(
         t,
         "\nThroughput: median ops/s over repetitions [min - max]; RSS in MiB (peak from wait4; \
-         end/trimmed: RSS with the survivors still live, before/after the allocator's trim)."
+         end/trimmed: RSS with the survivors still live, before/after the allocator's trim; \
+         peak live: the most bytes the workload held at once, where the driver counts them)."
     );
     let speed = |c: &str, b: Option<&str>, w: &str| match b {
         Some(b) if b != c => fmt_ratio(r.ratio(c, b, w).and_then(|x| x.speed)),
@@ -512,6 +540,13 @@ pub fn table(r: &Report) -> String {
         );
         if footprint {
             let _ = write!(t, " {:>8} {:>8}", "end RSS", "trimmed");
+        }
+        let counted = r
+            .summary
+            .iter()
+            .any(|s| s.workload == w.id && s.peak_live_bytes.is_some());
+        if counted {
+            let _ = write!(t, " {:>9} {:>8}", "peak live", "RSS/live");
         }
         let _ = writeln!(
             t,
@@ -539,6 +574,15 @@ pub fn table(r: &Report) -> String {
                     " {:>8} {:>8}",
                     s.rss_end_kib.map_or("-".into(), |p| mib(p.median)),
                     s.rss_trim_kib.map_or("-".into(), |p| mib(p.median))
+                );
+            }
+            if counted {
+                let _ = write!(
+                    t,
+                    " {:>9} {:>8}",
+                    s.peak_live_bytes
+                        .map_or("-".into(), |p| mib(p.median / 1024.0)),
+                    s.overhead.map_or("-".into(), |o| format!("{o:.2}x"))
                 );
             }
             let _ = write!(
@@ -596,6 +640,15 @@ pub fn table(r: &Report) -> String {
     );
     for v in &r.verdicts {
         let _ = writeln!(t, "  {}", v.sentence());
+    }
+    if !r.memory_verdicts.is_empty() {
+        let _ = writeln!(
+            t,
+            "\nMemory targets (RSS/live: peak RSS over the most bytes the workload held at once):"
+        );
+        for v in &r.memory_verdicts {
+            let _ = writeln!(t, "  {}", v.sentence);
+        }
     }
     if r.library.backend == "jemalloc" && raw == Some("jemalloc") {
         let _ = writeln!(
@@ -662,4 +715,18 @@ pub fn chart(r: &Report) -> Chart {
         rows: r.workloads.iter().map(|w| w.id.clone()).collect(),
         series,
     }
+}
+
+/// `--plot-rss`: RSS over time of the timed workloads (memory.rs).
+pub fn rss_chart(r: &Report) -> crate::svg::LineChart {
+    let contenders: Vec<String> = r.measured().map(|c| c.id.clone()).collect();
+    crate::memory::chart(
+        &format!(
+            "graphbit-alloc {} ({}): RSS over time, first repetition; dashed: live bytes",
+            r.library.version, r.library.backend
+        ),
+        &r.machine.one_line(),
+        &contenders,
+        &r.runs,
+    )
 }

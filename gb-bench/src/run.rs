@@ -1,10 +1,9 @@
 //! The workloads, and running one (contender, workload, repetition) in its
 //! own process.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -172,6 +171,15 @@ pub struct Run {
     pub rss_end_kib: Option<f64>,
     pub rss_trim_kib: Option<f64>,
     pub live_bytes: Option<f64>,
+    /// The most bytes the workload held at once, where the driver counts
+    /// them (server, burst-idle).
+    #[serde(default)]
+    pub peak_live_bytes: Option<f64>,
+    /// RSS over time, where the driver samples it (server, burst-idle):
+    /// [seconds since the workload began, RSS KiB, live bytes], about every
+    /// 50 ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<[f64; 3]>>,
     pub checksum: String,
     /// Why the run does not count, if it does not.
     pub error: Option<String>,
@@ -193,6 +201,14 @@ struct DriverResult {
     rss_end_kib: f64,
     rss_trim_kib: f64,
     live_bytes: f64,
+    #[serde(default = "minus_one")]
+    peak_live_bytes: f64,
+    #[serde(default)]
+    timeline: Vec<[f64; 3]>,
+}
+
+fn minus_one() -> f64 {
+    -1.0
 }
 
 /// Runs the driver once; failures come back as a Run with `error` set.
@@ -209,6 +225,8 @@ pub fn run_one(c: &Contender, w: &Workload, repetition: usize, seed: u64, scale:
         rss_end_kib: None,
         rss_trim_kib: None,
         live_bytes: None,
+        peak_live_bytes: None,
+        timeline: None,
         checksum: String::new(),
         error: None,
     };
@@ -244,8 +262,9 @@ fn spawn_and_measure(
         .map_err(|e| format!("cannot run {}: {e}", c.driver.display()))?;
     let mut stdout = String::new();
     let mut stderr = String::new();
-    // The driver writes one short line to each at most, so reading one pipe
-    // and then the other cannot deadlock.
+    // The driver writes one line to stdout and a short one at most to
+    // stderr (less than a pipe holds), so reading stdout to its end and
+    // then stderr cannot deadlock.
     if let Some(mut out) = child.stdout.take() {
         let _ = out.read_to_string(&mut stdout);
     }
@@ -279,6 +298,8 @@ fn spawn_and_measure(
     run.rss_end_kib = measured(result.rss_end_kib);
     run.rss_trim_kib = measured(result.rss_trim_kib);
     run.live_bytes = measured(result.live_bytes).filter(|v| *v > 0.0);
+    run.peak_live_bytes = measured(result.peak_live_bytes).filter(|v| *v > 0.0);
+    run.timeline = (!result.timeline.is_empty()).then_some(result.timeline);
     run.checksum = result.checksum;
     Ok(())
 }
@@ -315,64 +336,6 @@ pub fn check_checksums(runs: &mut [Run]) {
                     runs[i].checksum
                 ));
             }
-        }
-    }
-}
-
-/// A progress bar on stderr.
-pub struct Progress {
-    total: usize,
-    done: usize,
-    started: Instant,
-    enabled: bool,
-}
-
-impl Progress {
-    pub fn new(total: usize, enabled: bool) -> Progress {
-        Progress {
-            total,
-            done: 0,
-            started: Instant::now(),
-            enabled,
-        }
-    }
-
-    /// Announces the next run.
-    pub fn step(&mut self, what: &str) {
-        if self.enabled {
-            let width = 30;
-            let filled = width * self.done / self.total.max(1);
-            let eta = if self.done == 0 {
-                "   ?".to_string()
-            } else {
-                let per = self.started.elapsed().as_secs_f64() / self.done as f64;
-                let left = per * (self.total - self.done) as f64;
-                format!("{:>3.0}s", left)
-            };
-            let line = format!(
-                "\r[{}{}] {}/{} ETA {eta} {what:<36.36}",
-                "#".repeat(filled),
-                "-".repeat(width - filled),
-                self.done + 1,
-                self.total
-            );
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(line.as_bytes());
-            let _ = err.flush();
-        }
-        self.done += 1;
-    }
-
-    pub fn finish(&self) {
-        if self.enabled {
-            eprintln!(
-                "\r[{}] {}/{} done in {:.0}s{:40}",
-                "#".repeat(30),
-                self.total,
-                self.total,
-                self.started.elapsed().as_secs_f64(),
-                ""
-            );
         }
     }
 }

@@ -173,6 +173,8 @@ fn smoke_run_writes_report_json_and_chart() {
         .arg(&json_path)
         .arg("--plot")
         .arg(&svg_path)
+        .arg("--plot-rss")
+        .arg(dir.join("smoke-rss.svg"))
         .output()
         .expect("run gb-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -182,7 +184,13 @@ fn smoke_run_writes_report_json_and_chart() {
         "gb-bench --smoke failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
-    for heading in ["Contenders:", "Ratios", "Verdicts"] {
+    for heading in [
+        "Contenders:",
+        "Ratios",
+        "Verdicts",
+        "Memory targets",
+        "RSS/live",
+    ] {
         assert!(
             stdout.contains(heading),
             "no {heading:?} in the table:\n{stdout}"
@@ -191,8 +199,31 @@ fn smoke_run_writes_report_json_and_chart() {
 
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap())
         .expect("gb-bench --json writes valid JSON");
-    assert_eq!(string(&doc, "schema"), "gb-bench/2");
+    assert_eq!(string(&doc, "schema"), "gb-bench/3");
     assert_eq!(string(&doc, "mode"), "smoke");
+    // The timed workloads carry their RSS over time and their live bytes;
+    // the memory targets are verdicts; the RSS chart has a line per
+    // contender and the live bytes.
+    for run in field(&doc, "runs").as_array().unwrap() {
+        let timed = ["server", "burst-idle"].contains(&string(run, "workload"));
+        if timed && run["error"].is_null() {
+            let timeline = field(run, "timeline").as_array().unwrap();
+            assert!(timeline.len() >= 2, "{run}");
+            assert!(number(run, "peak_live_bytes") > 0.0, "{run}");
+        }
+    }
+    let targets: Vec<&str> = field(&doc, "memory_verdicts")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| string(v, "target"))
+        .collect();
+    for t in ["server-overhead", "burst-idle-return", "geomean-peak-rss"] {
+        assert!(targets.contains(&t), "no {t} verdict: {targets:?}");
+    }
+    let rss = std::fs::read_to_string(dir.join("smoke-rss.svg")).expect("--plot-rss writes");
+    assert!(rss.contains("server: RSS over time") && rss.contains("live bytes"));
+    assert!(rss.matches("<polyline").count() >= 4, "{rss}");
     assert!(
         stdout.contains("\nReal programs ("),
         "no real programs table:\n{stdout}"
@@ -432,16 +463,51 @@ fn missing_library_is_a_clear_error() {
 fn bad_option_is_refused() {
     let out = gb_bench().arg("--fastest").output().expect("run gb-bench");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option"));
-    let help = gb_bench().arg("--help").output().expect("run gb-bench");
-    assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--quick"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--fastest'"));
+    // --help on the command and on each subcommand, and --version.
+    for (args, expect) in [
+        (&["--help"][..], "--quick"),
+        (&["run", "--help"], "--allocators"),
+        (&["report", "--help"], "FILE.json"),
+        (&["--version"], env!("CARGO_PKG_VERSION")),
+    ] {
+        let help = gb_bench().args(args).output().expect("run gb-bench");
+        assert!(help.status.success(), "{args:?}: {help:?}");
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains(expect),
+            "{args:?}: {help:?}"
+        );
+    }
+    // Bad input is refused at once, before any variant is built.
+    for (args, expect) in [
+        (&["--workloads", "nosuch"][..], "unknown id \"nosuch\""),
+        (&["--contenders", "gb-shared,glibc"], "unknown id \"glibc\""),
+        (&["run", "--", "/nonexistent"], "/nonexistent: no such file"),
+        (&["run", "--", "no-such-program-here"], "not found on PATH"),
+        (
+            &["run", "--allocators", "nosuch", "--", "true"],
+            "unknown allocator",
+        ),
+        (
+            &["run", "--lib-dir", "/nonexistent", "--", "true"],
+            "--lib-dir",
+        ),
+        (&["report", "--help-me"], "unexpected argument"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = gb_bench().args(args).output().expect("run gb-bench");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+        assert!(!stderr.contains("building"), "{args:?}: {stderr}");
+        assert!(started.elapsed().as_secs() < 10, "{args:?}");
+    }
     // `report` reads only gb-bench's own schemas.
     let other = out_dir().join("other.json");
     std::fs::write(&other, r#"{"schema": "something/1"}"#).unwrap();
     let out = gb_bench().arg("report").arg(&other).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("gb-bench/2"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gb-bench/3"));
 }
 
 /// `gb-bench run -- CMD`: every allocator runs the command; one that makes

@@ -5,7 +5,7 @@
  * from crates.io) runs with them; hidden, so the shared library does not
  * export it and cannot configure another copy of jemalloc in the process.
  *
- * Chosen with gb-bench (bench/tune.sh jemalloc, bench/tune-server.sh); the
+ * Chosen with gb-bench (gb-bench/scripts/tune.sh jemalloc, gb-bench/scripts/tune-server.sh); the
  * measurements behind each are in docs/tuning.md (runs: docs/tune-jemalloc.txt,
  * docs/tune-server.txt):
  * - background_thread:true,max_background_threads:1: one jemalloc thread

@@ -1,10 +1,9 @@
 //! gb-info: shows which allocator graphbit-alloc uses, the evidence that it
 //! really serves the library's allocations, and the memory statistics.
 //!
-//! Usage: gb-info [--json] [--backend-stats]
-//!   --json           print the verification report (JSON) and nothing else
-//!   --backend-stats  also print the backend's own detailed statistics
-//! Exits 0 when every verification check passes, 1 otherwise.
+//! Usage: gb-info [--json] [--backend-stats] (`gb-info --help`: `HELP`).
+//! Exits 0 when every verification check passes, 1 when one fails, 2 on a
+//! usage error.
 //!
 //! It reads the library's diagnostics as data (`graphbit_alloc::diagnostics`)
 //! and formats them only here, on their way to stdout.
@@ -31,17 +30,71 @@ impl fmt::Write for Stdout<'_> {
     }
 }
 
+const HELP: &str = "\
+gb-info: which allocator graphbit-alloc uses, the evidence that it really
+serves the library's allocations, and the memory statistics.
+
+Usage: gb-info [OPTIONS]
+
+Options:
+      --json           print the verification report (JSON) and nothing else
+      --backend-stats  also print the backend's own detailed statistics
+  -h, --help           print this help
+  -V, --version        print gb-info's version
+
+Exit status: 0 when every verification check passes, 1 when one fails,
+2 on a usage error or when stdout cannot be written.
+";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Asked {
+    Report { json: bool, backend_stats: bool },
+    Help,
+    Version,
+}
+
+/// Parses the arguments (a handful of flags: no parser crate, so that the
+/// library's own dependencies stay what a user of the library links).
+fn parse(args: &[String]) -> Result<Asked, String> {
+    let (mut json, mut backend_stats) = (false, false);
+    for arg in args {
+        match arg.as_str() {
+            "--json" => json = true,
+            "--backend-stats" => backend_stats = true,
+            "-h" | "--help" => return Ok(Asked::Help),
+            "-V" | "--version" => return Ok(Asked::Version),
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    Ok(Asked::Report {
+        json,
+        backend_stats,
+    })
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let json = args.iter().any(|a| a == "--json");
-    let backend_stats = args.iter().any(|a| a == "--backend-stats");
-    if let Some(unknown) = args
-        .iter()
-        .find(|a| *a != "--json" && *a != "--backend-stats")
-    {
-        eprintln!("gb-info: unknown argument {unknown}\nusage: gb-info [--json] [--backend-stats]");
-        return ExitCode::from(2);
-    }
+    let (json, backend_stats) = match parse(&args) {
+        Ok(Asked::Report {
+            json,
+            backend_stats,
+        }) => (json, backend_stats),
+        Ok(Asked::Help) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Asked::Version) => {
+            println!("gb-info {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!(
+                "gb-info: {e}\nUsage: gb-info [--json] [--backend-stats]; gb-info --help for more"
+            );
+            return ExitCode::from(2);
+        }
+    };
 
     let report = diagnostics::run_checks();
     let build = diagnostics::build();
@@ -137,4 +190,37 @@ fn print_summary(
         build.debug_assertions,
         build.tls_model
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_command_line() {
+        assert_eq!(
+            parse(&args(&[])),
+            Ok(Asked::Report {
+                json: false,
+                backend_stats: false
+            })
+        );
+        assert_eq!(
+            parse(&args(&["--backend-stats", "--json"])),
+            Ok(Asked::Report {
+                json: true,
+                backend_stats: true
+            })
+        );
+        assert_eq!(parse(&args(&["--json", "--help"])), Ok(Asked::Help));
+        assert_eq!(parse(&args(&["-h"])), Ok(Asked::Help));
+        assert_eq!(parse(&args(&["-V"])), Ok(Asked::Version));
+        assert_eq!(parse(&args(&["--version"])), Ok(Asked::Version));
+        assert!(parse(&args(&["--jsn"])).unwrap_err().contains("--jsn"));
+        assert!(parse(&args(&["report.json"])).is_err());
+    }
 }

@@ -10,7 +10,7 @@
  *   signals   a 20 kHz SIGALRM interrupting two threads that share CPU 0
  *   fork      fork while 4 threads allocate; the child allocates and exits
  *
- * Build: bench/percpu.sh (links target/release/libgraphbit_alloc.a). Run it
+ * Build: gb-bench/scripts/percpu.sh (links target/release/libgraphbit_alloc.a). Run it
  * also with GLIBC_TUNABLES=glibc.pthread.rseq=0 and under valgrind (no rseq:
  * the fallback). Prints whether the cache was in use; exits non-zero on the
  * first failure. */

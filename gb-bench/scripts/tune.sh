@@ -5,7 +5,7 @@
 # Prints per setting and workload the graphbit-alloc/system speed and peak-RSS
 # ratios (and end/trimmed RSS ratios on the footprint workloads).
 #
-# Usage: bench/tune.sh jemalloc|mimalloc [OUT_DIR] [-- extra gb-bench options]
+# Usage: gb-bench/scripts/tune.sh jemalloc|mimalloc [OUT_DIR] [-- extra gb-bench options]
 #   SETTINGS  one setting per line (an empty line: the library as built):
 #             jemalloc: a malloc_conf string, passed as _RJEM_MALLOC_CONF
 #                       (read after the built-in one, so it overrides it);
@@ -15,8 +15,8 @@
 # Default OUT_DIR: /tmp/gb-tune-<backend>. Outputs: one JSON and one text
 # report per setting (setNN.json/.txt, setNN.setting) and the summary on stdout.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-backend=${1:?usage: bench/tune.sh jemalloc|mimalloc [OUT_DIR] [-- gb-bench options]}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+backend=${1:?usage: gb-bench/scripts/tune.sh jemalloc|mimalloc [OUT_DIR] [-- gb-bench options]}
 shift
 out=${1:-/tmp/gb-tune-$backend}
 [ $# -gt 0 ] && shift
@@ -44,7 +44,7 @@ MIMALLOC_PURGE_DELAY=10
 MIMALLOC_ARENA_EAGER_COMMIT=0"}
     ;;
 *)
-    echo "bench/tune.sh: unknown backend $backend (jemalloc or mimalloc)" >&2
+    echo "gb-bench/scripts/tune.sh: unknown backend $backend (jemalloc or mimalloc)" >&2
     exit 2
     ;;
 esac
@@ -81,7 +81,7 @@ def f(x):
 print("gb-shared / system: speed (above 1 = faster) | peak RSS (below 1 = smaller)")
 for n in range(count):
     doc = json.loads((out / f"set{n:02d}.json").read_text())
-    assert doc["schema"] == "gb-bench/2", doc["schema"]
+    assert doc["schema"] == "gb-bench/3", doc["schema"]
     setting = (out / f"set{n:02d}.setting").read_text().strip() or "(as built)"
     print(f"\n{setting}   [{doc['library']['backend']}; load at start {doc['load_average_at_start']}]")
     for r in doc["ratios"]:

@@ -1,5 +1,5 @@
 /* One loop of malloc+free pairs of 16-79 B blocks through function pointers,
- * for counting instructions per pair with callgrind (bench/instructions.sh).
+ * for counting instructions per pair with callgrind (gb-bench/scripts/instructions.sh).
  *
  *   pair_loop PAIRS            the process's malloc/free (glibc, or a preload)
  *   pair_loop PAIRS gb         gb_alloc/gb_free, linked in (static or shared)

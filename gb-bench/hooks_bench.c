@@ -1,5 +1,5 @@
 /*
- * bench/hooks.sh's workloads: Lua 5.4 and SQLite, each with the library's own
+ * gb-bench/scripts/hooks.sh's workloads: Lua 5.4 and SQLite, each with the library's own
  * allocator and with graphbit-alloc installed through its adapter
  * (gb_lua_alloc; graphbit_alloc_hooks.h's gb_sqlite3_install), in one
  * process per run.

@@ -5,16 +5,16 @@
 # linked whole), against glibc and Debian's preloadable
 # allocators, in one run: the figure is (instructions for 1,100,000 pairs -
 # instructions for 100,000 pairs) / 1,000,000, so start-up cancels out. The
-# loop (bench/pair_loop.c) calls the functions through pointers and adds a
+# loop (gb-bench/pair_loop.c) calls the functions through pointers and adds a
 # few instructions of its own per pair, the same for every row.
 #
-# Usage: bench/instructions.sh [LIB_DIR] | tee docs/instructions.txt
+# Usage: gb-bench/scripts/instructions.sh [LIB_DIR] | tee docs/instructions.txt
 #   LIB_DIR: where CMake staged the libraries, in its build tree (default build/default/lib,
 #   built with `cmake --preset default && cmake --build --preset default`
 #   when missing). Debian's libjemalloc2, libmimalloc2.0 and
 #   libtcmalloc-minimal4 are measured when installed.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 lib=${1:-$repo/build/default/lib}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 if [ ! -e "$lib/libgraphbit_alloc.so" ]; then
@@ -23,7 +23,7 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc=${CC:-cc}
-flags=(-O2 -I"$repo/include" "$repo/bench/pair_loop.c")
+flags=(-O2 -I"$repo/include" "$repo/gb-bench/pair_loop.c")
 $cc "${flags[@]}" -o "$work/plain" -ldl
 native_libs=$(head -1 "$lib/../native-static-libs.txt") # rustc --print native-static-libs
 $cc "${flags[@]}" -DPAIR_LOOP_GB -o "$work/static" "$lib/libgraphbit_alloc.a" $native_libs
@@ -60,7 +60,7 @@ row() { # label, then the command without PAIRS (PAIRS goes after the program)
     printf '  %-76s %5d\n' "$label" $(((large - small) / 1000000))
 }
 backend=$(sed -n 's/^GraphBitAlloc_ALLOCATOR:INTERNAL=//p' "$lib/../CMakeCache.txt")
-echo "instructions per malloc+free pair, 16-79 B (callgrind; bench/instructions.sh)"
+echo "instructions per malloc+free pair, 16-79 B (callgrind; gb-bench/scripts/instructions.sh)"
 echo "graphbit-alloc $(git -C "$repo" describe --always --dirty 2>/dev/null), backend $backend, $lib"
 PRELOAD=()
 row "glibc $(ldd --version | head -1 | awk '{print $NF}') malloc/free" "$work/plain"

@@ -2,7 +2,7 @@
 # Lua 5.4 and SQLite with their own allocator and with graphbit-alloc
 # installed through its adapters (gb_lua_alloc; graphbit_alloc_hooks.h's
 # gb_sqlite3_install, and for SQLite the other xSize strategy, gb_usable_size,
-# measured against it): bench/hooks_bench.c's workloads, one process per run,
+# measured against it): gb-bench/hooks_bench.c's workloads, one process per run,
 # against the shared library (libgraphbit_alloc.so).
 #   - instructions (valgrind callgrind, repeatable on a noisy machine): the
 #     whole process at the workload's size, and at size 0 (start-up, the
@@ -12,14 +12,14 @@
 #     (every mode once per round, in turn), at a larger size; on a shared
 #     machine the CPU time is the steadier of the two.
 #
-# Usage: bash bench/hooks.sh [LIB_DIR] | tee docs/hooks.txt
+# Usage: bash gb-bench/scripts/hooks.sh [LIB_DIR] | tee docs/hooks.txt
 #   LIB_DIR: where CMake staged the libraries (default build/default/lib,
 #   built with `cmake --preset default && cmake --build --preset default`
 #   when missing). Needs valgrind, pkg-config, liblua5.4-dev, libsqlite3-dev
 #   (tests/cmake/install-deps.sh installs the libraries).
 #   GB_HOOKS_ROUNDS (default 11): wall-time rounds.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 lib=${1:-$repo/build/default/lib}
 rounds=${GB_HOOKS_ROUNDS:-11}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
@@ -30,7 +30,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc=${CC:-cc}
 # shellcheck disable=SC2046 # pkg-config's flags are words
-$cc -O2 -std=c11 -Wall -Wextra -Werror -I"$repo/include" "$repo/bench/hooks_bench.c" \
+$cc -O2 -std=c11 -Wall -Wextra -Werror -I"$repo/include" "$repo/gb-bench/hooks_bench.c" \
     $(pkg-config --cflags --libs lua5.4 sqlite3) -L"$lib" -lgraphbit_alloc -Wl,-rpath,"$lib" -o "$work/hooks_bench"
 bench=$work/hooks_bench
 
@@ -52,14 +52,14 @@ label() {
     esac
 }
 
-echo "# Output of: bash bench/hooks.sh${*:+ $*}"
+echo "# Output of: bash gb-bench/scripts/hooks.sh${*:+ $*}"
 echo "# git $(git -C "$repo" describe --always --dirty 2>/dev/null), $(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(uname -m)"
 changed=$(git -C "$repo" status --short -- include bench src 2>/dev/null | awk '{ print $2 }' | paste -sd ' ' -)
 [ -z "$changed" ] || echo "# not committed yet (include, bench, src): $changed"
 echo "# $("$bench" info), glibc $(ldd --version | head -1 | awk '{print $NF}') (Debian's packages)"
 echo "# library: $lib/libgraphbit_alloc.so"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: wall times are noisy)"
-echo "# program: $cc -O2 bench/hooks_bench.c \$(pkg-config --cflags --libs lua5.4 sqlite3) -lgraphbit_alloc"
+echo "# program: $cc -O2 gb-bench/hooks_bench.c \$(pkg-config --cflags --libs lua5.4 sqlite3) -lgraphbit_alloc"
 echo
 
 count() { # args...: one run under callgrind with its cache simulation:

@@ -7,12 +7,12 @@
 # requests/s, requests per CPU second (user+sys of the whole process: steadier
 # than requests/s when other work shares the cores), peak and end RSS (MiB).
 #
-# Usage: bench/tune-server.sh [SETTING ...] | tee docs/tune-server.txt
+# Usage: gb-bench/scripts/tune-server.sh [SETTING ...] | tee docs/tune-server.txt
 #   each SETTING is an _RJEM_MALLOC_CONF string ("" is the built-in one);
 #   GB_TUNE_ARGS (default "--quick --reps 3 --time-scale 0.12": 3 runs of
 #   7.2 s each per contender) goes to gb-bench.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 cargo build --release -p gb-bench >/dev/null 2>&1
 settings=("$@")
 [ ${#settings[@]} -gt 0 ] || settings=(
@@ -30,7 +30,7 @@ settings=("$@")
 args=${GB_TUNE_ARGS:---quick --reps 3 --time-scale 0.12}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "# bench/tune-server.sh, graphbit-alloc $(git describe --always --dirty), $(date -u +%FT%RZ), $(nproc) CPUs"
+echo "# gb-bench/scripts/tune-server.sh, graphbit-alloc $(git describe --always --dirty), $(date -u +%FT%RZ), $(nproc) CPUs"
 echo "# gb-bench $args --workloads server --contenders gb-shared,system,jemalloc (one run per setting); medians"
 i=0
 for conf in "${settings[@]}"; do

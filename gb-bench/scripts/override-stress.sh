@@ -7,7 +7,7 @@
 # /usr/bin/time -v; writes the commands, the git revision, the date, the
 # machine, each run's summary line, exit status, wall/CPU time and max RSS.
 #
-# Usage: bench/override-stress.sh [OUT]   (default docs/override-stress.txt)
+# Usage: gb-bench/scripts/override-stress.sh [OUT]   (default docs/override-stress.txt)
 #   GB_STRESS_OPS      malloc-family calls per run [100000000]
 #   GB_STRESS_THREADS  worker threads per round [8]
 #   GB_STRESS_ROUNDS   rounds: the threads exit and are re-created this many times [100]
@@ -17,7 +17,7 @@
 # preload and 89 s under glibc. Exits non-zero if a build or a run failed
 # (the file is written all the same, with the run's stderr).
 set -uo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 out=${1:-$repo/docs/override-stress.txt}
 ops=${GB_STRESS_OPS:-100000000}
@@ -57,7 +57,7 @@ if [ -n "$changed" ] || [ "$untracked" != 0 ]; then
     built_from="$built_from + the working tree's uncommitted changes (src, Cargo.*, build.rs, c_tests/override:${changed:- no tracked file changed,} $untracked untracked file(s))"
 fi
 {
-    echo "# Output of: bench/override-stress.sh (GB_STRESS_OPS=$ops GB_STRESS_THREADS=$threads GB_STRESS_ROUNDS=$rounds)"
+    echo "# Output of: gb-bench/scripts/override-stress.sh (GB_STRESS_OPS=$ops GB_STRESS_THREADS=$threads GB_STRESS_ROUNDS=$rounds)"
     echo "# $built_from"
     echo "# $(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(uname -m), $(uname -sr)"
     echo "# $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //'), $(ldd --version | head -1 | sed 's/.* //' | sed 's/^/glibc /')"
