@@ -53,6 +53,12 @@ fn main() {
     println!("cargo::rustc-env=GB_BACKEND={backend}");
     // The variant's library name, for the tests and the verification report.
     let name = library_name(feature("checked"), feature("dlopen"), feature("override"));
+    // The heap profiler (feature `profiling`) is its own variant of each.
+    let name = if feature("profiling") {
+        format!("{name}_profiling")
+    } else {
+        name.to_string()
+    };
     println!("cargo::rustc-env=GB_LIBRARY_NAME={name}");
 
     if target_os == "linux" {
@@ -105,6 +111,14 @@ fn main() {
                     "GB_BACKEND_MIMALLOC"
                 } else {
                     "GB_BACKEND_JEMALLOC"
+                },
+                None,
+            )
+            .define(
+                if feature("profiling") {
+                    "GB_PROFILING"
+                } else {
+                    "GB_NOT_PROFILING"
                 },
                 None,
             )

@@ -47,7 +47,7 @@ extern "C" fn at_exit() {
 /// `secure_getenv` where the C library has it (glibc): NULL in a set-user-ID
 /// or otherwise privileged process, whose environment is not trusted.
 #[cfg(target_env = "gnu")]
-unsafe fn getenv_unless_setuid(name: *const libc::c_char) -> *mut libc::c_char {
+pub(crate) unsafe fn getenv_unless_setuid(name: *const libc::c_char) -> *mut libc::c_char {
     extern "C" {
         fn secure_getenv(name: *const libc::c_char) -> *mut libc::c_char;
     }
@@ -56,7 +56,7 @@ unsafe fn getenv_unless_setuid(name: *const libc::c_char) -> *mut libc::c_char {
 }
 
 #[cfg(not(target_env = "gnu"))]
-unsafe fn getenv_unless_setuid(name: *const libc::c_char) -> *mut libc::c_char {
+pub(crate) unsafe fn getenv_unless_setuid(name: *const libc::c_char) -> *mut libc::c_char {
     // SAFETY: the caller's NUL-terminated name.
     unsafe { libc::getenv(name) }
 }

@@ -42,6 +42,16 @@ compile_error!("features `backend-jemalloc` and `backend-system` are exclusive: 
 #[cfg(all(feature = "backend-mimalloc", feature = "backend-system"))]
 compile_error!("features `backend-mimalloc` and `backend-system` are exclusive: pick one backend");
 
+/// A hook of the heap profiler (`src/profile/`, Cargo feature `profiling`):
+/// `profile_hook!(after_alloc(block, size))`; nothing without the feature.
+#[allow(unused_macros)]
+macro_rules! profile_hook {
+    ($($call:tt)*) => {
+        #[cfg(feature = "profiling")]
+        crate::profile::$($call)*;
+    };
+}
+
 mod backend;
 // Compiled in every build (so it cannot rot), called only with `checked`.
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
@@ -58,6 +68,11 @@ pub mod ffi;
 /// cbindgen:ignore
 #[cfg(feature = "override")]
 mod override_malloc;
+/// Sampled heap profiles (Cargo feature `profiling`).
+///
+/// cbindgen:ignore
+#[cfg(feature = "profiling")]
+mod profile;
 mod verify;
 
 pub use ffi::*;

@@ -160,12 +160,15 @@ unsafe fn memalign_like_glibc(alignment: usize, size: usize) -> *mut c_void {
 /// above `PTRDIFF_MAX` or out of memory, NULL and `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-    if cfg!(gb_backend = "jemalloc") && size >= 1 << 20 {
+    let block = if cfg!(gb_backend = "jemalloc") && size >= 1 << 20 {
         // SAFETY: any size.
-        return unsafe { malloc_large(size) };
-    }
-    // SAFETY: any size (the backend keeps the contract).
-    keep_errno(|| unsafe { Backend::alloc(size) })
+        unsafe { malloc_large(size) }
+    } else {
+        // SAFETY: any size (the backend keeps the contract).
+        keep_errno(|| unsafe { Backend::alloc(size) })
+    };
+    profile_hook!(after_alloc(block, size));
+    block
 }
 
 /// `malloc` of a large block, out of line so that the fast path stays a
@@ -181,6 +184,7 @@ unsafe fn malloc_large(size: usize) -> *mut c_void {
 /// `free(3)`: NULL or a block of this library; keeps `errno`.
 #[no_mangle]
 pub unsafe extern "C" fn free(ptr: *mut c_void) {
+    profile_hook!(before_free(ptr));
     // SAFETY: NULL or a live block (caller's contract).
     unsafe { Backend::free(ptr) }
 }
@@ -189,6 +193,7 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
 /// old binaries).
 #[no_mangle]
 pub unsafe extern "C" fn cfree(ptr: *mut c_void) {
+    profile_hook!(before_free(ptr));
     // SAFETY: as free.
     unsafe { Backend::free(ptr) }
 }
@@ -199,7 +204,9 @@ pub unsafe extern "C" fn cfree(ptr: *mut c_void) {
 pub unsafe extern "C" fn calloc(count: usize, size: usize) -> *mut c_void {
     before_request(count.saturating_mul(size));
     // SAFETY: any arguments (the backend checks the product).
-    keep_errno(|| unsafe { Backend::calloc(count, size) })
+    let block = keep_errno(|| unsafe { Backend::calloc(count, size) });
+    profile_hook!(after_alloc(block, count.wrapping_mul(size)));
+    block
 }
 
 /// `realloc(3)` as glibc: `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)`
@@ -207,6 +214,9 @@ pub unsafe extern "C" fn calloc(count: usize, size: usize) -> *mut c_void {
 /// `p` kept.
 #[no_mangle]
 pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    // The sample of `ptr` goes first (after, another thread could get the
+    // address); the result is a new allocation.
+    profile_hook!(before_free(ptr));
     if size == 0 && !ptr.is_null() {
         // SAFETY: a live block (caller's contract).
         unsafe { Backend::free(ptr) };
@@ -214,7 +224,9 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     }
     before_request(size);
     // SAFETY: NULL or a live block; any size.
-    keep_errno(|| unsafe { Backend::realloc(ptr, size) })
+    let block = keep_errno(|| unsafe { Backend::realloc(ptr, size) });
+    profile_hook!(after_alloc(block, size));
+    block
 }
 
 /// `reallocarray(3)`: `realloc(p, count * size)`, or NULL and `ENOMEM` (with
@@ -233,7 +245,9 @@ pub unsafe extern "C" fn reallocarray(ptr: *mut c_void, count: usize, size: usiz
 #[no_mangle]
 pub unsafe extern "C" fn memalign(alignment: usize, size: usize) -> *mut c_void {
     // SAFETY: any arguments.
-    unsafe { memalign_like_glibc(alignment, size) }
+    let block = unsafe { memalign_like_glibc(alignment, size) };
+    profile_hook!(after_alloc(block, size));
+    block
 }
 
 /// `aligned_alloc(3)`: in glibc 2.36 the same function as `memalign` (a
@@ -241,7 +255,9 @@ pub unsafe extern "C" fn memalign(alignment: usize, size: usize) -> *mut c_void 
 #[no_mangle]
 pub unsafe extern "C" fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
     // SAFETY: any arguments.
-    unsafe { memalign_like_glibc(alignment, size) }
+    let block = unsafe { memalign_like_glibc(alignment, size) };
+    profile_hook!(after_alloc(block, size));
+    block
 }
 
 /// `posix_memalign(3)`: returns `EINVAL` when `alignment` is not a power of
@@ -264,6 +280,7 @@ pub unsafe extern "C" fn posix_memalign(
     if block.is_null() {
         return libc::ENOMEM;
     }
+    profile_hook!(after_alloc(block, size));
     // SAFETY: the caller passes a writable pointer.
     unsafe { *out = block };
     0
@@ -273,7 +290,9 @@ pub unsafe extern "C" fn posix_memalign(
 #[no_mangle]
 pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
     // SAFETY: any arguments.
-    unsafe { memalign_like_glibc(page_size(), size) }
+    let block = unsafe { memalign_like_glibc(page_size(), size) };
+    profile_hook!(after_alloc(block, size));
+    block
 }
 
 /// `pvalloc(3)`: `size` rounded up to whole pages, page-aligned; `ENOMEM`
@@ -283,7 +302,12 @@ pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
     let page = page_size();
     match size.checked_next_multiple_of(page) {
         // SAFETY: any arguments.
-        Some(rounded) => unsafe { memalign_like_glibc(page, rounded) },
+        Some(rounded) => {
+            // SAFETY: any arguments.
+            let block = unsafe { memalign_like_glibc(page, rounded) };
+            profile_hook!(after_alloc(block, rounded));
+            block
+        }
         None => fail(libc::ENOMEM),
     }
 }
@@ -335,6 +359,7 @@ pub unsafe extern "C" fn __libc_malloc(size: usize) -> *mut c_void {
 /// `__libc_free`: `free`.
 #[no_mangle]
 pub unsafe extern "C" fn __libc_free(ptr: *mut c_void) {
+    profile_hook!(before_free(ptr));
     // SAFETY: as free.
     unsafe { Backend::free(ptr) }
 }
@@ -357,7 +382,7 @@ pub unsafe extern "C" fn __libc_realloc(ptr: *mut c_void, size: usize) -> *mut c
 #[no_mangle]
 pub unsafe extern "C" fn __libc_memalign(alignment: usize, size: usize) -> *mut c_void {
     // SAFETY: as memalign.
-    unsafe { memalign_like_glibc(alignment, size) }
+    unsafe { memalign(alignment, size) }
 }
 
 /// `__libc_valloc`: `valloc`.

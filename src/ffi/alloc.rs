@@ -38,6 +38,8 @@ fn fail(code: c_int) -> *mut c_void {
 pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
     // SAFETY: any size (the backend keeps the contract).
     let block = unsafe { Backend::alloc(size) };
+    #[cfg(feature = "profiling")]
+    crate::profile::after_alloc(block, size); // gb-profile hook
     if CHECKED {
         return checked::record(block, size, 0);
     }
@@ -57,6 +59,8 @@ pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
 pub unsafe extern "C" fn gb_calloc(count: usize, size: usize) -> *mut c_void {
     // SAFETY: any arguments (the backend checks the product).
     let block = unsafe { Backend::calloc(count, size) };
+    #[cfg(feature = "profiling")]
+    crate::profile::after_alloc(block, count.wrapping_mul(size)); // gb-profile hook
     if CHECKED {
         return checked::record(block, count.wrapping_mul(size), 0);
     }
@@ -80,8 +84,21 @@ pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_voi
         // SAFETY: the block is checked first.
         return unsafe { checked_realloc(ptr, size) };
     }
+    // gb-profile hook: a resize is a free and a new allocation. The sample
+    // goes first (were it after, another thread could get the address).
+    #[cfg(feature = "profiling")]
+    {
+        crate::profile::before_free(ptr);
+        // SAFETY: NULL or a live block (caller's contract).
+        let block = unsafe { Backend::realloc(ptr, size) };
+        crate::profile::after_alloc(block, size);
+        return block;
+    }
     // SAFETY: NULL or a live block (caller's contract).
-    unsafe { Backend::realloc(ptr, size) }
+    #[allow(unreachable_code)]
+    unsafe {
+        Backend::realloc(ptr, size)
+    }
 }
 
 /// gb_realloc in checked mode: the block must be live; the result replaces
@@ -122,6 +139,8 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
         Some(padded) if padded <= MAX_SIZE && alignment <= MAX_SIZE => {
             // SAFETY: alignment is a power of two, the size fits.
             let block = unsafe { Backend::aligned_alloc(alignment, size) };
+            #[cfg(feature = "profiling")]
+            crate::profile::after_alloc(block, size); // gb-profile hook
             if CHECKED {
                 return checked::record(block, size, alignment);
             }
@@ -138,7 +157,9 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
     if CHECKED {
         checked::on_free(ptr);
     }
-    // SAFETY: NULL or a live block of this backend (caller's contract).
+    #[cfg(feature = "profiling")]
+    crate::profile::before_free(ptr); // gb-profile hook
+                                      // SAFETY: NULL or a live block of this backend (caller's contract).
     unsafe { Backend::free(ptr) }
 }
 
@@ -156,6 +177,8 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
     if ptr.is_null() {
         return;
     }
+    #[cfg(feature = "profiling")]
+    crate::profile::before_free(ptr); // gb-profile hook
     if size > MAX_SIZE {
         // The size is ignored, in checked mode too (which checks the rest).
         if CHECKED {
@@ -182,6 +205,8 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
     if ptr.is_null() {
         return;
     }
+    #[cfg(feature = "profiling")]
+    crate::profile::before_free(ptr); // gb-profile hook
     if alignment.is_power_of_two() && alignment <= MAX_SIZE && size <= MAX_SIZE {
         if CHECKED {
             checked::on_free_aligned_sized(ptr, alignment, size);

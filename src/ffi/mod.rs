@@ -4,7 +4,9 @@
 mod adapters;
 mod alloc;
 mod info;
+mod profile;
 
 pub use adapters::*;
 pub use alloc::*;
 pub use info::*;
+pub use profile::*;
