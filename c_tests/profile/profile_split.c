@@ -10,6 +10,8 @@
  *               child_only() and dumps PATH.child; the parent dumps PATH
  *   race PATH   threads allocate and free while the main thread dumps 50
  *               times (each must succeed)
+ *   notsup      every gb_profile_* call answers ENOTSUP (a library built
+ *               without profiling)
  * Built with -rdynamic so dladdr names the functions. */
 #include <errno.h>
 #include <pthread.h>
@@ -140,6 +142,14 @@ int main(int argc, char **argv) {
         fill_all();
         free_all();
         return 0;
+    }
+    if (strcmp(mode, "notsup") == 0) { /* a library built without profiling */
+        char name[] = "/tmp/gb-profile-notsup-XXXXXX";
+        return gb_profile_start(0) == ENOTSUP && gb_profile_stop() == ENOTSUP &&
+                       gb_profile_dump(name) == ENOTSUP && gb_profile_dump_peak(name) == ENOTSUP &&
+                       access(name, F_OK) != 0
+                   ? 0
+                   : 1;
     }
     if (path == NULL) return 2;
     use_api = 1;

@@ -1,11 +1,13 @@
-//! Whole-process profiles (the override): `GB_PROFILE=PATH` starts sampling
-//! when the library is loaded (an ELF constructor, before the program's
-//! own) and writes the live heap to PATH and the peak heap to PATH.peak when
+//! Profiles without code: `GB_PROFILE=PATH` starts sampling when the
+//! library is loaded (an ELF constructor, before the program's own) and
+//! writes the live heap to PATH and the peak heap to PATH.peak when
 //! the process exits (an ELF destructor: after `main` returns or `exit`, not
 //! after `_exit` or a fatal signal). `GB_PROFILE_SAMPLE=BYTES` sets the
 //! interval (default 512 KiB). Both are read with `secure_getenv`: a
 //! set-user-ID program ignores them. A forked child that exits writes
 //! PATH.PID and PATH.PID.peak instead, so it does not overwrite its parent's.
+//! In the override this profiles every allocation of the process; in the
+//! prefixed profiling library, those made through `gb_*`.
 
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};

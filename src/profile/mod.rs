@@ -22,7 +22,6 @@ pub(crate) mod stack;
 
 mod pprof;
 
-#[cfg(feature = "override")]
 mod at_exit;
 
 use core::cell::Cell;
