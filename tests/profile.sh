@@ -12,9 +12,11 @@
 #  3. a fork child dumps its own profile (its own allocations in it, the
 #     parent's not changed); dumps while 4 threads allocate and free;
 #  4. a library built without profiling answers ENOTSUP.
-# The sample interval is 64 KiB (GB_PROFILE_SAMPLE; the API run passes it)
-# so that the estimate's spread (about 1 point at 64 KiB, 2 at the default
-# 512 KiB) leaves the 5-point bound safe; one run uses the default.
+# The sample interval is 64 KiB (GB_PROFILE_SAMPLE; the API run passes it):
+# the estimate's spread there is about 1 point, so the 5-point bound is
+# safe. One run uses the default 512 KiB, where the spread is about 2.3
+# points (measured: 86.4..92.4 over 6 runs, true split 90.2%), so it is held
+# to 82..98 instead.
 #
 # Usage: tests/profile.sh [extra cargo args, e.g. --no-default-features --features backend-mimalloc]
 #   GB_PROFILING_LIB, GB_OVERRIDE_PROFILING_LIB, GB_PLAIN_LIB: use these
@@ -96,7 +98,7 @@ echo "== GB_PROFILE (override, whole process)"
 expect "$WORK/keep.pb.gz" keep_ninety 85 95 "live at exit"
 expect "$WORK/keep.pb.gz" keep_ten 5 15 "live at exit"
 (cd "$WORK" && GB_PROFILE="$WORK/default.pb.gz" ./split_override keep) || failed "keep run (default interval)"
-expect "$WORK/default.pb.gz" keep_ninety 85 95 "live at exit, default 512 KiB interval"
+expect "$WORK/default.pb.gz" keep_ninety 82 98 "live at exit, default 512 KiB interval (spread about 2.3 points)"
 (cd "$WORK" && GB_PROFILE="$WORK/free.pb.gz" GB_PROFILE_SAMPLE=$INTERVAL ./split_override free) || failed "free run"
 expect "$WORK/free.pb.gz.peak" keep_ninety 85 95 "peak of a run that frees everything"
 [[ $(total "$WORK/free.pb.gz") == 0 ]] && echo "ok: its live profile at exit is empty" \

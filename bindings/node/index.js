@@ -274,6 +274,24 @@ class Library {
     return out;
   }
 
+  /** Calls a gb_profile_* function; throws its errno value as an Error. */
+  profileCall(name, ...args) {
+    const code = this.fn[name](...args);
+    if (code !== 0) throw Object.assign(new Error(`${name} failed (errno ${code})`), { errno: code });
+  }
+
+  /** gb_profile_start: samples every sampleBytes bytes on average (0: 512 KiB); errno
+   *  ENOTSUP unless the library was built with profiling. */
+  profileStart(sampleBytes = 0) { this.profileCall('gb_profile_start', sampleBytes); }
+
+  /** gb_profile_stop. */
+  profileStop() { this.profileCall('gb_profile_stop'); }
+
+  /** gb_profile_dump (gb_profile_dump_peak with { peak: true }): a gzipped pprof file. */
+  profileDump(path, { peak = false } = {}) {
+    this.profileCall(peak ? 'gb_profile_dump_peak' : 'gb_profile_dump', String(path));
+  }
+
   /** gb_trim: gives unused memory back to the OS now (slow). */
   trim() {
     const code = this.fn.gb_trim();
@@ -494,5 +512,8 @@ module.exports = {
   backendStatsText: () => library().backendStatsText(),
   stats: () => library().stats(),
   trim: () => library().trim(),
+  profileStart: (sampleBytes) => library().profileStart(sampleBytes),
+  profileStop: () => library().profileStop(),
+  profileDump: (path, options) => library().profileDump(path, options),
   owns: (what) => library().owns(what),
 };

@@ -7,6 +7,7 @@ must report.
 """
 
 import ctypes
+import errno
 import gc
 import os
 import pathlib
@@ -427,3 +428,18 @@ def test_pip_installs_the_package_without_the_library(tmp_path):
     assert result.returncode == 0, result.stderr
     where, ok = result.stdout.split()
     assert where.startswith(str(target)) and ok == "True"
+
+
+def test_profile_needs_the_profiling_build(tmp_path):
+    # The dlopen library the tests load is built without profiling: every
+    # gb_profile_* call answers ENOTSUP, which the wrappers raise, and the
+    # context manager writes nothing.
+    path = tmp_path / "heap.pb.gz"
+    with pytest.raises(OSError) as raised:
+        with gb.profile(path):
+            pass
+    assert raised.value.errno == errno.ENOTSUP
+    assert not path.exists()
+    with pytest.raises(OSError) as raised:
+        gb.library().profile_dump(path, peak=True)
+    assert raised.value.errno == errno.ENOTSUP
