@@ -160,15 +160,24 @@ unsafe fn memalign_like_glibc(alignment: usize, size: usize) -> *mut c_void {
 /// above `PTRDIFF_MAX` or out of memory, NULL and `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-    let block = if cfg!(gb_backend = "jemalloc") && size >= 1 << 20 {
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
+    if crate::profile::sampling() {
         // SAFETY: any size.
-        unsafe { malloc_large(size) }
-    } else {
-        // SAFETY: any size (the backend keeps the contract).
-        keep_errno(|| unsafe { Backend::alloc(size) })
-    };
-    profile_hook!(after_alloc(block, size));
-    block
+        return crate::profile::profiled_alloc(size, move || unsafe { malloc_unprofiled(size) });
+    }
+    // SAFETY: any size.
+    unsafe { malloc_unprofiled(size) }
+}
+
+/// `malloc` itself.
+#[inline(always)]
+unsafe fn malloc_unprofiled(size: usize) -> *mut c_void {
+    if cfg!(gb_backend = "jemalloc") && size >= 1 << 20 {
+        // SAFETY: any size.
+        return unsafe { malloc_large(size) };
+    }
+    // SAFETY: any size (the backend keeps the contract).
+    keep_errno(|| unsafe { Backend::alloc(size) })
 }
 
 /// `malloc` of a large block, out of line so that the fast path stays a
@@ -184,7 +193,11 @@ unsafe fn malloc_large(size: usize) -> *mut c_void {
 /// `free(3)`: NULL or a block of this library; keeps `errno`.
 #[no_mangle]
 pub unsafe extern "C" fn free(ptr: *mut c_void) {
-    profile_hook!(before_free(ptr));
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
+    if crate::profile::tracking() {
+        // SAFETY: as below.
+        return crate::profile::profiled_free(ptr, move || unsafe { Backend::free(ptr) });
+    }
     // SAFETY: NULL or a live block (caller's contract).
     unsafe { Backend::free(ptr) }
 }

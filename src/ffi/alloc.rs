@@ -36,10 +36,20 @@ fn fail(code: c_int) -> *mut c_void {
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
+    if crate::profile::sampling() {
+        // SAFETY: any size.
+        return crate::profile::profiled_alloc(size, move || unsafe { alloc_unprofiled(size) });
+    }
+    // SAFETY: any size.
+    unsafe { alloc_unprofiled(size) }
+}
+
+/// `gb_alloc` itself.
+#[inline(always)]
+unsafe fn alloc_unprofiled(size: usize) -> *mut c_void {
     // SAFETY: any size (the backend keeps the contract).
     let block = unsafe { Backend::alloc(size) };
-    #[cfg(feature = "profiling")]
-    crate::profile::after_alloc(block, size); // gb-profile hook
     if CHECKED {
         return checked::record(block, size, 0);
     }
@@ -157,9 +167,12 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
     if CHECKED {
         checked::on_free(ptr);
     }
-    #[cfg(feature = "profiling")]
-    crate::profile::before_free(ptr); // gb-profile hook
-                                      // SAFETY: NULL or a live block of this backend (caller's contract).
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
+    if crate::profile::tracking() {
+        // SAFETY: as below.
+        return crate::profile::profiled_free(ptr, move || unsafe { Backend::free(ptr) });
+    }
+    // SAFETY: NULL or a live block of this backend (caller's contract).
     unsafe { Backend::free(ptr) }
 }
 

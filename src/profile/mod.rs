@@ -80,6 +80,41 @@ pub(crate) fn after_alloc(block: *mut c_void, size: usize) {
     }
 }
 
+/// Whether allocations are being sampled: the entry points whose off path
+/// must stay shortest check this and, when it holds, hand the whole call to
+/// [`profiled_alloc`].
+#[inline(always)]
+pub(crate) fn sampling() -> bool {
+    SAMPLING.load(Ordering::Relaxed)
+}
+
+/// Whether a free may have to drop a sample (see [`profiled_free`]).
+#[inline(always)]
+pub(crate) fn tracking() -> bool {
+    SAMPLES_MAY_BE_LIVE.load(Ordering::Relaxed)
+}
+
+/// An allocation while sampling: `allocate`, then the sampler. Out of line,
+/// so that the entry point's own path is a check and a tail call; its frame
+/// is the library's and is dropped from the stack (see [`stack`]).
+#[inline(never)]
+#[cold]
+pub(crate) fn profiled_alloc(size: usize, allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+    let block = allocate();
+    if should_sample(block, size) {
+        sample(block, size);
+    }
+    block
+}
+
+/// A free while samples may be live: drops the block's sample, then `free`.
+#[inline(never)]
+#[cold]
+pub(crate) fn profiled_free(block: *mut c_void, free: impl FnOnce()) {
+    before_free(block);
+    free()
+}
+
 /// Called before a block (NULL allowed) goes back to the backend.
 #[inline(always)]
 pub(crate) fn before_free(block: *mut c_void) {
