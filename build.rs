@@ -61,6 +61,12 @@ fn main() {
         feature("override"),
         feature("override-checked"),
     );
+    // The heap profiler (feature `profiling`) is its own variant of each.
+    let name = if feature("profiling") {
+        format!("{name}_profiling")
+    } else {
+        name.to_string()
+    };
     println!("cargo::rustc-env=GB_LIBRARY_NAME={name}");
 
     if target_os == "linux" {
@@ -130,6 +136,14 @@ fn main() {
                 .as_str(),
             )
             .define("GB_LARGE_BLOCK", LARGE_BLOCK.to_string().as_str())
+            .define(
+                if feature("profiling") {
+                    "GB_PROFILING"
+                } else {
+                    "GB_NOT_PROFILING"
+                },
+                None,
+            )
             .flag_if_supported("-fvisibility=hidden")
             .compile("graphbit_alloc_override_new");
     }

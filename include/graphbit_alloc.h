@@ -478,6 +478,54 @@ bool gb_owns(const void *ptr);
 size_t gb_backend_stats_text(char *buf, size_t buf_len);
 
 /**
+ * Starts sampling allocations: on average one sample every `sample_bytes`
+ * bytes allocated (0: the default, 512 KiB), drawn geometrically per
+ * thread, so a block of `s` bytes is sampled with probability
+ * `1 - exp(-s / sample_bytes)`. A sample records the block's size and the
+ * call stack that allocated it, and is dropped when the block is freed.
+ * Clears the samples and the peak of an earlier run. Returns 0, or
+ * `EBUSY` when already sampling, `EINVAL` when `sample_bytes` exceeds
+ * `INT64_MAX`, `ENOMEM` when the record cannot be mapped, `ENOTSUP` in a
+ * library built without profiling (only `libgraphbit_alloc_profiling` and
+ * the override built with it sample). Thread-safe; samples allocations of
+ * every thread made through this library.
+ */
+int gb_profile_start(size_t sample_bytes);
+
+/**
+ * Stops sampling. The samples already taken stay, so a later
+ * `gb_profile_dump` still shows them, until their blocks are freed or the
+ * next `gb_profile_start`. Returns 0, `EINVAL` when not sampling, or
+ * `ENOTSUP` in a library built without profiling.
+ */
+int gb_profile_stop(void);
+
+/**
+ * Writes the live heap (the sampled blocks not yet freed, by call stack)
+ * to the file `path` (created or truncated) as a gzip-compressed pprof
+ * `profile.proto`: sample types `alloc_objects`/`alloc_space` (since the
+ * start) and `inuse_objects`/`inuse_space` (default), estimated from the
+ * samples; every location has its address and mapping, and a function
+ * name where `dladdr` finds one (exported symbols; build programs with
+ * `-rdynamic`, or let `pprof` symbolize from the binaries). May be called
+ * while sampling or after `gb_profile_stop`, from any thread, while other
+ * threads allocate; works in a forked child (which has its parent's
+ * samples). Returns 0, or `EINVAL` for a NULL `path`, `ENOTSUP` in a library
+ * built without profiling, `ENOMEM`, or the `errno` of creating or writing
+ * the file.
+ */
+int gb_profile_dump(const char *path);
+
+/**
+ * Writes the peak heap: the live heap as it was when the estimated live
+ * bytes were highest since `gb_profile_start` (recorded each time they grew
+ * by 1/64 over the last record, so within 1/64 of the peak), in the format
+ * and with the errors of `gb_profile_dump`. Its `alloc_*` values are those
+ * of that moment.
+ */
+int gb_profile_dump_peak(const char *path);
+
+/**
  * Lua's allocator function (`lua_Alloc`, for `lua_newstate(gb_lua_alloc,
  * ud)` or `lua_setallocf`), with its contract: `nsize` 0 frees `ptr`
  * (NULL is a no-op) and returns NULL; otherwise resizes `ptr` (NULL:

@@ -68,6 +68,16 @@ compile_error!("features `backend-jemalloc` and `backend-system` are exclusive: 
 #[cfg(all(feature = "backend-mimalloc", feature = "backend-system"))]
 compile_error!("features `backend-mimalloc` and `backend-system` are exclusive: pick one backend");
 
+/// A hook of the heap profiler (`src/profile/`, Cargo feature `profiling`):
+/// `profile_hook!(after_alloc(block, size))`; nothing without the feature.
+#[allow(unused_macros)]
+macro_rules! profile_hook {
+    ($($call:tt)*) => {
+        #[cfg(feature = "profiling")]
+        crate::profile::$($call)*;
+    };
+}
+
 // The C API first: cbindgen writes the header in module order.
 pub mod ffi;
 
@@ -91,6 +101,11 @@ mod heap;
 /// cbindgen:ignore
 #[cfg(feature = "override")]
 mod r#override;
+/// Sampled heap profiles (Cargo feature `profiling`).
+///
+/// cbindgen:ignore
+#[cfg(feature = "profiling")]
+mod profile;
 /// cbindgen:ignore
 #[cfg(feature = "override-checked")]
 mod quarantine;

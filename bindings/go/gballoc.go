@@ -186,6 +186,34 @@ func ThreadIdle() error {
 	return nil
 }
 
+// ProfileStart starts sampling allocations, one every sampleBytes bytes on
+// average (0: 512 KiB). It fails with syscall.ENOTSUP unless the library was
+// built with profiling (libgraphbit_alloc_profiling).
+func ProfileStart(sampleBytes uint) error {
+	return profileError("gb_profile_start", C.gb_profile_start(C.size_t(sampleBytes)))
+}
+
+// ProfileStop stops sampling; the samples taken stay for ProfileDump.
+func ProfileStop() error { return profileError("gb_profile_stop", C.gb_profile_stop()) }
+
+// ProfileDump writes the live heap to path as a gzipped pprof profile
+// (`go tool pprof path`); with peak, the heap at its peak since the start.
+func ProfileDump(path string, peak bool) error {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	if peak {
+		return profileError("gb_profile_dump_peak", C.gb_profile_dump_peak(cpath))
+	}
+	return profileError("gb_profile_dump", C.gb_profile_dump(cpath))
+}
+
+func profileError(name string, code C.int) error {
+	if code != 0 {
+		return fmt.Errorf("gballoc: %s: %w", name, syscall.Errno(code))
+	}
+	return nil
+}
+
 // Owns reports whether p points into memory the library's backend manages
 // (false for Go memory, C's malloc, nil; always false on the system backend).
 func Owns(p unsafe.Pointer) bool { return bool(C.gb_owns(p)) }

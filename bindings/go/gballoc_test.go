@@ -492,3 +492,23 @@ func TestLeakFinalizer(t *testing.T) {
 		t.Fatalf("report: %q / %q", quiet.Caller, viewed)
 	}
 }
+
+// The library the tests link is built without profiling: each call answers
+// ENOTSUP, and no file is written.
+func TestProfileNeedsTheProfilingBuild(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "heap.pb.gz")
+	if err := gballoc.ProfileStart(0); !errors.Is(err, syscall.ENOTSUP) {
+		t.Fatalf("ProfileStart: %v, want ENOTSUP", err)
+	}
+	if err := gballoc.ProfileStop(); !errors.Is(err, syscall.ENOTSUP) {
+		t.Fatalf("ProfileStop: %v, want ENOTSUP", err)
+	}
+	for _, peak := range []bool{false, true} {
+		if err := gballoc.ProfileDump(path, peak); !errors.Is(err, syscall.ENOTSUP) {
+			t.Fatalf("ProfileDump(peak %v): %v, want ENOTSUP", peak, err)
+		}
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("%s exists after ENOTSUP", path)
+	}
+}

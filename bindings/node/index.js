@@ -134,6 +134,10 @@ const SIGNATURES = {
   gb_thread_idle: 'int gb_thread_idle()',
   gb_owns: 'bool gb_owns(const void *ptr)',
   gb_backend_stats_text: 'size_t gb_backend_stats_text(void *buf, size_t buf_len)',
+  gb_profile_start: 'int gb_profile_start(size_t sample_bytes)',
+  gb_profile_stop: 'int gb_profile_stop()',
+  gb_profile_dump: 'int gb_profile_dump(const char *path)',
+  gb_profile_dump_peak: 'int gb_profile_dump_peak(const char *path)',
   gb_lua_alloc: 'void *gb_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)',
   gb_ctx_malloc: 'void *gb_ctx_malloc(void *ctx, size_t size)',
   gb_ctx_calloc: 'void *gb_ctx_calloc(void *ctx, size_t nelem, size_t elsize)',
@@ -291,6 +295,24 @@ class Library {
     const out = {};
     for (const field of STAT_FIELDS) out[field] = statValue(raw[field]);
     return out;
+  }
+
+  /** Calls a gb_profile_* function; throws its errno value as an Error. */
+  profileCall(name, ...args) {
+    const code = this.fn[name](...args);
+    if (code !== 0) throw Object.assign(new Error(`${name} failed (errno ${code})`), { errno: code });
+  }
+
+  /** gb_profile_start: samples every sampleBytes bytes on average (0: 512 KiB); errno
+   *  ENOTSUP unless the library was built with profiling. */
+  profileStart(sampleBytes = 0) { this.profileCall('gb_profile_start', sampleBytes); }
+
+  /** gb_profile_stop. */
+  profileStop() { this.profileCall('gb_profile_stop'); }
+
+  /** gb_profile_dump (gb_profile_dump_peak with { peak: true }): a gzipped pprof file. */
+  profileDump(path, { peak = false } = {}) {
+    this.profileCall(peak ? 'gb_profile_dump_peak' : 'gb_profile_dump', String(path));
   }
 
   /** gb_trim: gives unused memory back to the OS now (slow). */
@@ -520,5 +542,8 @@ module.exports = {
   stats: () => library().stats(),
   trim: () => library().trim(),
   threadIdle: () => library().threadIdle(),
+  profileStart: (sampleBytes) => library().profileStart(sampleBytes),
+  profileStop: () => library().profileStop(),
+  profileDump: (path, options) => library().profileDump(path, options),
   owns: (what) => library().owns(what),
 };

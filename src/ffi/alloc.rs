@@ -40,6 +40,18 @@ fn fail(code: c_int) -> *mut c_void {
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
+    if crate::profile::sampling() {
+        // SAFETY: any size.
+        return crate::profile::profiled_alloc(size, move || unsafe { alloc_unprofiled(size) });
+    }
+    // SAFETY: any size.
+    unsafe { alloc_unprofiled(size) }
+}
+
+/// `gb_alloc` itself.
+#[inline(always)]
+unsafe fn alloc_unprofiled(size: usize) -> *mut c_void {
     // SAFETY: any size (the backend keeps the contract).
     let block = unsafe { Selected::alloc(size) };
     if CHECKED {
@@ -61,6 +73,8 @@ pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
 pub unsafe extern "C" fn gb_calloc(count: usize, size: usize) -> *mut c_void {
     // SAFETY: any arguments (the backend checks the product).
     let block = unsafe { Selected::calloc(count, size) };
+    #[cfg(feature = "profiling")]
+    crate::profile::after_alloc(block, count.wrapping_mul(size)); // gb-profile hook
     if CHECKED {
         return checked::record(block, count.wrapping_mul(size), 0);
     }
@@ -90,8 +104,21 @@ pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_voi
         // SAFETY: the block is checked first.
         return unsafe { checked_realloc(ptr, size) };
     }
+    // gb-profile hook: a resize is a free and a new allocation. The sample
+    // goes first (were it after, another thread could get the address).
+    #[cfg(feature = "profiling")]
+    {
+        crate::profile::before_free(ptr);
+        // SAFETY: NULL or a live block (caller's contract).
+        let block = unsafe { Selected::realloc(ptr, size) };
+        crate::profile::after_alloc(block, size);
+        return block;
+    }
     // SAFETY: NULL or a live block (caller's contract).
-    unsafe { Selected::realloc(ptr, size) }
+    #[allow(unreachable_code)]
+    unsafe {
+        Selected::realloc(ptr, size)
+    }
 }
 
 /// gb_realloc of a heap block (`gb_heap_realloc` in its heap), checked in
@@ -140,6 +167,8 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
         Some(padded) if padded <= MAX_SIZE && alignment <= MAX_SIZE => {
             // SAFETY: alignment is a power of two, the size fits.
             let block = unsafe { Selected::aligned_alloc(alignment, size) };
+            #[cfg(feature = "profiling")]
+            crate::profile::after_alloc(block, size); // gb-profile hook
             if CHECKED {
                 return checked::record(block, size, alignment);
             }
@@ -155,6 +184,17 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
 pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
     if CHECKED {
         checked::on_free(ptr);
+    }
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
+    if crate::profile::tracking() {
+        // SAFETY: as below.
+        return crate::profile::profiled_free(ptr, move || unsafe {
+            if heap::any_live() {
+                free_while_heaps_live(ptr)
+            } else {
+                Selected::free(ptr)
+            }
+        });
     }
     if heap::any_live() {
         // SAFETY: NULL or a live block (caller's contract).
@@ -178,6 +218,8 @@ pub unsafe extern "C" fn gb_free_sized(ptr: *mut c_void, size: usize) {
     if ptr.is_null() {
         return;
     }
+    #[cfg(feature = "profiling")]
+    crate::profile::before_free(ptr); // gb-profile hook
     if size > MAX_SIZE {
         // The size is ignored, in checked mode too (which checks the rest).
         if CHECKED {
@@ -212,6 +254,8 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
     if ptr.is_null() {
         return;
     }
+    #[cfg(feature = "profiling")]
+    crate::profile::before_free(ptr); // gb-profile hook
     if alignment.is_power_of_two() && alignment <= MAX_SIZE && size <= MAX_SIZE {
         if CHECKED {
             checked::on_free_aligned_sized(ptr, alignment, size);

@@ -14,9 +14,12 @@ mod heap;
 
 mod info;
 
+mod profile;
+
 mod adapters;
 
 pub use adapters::*;
 pub use alloc::*;
 pub use heap::*;
 pub use info::*;
+pub use profile::*;

@@ -47,6 +47,15 @@ fn allocate(allocation: impl FnOnce() -> *mut c_void) -> *mut c_void {
 /// less than glibc's 16 bytes.
 #[inline]
 pub(super) unsafe fn memalign(alignment: usize, size: usize) -> *mut c_void {
+    // SAFETY: any arguments.
+    let block = unsafe { memalign_unprofiled(alignment, size) };
+    profile_hook!(after_alloc(block, size));
+    block
+}
+
+/// `memalign` itself.
+#[inline]
+unsafe fn memalign_unprofiled(alignment: usize, size: usize) -> *mut c_void {
     before_request(size);
     if alignment <= 1 {
         // SAFETY: any size.
@@ -69,6 +78,18 @@ pub(super) unsafe fn memalign(alignment: usize, size: usize) -> *mut c_void {
 /// above `PTRDIFF_MAX` or out of memory, NULL and `ENOMEM`.
 #[inline(always)]
 pub(super) unsafe fn malloc(size: usize) -> *mut c_void {
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
+    if crate::profile::sampling() {
+        // SAFETY: any size.
+        return crate::profile::profiled_alloc(size, move || unsafe { malloc_unprofiled(size) });
+    }
+    // SAFETY: any size.
+    unsafe { malloc_unprofiled(size) }
+}
+
+/// `malloc` itself.
+#[inline(always)]
+unsafe fn malloc_unprofiled(size: usize) -> *mut c_void {
     if Selected::WATCHES_LARGE_REQUESTS && size >= LARGE_BLOCK {
         // SAFETY: any size.
         return unsafe { malloc_large(size) };
@@ -91,6 +112,11 @@ unsafe fn malloc_large(size: usize) -> *mut c_void {
 #[inline(always)]
 pub(super) unsafe fn free(ptr: *mut c_void) {
     super::guard::check_free("free", ptr);
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
+    if crate::profile::tracking() {
+        // SAFETY: as below.
+        return crate::profile::profiled_free(ptr, move || unsafe { Selected::free(ptr) });
+    }
     // SAFETY: NULL or a live block (caller's contract).
     unsafe { Selected::free(ptr) }
 }
@@ -101,7 +127,9 @@ pub(super) unsafe fn free(ptr: *mut c_void) {
 pub(super) unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
     before_request(count.saturating_mul(size));
     // SAFETY: any arguments (the backend checks the product).
-    allocate(|| unsafe { Selected::calloc(count, size) })
+    let block = allocate(|| unsafe { Selected::calloc(count, size) });
+    profile_hook!(after_alloc(block, count.wrapping_mul(size)));
+    block
 }
 
 /// `realloc(3)` as glibc: `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)`
@@ -109,6 +137,9 @@ pub(super) unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
 /// `p` kept.
 #[inline(always)]
 pub(super) unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    // The sample of `ptr` goes first (after, another thread could get the
+    // address); the result is a new allocation.
+    profile_hook!(before_free(ptr));
     if size == 0 && !ptr.is_null() {
         // SAFETY: a live block (caller's contract).
         unsafe { Selected::free(ptr) };
@@ -116,7 +147,9 @@ pub(super) unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     }
     before_request(size);
     // SAFETY: NULL or a live block; any size.
-    allocate(|| unsafe { Selected::realloc(ptr, size) })
+    let block = allocate(|| unsafe { Selected::realloc(ptr, size) });
+    profile_hook!(after_alloc(block, size));
+    block
 }
 
 /// `reallocarray(3)`: `realloc(p, count * size)`, or NULL and `ENOMEM` (with

@@ -26,6 +26,18 @@
 
 #define GB_HIDDEN extern "C" __attribute__((visibility("hidden")))
 
+// gb-profile hooks (Cargo feature `profiling`, src/profile/): each block new
+// returns, and each block delete takes, passes the heap profiler.
+#if defined(GB_PROFILING)
+extern "C" void *graphbit_alloc_profile_after_alloc(void *block, size_t size);
+extern "C" void graphbit_alloc_profile_before_free(void *block);
+#define GB_PROFILE_NEW(p, size) graphbit_alloc_profile_after_alloc((p), (size))
+#define GB_PROFILE_DELETE(p) graphbit_alloc_profile_before_free(p)
+#else
+#define GB_PROFILE_NEW(p, size) (p)
+#define GB_PROFILE_DELETE(p) ((void)0)
+#endif
+
 // The C++ library's new-handler. mimalloc defines a weak
 // std::get_new_handler() that returns NULL (for its C-only builds); linked
 // into this library it would win over libstdc++'s, and no handler would ever
@@ -77,36 +89,40 @@ __attribute__((noinline, cold)) static void *new_nothrow_slow(size_t size, size_
 
 GB_HIDDEN void *gb_override_cxx_new(size_t size) {
     if (void *p = backend_alloc(size)) [[likely]]
-        return p;
-    return new_slow(size, 0);
+        return GB_PROFILE_NEW(p, size);
+    return GB_PROFILE_NEW(new_slow(size, 0), size);
 }
 
 GB_HIDDEN void *gb_override_cxx_new_nothrow(size_t size, const std::nothrow_t &) noexcept {
     if (void *p = backend_alloc(size)) [[likely]]
-        return p;
-    return new_nothrow_slow(size, 0);
+        return GB_PROFILE_NEW(p, size);
+    return GB_PROFILE_NEW(new_nothrow_slow(size, 0), size);
 }
 
 GB_HIDDEN void *gb_override_cxx_new_aligned(size_t size, std::align_val_t alignment) {
     size_t a = static_cast<size_t>(alignment);
     if (void *p = try_alloc(size, a ? a : 1)) [[likely]]
-        return p;
-    return new_slow(size, a ? a : 1);
+        return GB_PROFILE_NEW(p, size);
+    return GB_PROFILE_NEW(new_slow(size, a ? a : 1), size);
 }
 
 GB_HIDDEN void *gb_override_cxx_new_aligned_nothrow(size_t size, std::align_val_t alignment,
                                                     const std::nothrow_t &) noexcept {
     size_t a = static_cast<size_t>(alignment);
     if (void *p = try_alloc(size, a ? a : 1)) [[likely]]
-        return p;
-    return new_nothrow_slow(size, a ? a : 1);
+        return GB_PROFILE_NEW(p, size);
+    return GB_PROFILE_NEW(new_nothrow_slow(size, a ? a : 1), size);
 }
 
 // delete(p), delete(p, nothrow), and the aligned forms without a size: the
 // backend finds the block's size itself.
-GB_HIDDEN void gb_override_cxx_delete(void *ptr) noexcept { backend_free(ptr); }
+GB_HIDDEN void gb_override_cxx_delete(void *ptr) noexcept {
+    GB_PROFILE_DELETE(ptr);
+    backend_free(ptr);
+}
 
 GB_HIDDEN void gb_override_cxx_delete_aligned(void *ptr, std::align_val_t alignment) noexcept {
+    GB_PROFILE_DELETE(ptr);
 #if defined(GB_CHECKED_OVERRIDE)
     backend_free_aligned(ptr, static_cast<size_t>(alignment));
 #else
@@ -117,12 +133,14 @@ GB_HIDDEN void gb_override_cxx_delete_aligned(void *ptr, std::align_val_t alignm
 
 GB_HIDDEN void gb_override_cxx_delete_sized(void *ptr, size_t size) noexcept {
     if (ptr == nullptr) return;
+    GB_PROFILE_DELETE(ptr);
     backend_free_sized(ptr, size);
 }
 
 GB_HIDDEN void gb_override_cxx_delete_sized_aligned(void *ptr, size_t size,
                                                     std::align_val_t alignment) noexcept {
     if (ptr == nullptr) return;
+    GB_PROFILE_DELETE(ptr);
     size_t a = static_cast<size_t>(alignment);
     if (alignment_servable(a, size))
         backend_free_aligned_sized(ptr, a, size);

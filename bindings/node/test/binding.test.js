@@ -271,3 +271,11 @@ test('withBlock frees when the callback returns, throws, or its promise settles'
   assert.equal(result, false);
   assert.equal(seen.freed, true);
 });
+
+test('the gb_profile_* wrappers throw ENOTSUP from a library built without profiling', () => {
+  const ENOTSUP = 95; // Linux
+  assert.throws(() => gb.profileStart(0), (e) => e.errno === ENOTSUP);
+  assert.throws(() => gb.profileStop(), (e) => e.errno === ENOTSUP);
+  assert.throws(() => gb.profileDump('/nonexistent/heap.pb.gz'), (e) => e.errno === ENOTSUP);
+  assert.throws(() => gb.profileDump('/nonexistent/heap.pb.gz', { peak: true }), (e) => e.errno === ENOTSUP);
+});

@@ -24,6 +24,7 @@ with ``ENOMEM``, and ``ValueError`` for ``EINVAL`` (a bad alignment).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import dataclasses
@@ -57,6 +58,7 @@ __all__ = [
     "thread_idle",
     "owns",
     "backend_stats_text",
+    "profile",
 ]
 
 ENV_VAR = "GRAPHBIT_ALLOC_LIB"
@@ -131,6 +133,11 @@ SIGNATURES = {
     "gb_thread_idle": ([], ctypes.c_int),
     "gb_owns": ([_c_void_p], ctypes.c_bool),
     "gb_backend_stats_text": ([ctypes.c_char_p, _c_size], _c_size),
+    # Heap profiles (ENOTSUP unless the library was built with profiling).
+    "gb_profile_start": ([_c_size], ctypes.c_int),
+    "gb_profile_stop": ([], ctypes.c_int),
+    "gb_profile_dump": ([ctypes.c_char_p], ctypes.c_int),
+    "gb_profile_dump_peak": ([ctypes.c_char_p], ctypes.c_int),
     # Adapters for other libraries' allocator hooks (src/ffi/adapters.rs);
     # graphbit_alloc.numpy hands NumPy the addresses of the gb_ctx_* ones.
     "gb_lua_alloc": ([_c_void_p, _c_void_p, _c_size, _c_size], _c_void_p),
@@ -331,6 +338,25 @@ class Library:
         code = self.cdll.gb_thread_idle()
         if code != 0:
             raise OSError(code, f"gb_thread_idle failed: {os.strerror(code)}")
+
+    def _profile_call(self, name, *args) -> None:
+        code = getattr(self.cdll, name)(*args)
+        if code != 0:
+            raise OSError(code, f"{name} failed: {os.strerror(code)}")
+
+    def profile_start(self, sample_bytes: int = 0) -> None:
+        """gb_profile_start: sample every sample_bytes bytes on average (0: 512 KiB).
+        OSError ENOTSUP unless the library was built with profiling."""
+        self._profile_call("gb_profile_start", sample_bytes)
+
+    def profile_stop(self) -> None:
+        """gb_profile_stop."""
+        self._profile_call("gb_profile_stop")
+
+    def profile_dump(self, path, peak: bool = False) -> None:
+        """gb_profile_dump (gb_profile_dump_peak with peak=True): a gzipped pprof file."""
+        name = "gb_profile_dump_peak" if peak else "gb_profile_dump"
+        self._profile_call(name, os.fsencode(path))
 
     def owns(self, address) -> bool:
         """gb_owns for an address (int), a Buffer, or None."""
@@ -644,6 +670,23 @@ def thread_idle() -> None:
 
 def owns(address) -> bool:
     return library().owns(address)
+
+
+@contextlib.contextmanager
+def profile(path, sample_bytes: int = 0, peak_path=None):
+    """Samples allocations inside the block and writes the live heap at its
+    end to path (a gzipped pprof profile; `go tool pprof path`), and the peak
+    heap to peak_path when given. Needs the profiling build of the library
+    (OSError ENOTSUP otherwise)."""
+    lib = library()
+    lib.profile_start(sample_bytes)
+    try:
+        yield
+        lib.profile_dump(path)
+        if peak_path is not None:
+            lib.profile_dump(peak_path, peak=True)
+    finally:
+        lib.profile_stop()
 
 
 def backend_stats_text() -> str:

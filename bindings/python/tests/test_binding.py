@@ -7,6 +7,7 @@ must report.
 """
 
 import ctypes
+import errno
 import gc
 import os
 import pathlib
@@ -501,3 +502,17 @@ def test_heap_buffers_freed_in_other_threads():
         for t in threads:
             t.join()
         assert heap.stats().blocks == 0 and heap.stats().allocated_bytes == 0
+
+def test_profile_needs_the_profiling_build(tmp_path):
+    # The dlopen library the tests load is built without profiling: every
+    # gb_profile_* call answers ENOTSUP, which the wrappers raise, and the
+    # context manager writes nothing.
+    path = tmp_path / "heap.pb.gz"
+    with pytest.raises(OSError) as raised:
+        with gb.profile(path):
+            pass
+    assert raised.value.errno == errno.ENOTSUP
+    assert not path.exists()
+    with pytest.raises(OSError) as raised:
+        gb.library().profile_dump(path, peak=True)
+    assert raised.value.errno == errno.ENOTSUP

@@ -1,0 +1,203 @@
+/* The heap profiler's proof program (tests/profile.sh): 4 threads keep
+ * about 90 MiB allocated from keep_ninety() and 10 MiB from keep_ten(), in
+ * blocks of many sizes, interleaved, so that a profile must attribute 90% of
+ * the live bytes to the first. Modes:
+ *   keep        allocate and exit with everything live (GB_PROFILE: PATH)
+ *   free        allocate, free everything, exit (GB_PROFILE: PATH.peak)
+ *   api PATH    the same through gb_profile_start/dump/dump_peak: PATH is
+ *               the live profile, PATH.peak the peak after freeing it all
+ *   fork PATH   allocate, fork; the child keeps 30 MiB more from
+ *               child_only() and dumps PATH.child; the parent dumps PATH
+ *   race PATH   threads allocate and free while the main thread dumps 50
+ *               times (each must succeed)
+ *   notsup      every gb_profile_* call answers ENOTSUP (a library built
+ *               without profiling)
+ * Built with -rdynamic so dladdr names the functions. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "graphbit_alloc.h"
+
+#define THREADS 4
+#define MIB (1024 * 1024)
+#define SLOTS 200000
+
+static int use_api; /* gb_alloc/gb_free instead of malloc/free */
+static void *blocks[THREADS][SLOTS];
+static size_t counts[THREADS];
+static size_t bytes_ninety[THREADS], bytes_ten[THREADS];
+
+static void *get(size_t size) { return use_api ? gb_alloc(size) : malloc(size); }
+static void put(void *block) {
+    if (use_api)
+        gb_free(block);
+    else
+        free(block);
+}
+
+static const size_t sizes[] = {24, 96, 200, 1000, 4096, 9000, 33000, 120000, 700000};
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+
+static void keep(int thread, void *block, size_t size) {
+    if (block == NULL || counts[thread] == SLOTS) {
+        fprintf(stderr, "allocation of %zu failed or too many blocks\n", size);
+        exit(2);
+    }
+    memset(block, 1, size < 64 ? size : 64);
+    blocks[thread][counts[thread]++] = block;
+}
+
+__attribute__((noinline)) void keep_ninety(int thread, size_t size) {
+    keep(thread, get(size), size);
+    __asm__ volatile("" ::: "memory"); /* not a tail call */
+}
+
+__attribute__((noinline)) void keep_ten(int thread, size_t size) {
+    keep(thread, get(size), size);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void child_only(int thread, size_t size) {
+    keep(thread, get(size), size);
+    __asm__ volatile("" ::: "memory");
+}
+
+/* Each thread: 22.5 MiB from keep_ninety, 2.5 MiB from keep_ten, in turns
+ * of 9 to 1 by bytes, cycling through the sizes. */
+static void *fill(void *arg) {
+    int thread = (int)(long)arg;
+    size_t ninety = 0, ten = 0, turn = (size_t)thread;
+    while (ninety < 45 * MIB / 2) {
+        size_t size = sizes[turn++ % NSIZES];
+        /* keep_ten takes the sizes up to 33000 B, so that it overshoots its
+         * share by little: the true split is 90.0% within 0.2 points. */
+        while (ten * 9 < ninety) {
+            size_t small = sizes[turn++ % (NSIZES - 2)];
+            keep_ten(thread, small), ten += small;
+        }
+        keep_ninety(thread, size), ninety += size;
+    }
+    bytes_ninety[thread] = ninety;
+    bytes_ten[thread] = ten;
+    return NULL;
+}
+
+/* Prints the true split ("ninety PERCENT") for the test's log. */
+static void fill_all(void) {
+    pthread_t threads[THREADS];
+    for (long t = 0; t < THREADS; t++)
+        if (pthread_create(&threads[t], NULL, fill, (void *)t) != 0) exit(2);
+    size_t ninety = 0, ten = 0;
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(threads[t], NULL);
+        ninety += bytes_ninety[t];
+        ten += bytes_ten[t];
+    }
+    printf("true split: keep_ninety %.2f%% of %.1f MiB\n", 100.0 * ninety / (ninety + ten),
+           (ninety + ten) / (double)MIB);
+    fflush(stdout);
+}
+
+static void free_all(void) {
+    for (int t = 0; t < THREADS; t++) {
+        for (size_t i = 0; i < counts[t]; i++) put(blocks[t][i]);
+        counts[t] = 0;
+    }
+}
+
+static int check(int rc, const char *what) {
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", what, strerror(rc));
+        exit(1);
+    }
+    return rc;
+}
+
+static volatile int stop_churn;
+static void *churn(void *arg) {
+    (void)arg;
+    void *ring[64] = {0};
+    unsigned i = 0;
+    while (!stop_churn) {
+        unsigned slot = i++ % 64;
+        put(ring[slot]);
+        ring[slot] = get(sizes[i % NSIZES]);
+    }
+    for (int s = 0; s < 64; s++) put(ring[s]);
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    const char *mode = argv[1];
+    const char *path = argc > 2 ? argv[2] : NULL;
+    char other[4096];
+    if (strcmp(mode, "keep") == 0) {
+        fill_all();
+        return 0;
+    }
+    if (strcmp(mode, "free") == 0) {
+        fill_all();
+        free_all();
+        return 0;
+    }
+    if (strcmp(mode, "notsup") == 0) { /* a library built without profiling */
+        char name[] = "/tmp/gb-profile-notsup-XXXXXX";
+        return gb_profile_start(0) == ENOTSUP && gb_profile_stop() == ENOTSUP &&
+                       gb_profile_dump(name) == ENOTSUP && gb_profile_dump_peak(name) == ENOTSUP &&
+                       access(name, F_OK) != 0
+                   ? 0
+                   : 1;
+    }
+    if (path == NULL) return 2;
+    use_api = 1;
+    check(gb_profile_start(argc > 3 ? strtoull(argv[3], NULL, 10) : 0), "gb_profile_start");
+    if (gb_profile_start(0) != EBUSY) return fprintf(stderr, "second start not EBUSY\n"), 1;
+    if (gb_profile_dump(NULL) != EINVAL) return fprintf(stderr, "dump(NULL) not EINVAL\n"), 1;
+    if (gb_profile_dump("/nonexistent-dir/x") != ENOENT)
+        return fprintf(stderr, "dump to a missing directory not ENOENT\n"), 1;
+    if (strcmp(mode, "api") == 0) {
+        fill_all();
+        check(gb_profile_dump(path), "gb_profile_dump");
+        free_all();
+        snprintf(other, sizeof other, "%s.peak", path);
+        check(gb_profile_dump_peak(other), "gb_profile_dump_peak");
+        check(gb_profile_stop(), "gb_profile_stop");
+        if (gb_profile_stop() != EINVAL) return fprintf(stderr, "second stop not EINVAL\n"), 1;
+        return 0;
+    }
+    if (strcmp(mode, "fork") == 0) {
+        fill_all();
+        pid_t child = fork();
+        if (child < 0) return 2;
+        if (child == 0) {
+            for (size_t bytes = 0; bytes < 30 * MIB; bytes += 33000) child_only(0, 33000);
+            snprintf(other, sizeof other, "%s.child", path);
+            _exit(gb_profile_dump(other) == 0 ? 0 : 1);
+        }
+        int status = 0;
+        if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            return fprintf(stderr, "child failed\n"), 1;
+        check(gb_profile_dump(path), "gb_profile_dump (parent)");
+        return 0;
+    }
+    if (strcmp(mode, "race") == 0) {
+        pthread_t threads[THREADS];
+        for (int t = 0; t < THREADS; t++)
+            if (pthread_create(&threads[t], NULL, churn, NULL) != 0) return 2;
+        for (int i = 0; i < 50; i++) {
+            check(gb_profile_dump(path), "gb_profile_dump (race)");
+            check(gb_profile_dump_peak(path), "gb_profile_dump_peak (race)");
+        }
+        stop_churn = 1;
+        for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
+        check(gb_profile_dump(path), "gb_profile_dump (after race)");
+        return 0;
+    }
+    return 2;
+}

@@ -1,0 +1,309 @@
+//! A snapshot as a gzip-compressed pprof `profile.proto` (google/pprof
+//! `proto/profile.proto`), laid out as Go's heap profiles are, so
+//! `go tool pprof`, Parca and speedscope read it as they read those: sample
+//! types `alloc_objects`, `alloc_space`, `inuse_objects`, `inuse_space`
+//! (default `inuse_space`), period type `space`/`bytes` with the sample
+//! interval. Values are the estimates (each sample weighed by the inverse of
+//! its probability). Every location carries its address and the mapping
+//! (from `/proc/self/maps`) it falls in, so `pprof` can symbolize later;
+//! names come from `dladdr` where the object exports the symbol.
+//!
+//! The file is built after the record's lock is released; Rust's own
+//! allocations here go straight to the backend, not through the hooked
+//! entry points, and the thread is marked busy anyway.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::io::Write as _;
+
+use super::record::Snapshot;
+
+/// Protocol buffer wire format, the few pieces a profile needs.
+#[derive(Default)]
+struct Message {
+    bytes: Vec<u8>,
+}
+
+impl Message {
+    fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.bytes.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.bytes.push(value as u8);
+    }
+
+    fn key(&mut self, field: u32, wire_type: u32) {
+        self.varint(((field as u64) << 3) | wire_type as u64);
+    }
+
+    /// An integer field (omitted when 0, as proto3 does).
+    fn uint(&mut self, field: u32, value: u64) {
+        if value != 0 {
+            self.key(field, 0);
+            self.varint(value);
+        }
+    }
+
+    fn int(&mut self, field: u32, value: i64) {
+        self.uint(field, value as u64);
+    }
+
+    fn boolean(&mut self, field: u32, value: bool) {
+        self.uint(field, value as u64);
+    }
+
+    fn bytes(&mut self, field: u32, value: &[u8]) {
+        self.key(field, 2);
+        self.varint(value.len() as u64);
+        self.bytes.extend_from_slice(value);
+    }
+
+    fn message(&mut self, field: u32, value: Message) {
+        self.bytes(field, &value.bytes);
+    }
+
+    fn packed(&mut self, field: u32, values: impl Iterator<Item = u64>) {
+        let mut inner = Message::default();
+        for value in values {
+            inner.varint(value);
+        }
+        if !inner.bytes.is_empty() {
+            self.bytes(field, &inner.bytes);
+        }
+    }
+}
+
+/// The string table: index 0 is "".
+struct Strings {
+    index: HashMap<String, u64>,
+    list: Vec<String>,
+}
+
+impl Strings {
+    fn new() -> Strings {
+        Strings {
+            index: HashMap::from([(String::new(), 0)]),
+            list: vec![String::new()],
+        }
+    }
+
+    fn id(&mut self, text: &str) -> u64 {
+        if let Some(&id) = self.index.get(text) {
+            return id;
+        }
+        let id = self.list.len() as u64;
+        self.list.push(text.to_owned());
+        self.index.insert(text.to_owned(), id);
+        id
+    }
+}
+
+struct Mapping {
+    start: u64,
+    limit: u64,
+    offset: u64,
+    path: String,
+    /// Every location in it got a function name here.
+    all_named: bool,
+    used: bool,
+}
+
+/// Executable mappings of the process, from `/proc/self/maps`.
+fn mappings() -> Vec<Mapping> {
+    let text = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut list = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(permissions), Some(offset)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if !permissions.contains('x') {
+            continue;
+        }
+        let path = fields.nth(2).unwrap_or("").to_owned();
+        let Some((start, limit)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(limit), Ok(offset)) = (
+            u64::from_str_radix(start, 16),
+            u64::from_str_radix(limit, 16),
+            u64::from_str_radix(offset, 16),
+        ) else {
+            continue;
+        };
+        list.push(Mapping {
+            start,
+            limit,
+            offset,
+            path,
+            all_named: true,
+            used: false,
+        });
+    }
+    list
+}
+
+/// The name of the function holding `address`, from the dynamic symbol
+/// tables (`dladdr`).
+fn symbol(address: u64) -> Option<String> {
+    let mut info = libc::Dl_info {
+        dli_fname: core::ptr::null(),
+        dli_fbase: core::ptr::null_mut(),
+        dli_sname: core::ptr::null(),
+        dli_saddr: core::ptr::null_mut(),
+    };
+    // SAFETY: any address may be asked about; info is written on success.
+    let found = unsafe { libc::dladdr(address as *const libc::c_void, &mut info) };
+    if found == 0 || info.dli_sname.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated name owned by the loader.
+    let name = unsafe { CStr::from_ptr(info.dli_sname) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+/// Encodes `snapshot` as an uncompressed `profile.proto`.
+fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
+    let mut strings = Strings::new();
+    let mut profile = Message::default();
+    let value_type = |strings: &mut Strings, kind: &str, unit: &str| {
+        let mut m = Message::default();
+        m.int(1, strings.id(kind) as i64);
+        m.int(2, strings.id(unit) as i64);
+        m
+    };
+    for (kind, unit) in [
+        ("alloc_objects", "count"),
+        ("alloc_space", "bytes"),
+        ("inuse_objects", "count"),
+        ("inuse_space", "bytes"),
+    ] {
+        let m = value_type(&mut strings, kind, unit);
+        profile.message(1, m);
+    }
+
+    let mut maps = mappings();
+    // Location id per address (1-based), with its mapping and name.
+    let mut locations: HashMap<u64, u64> = HashMap::new();
+    let mut location_list: Vec<(u64, Option<usize>, Option<String>)> = Vec::new();
+    for (stack, totals) in snapshot.stacks().iter().zip(snapshot.totals()) {
+        if totals.inuse_objects == 0.0 && totals.alloc_objects == 0.0 {
+            continue;
+        }
+        let mut ids = Vec::with_capacity(stack.frames().len());
+        for &frame in stack.frames() {
+            // Every frame is a return address (the entry point's frame is
+            // not recorded): the call is the instruction before it.
+            let address = (frame as u64).saturating_sub(1);
+            let id = *locations.entry(address).or_insert_with(|| {
+                let mapping = maps
+                    .iter()
+                    .position(|m| m.start <= address && address < m.limit);
+                let name = symbol(address);
+                if let Some(index) = mapping {
+                    maps[index].used = true;
+                    if name.is_none() {
+                        maps[index].all_named = false;
+                    }
+                }
+                location_list.push((address, mapping, name));
+                location_list.len() as u64
+            });
+            ids.push(id);
+        }
+        let mut sample = Message::default();
+        sample.packed(1, ids.into_iter());
+        let values = [
+            totals.alloc_objects,
+            totals.alloc_space,
+            totals.inuse_objects,
+            totals.inuse_space,
+        ];
+        sample.packed(2, values.iter().map(|&v| v.round() as i64 as u64));
+        profile.message(2, sample);
+    }
+
+    // Mappings (ids are 1-based positions among the used ones).
+    let mut mapping_ids = vec![0u64; maps.len()];
+    let mut next = 1;
+    for (index, mapping) in maps.iter().enumerate() {
+        if !mapping.used {
+            continue;
+        }
+        mapping_ids[index] = next;
+        let mut m = Message::default();
+        m.uint(1, next);
+        m.uint(2, mapping.start);
+        m.uint(3, mapping.limit);
+        m.uint(4, mapping.offset);
+        m.int(5, strings.id(&mapping.path) as i64);
+        m.boolean(7, mapping.all_named);
+        profile.message(3, m);
+        next += 1;
+    }
+
+    // Locations and functions (one function per distinct name).
+    let mut functions: HashMap<String, u64> = HashMap::new();
+    let mut function_list = Vec::new();
+    for (index, (address, mapping, name)) in location_list.iter().enumerate() {
+        let mut m = Message::default();
+        m.uint(1, index as u64 + 1);
+        if let Some(mapping) = mapping {
+            m.uint(2, mapping_ids[*mapping]);
+        }
+        m.uint(3, *address);
+        if let Some(name) = name {
+            let function = *functions.entry(name.clone()).or_insert_with(|| {
+                function_list.push(name.clone());
+                function_list.len() as u64
+            });
+            let mut line = Message::default();
+            line.uint(1, function);
+            m.message(4, line);
+        }
+        profile.message(4, m);
+    }
+    for (index, name) in function_list.iter().enumerate() {
+        let mut m = Message::default();
+        m.uint(1, index as u64 + 1);
+        let id = strings.id(name) as i64;
+        m.int(2, id);
+        m.int(3, id);
+        profile.message(5, m);
+    }
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    let period_type = value_type(&mut strings, "space", "bytes");
+    let default_type = strings.id("inuse_space") as i64;
+    // String table (field 6) after every id was handed out.
+    for text in &strings.list {
+        profile.bytes(6, text.as_bytes());
+    }
+    profile.int(9, now);
+    profile.message(11, period_type);
+    profile.int(12, interval as i64);
+    profile.int(14, default_type);
+    profile.bytes
+}
+
+/// Writes `snapshot` to `path`, gzip-compressed: 0 or an errno value.
+pub(crate) fn write(path: &CStr, snapshot: &Snapshot, interval: u64) -> i32 {
+    use std::os::unix::ffi::OsStrExt as _;
+    let raw = encode(snapshot, interval);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let compressed = match encoder.write_all(&raw).and_then(|()| encoder.finish()) {
+        Ok(bytes) => bytes,
+        Err(_) => return libc::ENOMEM,
+    };
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path.to_bytes()));
+    match std::fs::write(path, compressed) {
+        Ok(()) => 0,
+        Err(error) => error.raw_os_error().unwrap_or(libc::EIO),
+    }
+}

@@ -1,0 +1,590 @@
+//! The record of samples: live sampled blocks (address -> size, stack,
+//! weight), the distinct call stacks with what was allocated from each since
+//! the start, and the peak snapshot. All of it lives in memory mapped here
+//! (`mmap`), never in the allocator being profiled, behind one lock that is
+//! never held across anything that could allocate.
+//!
+//! The lock is taken in `fork`'s prepare handler and released on both sides,
+//! so a child never inherits it held: the child keeps its parent's samples
+//! and can dump its own profile. A dump copies what it needs under the lock
+//! into a fresh mapping and builds the file after releasing it, so threads
+//! that allocate meanwhile wait at most for that copy.
+//!
+//! Frees look up a 64 Ki-slot counting filter first (one load, no lock): only
+//! a block whose slot counts a live sample takes the lock.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use super::stack::MAX_DEPTH;
+use super::Which;
+
+/// Distinct stacks kept; samples from further new stacks are dropped. The
+/// store is reserved up front (virtual memory, `MAP_NORESERVE`) and filled
+/// in order, so only what is used becomes resident.
+const MAX_STACKS: usize = 1 << 18;
+const FILTER_SLOTS: usize = 1 << 16;
+const FIRST_LIVE_CAPACITY: usize = 1 << 12;
+const FIRST_INDEX_CAPACITY: usize = 1 << 12;
+
+/// One distinct call stack and what was allocated from it since the start.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct Stack {
+    hash: u64,
+    depth: u64,
+    /// Allocations sampled from it, each weighted (estimated count).
+    pub(crate) alloc_objects: f64,
+    /// The same, in bytes.
+    pub(crate) alloc_space: f64,
+    frames: [usize; MAX_DEPTH],
+}
+
+impl Stack {
+    /// Return addresses, innermost first.
+    pub(crate) fn frames(&self) -> &[usize] {
+        &self.frames[..(self.depth as usize).min(MAX_DEPTH)]
+    }
+}
+
+/// Estimated totals of one stack in a snapshot.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub(crate) struct Totals {
+    pub(crate) inuse_objects: f64,
+    pub(crate) inuse_space: f64,
+    pub(crate) alloc_objects: f64,
+    pub(crate) alloc_space: f64,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Live {
+    /// 0: empty slot.
+    address: usize,
+    size: usize,
+    stack: usize,
+    weight: f64,
+}
+
+struct State {
+    live: *mut Live,
+    live_capacity: usize,
+    live_count: usize,
+    stacks: *mut Stack,
+    stack_count: usize,
+    /// Open addressing: stack id + 1, 0 empty.
+    index: *mut u32,
+    index_capacity: usize,
+    live_bytes: f64,
+    /// The live heap (per stack) when `peak_bytes` was last recorded.
+    peak: *mut Totals,
+    peak_capacity: usize,
+    peak_stacks: usize,
+    peak_bytes: f64,
+}
+
+struct Shared(UnsafeCell<State>);
+// SAFETY: the state is only touched with LOCK held.
+unsafe impl Sync for Shared {}
+
+static STATE: Shared = Shared(UnsafeCell::new(State {
+    live: core::ptr::null_mut(),
+    live_capacity: 0,
+    live_count: 0,
+    stacks: core::ptr::null_mut(),
+    stack_count: 0,
+    index: core::ptr::null_mut(),
+    index_capacity: 0,
+    live_bytes: 0.0,
+    peak: core::ptr::null_mut(),
+    peak_capacity: 0,
+    peak_stacks: 0,
+    peak_bytes: 0.0,
+}));
+
+static LOCK: AtomicBool = AtomicBool::new(false);
+static FORK_HANDLERS: AtomicBool = AtomicBool::new(false);
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: AtomicU32 = AtomicU32::new(0);
+static FILTER: [AtomicU32; FILTER_SLOTS] = [ZERO; FILTER_SLOTS];
+
+fn lock() {
+    let mut spins = 0u32;
+    while LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        spins += 1;
+        if spins < 64 {
+            core::hint::spin_loop();
+        } else {
+            // SAFETY: no preconditions; allocates nothing.
+            unsafe { libc::sched_yield() };
+        }
+    }
+}
+
+fn unlock() {
+    LOCK.store(false, Ordering::Release);
+}
+
+/// Runs `f` on the state with the lock held.
+fn locked<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    lock();
+    // SAFETY: the lock is held: nobody else touches the state.
+    let result = f(unsafe { &mut *STATE.0.get() });
+    unlock();
+    result
+}
+
+extern "C" fn before_fork() {
+    lock();
+}
+
+extern "C" fn after_fork() {
+    unlock();
+}
+
+fn map(bytes: usize) -> *mut u8 {
+    // SAFETY: a fresh anonymous mapping; no allocation.
+    let memory = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if memory == libc::MAP_FAILED {
+        core::ptr::null_mut()
+    } else {
+        memory as *mut u8
+    }
+}
+
+fn unmap(memory: *mut u8, bytes: usize) {
+    if !memory.is_null() {
+        // SAFETY: a mapping of `bytes` made by `map`, no longer used.
+        unsafe { libc::munmap(memory as *mut libc::c_void, bytes) };
+    }
+}
+
+fn mix(value: u64) -> u64 {
+    let mut x = value;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+fn filter_slot(address: usize) -> &'static AtomicU32 {
+    &FILTER[(mix(address as u64) as usize) & (FILTER_SLOTS - 1)]
+}
+
+/// Whether a live sample may be recorded for `address` (no false
+/// negatives). One load, no lock.
+#[inline(always)]
+pub(crate) fn may_hold(address: usize) -> bool {
+    address != 0 && filter_slot(address).load(Ordering::Relaxed) != 0
+}
+
+/// Maps the tables (once) and installs the fork handlers (once). Not under
+/// the lock: `pthread_atfork` may allocate.
+pub(crate) fn prepare() -> Result<(), i32> {
+    if !FORK_HANDLERS.swap(true, Ordering::AcqRel) {
+        // SAFETY: the handlers are plain functions that touch only LOCK.
+        let code =
+            unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork)) };
+        if code != 0 {
+            FORK_HANDLERS.store(false, Ordering::Release);
+            return Err(code);
+        }
+    }
+    locked(|state| {
+        if state.stacks.is_null() {
+            state.stacks = map(MAX_STACKS * core::mem::size_of::<Stack>()) as *mut Stack;
+            if state.stacks.is_null() {
+                return Err(libc::ENOMEM);
+            }
+        }
+        if state.live.is_null() {
+            state.live = map(FIRST_LIVE_CAPACITY * core::mem::size_of::<Live>()) as *mut Live;
+            if state.live.is_null() {
+                return Err(libc::ENOMEM);
+            }
+            state.live_capacity = FIRST_LIVE_CAPACITY;
+        }
+        if state.index.is_null() {
+            state.index = map(FIRST_INDEX_CAPACITY * 4) as *mut u32;
+            if state.index.is_null() {
+                return Err(libc::ENOMEM);
+            }
+            state.index_capacity = FIRST_INDEX_CAPACITY;
+        }
+        Ok(())
+    })
+}
+
+/// Forgets every sample and stack (a new start).
+pub(crate) fn reset() {
+    locked(|state| {
+        // SAFETY: the tables are mappings of these capacities.
+        unsafe {
+            core::ptr::write_bytes(state.live, 0, state.live_capacity);
+            core::ptr::write_bytes(state.index, 0, state.index_capacity);
+        }
+        state.live_count = 0;
+        state.stack_count = 0;
+        state.live_bytes = 0.0;
+        state.peak_stacks = 0;
+        state.peak_bytes = 0.0;
+        for slot in FILTER.iter() {
+            slot.store(0, Ordering::Relaxed);
+        }
+    })
+}
+
+/// Records a sampled block: `address` of `size` bytes, from `frames`,
+/// standing for `weight` allocations like it.
+pub(crate) fn insert(address: usize, size: usize, frames: &[usize], weight: f64) {
+    locked(|state| {
+        if state.live.is_null() || state.stacks.is_null() {
+            return;
+        }
+        let Some(stack) = stack_id(state, frames) else {
+            return;
+        };
+        // SAFETY: `stack` < stack_count, within the store.
+        let record = unsafe { &mut *state.stacks.add(stack) };
+        record.alloc_objects += weight;
+        record.alloc_space += weight * size as f64;
+        if (state.live_count + 1) * 2 > state.live_capacity && !grow_live(state) {
+            return;
+        }
+        if remove(state, address) {
+            // Freed by a path the profiler did not see: the address is
+            // reused, the old sample goes.
+            filter_slot(address).fetch_sub(1, Ordering::Relaxed);
+        }
+        put(
+            state,
+            Live {
+                address,
+                size,
+                stack,
+                weight,
+            },
+        );
+        state.live_count += 1;
+        state.live_bytes += weight * size as f64;
+        filter_slot(address).fetch_add(1, Ordering::Relaxed);
+        if state.live_bytes > state.peak_bytes {
+            // A new high: keep the live heap of this moment, at most every
+            // 1/64 of growth (each copy walks the table).
+            if state.peak_stacks == 0 || state.live_bytes >= state.peak_bytes * (1.0 + 1.0 / 64.0) {
+                if take_peak(state) {
+                    state.peak_bytes = state.live_bytes;
+                }
+            }
+        }
+    })
+}
+
+/// Drops the sample of `address`, if there is one (a free).
+#[inline(never)]
+#[cold]
+pub(crate) fn forget(address: usize) {
+    locked(|state| {
+        if !state.live.is_null() && remove(state, address) {
+            filter_slot(address).fetch_sub(1, Ordering::Relaxed);
+        }
+    })
+}
+
+fn stack_hash(frames: &[usize]) -> u64 {
+    let mut hash = frames.len() as u64;
+    for &frame in frames {
+        hash = mix(hash ^ frame as u64);
+    }
+    hash
+}
+
+/// The id of `frames` in the store, added if new; None when the store is
+/// full or the index cannot grow.
+fn stack_id(state: &mut State, frames: &[usize]) -> Option<usize> {
+    let hash = stack_hash(frames);
+    let mask = state.index_capacity - 1;
+    let mut slot = (hash as usize) & mask;
+    loop {
+        // SAFETY: slot < index_capacity.
+        let entry = unsafe { *state.index.add(slot) };
+        if entry == 0 {
+            break;
+        }
+        let id = entry as usize - 1;
+        // SAFETY: ids in the index are < stack_count.
+        let stack = unsafe { &*state.stacks.add(id) };
+        if stack.hash == hash && stack.frames() == frames {
+            return Some(id);
+        }
+        slot = (slot + 1) & mask;
+    }
+    if state.stack_count == MAX_STACKS {
+        return None;
+    }
+    if (state.stack_count + 1) * 2 > state.index_capacity {
+        if !grow_index(state) {
+            return None;
+        }
+        return stack_id(state, frames);
+    }
+    let id = state.stack_count;
+    let mut stack = Stack {
+        hash,
+        depth: frames.len() as u64,
+        alloc_objects: 0.0,
+        alloc_space: 0.0,
+        frames: [0; MAX_DEPTH],
+    };
+    stack.frames[..frames.len()].copy_from_slice(frames);
+    // SAFETY: id < MAX_STACKS, within the reserved store; slot is empty.
+    unsafe {
+        state.stacks.add(id).write(stack);
+        *state.index.add(slot) = id as u32 + 1;
+    }
+    state.stack_count += 1;
+    Some(id)
+}
+
+fn grow_index(state: &mut State) -> bool {
+    let capacity = state.index_capacity * 2;
+    let index = map(capacity * 4) as *mut u32;
+    if index.is_null() {
+        return false;
+    }
+    for id in 0..state.stack_count {
+        // SAFETY: id < stack_count.
+        let hash = unsafe { (*state.stacks.add(id)).hash };
+        let mut slot = (hash as usize) & (capacity - 1);
+        // SAFETY: slots < capacity of the new mapping.
+        unsafe {
+            while *index.add(slot) != 0 {
+                slot = (slot + 1) & (capacity - 1);
+            }
+            *index.add(slot) = id as u32 + 1;
+        }
+    }
+    unmap(state.index as *mut u8, state.index_capacity * 4);
+    state.index = index;
+    state.index_capacity = capacity;
+    true
+}
+
+fn home(address: usize, capacity: usize) -> usize {
+    (mix(address as u64) as usize) & (capacity - 1)
+}
+
+fn put(state: &mut State, entry: Live) {
+    let mask = state.live_capacity - 1;
+    let mut slot = home(entry.address, state.live_capacity);
+    // SAFETY: slots < live_capacity; the table is never full (load <= 1/2).
+    unsafe {
+        while (*state.live.add(slot)).address != 0 {
+            slot = (slot + 1) & mask;
+        }
+        state.live.add(slot).write(entry);
+    }
+}
+
+/// Removes the entry of `address` (backward-shift deletion, so lookups
+/// never need tombstones). True if it was there.
+fn remove(state: &mut State, address: usize) -> bool {
+    let mask = state.live_capacity - 1;
+    let mut slot = home(address, state.live_capacity);
+    // SAFETY: all slots < live_capacity.
+    unsafe {
+        loop {
+            let entry = *state.live.add(slot);
+            if entry.address == 0 {
+                return false;
+            }
+            if entry.address == address {
+                state.live_bytes -= entry.weight * entry.size as f64;
+                if state.live_bytes < 0.0 {
+                    state.live_bytes = 0.0;
+                }
+                state.live_count -= 1;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        let mut hole = slot;
+        let mut next = (hole + 1) & mask;
+        loop {
+            let entry = *state.live.add(next);
+            if entry.address == 0 {
+                break;
+            }
+            let wanted = home(entry.address, state.live_capacity);
+            // Moves back into the hole unless its home lies after the hole
+            // (cyclically) up to `next`.
+            let stays = if hole <= next {
+                hole < wanted && wanted <= next
+            } else {
+                hole < wanted || wanted <= next
+            };
+            if !stays {
+                state.live.add(hole).write(entry);
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        (*state.live.add(hole)).address = 0;
+    }
+    true
+}
+
+fn grow_live(state: &mut State) -> bool {
+    let old = state.live;
+    let old_capacity = state.live_capacity;
+    let capacity = old_capacity * 2;
+    let live = map(capacity * core::mem::size_of::<Live>()) as *mut Live;
+    if live.is_null() {
+        return false;
+    }
+    state.live = live;
+    state.live_capacity = capacity;
+    for slot in 0..old_capacity {
+        // SAFETY: slot < old_capacity.
+        let entry = unsafe { *old.add(slot) };
+        if entry.address != 0 {
+            put(state, entry);
+        }
+    }
+    unmap(old as *mut u8, old_capacity * core::mem::size_of::<Live>());
+    true
+}
+
+/// Sums the live samples per stack into `totals` (stack_count long).
+fn sum_live(state: &State, totals: *mut Totals) {
+    for id in 0..state.stack_count {
+        // SAFETY: id < stack_count, within both.
+        unsafe {
+            let stack = &*state.stacks.add(id);
+            totals.add(id).write(Totals {
+                inuse_objects: 0.0,
+                inuse_space: 0.0,
+                alloc_objects: stack.alloc_objects,
+                alloc_space: stack.alloc_space,
+            });
+        }
+    }
+    for slot in 0..state.live_capacity {
+        // SAFETY: slot < live_capacity; entry.stack < stack_count.
+        unsafe {
+            let entry = *state.live.add(slot);
+            if entry.address != 0 {
+                let total = &mut *totals.add(entry.stack);
+                total.inuse_objects += entry.weight;
+                total.inuse_space += entry.weight * entry.size as f64;
+            }
+        }
+    }
+}
+
+/// Copies the live heap per stack into the peak snapshot.
+fn take_peak(state: &mut State) -> bool {
+    if state.peak_capacity < state.stack_count {
+        let capacity = (state.stack_count * 2).max(1024);
+        let peak = map(capacity * core::mem::size_of::<Totals>()) as *mut Totals;
+        if peak.is_null() {
+            return false;
+        }
+        unmap(
+            state.peak as *mut u8,
+            state.peak_capacity * core::mem::size_of::<Totals>(),
+        );
+        state.peak = peak;
+        state.peak_capacity = capacity;
+    }
+    sum_live(state, state.peak);
+    state.peak_stacks = state.stack_count;
+    true
+}
+
+/// What a dump writes, copied out of the record: the stacks and their
+/// totals, in one private mapping.
+pub(crate) struct Snapshot {
+    memory: *mut u8,
+    bytes: usize,
+    count: usize,
+}
+
+impl Snapshot {
+    pub(crate) fn stacks(&self) -> &[Stack] {
+        if self.count == 0 {
+            return &[];
+        }
+        // SAFETY: the mapping starts with `count` stacks.
+        unsafe { core::slice::from_raw_parts(self.memory as *const Stack, self.count) }
+    }
+
+    pub(crate) fn totals(&self) -> &[Totals] {
+        if self.count == 0 {
+            return &[];
+        }
+        // SAFETY: followed by `count` totals (Stack's size is a multiple of
+        // Totals' alignment).
+        unsafe {
+            core::slice::from_raw_parts(
+                self.memory.add(self.count * core::mem::size_of::<Stack>()) as *const Totals,
+                self.count,
+            )
+        }
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        unmap(self.memory, self.bytes);
+    }
+}
+
+/// Copies the live heap (or the peak one) out, under the lock.
+pub(crate) fn snapshot(which: Which) -> Result<Snapshot, i32> {
+    locked(|state| {
+        let count = match which {
+            Which::Live => state.stack_count,
+            Which::Peak => state.peak_stacks,
+        };
+        let bytes =
+            (count * (core::mem::size_of::<Stack>() + core::mem::size_of::<Totals>())).max(1);
+        let memory = map(bytes);
+        if memory.is_null() {
+            return Err(libc::ENOMEM);
+        }
+        let snapshot = Snapshot {
+            memory,
+            bytes,
+            count,
+        };
+        if count > 0 {
+            // SAFETY: the store holds stack_count >= count stacks; the
+            // mapping has room for them and their totals.
+            unsafe {
+                core::ptr::copy_nonoverlapping(state.stacks, memory as *mut Stack, count);
+                let totals = memory.add(count * core::mem::size_of::<Stack>()) as *mut Totals;
+                match which {
+                    Which::Live => sum_live(state, totals),
+                    Which::Peak => core::ptr::copy_nonoverlapping(state.peak, totals, count),
+                }
+            }
+        }
+        Ok(snapshot)
+    })
+}
