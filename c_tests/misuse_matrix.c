@@ -128,9 +128,20 @@ static int run(const char *name, size_t size) {
 }
 
 static const char *const cases[] = {
-    "double_free", "double_free_after_others", "double_free_after_reuse", "free_stack",
-    "free_static", "free_interior", "free_far", "free_unaligned", "wrong_size_delete",
-    "overflow_1", "overflow_32", "underflow", "write_after_free", "read_after_free",
+    "double_free",
+    "double_free_after_others",
+    "double_free_after_reuse",
+    "free_stack",
+    "free_static",
+    "free_interior",
+    "free_far",
+    "free_unaligned",
+    "wrong_size_delete",
+    "overflow_1",
+    "overflow_32",
+    "underflow",
+    "write_after_free",
+    "read_after_free",
 };
 
 int main(int argc, char **argv) {

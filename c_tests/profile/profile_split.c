@@ -54,17 +54,20 @@ static void keep(int thread, void *block, size_t size) {
 
 __attribute__((noinline)) void keep_ninety(int thread, size_t size) {
     keep(thread, get(size), size);
-    __asm__ volatile("" ::: "memory"); /* not a tail call */
+    __asm__ volatile("" ::
+                         : "memory"); /* not a tail call */
 }
 
 __attribute__((noinline)) void keep_ten(int thread, size_t size) {
     keep(thread, get(size), size);
-    __asm__ volatile("" ::: "memory");
+    __asm__ volatile("" ::
+                         : "memory");
 }
 
 __attribute__((noinline)) void child_only(int thread, size_t size) {
     keep(thread, get(size), size);
-    __asm__ volatile("" ::: "memory");
+    __asm__ volatile("" ::
+                         : "memory");
 }
 
 /* Each thread: 22.5 MiB from keep_ninety, 2.5 MiB from keep_ten, in turns

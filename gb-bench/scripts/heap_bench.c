@@ -102,7 +102,8 @@ static int request(int requests, int blocks, int rounds) {
                 gb_heap_t *heap = way == 0 ? gb_heap_new(0) : NULL;
                 for (int b = 0; b < blocks; b++) {
                     size_t size = 16 + next(&x) % 497;
-                    char *p = way == 0 ? gb_heap_alloc(heap, size) : way == 1 ? gb_alloc(size) : malloc(size);
+                    char *p = way == 0 ? gb_heap_alloc(heap, size) : way == 1 ? gb_alloc(size)
+                                                                              : malloc(size);
                     if (p == NULL) return 1;
                     p[0] = (char)b;
                     held[b] = p;

@@ -182,7 +182,9 @@ const ENVIRONMENT: &[&str] = &[
 
 impl Report {
     /// The report of a finished run: `runs` of the measured contenders of
-    /// `setup` on `workloads`.
+    /// `setup` on `workloads`. (Eight inputs, each a part of the report: a
+    /// struct of them would only be this argument list again.)
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         args: &[String],
         opts: &Options,

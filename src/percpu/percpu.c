@@ -47,8 +47,35 @@ size_t _rjem_sallocx(const void *ptr, int flags);
 #define CLASSES 29
 #define MAX_SMALL 4096
 static const uint16_t class_size[CLASSES] = {
-    8,   16,  32,  48,  64,  80,   96,   112,  128,  160,  192,  224,  256,  320,  384,
-    448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096,
+    8,
+    16,
+    32,
+    48,
+    64,
+    80,
+    96,
+    112,
+    128,
+    160,
+    192,
+    224,
+    256,
+    320,
+    384,
+    448,
+    512,
+    640,
+    768,
+    896,
+    1024,
+    1280,
+    1536,
+    1792,
+    2048,
+    2560,
+    3072,
+    3584,
+    4096,
 };
 
 /* Per class: at most 32 KiB of blocks, between 8 and 64 of them. */
@@ -83,7 +110,8 @@ static __attribute__((cold, noinline)) char *setup(void) {
     uint64_t offset = 128;
     for (int c = 0; c < CLASSES; c++) {
         uint32_t n = 32768 / class_size[c];
-        cap[c] = n < 8 ? 8 : n > 64 ? 64 : n;
+        cap[c] = n < 8 ? 8 : n > 64 ? 64
+                                    : n;
         slot_offset[c] = offset;
         offset += (uint64_t)cap[c] * sizeof(void *);
     }

@@ -36,11 +36,11 @@ void graphbit_percpu_free_sized(void *ptr, size_t size);
 
 static atomic_ulong next_tag = 1;
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, "percpu_test: " __VA_ARGS__);                                              \
-        fputc('\n', stderr);                                                                       \
-        _exit(1);                                                                                  \
+#define FAIL(...)                                     \
+    do {                                              \
+        fprintf(stderr, "percpu_test: " __VA_ARGS__); \
+        fputc('\n', stderr);                          \
+        _exit(1);                                     \
     } while (0)
 
 typedef struct {
