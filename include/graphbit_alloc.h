@@ -584,12 +584,6 @@ void gb_ctx_free(void *ctx, void *ptr);
  */
 void gb_ctx_free_sized(void *ctx, void *ptr, size_t size);
 
-extern void *malloc(size_t size);
-
-extern void free(void *ptr);
-
-extern void free_sized(void *ptr, size_t size);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

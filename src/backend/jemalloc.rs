@@ -338,10 +338,15 @@ extern "C" {
 /// What gb_alloc, gb_free and gb_free_sized call: jemalloc's entry points,
 /// or, in a build with GB_PERCPU=1, the per-CPU cache experiment
 /// (src/percpu/percpu.c, docs/memory.md), which takes the same arguments.
+///
+/// cbindgen:ignore
 #[cfg(not(gb_percpu))]
 mod front {
     pub(super) use super::je::{free, malloc, sdallocx};
 }
+/// The experiment's entry points.
+///
+/// cbindgen:ignore
 #[cfg(gb_percpu)]
 mod front {
     use core::ffi::c_void;
