@@ -9,7 +9,7 @@
 #   gb_alloc + gb_free pair, 1,100,000 pairs less 100,000, with and without
 #   a heap alive), jemalloc only.
 #
-# Usage: bench/heaps.sh | tee docs/heaps.txt
+# Usage: bench/heaps.sh | tee docs/runs/heaps.txt
 # Builds (or brings up to date) target/heaps-bench/<backend> with cargo.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

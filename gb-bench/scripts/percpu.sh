@@ -6,7 +6,7 @@
 # bench/instructions.sh: (1,100,000 pairs - 100,000 pairs) / 1,000,000) for
 # the cache (sized and unsized free) and for gb_alloc/gb_free.
 #
-# Usage: bench/percpu.sh | tee docs/percpu.txt
+# Usage: bench/percpu.sh | tee docs/runs/percpu.txt
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"

@@ -7,7 +7,7 @@
 # 512 KiB interval: the countdown on every allocation, a sample about every
 # 512 KiB / 48 B = 11,000 pairs).
 #
-# Usage: bench/profile_cost.sh [extra cargo args] | tee docs/profile-cost.txt
+# Usage: bench/profile_cost.sh [extra cargo args] | tee docs/runs/profile-cost.txt
 # Builds the four libraries with cargo under target/variants/ (as
 # tests/profile.sh does).
 set -euo pipefail
