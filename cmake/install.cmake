@@ -5,6 +5,10 @@
 #   include/graphbit_alloc.h, graphbit_alloc.hpp, graphbit_alloc_hooks.h
 #   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override,-override-checked}.pc
 #   lib/cmake/GraphBitAlloc/GraphBitAllocConfig.cmake (+ ConfigVersion)
+#   bin/gb-info
+# The installed libraries and gb-info are stripped of their debug info
+# (cmake/strip_installed.cmake); with GB_INSTALL_DEBUG_INFO=ON, the shared
+# libraries' and gb-info's goes to lib/.debug/ and bin/.debug/ instead.
 include(CMakePackageConfigHelpers)
 
 set(gb_cmake_dir "${CMAKE_INSTALL_LIBDIR}/cmake/GraphBitAlloc")
@@ -37,6 +41,44 @@ foreach(variant IN LISTS GB_VARIANTS)
   endif()
 endforeach()
 install(FILES ${gb_archives} DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+install(PROGRAMS "${GB_INFO_FILE}" DESTINATION "${CMAKE_INSTALL_BINDIR}")
+
+# Debug info: line tables ([profile.release] debug in Cargo.toml) make each
+# .so about 12 MB and each .a about 72 MB; stripped, 1.3 MB and 15 MB
+# (docs/install.md). Only the installed copies are stripped.
+option(GB_INSTALL_DEBUG_INFO
+       "Install the debug info of the shared libraries and gb-info as separate .debug files (with a .gnu_debuglink), and keep the archives' own"
+       OFF)
+set(gb_strip_elf OFF)
+set(gb_strip_tool "")
+if(APPLE)
+  set(gb_strip_tool "${CMAKE_STRIP}")
+elseif(NOT WIN32)
+  # ELF; a missing objcopy is already fatal on Linux (CMakeLists.txt).
+  set(gb_strip_elf ON)
+  set(gb_strip_tool "${CMAKE_OBJCOPY}")
+endif()
+if(gb_strip_tool)
+  set(gb_strip_linked "")
+  foreach(variant IN LISTS GB_VARIANTS)
+    string(TOUPPER "${variant}" upper)
+    list(APPEND gb_strip_linked "${CMAKE_INSTALL_LIBDIR}/${GB_${upper}_FILE}")
+  endforeach()
+  get_filename_component(gb_info_name "${GB_INFO_FILE}" NAME)
+  list(APPEND gb_strip_linked "${CMAKE_INSTALL_BINDIR}/${gb_info_name}")
+  set(gb_strip_archives "")
+  foreach(archive IN LISTS gb_archives)
+    get_filename_component(archive "${archive}" NAME)
+    list(APPEND gb_strip_archives "${CMAKE_INSTALL_LIBDIR}/${archive}")
+  endforeach()
+  install(CODE "
+    set(GB_STRIP_TOOL \"${gb_strip_tool}\")
+    set(GB_STRIP_ELF ${gb_strip_elf})
+    set(GB_DEBUG_INFO ${GB_INSTALL_DEBUG_INFO})
+    set(GB_STRIP_LINKED \"${gb_strip_linked}\")
+    set(GB_STRIP_ARCHIVES \"${gb_strip_archives}\")
+    include(\"${CMAKE_CURRENT_SOURCE_DIR}/cmake/strip_installed.cmake\")")
+endif()
 install(FILES
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.h"
     "${CMAKE_CURRENT_SOURCE_DIR}/include/graphbit_alloc.hpp"

@@ -15,7 +15,8 @@ Python build requirements, so `pip install --no-build-isolation` works
 offline once cargo has the crates (crates.io otherwise).
 
 Without a setting, a dlopen library that CMake already built in the
-repository (build/default/lib/, `cmake --build --preset default`) is bundled
+repository (build/default/lib/, `cmake --build --preset default`, else
+build/test/lib/ of `cmake --workflow --preset test`) is bundled
 when it is newer than every source file of the crate, and cargo does not run;
 otherwise cargo builds one. The wheel installs and runs without Rust.
 
@@ -201,24 +202,32 @@ def _cargo_build(config_settings):
     return pathlib.Path(built[-1])
 
 
+# The repository's CMake builds whose library may be bundled, in this order:
+# preset default's (the install build), then preset test's (the build of
+# `cmake --workflow --preset test`).
+CMAKE_PRESETS = ("default", "test")
+
+
 def _cmake_library():
-    """The dlopen library of the repository's CMake build (preset default),
-    when it is there and newer than every file cargo builds it from; else
+    """The dlopen library of the repository's CMake build (CMAKE_PRESETS),
+    the first there and newer than every file cargo builds it from; else
     None."""
     crate = HERE.parent.parent
-    library = crate / "build" / "default" / "lib" / LIBRARY
-    if not library.is_file() or not (crate / "Cargo.toml").is_file():
+    libraries = [crate / "build" / preset / "lib" / LIBRARY for preset in CMAKE_PRESETS]
+    libraries = [library for library in libraries if library.is_file()]
+    if not libraries or not (crate / "Cargo.toml").is_file():
         return None
-    built = library.stat().st_mtime
     sources = [crate / name for name in ("Cargo.toml", "Cargo.lock", "build.rs")]
     for directory in ("src", "backend-auto", "include"):
         sources += [p for p in (crate / directory).rglob("*") if p.is_file()]
     newest = max((p.stat().st_mtime for p in sources if p.is_file()), default=0)
-    if newest > built:
-        print(f"gb_build_backend: {library} is older than the crate's sources: building with cargo",
+    for library in libraries:
+        if newest <= library.stat().st_mtime:
+            return library
+        print(f"gb_build_backend: {library} is older than the crate's sources",
               file=sys.stderr, flush=True)
-        return None
-    return library
+    print("gb_build_backend: building with cargo", file=sys.stderr, flush=True)
+    return None
 
 
 def _library(config_settings):
