@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The misuse matrix: every case of c_tests/misuse_matrix.c, at 8 B, 4 KiB and
+# The misuse matrix: every case of c_tests/misuse/matrix.c, at 8 B, 4 KiB and
 # 256 KiB, under glibc, graphbit-alloc's variants and Debian's jemalloc,
 # mimalloc and tcmalloc preloads, side by side. Each cell:
 #   caught   killed by a signal with a message on stderr
@@ -25,7 +25,7 @@ set -u
 cd "$(dirname "$0")/.."
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-gcc -O1 -g -Wall -Wextra c_tests/misuse_matrix.c -o "$WORK/misuse_matrix" -ldl -lstdc++ || exit 1
+gcc -O1 -g -Wall -Wextra c_tests/misuse/matrix.c -o "$WORK/misuse_matrix" -ldl -lstdc++ || exit 1
 ulimit -c 0
 
 # cell ENV... -- ARGS: runs one case, prints its verdict.
