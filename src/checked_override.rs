@@ -6,7 +6,7 @@
 //! and `src/ffi/alloc.rs` call instead of the backend itself (one `use`
 //! line each), and the C++ operators reach through two hidden entry points
 //! (`gb_override_checked_new`, `gb_override_checked_delete`, called by
-//! `src/override_new.cpp`). Every block is recorded (`src/checked.rs`) with
+//! `src/override/new.cpp`). Every block is recorded (`src/checked/`) with
 //! its requested size, alignment and how it was allocated; every free,
 //! `realloc` and `malloc_usable_size` takes the pointer out of the record
 //! first, and anything that is not a live block, or a size or alignment
@@ -401,7 +401,7 @@ impl Backend for Checked {
 }
 
 /// C++ `operator new` (alignment 0) and aligned new (a power of two, servable:
-/// src/override_new.cpp checks), for src/override_new.cpp.
+/// src/override/new.cpp checks), for src/override/new.cpp.
 extern "C" fn cxx_new(size: usize, alignment: usize) -> *mut c_void {
     if Selected::WATCHES_LARGE_REQUESTS && size >= LARGE_BLOCK {
         Selected::before_large_request();
@@ -420,7 +420,7 @@ extern "C" fn cxx_new(size: usize, alignment: usize) -> *mut c_void {
     finish(block, size, FROM_NEW, alignment)
 }
 
-/// C++ `operator delete` in all its forms, for src/override_new.cpp: `size`
+/// C++ `operator delete` in all its forms, for src/override/new.cpp: `size`
 /// is `usize::MAX` and `alignment` 0 when the form does not pass them.
 extern "C" fn cxx_delete(ptr: *mut c_void, size: usize, alignment: usize) {
     if ptr.is_null() {
@@ -436,7 +436,7 @@ extern "C" fn cxx_delete(ptr: *mut c_void, size: usize, alignment: usize) {
     unsafe { release("operator delete", ptr, expect) }
 }
 
-// Hidden entry points for src/override_new.cpp: global in the link, absent
+// Hidden entry points for src/override/new.cpp: global in the link, absent
 // from the library's exports (the override exports exactly the malloc
 // family, new/delete and the gb_* API).
 macro_rules! hidden_entry {

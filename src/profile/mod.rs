@@ -123,7 +123,7 @@ pub(crate) fn before_free(block: *mut c_void) {
     }
 }
 
-/// The hooks of the C++ operators (src/override_new.cpp): `new`'s block
+/// The hooks of the C++ operators (src/override/new.cpp): `new`'s block
 /// (returned, so that `new` can tail-call this), and `delete`'s.
 #[cfg(feature = "override")]
 #[no_mangle]
