@@ -24,6 +24,7 @@ use crate::svg::{Chart, Panel};
 pub const SCHEMA: &str = "gb-bench-run/1";
 
 /// One allocator: a label and the library to preload (None: glibc).
+#[derive(Clone)]
 pub(crate) struct Allocator {
     pub(crate) id: String,
     pub(crate) preload: Option<PathBuf>,

@@ -167,7 +167,7 @@ pub struct Report {
     /// The memory targets, met or not (memory.rs).
     #[serde(default)]
     pub memory_verdicts: Vec<crate::memory::MemoryVerdict>,
-    /// The real programs (programs.rs), when any were selected.
+    /// The real programs (programs/), when any were selected.
     #[serde(default)]
     pub programs: Option<crate::programs::Results>,
 }
