@@ -3,7 +3,7 @@
 -- the objects survive a round, the rest is garbage. The algorithm of
 -- gb-bench/hooks_bench.c's built-in script, which churn.py and churn.pl repeat
 -- with their own containers: all three compute the same checksum, which
--- gb-bench computes too (programs.rs, churn_checksum).
+-- gb-bench computes too (src/programs/expected.rs, churn_checksum).
 -- Usage: lua5.4 churn.lua ROUNDS (prints "checksum N"); hooks_bench runs it
 -- as a chunk (ROUNDS its argument, the checksum its result).
 local rounds = math.tointeger(tonumber((...)))

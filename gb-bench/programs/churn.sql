@@ -3,7 +3,7 @@
 -- (a self-join, a distinct count), GROUP BY with group_concat, string
 -- functions, an UPDATE that grows a third of the rows and a DELETE of half.
 -- Every result is a function of @n alone, which gb-bench computes too
--- (programs.rs, sqlite3_expected) and compares with the output.
+-- (src/programs/expected.rs, sqlite3_expected) and compares with the output.
 -- Usage: sqlite3 :memory: -cmd '.parameter set @n ROWS' '.read churn.sql'
 CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, grp INTEGER, payload BLOB);
 BEGIN;

@@ -23,7 +23,9 @@ use crate::svg::{Chart, Panel};
 /// The `schema` of `gb-bench run`'s report.
 pub const SCHEMA: &str = "gb-bench-run/1";
 
-/// One allocator: a label and the library to preload (None: glibc).
+/// One allocator a process runs under: its id and the library to preload
+/// (None: glibc's malloc; for the real programs' gb-hooks, the adapters).
+#[derive(Clone)]
 pub(crate) struct Allocator {
     pub(crate) id: String,
     pub(crate) preload: Option<PathBuf>,

@@ -12,7 +12,7 @@
 //! same table of function pointers, so none pays a call the others do not.
 //! Each (contender, workload, repetition) runs in a fresh process; peak RSS
 //! comes from `wait4`. Contenders are interleaved (A B C A B C ...).
-//! Real programs follow, in a table of their own (programs.rs): Lua and
+//! Real programs follow, in a table of their own (programs/): Lua and
 //! SQLite through the adapters, and lua5.4, sqlite3, python3, perl and
 //! redis-server under the same preloads as `gb-bench run`.
 //!

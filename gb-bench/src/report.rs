@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::contenders::{Contender, Kind, Library, Setup};
 use crate::machine::Machine;
 use crate::run::{Run, Workload};
+use crate::stats::Stat;
 use crate::svg::{Chart, Panel};
 use crate::Options;
 
@@ -25,38 +26,6 @@ use crate::Options;
 pub const SCHEMA: &str = "gb-bench/3";
 /// The older schema `gb-bench report` still reads.
 pub const SCHEMA_2: &str = "gb-bench/2";
-
-/// Median and range over repetitions.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct Stat {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-    pub n: usize,
-}
-
-impl Stat {
-    /// The statistics of the finite values; None when there are none.
-    fn of(mut values: Vec<f64>) -> Option<Stat> {
-        values.retain(|v| v.is_finite());
-        if values.is_empty() {
-            return None;
-        }
-        values.sort_by(|a, b| a.total_cmp(b));
-        let n = values.len();
-        let median = if n % 2 == 1 {
-            values[n / 2]
-        } else {
-            (values[n / 2 - 1] + values[n / 2]) / 2.0
-        };
-        Some(Stat {
-            median,
-            min: values[0],
-            max: values[n - 1],
-            n,
-        })
-    }
-}
 
 /// A (contender, workload) over its successful repetitions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -167,7 +136,7 @@ pub struct Report {
     /// The memory targets, met or not (memory.rs).
     #[serde(default)]
     pub memory_verdicts: Vec<crate::memory::MemoryVerdict>,
-    /// The real programs (programs.rs), when any were selected.
+    /// The real programs (programs/), when any were selected.
     #[serde(default)]
     pub programs: Option<crate::programs::Results>,
 }
