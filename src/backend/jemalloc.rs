@@ -466,47 +466,6 @@ fn start_background_thread() -> libc::c_int {
     rc
 }
 
-/// jemalloc writes its messages to stderr through `malloc_message`. One of
-/// them is not the host's business: "background thread creation failed"
-/// (under `RLIMIT_NPROC` or a container's pids limit), about the thread this
-/// library's built-in options ask for; without it the allocating threads
-/// return freed memory themselves, and `gb_trim` reports the error. This
-/// filter drops that message and writes the others as jemalloc would. It
-/// allocates nothing.
-unsafe extern "C" fn message_filter(_opaque: *mut c_void, text: *const c_char) {
-    if text.is_null() {
-        return;
-    }
-    // SAFETY: jemalloc passes a NUL-terminated string.
-    let bytes = unsafe { CStr::from_ptr(text) }.to_bytes();
-    const REFUSED: &[u8] = b"background thread creation failed";
-    if bytes.starts_with(b"<jemalloc>: ") && bytes.windows(REFUSED.len()).any(|w| w == REFUSED) {
-        return;
-    }
-    // SAFETY: writes the caller's bytes to fd 2; a short write is dropped,
-    // as jemalloc's own writer drops it.
-    unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
-}
-
-/// Installs `message_filter` when the library is loaded, before any thread
-/// can be refused, unless the host installed a `malloc_message` of its own.
-#[cfg(target_os = "linux")]
-#[used]
-#[link_section = ".init_array"]
-static INSTALL_MESSAGE_FILTER: extern "C" fn() = {
-    extern "C" fn install() {
-        // SAFETY: runs at load time, before the program's threads; jemalloc
-        // reads the pointer only when it writes a message.
-        unsafe {
-            let hook = &mut *ptr::addr_of_mut!(je::malloc_message);
-            if hook.is_none() {
-                *hook = Some(message_filter);
-            }
-        }
-    }
-    install
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;

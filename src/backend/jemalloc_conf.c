@@ -77,6 +77,37 @@ __attribute__((visibility("hidden"), cold, noinline)) void graphbit_alloc_start_
 
 #endif
 
+/* jemalloc writes its messages to stderr through malloc_message. One of them
+ * is not the host's business: "background thread creation failed" (under
+ * RLIMIT_NPROC or a container's pids limit), about the thread the built-in
+ * options ask for; without it the allocating threads return freed memory
+ * themselves, and gb_trim reports the error. This filter drops that message
+ * and writes the others as jemalloc would, allocating nothing. It is
+ * installed when the library is loaded (this object is linked whole, so the
+ * constructor is in every program), unless the host set its own. */
+#include <string.h>
+#include <unistd.h>
+
+extern void (*_rjem_malloc_message)(void *opaque, const char *text);
+
+static void graphbit_alloc_message_filter(void *opaque, const char *text) {
+    (void)opaque;
+    if (text == NULL) return;
+    if (strncmp(text, "<jemalloc>: ", 12) == 0 && strstr(text, "background thread creation failed"))
+        return;
+    size_t left = strlen(text);
+    while (left > 0) {
+        ssize_t n = write(2, text, left);
+        if (n <= 0) return;
+        text += n;
+        left -= (size_t)n;
+    }
+}
+
+__attribute__((constructor)) static void graphbit_alloc_install_message_filter(void) {
+    if (_rjem_malloc_message == NULL) _rjem_malloc_message = graphbit_alloc_message_filter;
+}
+
 /* For the verification report: the string above, as Rust reads it. */
 __attribute__((visibility("hidden"))) const char *graphbit_alloc_jemalloc_builtin_conf(void) {
     return _rjem_malloc_conf;
