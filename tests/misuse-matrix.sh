@@ -56,9 +56,12 @@ if [[ ${1:-} == --check || ${1:-} == --check-override ]]; then
                 [[ $c == free_unaligned || ($c == free_interior && $s == 8) ]] || continue
             fi
             v=$(cell "LD_PRELOAD=$lib" -- "$c" "$s")
+            # The checked override's known misses (docs/checked-override.md):
+            # silent, or caught where the backend's size classes leave slack
+            # before the block (mimalloc's 256 KiB class).
             [[ $c == read_after_free ]] && expected=silent
-            [[ $c == underflow && $s == 262144 ]] && expected=silent
-            if [[ $v != "$expected" ]]; then
+            [[ $c == underflow && $s == 262144 ]] && expected="silent|caught"
+            if ! [[ $v =~ ^($expected)$ ]]; then
                 echo "FAIL: $c $s: $v, expected $expected: $(head -c 300 "$WORK/err")"
                 fail=1
             else

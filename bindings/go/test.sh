@@ -76,6 +76,11 @@ Libs: -L$linkdir -Wl,-rpath,$rpath -lgraphbit_alloc
 PC
 export PKG_CONFIG_PATH="$scratch/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export CGO_ENABLED=1
+# Go's build cache does not key cgo builds on pkg-config's answer: a test
+# binary linked against another build of the library (jemalloc's, then
+# mimalloc's) would be reused. The run-time path in CGO_LDFLAGS is part of
+# the key.
+export CGO_LDFLAGS="-Wl,-rpath,$rpath${CGO_LDFLAGS:+ $CGO_LDFLAGS}"
 export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local
 export GB_EXPECT_LIB="$lib"
 if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ]; then
