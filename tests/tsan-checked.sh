@@ -63,7 +63,10 @@ else
     lib="$target_dir/plain/release/libgraphbit_alloc.so"
 fi
 echo "  built in $((SECONDS - start_all))s: $lib (Rust instrumented: $instrumented)"
-if [ $instrumented = yes ] && ! nm -D --undefined-only "$lib" | grep -q '__tsan_'; then
+# (nm's list read whole first: grep -q leaving early would make nm die of
+# SIGPIPE, and pipefail would call that "no __tsan_ function".)
+undefined=$(nm -D --undefined-only "$lib")
+if [ $instrumented = yes ] && ! grep -q '__tsan_' <<<"$undefined"; then
     echo "tsan-checked: $lib calls no __tsan_ function: the Rust code is not instrumented"
     exit 1
 fi
