@@ -80,10 +80,10 @@ esac
 ln -sf "$lib" "$out/$soname"
 ln -sf "$lib" "$out/libgraphbit_alloc.so"
 
-# rustc's LLVM emits calls to __tsan_memcpy and __tsan_memset, which gcc 12's
+# rustc's LLVM emits calls to __tsan_memcpy, __tsan_memmove and __tsan_memset, which gcc 12's
 # libtsan does not have (its other __tsan_ entry points are the same ABI):
-# where they are missing, the programs carry two forwarders to memcpy and
-# memset, which libtsan intercepts and checks. Compiled without
+# where they are missing, the programs carry forwarders to memcpy, memmove
+# and memset, which libtsan intercepts and checks. Compiled without
 # instrumentation, and without builtins (a call, not an inlined copy).
 shim=()
 libtsan=$(gcc -print-file-name=libtsan.so)
@@ -91,7 +91,7 @@ if [ $instrumented = yes ]; then
     missing=$(comm -23 <(nm -D --undefined-only "$lib" | awk '/__tsan_/{print $2}' | sort) \
         <(nm -D --defined-only "$libtsan" | awk '{print $3}' | sort))
     for sym in $missing; do
-        case $sym in __tsan_memcpy | __tsan_memset) ;; *)
+        case $sym in __tsan_memcpy | __tsan_memmove | __tsan_memset) ;; *)
             echo "tsan-checked: $libtsan lacks $sym, which the library calls"; exit 1 ;;
         esac
     done
@@ -99,11 +99,12 @@ if [ $instrumented = yes ]; then
         cat >"$out/tsan_shim.c" <<'C'
 #include <string.h>
 void *__tsan_memcpy(void *d, const void *s, size_t n) { return memcpy(d, s, n); }
+void *__tsan_memmove(void *d, const void *s, size_t n) { return memmove(d, s, n); }
 void *__tsan_memset(void *d, int c, size_t n) { return memset(d, c, n); }
 C
         gcc -O1 -fno-builtin -c "$out/tsan_shim.c" -o "$out/tsan_shim.o"
         shim=("$out/tsan_shim.o")
-        echo "  forwarding $(echo $missing) to libtsan's memcpy/memset"
+        echo "  forwarding $(echo $missing) to libtsan's memcpy/memmove/memset"
     fi
 fi
 
