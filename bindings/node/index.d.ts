@@ -8,6 +8,36 @@ export interface BlockOptions {
   alignment?: number | bigint | null;
   /** The library to allocate from; library() by default. */
   library?: Library;
+  /** The heap to allocate in (as heap.alloc() does). */
+  heap?: Heap;
+}
+
+export interface HeapOptions {
+  /** Usable bytes the heap's live blocks may take; 0 (the default) for no limit. */
+  limit?: number | bigint;
+  /** The library to make the heap in; library() by default. */
+  library?: Library;
+}
+
+export interface HeapStats {
+  limit_bytes: number | bigint;
+  allocated_bytes: number | bigint;
+  peak_allocated_bytes: number | bigint;
+  blocks: number | bigint;
+  refused: number | bigint;
+}
+
+/** A gb_heap: blocks from alloc(), capped at the limit, all freed at once by destroy(). */
+export class Heap {
+  constructor(options?: HeapOptions);
+  readonly library: Library;
+  readonly destroyed: boolean;
+  readonly released: boolean;
+  alloc(size: number | bigint, options?: { zeroed?: boolean; alignment?: number | bigint | null }): Block;
+  stats(): HeapStats;
+  /** destroy(): `using heap = new Heap()` destroys it at the end of the scope. */
+  [Symbol.dispose](): void;
+  destroy(): void;
 }
 
 export interface Stats {
@@ -56,7 +86,8 @@ export class Library {
 
 export class OutOfMemoryError extends RangeError { code: 'ENOMEM'; errno: number; }
 export class InvalidArgumentError extends TypeError { code: 'EINVAL'; errno: number; }
-export class FreedBlockError extends Error { code: 'ERR_GB_BLOCK_FREED'; }
+export class FreedBlockError extends Error { code: 'ERR_GB_BLOCK_FREED' | 'ERR_GB_HEAP_DESTROYED'; }
+export class HeapDestroyedError extends FreedBlockError { code: 'ERR_GB_HEAP_DESTROYED'; }
 export class ExternalBuffersForbiddenError extends Error { code: 'ERR_GB_EXTERNAL_BUFFERS_FORBIDDEN'; }
 export class LibraryLoadError extends Error { code: 'ERR_GB_LIBRARY_NOT_FOUND'; tried: string[]; }
 

@@ -352,6 +352,7 @@ const blockGone = new FinalizationRegistry((state) => {
 function release(state) {
   if (!state.freed || state.views > 0 || state.released) return;
   state.released = true;
+  if (state.heap !== null && heapReleased(state)) return; // went with its heap
   const fn = state.lib.fn;
   if (state.alignment != null) fn.gb_free_aligned_sized(state.pointer, state.alignment, state.size);
   else fn.gb_free_sized(state.pointer, state.size);
@@ -363,13 +364,17 @@ const ZERO_CHUNK = 1 << 20;
 class Block {
   /**
    * @param {number} size bytes (a BigInt too)
-   * @param {{zeroed?: boolean, alignment?: number, library?: Library}} [options]
+   * @param {{zeroed?: boolean, alignment?: number, library?: Library, heap?: Heap}} [options]
    */
-  constructor(size, { zeroed = false, alignment = null, library: lib = null } = {}) {
+  constructor(size, { zeroed = false, alignment = null, library: lib = null, heap = null } = {}) {
     size = toSize(size, 'size');
-    lib = lib || library();
+    if (heap !== null && !(heap instanceof Heap)) throw new TypeError('heap must be a Heap');
+    lib = heap !== null ? heap.library : lib || library();
     let pointer;
-    if (alignment != null) {
+    if (heap !== null) {
+      if (alignment != null) alignment = toSize(alignment, 'alignment');
+      pointer = heapAlloc(heap, size, zeroed && alignment == null, alignment);
+    } else if (alignment != null) {
       alignment = toSize(alignment, 'alignment');
       pointer = lib._check(lib.fn.gb_aligned_alloc(alignment, size), `gb_aligned_alloc(${alignment}, ${size})`);
     } else if (zeroed) {
@@ -377,8 +382,10 @@ class Block {
     } else {
       pointer = lib._check(lib.fn.gb_alloc(size), `gb_alloc(${size})`);
     }
-    this._state = { lib, pointer, size: Number(size), alignment, freed: false, released: false, views: 0 };
+    this._state = { lib, pointer, size: Number(size), alignment, freed: false, released: false, views: 0,
+                    heap: null, owner: null };
     this._view = null;
+    if (heap !== null) heapAdopt(heap, this);
     blockGone.register(this, this._state, this);
     if (alignment != null && zeroed) this._zero();
   }
@@ -398,6 +405,10 @@ class Block {
 
   _live(what) {
     if (this._state.freed) {
+      this._view = null;
+      if (this._state.heap !== null && this._state.heap.destroyed) {
+        throw new FreedBlockError(`graphbit-alloc: ${what} on a Block whose Heap was destroyed`);
+      }
       throw new FreedBlockError(`graphbit-alloc: ${what} on a Block that was freed`);
     }
     return this._state;
@@ -486,6 +497,11 @@ function checkRange(offset, length, size) {
   }
 }
 
+const heapParts = require('./heap')({
+  koffi, Block, GbHeapStats, FreedBlockError, SIZE_MAX, library,
+});
+const { Heap, HeapDestroyedError, heapAlloc, heapAdopt, heapReleased } = heapParts;
+
 let defaultLibrary = null;
 
 /** Loads the library (see the module comment for where it looks). With a path, always that one. */
@@ -520,10 +536,12 @@ function withBlock(size, options, fn) {
 
 module.exports = {
   Block,
+  Heap,
   Library,
   OutOfMemoryError,
   InvalidArgumentError,
   FreedBlockError,
+  HeapDestroyedError,
   ExternalBuffersForbiddenError,
   LibraryLoadError,
   STAT_UNAVAILABLE,

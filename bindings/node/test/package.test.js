@@ -67,13 +67,20 @@ test('npm pack, then npm install of the tarball: require works with no GRAPHBIT_
       run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--no-save',
         'typescript@5', '@types/node@20'], { cwd: project, env });
       fs.writeFileSync(path.join(project, 'main.ts'), [
-        "import { Block, allocatorName } from 'graphbit-alloc';",
+        "import { Block, Heap, HeapStats, allocatorName } from 'graphbit-alloc';",
         'export function main(): string {',
         '  using block = new Block(16);',
         '  const view: Buffer = block.buffer();',
         "  view.write('typed');",
         '  return `${allocatorName()} ${block.read(0, 5).toString()}`;',
         '}',
+        'export function inHeap(): number {',
+        '  using heap = new Heap({ limit: 1n << 20n });',
+        '  const block: Block = heap.alloc(64, { zeroed: true });',
+        '  const stats: HeapStats = heap.stats();',
+        '  return block.size + Number(stats.blocks);',
+        '}',
+        'console.log(inHeap());',
         'console.log(main());',
         '',
       ].join('\n'));
