@@ -32,6 +32,7 @@ type Buffer struct {
 	alignment int
 	viewed    atomic.Bool // Bytes or Pointer handed the memory out
 	caller    uintptr     // where New was called, for leak reports (SetRecordCallers)
+	heap      *Heap       // the Heap it was allocated in, or nil (heap.go)
 }
 
 // Option changes how New allocates.
@@ -83,15 +84,20 @@ func New(size int, opts ...Option) (*Buffer, error) {
 			return nil, allocError("gb_alloc", size, 0, err)
 		}
 	}
-	b := &Buffer{ptr: p, size: size, alignment: o.alignment}
+	return newBuffer(p, size, o.alignment, nil), nil
+}
+
+// newBuffer wraps a new block; it records the caller of New (or Heap.Alloc).
+func newBuffer(p unsafe.Pointer, size, alignment int, heap *Heap) *Buffer {
+	b := &Buffer{ptr: p, size: size, alignment: alignment, heap: heap}
 	if recordCallers.Load() {
 		var pc [1]uintptr
-		if runtime.Callers(2, pc[:]) == 1 {
+		if runtime.Callers(3, pc[:]) == 1 {
 			b.caller = pc[0]
 		}
 	}
 	runtime.SetFinalizer(b, (*Buffer).finalize)
-	return b, nil
+	return b
 }
 
 // Len is the size asked for.
@@ -104,13 +110,16 @@ func (b *Buffer) Alignment() int { return b.alignment }
 func (b *Buffer) Freed() bool {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.ptr == nil
+	return b.ptr == nil || b.heapDestroyed()
 }
 
 // live returns the block's address; the caller holds b.mu.
 func (b *Buffer) live(what string) unsafe.Pointer {
 	if b.ptr == nil {
 		panic(fmt.Sprintf("gballoc: %s on a freed Buffer (%d bytes): %v", what, b.size, ErrFreed))
+	}
+	if b.heapDestroyed() {
+		panic(fmt.Sprintf("gballoc: %s on a Buffer (%d bytes) of a destroyed Heap: %v", what, b.size, ErrHeapDestroyed))
 	}
 	return b.ptr
 }
@@ -121,7 +130,7 @@ func (b *Buffer) Bytes() []byte {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	p := b.live("Bytes")
-	b.viewed.Store(true)
+	b.handOut()
 	return unsafe.Slice((*byte)(p), b.size)
 }
 
@@ -131,7 +140,7 @@ func (b *Buffer) Pointer() unsafe.Pointer {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	p := b.live("Pointer")
-	b.viewed.Store(true)
+	b.handOut()
 	return p
 }
 
@@ -139,10 +148,12 @@ func (b *Buffer) Pointer() unsafe.Pointer {
 func (b *Buffer) UsableSize() int {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.ptr == nil {
+	p, err := b.enter()
+	if err != nil {
 		return 0
 	}
-	return int(C.gb_usable_size(b.ptr))
+	defer b.leave()
+	return int(C.gb_usable_size(p))
 }
 
 // ReadAt copies the block's bytes from off into p (io.ReaderAt): io.EOF when
@@ -150,9 +161,10 @@ func (b *Buffer) UsableSize() int {
 func (b *Buffer) ReadAt(p []byte, off int64) (int, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.ptr == nil {
-		return 0, ErrFreed
+	if _, err := b.enter(); err != nil {
+		return 0, err
 	}
+	defer b.leave()
 	if off < 0 {
 		return 0, fmt.Errorf("gballoc: ReadAt: negative offset %d: %w", off, ErrInvalidArgument)
 	}
@@ -171,9 +183,10 @@ func (b *Buffer) ReadAt(p []byte, off int64) (int, error) {
 func (b *Buffer) WriteAt(p []byte, off int64) (int, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.ptr == nil {
-		return 0, ErrFreed
+	if _, err := b.enter(); err != nil {
+		return 0, err
 	}
+	defer b.leave()
 	if off < 0 {
 		return 0, fmt.Errorf("gballoc: WriteAt: negative offset %d: %w", off, ErrInvalidArgument)
 	}
@@ -191,14 +204,23 @@ func (b *Buffer) WriteAt(p []byte, off int64) (int, error) {
 }
 
 // Free gives the block back (sized, so the backend need not look it up). A
-// second call does nothing. It waits for ReadAt and WriteAt calls in flight.
+// second call does nothing, and so does a call on a Buffer of a destroyed
+// Heap (its memory went with the heap). It waits for ReadAt and WriteAt
+// calls in flight.
 func (b *Buffer) Free() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.ptr == nil {
 		return
 	}
-	b.release()
+	if _, err := b.enter(); err == nil {
+		if b.heap != nil && b.viewed.Load() {
+			b.heap.handedOut.Add(-1)
+		}
+		b.release()
+		b.leave()
+	}
+	b.ptr = nil
 	runtime.SetFinalizer(b, nil)
 }
 
@@ -228,12 +250,24 @@ type Leak struct {
 	// out (no Bytes or Pointer). Otherwise a slice of it may still be in use,
 	// so it stays allocated: leaked.
 	Freed bool
+	// Heap: this is a Heap dropped without Destroy (Size: its allocated
+	// bytes; Freed: its finalizer destroyed it, because no Buffer of it
+	// handed its memory out).
+	Heap bool
 }
 
 func (l Leak) String() string {
 	fate := "leaked: Bytes or Pointer handed it out, so it stays allocated"
 	if l.Freed {
 		fate = "freed by its finalizer"
+	}
+	if l.Heap {
+		if l.Freed {
+			fate = "destroyed by its finalizer"
+		} else {
+			fate = "leaked: a Buffer of it handed its memory out, so it stays"
+		}
+		return fmt.Sprintf("gballoc: a Heap holding %d bytes from %s was never destroyed (%s)", l.Size, l.Caller, fate)
 	}
 	return fmt.Sprintf("gballoc: a Buffer of %d bytes from %s was never freed (%s)", l.Size, l.Caller, fate)
 }
@@ -264,8 +298,8 @@ func SetLeakHandler(h func(Leak)) (previous func(Leak)) {
 }
 
 func (b *Buffer) finalize() {
-	if b.ptr == nil {
-		return
+	if b.ptr == nil || b.heapDestroyed() {
+		return // a destroyed Heap took the memory
 	}
 	leak := Leak{Size: b.size, Alignment: b.alignment, Caller: "New (gballoc.SetRecordCallers(true) tells where)"}
 	if b.caller != 0 {
@@ -273,8 +307,11 @@ func (b *Buffer) finalize() {
 		leak.Caller = fmt.Sprintf("%s:%d", frame.File, frame.Line)
 	}
 	if !b.viewed.Load() {
-		b.release()
-		leak.Freed = true
+		if _, err := b.enter(); err == nil {
+			b.release()
+			b.leave()
+			leak.Freed = true
+		}
 	}
 	leakHandler.Load().(func(Leak))(leak)
 }
