@@ -32,6 +32,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *
  * <p>{@link #read}, {@link #write} and {@code close()} may be called from
  * any threads: copies in flight finish before the block is closed.
+ *
+ * <p>A Block from {@link Heap#allocate} is in that heap ({@link #heap()}):
+ * closing the Heap closes it too (see {@link Heap}).
  */
 public final class Block implements AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -43,15 +46,17 @@ public final class Block implements AutoCloseable {
         final long address;
         final long size;
         final long alignment; // 0: malloc's
+        final Heap.Core heap; // the heap it is in (Heap.java), or null
         final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
         boolean closed;
         boolean released;
         int views;
 
-        State(long address, long size, long alignment) {
+        State(long address, long size, long alignment, Heap.Core heap) {
             this.address = address;
             this.size = size;
             this.alignment = alignment;
+            this.heap = heap;
         }
 
         /** Frees the block once closed with no buffer left; the caller holds the write lock. */
@@ -60,6 +65,14 @@ public final class Block implements AutoCloseable {
                 return;
             }
             released = true;
+            if (heap != null) {
+                heap.free(this::free); // not when the heap was destroyed: its memory went with it
+            } else {
+                free();
+            }
+        }
+
+        private void free() {
             Pointer p = new Pointer(address);
             if (alignment != 0) {
                 GraphbitAlloc.Gb.gb_free_aligned_sized(p, alignment, size);
@@ -76,12 +89,16 @@ public final class Block implements AutoCloseable {
             } finally {
                 lock.writeLock().unlock();
             }
+            if (heap != null) {
+                heap.viewCollected();
+            }
         }
 
         void blockCollected() {
             lock.writeLock().lock();
             try {
-                if (closed) {
+                if (closed || heap != null && heap.isDestroyed()) {
+                    closed = true; // a destroyed heap took the memory: no leak
                     return;
                 }
                 closed = true;
@@ -110,12 +127,58 @@ public final class Block implements AutoCloseable {
 
     private final State state;
     private final Cleaner.Cleanable cleanable;
+    private final Heap heap; // a Heap lives while its Blocks do; null for none
     private ByteBuffer view; // the whole block, once taken; guarded by state.lock
 
-    private Block(long address, long size, long alignment) {
-        this.state = new State(address, size, alignment);
+    private Block(long address, long size, long alignment, Heap heap) {
+        this.heap = heap;
+        this.state = new State(address, size, alignment, heap == null ? null : heap.core());
         State s = state;
         this.cleanable = CLEANER.register(this, s::blockCollected);
+    }
+
+    private Block(long address, long size, long alignment) {
+        this(address, size, alignment, null);
+    }
+
+    /** A Block over a new block of {@code heap} (Heap.allocate*), which holds its core's read lock. */
+    static Block inHeap(long address, long size, long alignment, Heap heap) {
+        return new Block(address, size, alignment, heap);
+    }
+
+    /** The Heap the block is in, or null. */
+    public Heap heap() {
+        return heap;
+    }
+
+    /** Called by Heap.close(): the block is gone with its heap; drops the cached buffer. */
+    void heapDestroyed() {
+        state.lock.writeLock().lock();
+        try {
+            view = null;
+            state.closed = true;
+            state.released = state.views == 0;
+        } finally {
+            state.lock.writeLock().unlock();
+        }
+    }
+
+    /** Read-locks the block's heap around a call with its address (so close() waits); checks it is live. */
+    private void enterHeap(String what) {
+        if (state.heap != null && !state.heap.enter()) {
+            throw destroyedHeap(what);
+        }
+    }
+
+    private void exitHeap() {
+        if (state.heap != null) {
+            state.heap.exit();
+        }
+    }
+
+    private IllegalStateException destroyedHeap(String what) {
+        return new IllegalStateException("graphbit-alloc: " + what + " on a Block (" + state.size
+                + " bytes) of a closed Heap");
     }
 
     private static long checkSize(long size) {
@@ -163,6 +226,9 @@ public final class Block implements AutoCloseable {
     }
 
     private void ensureOpen(String what) {
+        if (state.heap != null && state.heap.isDestroyed()) {
+            throw destroyedHeap(what);
+        }
         if (state.closed) {
             throw new IllegalStateException("graphbit-alloc: " + what + " on a closed Block ("
                     + state.size + " bytes)");
@@ -179,11 +245,11 @@ public final class Block implements AutoCloseable {
         return state.alignment;
     }
 
-    /** Whether close() was called. */
+    /** Whether close() was called (or the block's Heap closed). */
     public boolean isClosed() {
         state.lock.readLock().lock();
         try {
-            return state.closed;
+            return state.closed || state.heap != null && state.heap.isDestroyed();
         } finally {
             state.lock.readLock().unlock();
         }
@@ -215,7 +281,12 @@ public final class Block implements AutoCloseable {
         state.lock.readLock().lock();
         try {
             ensureOpen("usableSize()");
-            return GraphbitAlloc.Gb.gb_usable_size(new Pointer(state.address));
+            enterHeap("usableSize()");
+            try {
+                return GraphbitAlloc.Gb.gb_usable_size(new Pointer(state.address));
+            } finally {
+                exitHeap();
+            }
         } finally {
             state.lock.readLock().unlock();
         }
@@ -260,6 +331,14 @@ public final class Block implements AutoCloseable {
 
     /** A new registered view; the caller holds the write lock. */
     private ByteBuffer newView(long offset, int length) {
+        enterHeap("buffer()");
+        try {
+            if (state.heap != null) {
+                state.heap.viewTaken(); // the heap's memory stays while the view is reachable
+            }
+        } finally {
+            exitHeap();
+        }
         ByteBuffer buffer = new Pointer(state.address).getByteBuffer(offset, length)
                 .order(ByteOrder.nativeOrder());
         state.views += 1;
@@ -282,7 +361,12 @@ public final class Block implements AutoCloseable {
         state.lock.readLock().lock();
         try {
             ensureOpen("read()");
-            new Pointer(state.address).read(offset, dst, at, length);
+            enterHeap("read()");
+            try {
+                new Pointer(state.address).read(offset, dst, at, length);
+            } finally {
+                exitHeap();
+            }
         } finally {
             state.lock.readLock().unlock();
         }
@@ -295,7 +379,12 @@ public final class Block implements AutoCloseable {
         state.lock.readLock().lock();
         try {
             ensureOpen("write()");
-            new Pointer(state.address).write(offset, src, at, length);
+            enterHeap("write()");
+            try {
+                new Pointer(state.address).write(offset, src, at, length);
+            } finally {
+                exitHeap();
+            }
         } finally {
             state.lock.readLock().unlock();
         }
