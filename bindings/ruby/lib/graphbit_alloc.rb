@@ -224,9 +224,15 @@ module GraphbitAlloc
     attr_reader :size, :alignment
 
     # Allocates size bytes (uninitialised unless zeroed:); alignment: a power
-    # of two makes the address a multiple of it.
-    def initialize(size, zeroed: false, alignment: nil, library: GraphbitAlloc.library)
+    # of two makes the address a multiple of it; heap: a Heap to allocate in
+    # (as Heap#buffer does).
+    def initialize(size, zeroed: false, alignment: nil, library: nil, heap: nil)
       raise InvalidArgumentError, "size must be an Integer >= 0, not #{size.inspect}" unless size.is_a?(Integer) && size >= 0
+      if heap
+        initialize_in_heap(heap, size, zeroed, alignment)
+        return
+      end
+      library ||= GraphbitAlloc.library
       @lib = library
       fn = library.fn
       if alignment
@@ -269,6 +275,7 @@ module GraphbitAlloc
     def self.finalizer(state)
       proc do
         next if state[4]
+        next if state[6] # a heap's: freed with the heap, which lives while its Buffers do
         state[4] = true
         if state[5]
           warn "graphbit_alloc: a Buffer of #{state[1]} bytes was garbage-collected without free " \
@@ -340,7 +347,8 @@ module GraphbitAlloc
     # The whole block, copied into a binary String.
     def to_s = read
 
-    # Gives the block back; a second call does nothing.
+    # Gives the block back; a second call does nothing, and so does a call on
+    # a Buffer whose Heap was destroyed.
     def free
       @lock.synchronize do
         next if @state[4]
@@ -364,7 +372,12 @@ module GraphbitAlloc
     end
 
     def live(what)
-      raise FreedBufferError, "graphbit_alloc: #{what} on a Buffer that was freed (#{@size} bytes)" if @state[4]
+      if @state[4]
+        if @state[6]&.fetch(:destroyed)
+          raise HeapDestroyedError, "graphbit_alloc: #{what} on a Buffer (#{@size} bytes) whose Heap was destroyed"
+        end
+        raise FreedBufferError, "graphbit_alloc: #{what} on a Buffer that was freed (#{@size} bytes)"
+      end
       @state[0]
     end
 
@@ -373,6 +386,8 @@ module GraphbitAlloc
       raise IndexError, "bytes #{offset}...#{offset.to_i + length.to_i} are outside the buffer (size #{@size})"
     end
   end
+
+  require_relative "graphbit_alloc/heap"
 
   @library = nil
   @library_lock = Thread::Mutex.new

@@ -356,7 +356,7 @@ class LoadingTest < Minitest::Test
 
   def test_a_library_next_to_the_ruby_files_is_found_and_none_is_reported
     Dir.mktmpdir("gb-ruby-") do |dir|
-      FileUtils.cp(File.join(BINDING, "lib", "graphbit_alloc.rb"), dir)
+      FileUtils.cp_r(Dir[File.join(BINDING, "lib", "*")], dir)
       show = "require 'graphbit_alloc'; puts GraphbitAlloc.library.path, GraphbitAlloc.verify"
       env = { "RUBYLIB" => dir, "LD_LIBRARY_PATH" => "" }
       out, err, status = ruby(show, env)
