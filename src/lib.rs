@@ -37,8 +37,10 @@
 //!
 //! The C API's extras as safe Rust: [`stats`], [`trim`], [`verify`] (and
 //! [`verify_report`], saying why), [`owns`], [`allocator_name`],
-//! [`allocator_version`], [`version`], [`backend_stats_text`]; the `gb_*`
-//! functions themselves are here too, for what needs raw pointers.
+//! [`allocator_version`], [`version`], [`backend_stats_text`], [`Heap`]
+//! (`gb_heap_*`), [`profile_start`], [`profile_stop`], [`profile_dump`],
+//! [`profile_dump_peak`], [`thread_idle`]; the `gb_*` functions themselves
+//! are here too, for what needs raw pointers.
 //!
 //! ## Error handling
 //! Functions that return a pointer return NULL on failure and set `errno`:
@@ -83,6 +85,10 @@ macro_rules! profile_hook {
 pub mod ffi;
 
 mod api;
+/// Heaps, profiles and the idle hint as safe Rust.
+///
+/// cbindgen:ignore
+mod api_heap;
 mod backend;
 // Compiled in every build (so it cannot rot), called only with `checked`.
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
@@ -113,6 +119,9 @@ mod quarantine;
 mod sys;
 
 pub use api::*;
+pub use api_heap::{
+    profile_dump, profile_dump_peak, profile_start, profile_stop, thread_idle, Heap, HeapStats,
+};
 pub use ffi::*;
 pub use global::GraphbitAlloc;
 
