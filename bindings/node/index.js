@@ -188,7 +188,11 @@ function notFoundHint() {
       `build libgraphbit_alloc_dlopen from source (docs/install.md) and put it on the library path, ${instead}`;
   }
   const dir = platformPackageDir();
-  if (dir) return `the package ${name} (${dir}) holds no library: reinstall it, ${instead}`;
+  if (dir) {
+    const holds = libraryFileNames().some((file) => fs.existsSync(path.join(dir, file)));
+    return `the package ${name} (${dir}) ${holds ? 'has a library that did not load' : 'holds no library'}: ` +
+      `reinstall it, ${instead}`;
+  }
   return `the library for ${platformTriple()} comes in the package ${name}, which is not installed ` +
     `(npm leaves it out with --omit=optional, or when package-lock.json was made on another platform): ` +
     `npm install ${name}, ${instead}`;

@@ -135,6 +135,20 @@ test('pack.js, then npm install --offline of both tarballs: require works with n
         { cwd: tsProject, env, encoding: 'utf8' });
       assert.notEqual(refused.status, 0);
       assert.match(refused.stdout, /TS2850/);
+
+      // A platform package whose library is broken, then gone: the error says which
+      // (unless the system path has a library, which is then found last).
+      if (!onSystemPath) {
+        const installed = path.join(tsProject, 'node_modules', '@graphbit-alloc', 'linux-x64-gnu', inside);
+        fs.writeFileSync(installed, 'not an ELF file');
+        const broken = spawnSync(process.execPath, ['-e', USE], { cwd: tsProject, env, encoding: 'utf8' });
+        assert.notEqual(broken.status, 0);
+        assert.match(broken.stderr, /the package @graphbit-alloc\/linux-x64-gnu \(.*\) has a library that did not load: reinstall it/);
+        fs.rmSync(installed);
+        const gone = spawnSync(process.execPath, ['-e', USE], { cwd: tsProject, env, encoding: 'utf8' });
+        assert.notEqual(gone.status, 0);
+        assert.match(gone.stderr, /the package @graphbit-alloc\/linux-x64-gnu \(.*\) holds no library: reinstall it/);
+      }
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
