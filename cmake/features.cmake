@@ -3,7 +3,9 @@
 #   GB_ALLOCATOR   auto (the platform default, as build.rs picks it) |
 #                  jemalloc | mimalloc | system
 #
-# Sets GB_CARGO_FEATURES (a list for `cargo --features`),
+# Sets GB_CARGO_FEATURES (a list for `cargo --features`; always with
+# `global-allocator`, which the crate leaves off by default: the C library's
+# own Rust allocations go to the backend, and gb_verify checks that they do),
 # GB_CARGO_NO_DEFAULT_FEATURES (ON for a forced backend: the default feature
 # `backend-auto` would build the platform's backend too) and
 # GB_ALLOCATOR_RESOLVED (the backend the library will report through
@@ -13,7 +15,7 @@ set(GB_ALLOCATOR "auto" CACHE STRING
     "Allocator backend: auto (jemalloc on Linux, mimalloc on macOS/Windows, system elsewhere), jemalloc, mimalloc or system")
 set_property(CACHE GB_ALLOCATOR PROPERTY STRINGS auto jemalloc mimalloc system)
 
-set(GB_CARGO_FEATURES "")
+set(GB_CARGO_FEATURES "global-allocator")
 set(GB_CARGO_NO_DEFAULT_FEATURES OFF)
 if(GB_ALLOCATOR STREQUAL "auto")
   # Mirrors build.rs: the default needs no feature.
@@ -26,9 +28,7 @@ if(GB_ALLOCATOR STREQUAL "auto")
   endif()
 elseif(GB_ALLOCATOR MATCHES "^(jemalloc|mimalloc|system)$")
   set(GB_ALLOCATOR_RESOLVED "${GB_ALLOCATOR}")
-  # global-allocator is a default feature the C library wants (its own Rust
-  # allocations on the backend, which gb_verify checks).
-  list(APPEND GB_CARGO_FEATURES "backend-${GB_ALLOCATOR}" "global-allocator")
+  list(APPEND GB_CARGO_FEATURES "backend-${GB_ALLOCATOR}")
   set(GB_CARGO_NO_DEFAULT_FEATURES ON)
 else()
   message(FATAL_ERROR

@@ -60,12 +60,13 @@ pub fn trim() -> io::Result<()> {
 
 /// Checks with real allocations that the backend serves `gb_alloc` and
 /// Rust's global allocator, and that the host's `malloc` is as the build
-/// says (`gb_verify`). True only if every check passes: in a Rust program
-/// that leaves Rust's default allocator in place (neither the
-/// `global-allocator` feature nor [`GraphbitAlloc`](crate::GraphbitAlloc)
-/// installed), the Rust check fails, except on the `system` backend, where
-/// the default is the backend. [`verify_report`] says which check failed
-/// and why.
+/// says (`gb_verify`). True only if every check passes. The Rust check
+/// requires the backend only with the `global-allocator` feature (the library
+/// installs the allocator then); without it, the program picks Rust's
+/// allocator, and the check passes whoever served its block, saying whose it
+/// was ([`verify_report`]: `owned`, `required: false`). To confirm that a
+/// program's own `#[global_allocator]` is [`GraphbitAlloc`](crate::GraphbitAlloc),
+/// ask [`owns`] about one of its blocks.
 pub fn verify() -> bool {
     crate::diagnostics::verify::run().passed()
 }

@@ -23,9 +23,10 @@ use crate::backend::{Backend, Selected};
 /// }
 /// ```
 ///
-/// (That needs the crate without its `global-allocator` feature, which
-/// installs this same allocator from inside the library: see the crate
-/// documentation.) Every method goes straight to the backend's own Rust
+/// (The crate's optional `global-allocator` feature installs this same
+/// allocator from inside the library instead, for the C library builds; a
+/// program that declares its own leaves it off, as the default features do.)
+/// Every method goes straight to the backend's own Rust
 /// allocator: `alloc_zeroed` to its zeroing allocation, `realloc` to its
 /// `realloc` (in place where the backend can), and `dealloc` passes the
 /// layout's size and alignment on (jemalloc's `sdallocx`), so blocks are the

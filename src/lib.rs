@@ -14,11 +14,13 @@
 //!
 //! ## In a Rust program
 //! [`GraphbitAlloc`] is the backend as a Rust global allocator, which a
-//! program installs itself (as with `tikv-jemallocator` or `mimalloc`):
+//! program installs itself (as with `tikv-jemallocator` or `mimalloc`); the
+//! default features install nothing, so a crate may depend on this one and
+//! keep any `#[global_allocator]` of its own:
 //!
 //! ```toml
 //! [dependencies]
-//! graphbit-alloc = { version = "0.1", default-features = false, features = ["backend-auto"] }
+//! graphbit-alloc = "0.1"
 //! ```
 //!
 //! ```ignore
@@ -26,18 +28,19 @@
 //! static GLOBAL: graphbit_alloc::GraphbitAlloc = graphbit_alloc::GraphbitAlloc;
 //! ```
 //!
-//! The default features include `global-allocator`, which installs
-//! [`GraphbitAlloc`] from inside the library: the C library builds (cargo's
-//! cdylib and staticlib, CMake, gb-bench) have it, so the library's own Rust
-//! allocations go to the backend. A Rust program that installs its own
-//! `#[global_allocator]` (this one or another) turns the default features off,
-//! as above; features only add, so any crate in the build that turns
-//! `global-allocator` on makes it the program's allocator.
+//! The feature `global-allocator` (not a default) installs [`GraphbitAlloc`]
+//! from inside the library instead: the C library builds (CMake, the Python
+//! wheel, gb-bench; `cargo build --features global-allocator`) turn it on, so
+//! the library's own Rust allocations go to the backend, and `override`
+//! implies it. Features only add: if any crate in a build turns it on, the
+//! library's allocator is the program's, and the program declares none.
 //!
 //! The C API's extras as safe Rust: [`stats`], [`trim`], [`verify`] (and
 //! [`verify_report`], saying why), [`owns`], [`allocator_name`],
-//! [`allocator_version`], [`version`], [`backend_stats_text`]; the `gb_*`
-//! functions themselves are here too, for what needs raw pointers.
+//! [`allocator_version`], [`version`], [`backend_stats_text`], [`Heap`]
+//! (`gb_heap_*`), [`profile_start`], [`profile_stop`], [`profile_dump`],
+//! [`profile_dump_peak`], [`thread_idle`]; the `gb_*` functions themselves
+//! are here too, for what needs raw pointers.
 //!
 //! ## Error handling
 //! Functions that return a pointer return NULL on failure and set `errno`:
@@ -82,6 +85,10 @@ macro_rules! profile_hook {
 pub mod ffi;
 
 mod api;
+/// Heaps, profiles and the idle hint as safe Rust.
+///
+/// cbindgen:ignore
+mod api_heap;
 mod backend;
 // Compiled in every build (so it cannot rot), called only with `checked`.
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
@@ -112,6 +119,9 @@ mod quarantine;
 mod sys;
 
 pub use api::*;
+pub use api_heap::{
+    profile_dump, profile_dump_peak, profile_start, profile_stop, thread_idle, Heap, HeapStats,
+};
 pub use ffi::*;
 pub use global::GraphbitAlloc;
 

@@ -3,11 +3,12 @@
  * graphbit-alloc from Node.js: the C API over koffi (no compiler needed).
  *
  * The shared library is found, in this order, at: the path given to
- * `load(path)`, the GRAPHBIT_ALLOC_LIB environment variable, the library
- * the npm package carries for this platform (`lib/<platform>-<arch>/`, put
- * there by `npm pack`), a `libgraphbit_alloc_dlopen.so*` next to this file,
- * or the system's library
- * path (dlopen's own search: LD_LIBRARY_PATH, the ld.so cache). koffi loads it
+ * `load(path)`, the GRAPHBIT_ALLOC_LIB environment variable, the platform's
+ * package (`@graphbit-alloc/linux-x64-gnu`, an optional dependency that npm
+ * installs only on its platform; found with require.resolve), a
+ * `libgraphbit_alloc_dlopen.so*` next to this file, or the system's library
+ * path (dlopen's own search: LD_LIBRARY_PATH, the ld.so cache). When none
+ * loads, the error names the platform and the package to install. koffi loads it
  * with dlopen into the running process, which is why it is the dlopen variant:
  * the default libgraphbit_alloc.so uses initial-exec TLS, which a dlopen into
  * a running program cannot have on jemalloc ("cannot allocate memory in
@@ -36,6 +37,7 @@
 const fs = require('fs');
 const path = require('path');
 const koffi = require('koffi');
+const { platformTriple, platformPackage } = require('./platform');
 
 const ENV_VAR = 'GRAPHBIT_ALLOC_LIB';
 /** Value of a gb_stats_t field the backend does not keep (UINT64_MAX). */
@@ -81,11 +83,13 @@ class ExternalBuffersForbiddenError extends Error {
 }
 
 class LibraryLoadError extends Error {
-  constructor(tried) {
+  constructor(tried, hint) {
     const where = tried.length
       ? tried.join('; ')
       : `nothing: pass a path to load(), set ${ENV_VAR}, or install libgraphbit_alloc_dlopen`;
-    super(`graphbit-alloc: cannot load the library, tried ${where}`);
+    super(hint
+      ? `graphbit-alloc: cannot load the library: ${hint}. Tried ${where}`
+      : `graphbit-alloc: cannot load the library, tried ${where}`);
     this.name = 'LibraryLoadError';
     this.code = 'ERR_GB_LIBRARY_NOT_FOUND';
     this.tried = tried;
@@ -159,16 +163,51 @@ function libraryFileNames() {
   return ['libgraphbit_alloc_dlopen.so.0.1', 'libgraphbit_alloc_dlopen.so'];
 }
 
+/** The platform package's directory, or null where it is not installed. */
+function platformPackageDir() {
+  try {
+    return path.dirname(require.resolve(`${platformPackage()}/package.json`));
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * What to do when no library loaded: which package this platform needs and
+ * how to get it, or that there is none for it.
+ */
+function notFoundHint() {
+  const name = platformPackage();
+  let published = [];
+  try {
+    published = Object.keys(require('./package.json').optionalDependencies || {});
+  } catch (_) { /* no package.json beside a copied index.js */ }
+  const instead = `or set ${ENV_VAR} to a libgraphbit_alloc_dlopen library`;
+  if (!published.includes(name)) {
+    return `no prebuilt library for ${platformTriple()} (packages: ${published.join(', ') || 'none'}): ` +
+      `build libgraphbit_alloc_dlopen from source (docs/install.md) and put it on the library path, ${instead}`;
+  }
+  const dir = platformPackageDir();
+  if (dir) {
+    const holds = libraryFileNames().some((file) => fs.existsSync(path.join(dir, file)));
+    return `the package ${name} (${dir}) ${holds ? 'has a library that did not load' : 'holds no library'}: ` +
+      `reinstall it, ${instead}`;
+  }
+  return `the library for ${platformTriple()} comes in the package ${name}, which is not installed ` +
+    `(npm leaves it out with --omit=optional, or when package-lock.json was made on another platform): ` +
+    `npm install ${name}, ${instead}`;
+}
+
 /** Where to look for the library, in order: [candidate, where it came from]. */
 function candidates(explicit) {
   if (explicit != null) return [[String(explicit), 'the path argument']];
   const env = process.env[ENV_VAR];
   if (env) return [[env, `$${ENV_VAR}`]];
   const found = [];
-  const packaged = path.join(__dirname, 'lib', `${process.platform}-${process.arch}`);
-  for (const name of libraryFileNames()) {
+  const packaged = platformPackageDir();
+  for (const name of packaged ? libraryFileNames() : []) {
     const candidate = path.join(packaged, name);
-    if (fs.existsSync(candidate)) found.push([candidate, 'inside the package']);
+    if (fs.existsSync(candidate)) found.push([candidate, `the package ${platformPackage()}`]);
   }
   let here = [];
   try {
@@ -238,7 +277,9 @@ class Library {
       this.path = candidate;
       break;
     }
-    if (!this.handle) throw new LibraryLoadError(tried);
+    if (!this.handle) {
+      throw new LibraryLoadError(tried, explicitPath == null && !process.env[ENV_VAR] ? notFoundHint() : '');
+    }
     // Each function is declared on first use, so that a library older than
     // this binding still serves the functions it has.
     const handle = this.handle;

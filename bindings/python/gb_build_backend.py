@@ -4,7 +4,7 @@ The package is Python over ctypes plus one shared library, the dlopen variant
 of graphbit-alloc (libgraphbit_alloc_dlopen.so), which this backend builds with
 cargo and puts inside the package:
 
-    cargo rustc --lib --release --features dlopen --crate-type cdylib
+    cargo rustc --lib --release --features dlopen,global-allocator --crate-type cdylib
 
 run in the crate (the repository root, two levels up; or rust/ in an sdist),
 with CARGO_TARGET_DIR, when not set, the crate's target/python (so pip
@@ -29,7 +29,8 @@ Settings (pip's --config-settings KEY=VALUE, or the environment variable):
   lib=none    GRAPHBIT_ALLOC_BUILD_LIB=none   no library: a py3-none-any wheel
               that loads $GRAPHBIT_ALLOC_LIB or the system's library
   cargo-args=ARGS  GRAPHBIT_ALLOC_CARGO_ARGS=ARGS   more cargo arguments, e.g.
-              "--no-default-features --features backend-mimalloc,global-allocator"
+              "--no-default-features --features backend-mimalloc" (global-allocator
+              is always on: the library's own Rust allocations on the backend)
   CARGO=PATH  the cargo to run (else cargo on PATH, else ~/.cargo/bin/cargo)
 
 The wheel's tag is py3-none-PLATFORM (the Python code runs on any Python 3;
@@ -175,7 +176,7 @@ def _cargo_build(config_settings):
     command = [
         _cargo(), "rustc", "--lib", "--release",
         "--manifest-path", str(crate / "Cargo.toml"),
-        "--features", "dlopen", "--crate-type", "cdylib",
+        "--features", "dlopen,global-allocator", "--crate-type", "cdylib",
         "--message-format", "json-render-diagnostics",
     ]
     command += shlex.split(_setting(config_settings, "cargo-args", "GRAPHBIT_ALLOC_CARGO_ARGS") or "")
@@ -257,7 +258,7 @@ def _library(config_settings):
         raise RuntimeError(
             f"gb_build_backend: {path} is {soname}, not the dlopen variant: Python loads the "
             f"library with dlopen, which the initial-exec build cannot be on jemalloc "
-            f"(build it with `cargo build --release --features dlopen`)")
+            f"(build it with `cargo build --release --features dlopen,global-allocator`)")
     return path
 
 

@@ -10,7 +10,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-cargo build --release --lib >/dev/null 2>&1
+cargo build --release --lib --features global-allocator >/dev/null 2>&1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 lib=target/release/libgraphbit_alloc.a

@@ -17,7 +17,7 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 build() { # features target-name
-    cargo build --release --lib --features "$1" --target-dir "target/variants/$2" "${@:3}" >/dev/null 2>&1 \
+    cargo build --release --lib --features "global-allocator,$1" --target-dir "target/variants/$2" "${@:3}" >/dev/null 2>&1 \
         || { echo "build $1 failed" >&2; exit 1; }
 }
 build "" plain "$@"

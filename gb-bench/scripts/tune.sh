@@ -53,7 +53,7 @@ cargo build --release -p gb-bench
 gb="$target/release/gb-bench"
 # The library under test, built for this backend in its own directory.
 CARGO_TARGET_DIR="$target/tune-$backend" cargo build --release --lib \
-    --features "backend-$backend"
+    --features "backend-$backend,global-allocator"
 lib_dir="$target/tune-$backend/release"
 
 i=0

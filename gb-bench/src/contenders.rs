@@ -570,7 +570,7 @@ fn dlopen_library(opts: &Options, shared: &Path, work: &Path) -> Result<PathBuf,
     }
     if opts.lib_dir.is_some() {
         return Err(format!(
-            "{} not found (build it with `cargo build --release --features dlopen`, or with CMake)",
+            "{} not found (build it with `cargo build --release --features dlopen,global-allocator`, or with CMake)",
             beside.display()
         ));
     }

@@ -90,7 +90,7 @@ fn write_measured_json(out: &mut dyn Write, evidence: &Evidence) -> fmt::Result 
             opt(out, p.owned)?;
             out.write_str(",\"counter_delta\":")?;
             opt(out, p.counter_delta)?;
-            out.write_str("}")
+            write!(out, ",\"required\":{}}}", p.required)
         }
         Evidence::HostMalloc(h) => {
             out.write_str("{\"malloc_object\":")?;

@@ -19,6 +19,11 @@ use crate::sys;
 /// moves by at least this much.
 pub(crate) const PROBE_BYTES: usize = 1 << 20;
 
+/// Whether Rust's global allocator inside the library must be the backend:
+/// only when the library installs it (feature `global-allocator`, which the C
+/// library builds turn on). Otherwise the program chose its own allocator.
+const RUST_ALLOCATOR_REQUIRED: bool = cfg!(feature = "global-allocator");
+
 /// One named check and what it found.
 #[derive(Clone, Copy, Debug)]
 pub struct Check {
@@ -53,6 +58,12 @@ pub struct Probe {
     /// `None` where the backend keeps no counter (mimalloc) or there was no
     /// block.
     pub counter_delta: Option<u64>,
+    /// Whether the check needs the backend to serve the block. False only
+    /// for Rust's global allocator in a build without the `global-allocator`
+    /// feature: the library installs no allocator, so Rust's allocator is the
+    /// program's choice (`GraphbitAlloc`, `System`, another), and the check
+    /// records which served the block without failing on it.
+    pub required: bool,
 }
 
 /// Where the host's `malloc` comes from.
@@ -89,6 +100,7 @@ pub fn run() -> Report {
         checks: [
             probe(
                 "gb_alloc_served_by_backend",
+                true,
                 |size| {
                     // SAFETY: plain allocation through the C API.
                     unsafe { crate::ffi::gb_alloc(size) }.cast()
@@ -100,6 +112,7 @@ pub fn run() -> Report {
             ),
             probe(
                 "rust_global_allocator_served_by_backend",
+                RUST_ALLOCATOR_REQUIRED,
                 |size| match std::alloc::Layout::from_size_align(size, 16) {
                     // SAFETY: non-zero size; a failure returns NULL.
                     Ok(layout) => unsafe { std::alloc::alloc(layout) },
@@ -125,9 +138,12 @@ pub fn run() -> Report {
 /// A process-wide counter (glibc's) also moves with the host's other
 /// threads, whose frees can hide the probe (a JVM's, while its collector
 /// runs): there a failed probe is tried twice more, and any attempt that
-/// sees the counter move is the evidence.
+/// sees the counter move is the evidence. Where the backend is not
+/// `required` to serve the block, the check passes once a block was had, and
+/// the evidence still says whose it is.
 fn probe(
     name: &'static str,
+    required: bool,
     allocate: impl Fn(usize) -> *mut u8,
     release: impl Fn(*mut u8),
 ) -> Check {
@@ -136,12 +152,12 @@ fn probe(
     } else {
         1
     };
-    let mut check = probe_once(name, &allocate, &release);
+    let mut check = probe_once(name, required, &allocate, &release);
     for _ in 1..attempts {
         if check.passed {
             break;
         }
-        check = probe_once(name, &allocate, &release);
+        check = probe_once(name, required, &allocate, &release);
     }
     check
 }
@@ -149,6 +165,7 @@ fn probe(
 /// One attempt of `probe`.
 fn probe_once(
     name: &'static str,
+    required: bool,
     allocate: &dyn Fn(usize) -> *mut u8,
     release: &dyn Fn(*mut u8),
 ) -> Check {
@@ -160,6 +177,7 @@ fn probe_once(
             block: None,
             owned: None,
             counter_delta: None,
+            required,
         });
         return Check {
             name,
@@ -185,10 +203,12 @@ fn probe_once(
     // (seen: 1,046,400 for a 1,048,576-byte probe). Three quarters of the
     // probe tells "served" from "not served" (~0).
     let counter_ok = counter_delta.map(|moved| moved >= (PROBE_BYTES as u64) * 3 / 4);
-    let passed = match (owned, counter_ok) {
+    let served = match (owned, counter_ok) {
         (None, None) => false, // no evidence at all
         (owned, counter_ok) => owned.unwrap_or(true) && counter_ok.unwrap_or(true),
     };
+    // Not required: the block was had, whoever served it.
+    let passed = served || !required;
     Check {
         name,
         passed,
@@ -197,6 +217,7 @@ fn probe_once(
             block: Some(Address(block as usize)),
             owned,
             counter_delta,
+            required,
         }),
     }
 }
@@ -455,7 +476,14 @@ impl fmt::Display for Evidence {
                         f,
                         "{backend} offers neither ownership nor a byte counter here"
                     ),
+                }?;
+                if !p.required {
+                    f.write_str(
+                        " (not required: built without the global-allocator feature, \
+                         the program chooses Rust's allocator)",
+                    )?;
                 }
+                Ok(())
             }
             Evidence::HostMalloc(h) => {
                 let path = |p: Option<&'static CStr>| p.map(Lossy);
@@ -511,20 +539,32 @@ pub(crate) mod tests {
         }
     }
 
-    /// Without the `global-allocator` feature (and no `GraphbitAlloc`
-    /// installed by the test program), Rust's allocations inside the library go
-    /// to Rust's default (the C library's malloc), so on jemalloc and mimalloc
-    /// the check must fail, and the whole verification with it. On the system
-    /// backend that default is the backend itself, so it passes.
+    /// With the `global-allocator` feature the library installs
+    /// `GraphbitAlloc`, so Rust's probe must be the backend's. Without it (and
+    /// no `GraphbitAlloc` installed by this test program) Rust's allocations
+    /// go to Rust's default, the C library's malloc: the check records that
+    /// (on jemalloc and mimalloc the backend calls the block foreign) and
+    /// passes, since the program chose. Every build's report passes.
     #[test]
     fn rust_allocator_check_follows_the_build() {
         let _turn = serial();
         let report = run();
         let c = check(&report, "rust_global_allocator_served_by_backend");
-        let expected = cfg!(feature = "global-allocator") || Selected::IS_C_LIBRARY_MALLOC;
-        assert_eq!(c.passed, expected, "evidence: {}", c.evidence);
-        assert_eq!(report.passed(), expected, "report: {report:?}");
-        assert_eq!(crate::ffi::gb_verify(), expected);
+        let Evidence::Probe(p) = c.evidence else {
+            panic!("a probe");
+        };
+        assert_eq!(p.required, cfg!(feature = "global-allocator"));
+        assert!(p.block.is_some());
+        if Selected::CAN_TELL_OWNERSHIP {
+            let backend_serves_rust =
+                cfg!(feature = "global-allocator") || Selected::IS_C_LIBRARY_MALLOC;
+            assert_eq!(p.owned, Some(backend_serves_rust), "{}", c.evidence);
+        }
+        let words = c.evidence.to_string();
+        assert_eq!(words.contains("not required"), !p.required, "{words}");
+        assert!(c.passed, "evidence: {}", c.evidence);
+        assert!(report.passed(), "report: {report:?}");
+        assert!(crate::ffi::gb_verify());
     }
 
     /// The typed evidence says what each backend can tell.
@@ -565,7 +605,13 @@ pub(crate) mod tests {
         let doc: serde_json::Value = serde_json::from_str(&first).expect(&first);
         assert_eq!(doc["library"], "graphbit-alloc");
         assert_eq!(doc["backend"], backend_name());
-        assert_eq!(doc["passed"], report_passed_expected());
+        assert_eq!(doc["passed"], true);
+        let rust = &doc["checks"][1];
+        assert_eq!(rust["name"], "rust_global_allocator_served_by_backend");
+        assert_eq!(
+            rust["measured"]["required"],
+            cfg!(feature = "global-allocator")
+        );
         assert_eq!(doc["checks"].as_array().unwrap().len(), 3);
         for check in doc["checks"].as_array().unwrap() {
             assert!(check["evidence"].is_string() && check["measured"].is_object());
@@ -589,9 +635,5 @@ pub(crate) mod tests {
             crate::diagnostics::write_json(&run(), &build, &mut second).unwrap();
             assert_eq!(first.len(), second.len(), "{first}\n{second}");
         }
-    }
-
-    pub(crate) fn report_passed_expected() -> bool {
-        cfg!(feature = "global-allocator") || Selected::IS_C_LIBRARY_MALLOC
     }
 }
