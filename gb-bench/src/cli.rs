@@ -45,6 +45,9 @@ pub enum Sub {
     /// The table (and the chart) of a saved --json report, of a benchmark
     /// run or of `gb-bench run`.
     Report(ReportArgs),
+    /// CMD under the profiling override (GB_PROFILE): the top call stacks
+    /// by live bytes at exit and at the peak, the pprof files, flame graphs.
+    Profile(crate::profile::ProfileArgs),
 }
 
 /// The options of the benchmark itself.

@@ -35,6 +35,7 @@ mod command;
 mod contenders;
 mod machine;
 mod memory;
+mod profile;
 mod programs;
 mod progress;
 mod report;
@@ -82,6 +83,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(cli::Sub::Run(args)) => command::run(args),
         Some(cli::Sub::Report(args)) => report_command(args),
+        Some(cli::Sub::Profile(args)) => profile::profile(args),
         None => {
             let args: Vec<String> = std::env::args().skip(1).collect();
             let opts = cli.bench.options();

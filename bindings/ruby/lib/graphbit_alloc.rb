@@ -406,3 +406,5 @@ module GraphbitAlloc
     def owns?(what) = library.owns?(what)
   end
 end
+
+require_relative "graphbit_alloc/profile"
