@@ -14,7 +14,7 @@ Gem::Specification.new do |spec|
     "documentation_uri" => "https://github.com/graphbit/graphbit-alloc/blob/main/bindings/ruby/README.md",
     "rubygems_mfa_required" => "true"
   }
-  spec.files = ["lib/graphbit_alloc.rb", "lib/graphbit_alloc/profile.rb", "README.md"]
+  spec.files = ["lib/graphbit_alloc.rb", "README.md"]
   spec.require_paths = ["lib"]
   spec.required_ruby_version = ">= 3.0"
   # Fiddle 1.0 (Ruby 2.7's) has Fiddle::Pointer with a free function; 2.x may change it.
