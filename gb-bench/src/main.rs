@@ -43,6 +43,7 @@ mod resp;
 mod run;
 mod stats;
 mod svg;
+mod symbolize;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

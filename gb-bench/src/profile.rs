@@ -17,6 +17,8 @@ use std::process::Command;
 
 use clap::Args;
 
+use crate::symbolize::{Frame, Symbolizer};
+
 /// The options of `gb-bench profile`.
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
@@ -167,6 +169,7 @@ fn run_and_report(
     }
 
     let mut read_any = false;
+    let mut symbolizer = Symbolizer::default();
     for (label, file, svg) in [
         ("live heap at exit", path, args.svg.clone()),
         (
@@ -183,7 +186,8 @@ fn run_and_report(
             );
             continue;
         }
-        let profile = read_profile(file)?;
+        let mut profile = read_profile(file)?;
+        profile.symbolize(&mut symbolizer);
         read_any = true;
         let stacks = profile.stacks("inuse_space")?;
         print!("{}", top_table(label, &stacks, args.top as usize));
@@ -205,10 +209,12 @@ fn run_and_report(
     Ok(status.success())
 }
 
-/// One sample, its frames leaf first, named.
+/// One sample, its frames leaf first, named, with their source places
+/// where known ("file.c:42", one per frame).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stack {
     pub frames: Vec<String>,
+    pub places: Vec<Option<String>>,
     pub value: i64,
 }
 
@@ -220,8 +226,10 @@ pub struct Profile {
     sample_types: Vec<(u64, u64)>,
     /// (location ids leaf first, values).
     samples: Vec<(Vec<u64>, Vec<i64>)>,
-    /// Location id -> frame names (inlined callee first), or the address.
-    locations: HashMap<u64, Vec<String>>,
+    /// Location id -> frames (inlined callee first): named, or the address.
+    locations: HashMap<u64, Vec<Frame>>,
+    /// Location id -> the file of its mapping and the offset in that file.
+    objects: HashMap<u64, (String, u64)>,
 }
 
 /// Reads a gzip'd (or plain) pprof file.
@@ -451,20 +459,37 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, String> {
                 }
             }
         }
+        let object = match mappings.get(&mapping) {
+            Some(m) => {
+                let file = string(&profile.strings, m.file)?;
+                let offset = address.wrapping_sub(m.start).wrapping_add(m.offset);
+                Some((file, offset))
+            }
+            None => None,
+        };
         if names.is_empty() {
-            names.push(match mappings.get(&mapping) {
-                Some(m) => {
-                    let file = string(&profile.strings, m.file)?;
-                    let base = Path::new(&file)
+            names.push(match &object {
+                Some((file, offset)) => {
+                    let base = Path::new(file)
                         .file_name()
                         .map_or(file.clone(), |b| b.to_string_lossy().into_owned());
                     let base = if base.is_empty() { "?".into() } else { base };
-                    format!("{base}+{:#x}", address.wrapping_sub(m.start) + m.offset)
+                    format!("{base}+{offset:#x}")
                 }
                 None => format!("{address:#x}"),
             });
         }
-        profile.locations.insert(id, names);
+        let frames = names
+            .into_iter()
+            .map(|function| Frame {
+                function,
+                place: None,
+            })
+            .collect();
+        profile.locations.insert(id, frames);
+        if let Some(object) = object {
+            profile.objects.insert(id, object);
+        }
     }
     for (kind, unit) in &profile.sample_types {
         string(&profile.strings, *kind)?;
@@ -474,6 +499,17 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, String> {
 }
 
 impl Profile {
+    /// Names every frame from the binaries on disk where they can: the
+    /// function (the static ones too, which `dladdr` cannot see), inlined
+    /// calls, file and line. Frames they say nothing about keep their name.
+    pub fn symbolize(&mut self, symbolizer: &mut Symbolizer) {
+        for (id, (file, offset)) in &self.objects {
+            if let Some(frames) = symbolizer.frames(file, *offset) {
+                self.locations.insert(*id, frames);
+            }
+        }
+    }
+
     /// The samples with their `sample_type` value, frames named, leaf first.
     pub fn stacks(&self, sample_type: &str) -> Result<Vec<Stack>, String> {
         let column = self
@@ -483,18 +519,25 @@ impl Profile {
             .ok_or_else(|| format!("the profile has no {sample_type} values"))?;
         let mut out = Vec::with_capacity(self.samples.len());
         for (ids, values) in &self.samples {
-            let mut frames = Vec::with_capacity(ids.len());
+            let (mut frames, mut places) = (Vec::new(), Vec::new());
             for id in ids {
-                let names = self
+                let location = self
                     .locations
                     .get(id)
                     .ok_or_else(|| format!("a sample names location {id}, which is missing"))?;
-                frames.extend(names.iter().cloned());
+                for frame in location {
+                    frames.push(frame.function.clone());
+                    places.push(frame.place.clone());
+                }
             }
             let value = *values
                 .get(column)
                 .ok_or("a sample has fewer values than sample types")?;
-            out.push(Stack { frames, value });
+            out.push(Stack {
+                frames,
+                places,
+                value,
+            });
         }
         Ok(out)
     }
@@ -503,15 +546,22 @@ impl Profile {
 /// Samples with the same named frames summed (different addresses in one
 /// function are one stack here), largest first.
 pub fn merge(stacks: &[Stack]) -> Vec<Stack> {
-    let mut sums: HashMap<&[String], i64> = HashMap::new();
+    // Per distinct names: the total, and the largest sample (whose source
+    // places the merged stack shows).
+    let mut sums: HashMap<&[String], (i64, &Stack)> = HashMap::new();
     for s in stacks {
-        *sums.entry(&s.frames).or_default() += s.value;
+        let entry = sums.entry(&s.frames).or_insert((0, s));
+        entry.0 += s.value;
+        if s.value > entry.1.value {
+            entry.1 = s;
+        }
     }
     let mut out: Vec<Stack> = sums
         .into_iter()
-        .filter(|&(_, v)| v > 0)
-        .map(|(f, value)| Stack {
+        .filter(|&(_, (v, _))| v > 0)
+        .map(|(f, (value, largest))| Stack {
             frames: f.to_vec(),
+            places: largest.places.clone(),
             value,
         })
         .collect();
@@ -553,7 +603,17 @@ pub fn top_table(label: &str, stacks: &[Stack], top: usize) -> String {
         "share", "bytes"
     ));
     for s in merged.iter().take(top) {
-        let mut frames = s.frames[..s.frames.len().min(SHOWN_FRAMES)].join(" < ");
+        let shown: Vec<String> = s
+            .frames
+            .iter()
+            .zip(s.places.iter().chain(std::iter::repeat(&None)))
+            .take(SHOWN_FRAMES)
+            .map(|(name, place)| match place {
+                Some(place) => format!("{name} ({place})"),
+                None => name.clone(),
+            })
+            .collect();
+        let mut frames = shown.join(" < ");
         if s.frames.len() > SHOWN_FRAMES {
             frames.push_str(&format!(" < ({} more)", s.frames.len() - SHOWN_FRAMES));
         }
