@@ -37,8 +37,9 @@ c++ -std=c++17 -Wall -Wextra -Werror "$here/consumer.cpp" -o "$work/pc_cpp" \
     $(pkg-config --cflags --libs graphbit-alloc) -Wl,-rpath,"$libdir"
 "$work/pc_cpp"
 
-# Heap profiles: graphbit-alloc-profiling must be installed (pkg-config
-# fails here if it is not), shared and static, and gb_profile_start must work.
+# Heap profiles: graphbit-alloc-profiling must be installed, shared and static, and gb_profile_start must work.
+pkg-config --exists graphbit-alloc-profiling \
+    || { echo "pkg-config.sh: graphbit-alloc-profiling.pc is not installed" >&2; exit 1; }
 cc -std=c11 -Wall -Wextra -Werror "$here/consumer_profile.c" -o "$work/pc_profiling" \
     $(pkg-config --cflags --libs graphbit-alloc-profiling) -Wl,-rpath,"$libdir"
 "$work/pc_profiling" "$work/pc_profiling.pb.gz"
