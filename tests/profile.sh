@@ -14,7 +14,9 @@
 #  4. a library built without profiling answers ENOTSUP;
 #  5. `gb-bench profile` on the same program: its top live stack is
 #     keep_ninety's at 90% +- 5, its pprof file says the same, and both
-#     flame graphs name keep_ninety.
+#     flame graphs name keep_ninety; with NumPy installed, a program that
+#     makes 320 MiB of arrays under graphbit_alloc.numpy.using(): >= 90% of
+#     its peak lies in stacks naming PyDataMem_UserNEW_ZEROED < array_zeros.
 # The sample interval is 64 KiB (GB_PROFILE_SAMPLE; the API run passes it):
 # the estimate's spread there is about 1 point, so the 5-point bound is
 # safe. One run uses the default 512 KiB, where the spread is about 2.3
@@ -150,6 +152,35 @@ if ((have_override)); then
             failed "$svg: not an SVG naming keep_ninety"
         fi
     done
+    # NumPy (issue 22's Python proof): 320 MiB of arrays made under
+    # graphbit_alloc.numpy.using(), freed before exit: the peak names the
+    # NumPy functions that allocated (from _multiarray_umath's symbol
+    # table: gb-bench symbolizes what dladdr cannot).
+    if python3 -c 'import numpy' 2>/dev/null; then
+        cat >"$WORK/numpy_arrays.py" <<'PY'
+import numpy as np
+import graphbit_alloc.numpy as gbnp
+with gbnp.using():
+    kept = [np.zeros(1 << 20) for _ in range(40)]
+    assert gbnp.handler_name(kept[0]) == gbnp.HANDLER_NAME, gbnp.handler_name(kept[0])
+    del kept
+PY
+        # The binding loads the preloaded override itself, so the handler's
+        # gb_ctx_* are the profiled ones.
+        (cd "$WORK" && PYTHONPATH="$ROOT/bindings/python" \
+            GRAPHBIT_ALLOC_LIB="$WORK/libgraphbit_alloc_override_profiling.so" \
+            "$gb_bench" profile --lib-dir "$WORK" --sample $INTERVAL -- python3 numpy_arrays.py \
+            >"$WORK/numpy.txt" 2>"$WORK/numpy.err") || { cat "$WORK/numpy.txt" "$WORK/numpy.err"; failed "gb-bench profile of NumPy"; }
+        numpy_share=$(awk '/^peak heap/ { peak = 1; next } peak && /array_zeros/ && /PyDataMem_UserNEW/ { sub(/%/, "", $1); s += $1 } END { print s + 0 }' "$WORK/numpy.txt")
+        if awk -v g="$numpy_share" 'BEGIN { exit !(g >= 90) }'; then
+            echo "ok: NumPy under gbnp.using(): PyDataMem_UserNEW_ZEROED < array_zeros hold $numpy_share% of the peak (want >= 90)"
+        else
+            failed "NumPy: the peak's stacks through array_zeros hold $numpy_share%"
+            cat "$WORK/numpy.txt"
+        fi
+    else
+        echo "SKIP: NumPy check (python3 -c 'import numpy' failed)"
+    fi
     "$gb_bench" profile --lib-dir "$WORK/nonexistent" -- true >/dev/null 2>&1
     [[ $? == 2 ]] && echo "ok: a bad --lib-dir is refused" || failed "a bad --lib-dir was not refused with status 2"
 fi
