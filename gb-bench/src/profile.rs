@@ -762,6 +762,61 @@ mod tests {
     }
 
     #[test]
+    fn the_command_line_is_checked_before_anything_is_built() {
+        use clap::Parser;
+        let parse = |args: &[&str]| crate::cli::Cli::try_parse_from(args);
+        for bad in [
+            &["gb-bench", "profile"][..],
+            &["gb-bench", "profile", "--sample", "0", "--", "true"],
+            &["gb-bench", "profile", "--top", "0", "--", "true"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let args = |cli: crate::cli::Cli| match cli.command {
+            Some(crate::cli::Sub::Profile(a)) => a,
+            other => panic!("{other:?}"),
+        };
+        let ok = args(parse(&["gb-bench", "profile", "--sample", "4096", "--", "true"]).unwrap());
+        assert_eq!((ok.sample, ok.top), (Some(4096), 10));
+        validate(&ok).unwrap();
+        for (argv, says) in [
+            (
+                &["gb-bench", "profile", "--", "no-such-program-here"][..],
+                "not found",
+            ),
+            (
+                &[
+                    "gb-bench",
+                    "profile",
+                    "--svg",
+                    "/nonexistent/x.svg",
+                    "--",
+                    "true",
+                ],
+                "no directory",
+            ),
+            (
+                &["gb-bench", "profile", "--pprof", "/tmp", "--", "true"],
+                "needs a file name",
+            ),
+            (
+                &[
+                    "gb-bench",
+                    "profile",
+                    "--lib-dir",
+                    "/nonexistent",
+                    "--",
+                    "true",
+                ],
+                "not found",
+            ),
+        ] {
+            let e = validate(&args(parse(argv).unwrap())).unwrap_err();
+            assert!(e.contains(says), "{argv:?}: {e}");
+        }
+    }
+
+    #[test]
     fn the_peak_svg_sits_beside_the_live_one() {
         assert_eq!(
             peak_svg_path(Path::new("out/heap.svg")),

@@ -172,7 +172,7 @@ mod tests {
         fn marker_function_for_symbolize() -> usize {
             std::hint::black_box(42)
         }
-        let address = marker_function_for_symbolize as usize as u64;
+        let address = marker_function_for_symbolize as fn() -> usize as usize as u64;
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
         let (path, offset) = maps
             .lines()
