@@ -1,5 +1,6 @@
-//! The command line: `gb-bench [OPTIONS]`, `gb-bench run ... -- CMD` and
-//! `gb-bench report FILE.json`, parsed with clap, and checked against what
+//! The command line: `gb-bench [OPTIONS]`, `gb-bench run ... -- CMD`,
+//! `gb-bench report FILE.json` and `gb-bench profile ... -- CMD` (its
+//! options in profile.rs), parsed with clap, and checked against what
 //! gb-bench knows (workload, program and contender ids; the command to run)
 //! before anything is built.
 

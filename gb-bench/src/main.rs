@@ -27,8 +27,9 @@
 //! its `run::Run`s to the runs; the report covers them.
 //!
 //! Usage: `cargo run --release -p gb-bench -- [--quick] [--json FILE]
-//! [--plot FILE.svg]`; `--help` lists every option, `run --help` and
-//! `report --help` those of the subcommands (cli.rs).
+//! [--plot FILE.svg]`; `--help` lists every option, `run --help`,
+//! `report --help` and `profile --help` those of the subcommands (cli.rs;
+//! `gb-bench profile -- CMD`, heap profiles of any program: profile.rs).
 
 mod cli;
 mod command;
