@@ -38,15 +38,18 @@ c++ -std=c++17 -Wall -Wextra -Werror "$here/consumer.cpp" -o "$work/pc_cpp" \
 "$work/pc_cpp"
 
 # Heap profiles: graphbit-alloc-profiling must be installed, shared and static, and gb_profile_start must work.
-pkg-config --exists graphbit-alloc-profiling \
-    || { echo "pkg-config.sh: graphbit-alloc-profiling.pc is not installed" >&2; exit 1; }
-cc -std=c11 -Wall -Wextra -Werror "$here/consumer_profile.c" -o "$work/pc_profiling" \
-    $(pkg-config --cflags --libs graphbit-alloc-profiling) -Wl,-rpath,"$libdir"
-"$work/pc_profiling" "$work/pc_profiling.pb.gz"
-cc -std=c11 -Wall -Wextra -Werror "$here/consumer_profile.c" -o "$work/pc_profiling_static" \
-    $(pkg-config --cflags graphbit-alloc-profiling) "$libdir/libgraphbit_alloc_profiling.a" \
-    $(pkg-config --variable=native_static_libs graphbit-alloc-profiling)
-"$work/pc_profiling_static" "$work/pc_profiling_static.pb.gz"
+# (Linux only, where CMake builds it.)
+if [ "$(uname -s)" = Linux ]; then
+    pkg-config --exists graphbit-alloc-profiling \
+        || { echo "pkg-config.sh: graphbit-alloc-profiling.pc is not installed" >&2; exit 1; }
+    cc -std=c11 -Wall -Wextra -Werror "$here/consumer_profile.c" -o "$work/pc_profiling" \
+        $(pkg-config --cflags --libs graphbit-alloc-profiling) -Wl,-rpath,"$libdir"
+    "$work/pc_profiling" "$work/pc_profiling.pb.gz"
+    cc -std=c11 -Wall -Wextra -Werror "$here/consumer_profile.c" -o "$work/pc_profiling_static" \
+        $(pkg-config --cflags graphbit-alloc-profiling) "$libdir/libgraphbit_alloc_profiling.a" \
+        $(pkg-config --variable=native_static_libs graphbit-alloc-profiling)
+    "$work/pc_profiling_static" "$work/pc_profiling_static.pb.gz"
+fi
 
 # Whole-process mode, where it was built (Linux, jemalloc or mimalloc).
 if pkg-config --exists graphbit-alloc-override; then
