@@ -129,11 +129,28 @@ pub fn profile(args: &ProfileArgs) -> Result<bool, String> {
     for p in [&path, &peak_path] {
         let _ = std::fs::remove_file(p);
     }
-    let result = run_and_report(args, &library, &path, &peak_path);
-    if args.pprof.is_none() {
-        let _ = std::fs::remove_dir_all(&temp);
+    // Removed on every way out (an error included).
+    let _temp = RemoveOnDrop(args.pprof.is_none().then_some(temp));
+    run_and_report(args, &library, &path, &peak_path)
+}
+
+/// Writes to stdout; a closed pipe (`gb-bench profile ... | head`) is not an
+/// error here (print! would panic, and gb-bench aborts on panics, leaving
+/// the temporary directory behind).
+fn out(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Removes a temporary directory when dropped.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
-    result
 }
 
 fn run_and_report(
@@ -190,13 +207,16 @@ fn run_and_report(
         profile.symbolize(&mut symbolizer);
         read_any = true;
         let stacks = profile.stacks("inuse_space")?;
-        print!("{}", top_table(label, &stacks, args.top as usize));
+        out(&top_table(label, &stacks, args.top as usize));
         if args.pprof.is_some() {
-            println!("  pprof: {}", file.display());
+            out(&format!("  pprof: {}\n", file.display()));
         }
         if let Some(svg) = svg {
             if stacks.iter().all(|s| s.value <= 0) {
-                println!("  (empty: no flame graph written to {})", svg.display());
+                out(&format!(
+                    "  (empty: no flame graph written to {})\n",
+                    svg.display()
+                ));
             } else {
                 let title = format!("{label}: {}", args.command.join(" "));
                 crate::write_file(&svg, &flame_graph(&title, &stacks)?)?;
