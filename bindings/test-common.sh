@@ -25,3 +25,23 @@ use_dlopen_lib() {
   export GB_INITIAL_EXEC_LIB="${GB_INITIAL_EXEC_LIB:-$(dirname "$lib")/libgraphbit_alloc.so}"
   echo "test.sh: GRAPHBIT_ALLOC_LIB=$GRAPHBIT_ALLOC_LIB"
 }
+
+# use_profiling_lib DIR: exports GB_PROFILING_LIB (default:
+# DIR/libgraphbit_alloc_profiling.so, which the CMake build makes beside the
+# others), the library each binding's profile test runs against, preloaded;
+# fails when it is missing. GB_PROFILING_LIB=skip skips those tests, saying so.
+use_profiling_lib() {
+  local lib="${GB_PROFILING_LIB:-$1/libgraphbit_alloc_profiling.so}"
+  if [ "$lib" = skip ]; then
+    echo "test.sh: SKIPPED the profile wrappers' success path (GB_PROFILING_LIB=skip)"
+    return 1
+  fi
+  if [ ! -f "$lib" ]; then
+    echo "test.sh: no profiling library at $lib: build it (cmake --build --preset default)," \
+         "set GB_PROFILING_LIB, or GB_PROFILING_LIB=skip" >&2
+    exit 1
+  fi
+  GB_PROFILING_LIB="$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")"
+  export GB_PROFILING_LIB
+  echo "test.sh: GB_PROFILING_LIB=$GB_PROFILING_LIB"
+}

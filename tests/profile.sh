@@ -11,7 +11,12 @@
 #     gb_profile_dump and gb_profile_dump_peak (and their errors);
 #  3. a fork child dumps its own profile (its own allocations in it, the
 #     parent's not changed); dumps while 4 threads allocate and free;
-#  4. a library built without profiling answers ENOTSUP.
+#  4. a library built without profiling answers ENOTSUP;
+#  5. `gb-bench profile` on the same program: its top live stack is
+#     keep_ninety's at 90% +- 5, its pprof file says the same, and both
+#     flame graphs name keep_ninety; with NumPy installed, a program that
+#     makes 320 MiB of arrays under graphbit_alloc.numpy.using(): >= 90% of
+#     its peak lies in stacks naming PyDataMem_UserNEW_ZEROED < array_zeros.
 # The sample interval is 64 KiB (GB_PROFILE_SAMPLE; the API run passes it):
 # the estimate's spread there is about 1 point, so the 5-point bound is
 # safe. One run uses the default 512 KiB, where the spread is about 2.3
@@ -20,7 +25,7 @@
 #
 # Usage: tests/profile.sh [extra cargo args, e.g. --no-default-features --features backend-mimalloc]
 #   GB_PROFILING_LIB, GB_OVERRIDE_PROFILING_LIB, GB_PLAIN_LIB: use these
-#   libraries instead of building them.
+#   libraries instead of building them; GB_BENCH: this gb-bench.
 # Needs gcc and go (Debian's golang-go; tests/cmake/install-deps.sh installs
 # it). Without go it says so and exits 0 (skipped).
 set -u
@@ -115,6 +120,69 @@ if ((have_override)); then
     gzip -t "$WORK/keep.pb.gz" && echo "ok: gzip" || failed "not gzip"
     go tool pprof -raw "$WORK/keep.pb.gz" 2>/dev/null | grep -q 'alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes' \
         && echo "ok: sample types alloc_objects alloc_space inuse_objects inuse_space" || failed "sample types"
+fi
+
+if ((have_override)); then
+    echo "== gb-bench profile (top stacks, flame graphs)"
+    gb_bench=${GB_BENCH:-}
+    if [[ -z $gb_bench ]]; then
+        cargo build --release -p gb-bench "${backend_args[@]}" >/dev/null 2>"$WORK/gb-bench.build.log" \
+            || { cat "$WORK/gb-bench.build.log"; failed "build gb-bench"; }
+        gb_bench=$ROOT/target/release/gb-bench
+    fi
+    gb_bench=$(realpath "$gb_bench")
+    (cd "$WORK" && "$gb_bench" profile --lib-dir "$WORK" --sample $INTERVAL --svg "$WORK/flame.svg" \
+        --pprof "$WORK/cmd.pb.gz" -- ./split_override keep >"$WORK/top.txt" 2>"$WORK/top.err") \
+        || { cat "$WORK/top.txt" "$WORK/top.err"; failed "gb-bench profile"; }
+    # The first stack of the live table: "  90.1%  89.0 MiB  keep_ninety < ...".
+    top=$(awk '/^live heap/ { live = 1; next } live && $1 ~ /%$/ { print; exit }' "$WORK/top.txt")
+    top_share=$(awk '{ sub(/%/, "", $1); print $1 }' <<<"$top")
+    if [[ $top == *" keep_ninety "* ]] && awk -v g="$top_share" 'BEGIN { exit !(g >= 85 && g <= 95) }'; then
+        echo "ok: gb-bench profile: top live stack keep_ninety $top_share% (want 85..95)"
+    else
+        failed "gb-bench profile: top live stack: $top"
+        cat "$WORK/top.txt"
+    fi
+    grep -q '^peak heap' "$WORK/top.txt" && echo "ok: gb-bench profile prints the peak" || failed "no peak table"
+    expect "$WORK/cmd.pb.gz" keep_ninety 85 95 "gb-bench profile --pprof, read by go tool pprof"
+    for svg in flame.svg flame.peak.svg; do
+        if grep -q '<svg' "$WORK/$svg" 2>/dev/null && grep -q 'keep_ninety' "$WORK/$svg"; then
+            echo "ok: $svg is an SVG naming keep_ninety"
+        else
+            failed "$svg: not an SVG naming keep_ninety"
+        fi
+    done
+    # NumPy (issue 22's Python proof): 320 MiB of arrays made under
+    # graphbit_alloc.numpy.using(), freed before exit: the peak names the
+    # NumPy functions that allocated (from _multiarray_umath's symbol
+    # table: gb-bench symbolizes what dladdr cannot).
+    if python3 -c 'import numpy' 2>/dev/null; then
+        cat >"$WORK/numpy_arrays.py" <<'PY'
+import numpy as np
+import graphbit_alloc.numpy as gbnp
+with gbnp.using():
+    kept = [np.zeros(1 << 20) for _ in range(40)]
+    assert gbnp.handler_name(kept[0]) == gbnp.HANDLER_NAME, gbnp.handler_name(kept[0])
+    del kept
+PY
+        # The binding loads the preloaded override itself, so the handler's
+        # gb_ctx_* are the profiled ones.
+        (cd "$WORK" && PYTHONPATH="$ROOT/bindings/python" \
+            GRAPHBIT_ALLOC_LIB="$WORK/libgraphbit_alloc_override_profiling.so" \
+            "$gb_bench" profile --lib-dir "$WORK" --sample $INTERVAL -- python3 numpy_arrays.py \
+            >"$WORK/numpy.txt" 2>"$WORK/numpy.err") || { cat "$WORK/numpy.txt" "$WORK/numpy.err"; failed "gb-bench profile of NumPy"; }
+        numpy_share=$(awk '/^peak heap/ { peak = 1; next } peak && /array_zeros/ && /PyDataMem_UserNEW/ { sub(/%/, "", $1); s += $1 } END { print s + 0 }' "$WORK/numpy.txt")
+        if awk -v g="$numpy_share" 'BEGIN { exit !(g >= 90) }'; then
+            echo "ok: NumPy under gbnp.using(): PyDataMem_UserNEW_ZEROED < array_zeros hold $numpy_share% of the peak (want >= 90)"
+        else
+            failed "NumPy: the peak's stacks through array_zeros hold $numpy_share%"
+            cat "$WORK/numpy.txt"
+        fi
+    else
+        echo "SKIP: NumPy check (python3 -c 'import numpy' failed)"
+    fi
+    "$gb_bench" profile --lib-dir "$WORK/nonexistent" -- true >/dev/null 2>&1
+    [[ $? == 2 ]] && echo "ok: a bad --lib-dir is refused" || failed "a bad --lib-dir was not refused with status 2"
 fi
 
 echo "== gb_profile_start/dump/dump_peak (prefixed library)"

@@ -107,13 +107,20 @@ fn enabled(feature: &str) -> BTreeSet<String> {
 #[test]
 fn every_row_is_named_as_build_rs_names_it() {
     for row in rows() {
-        let on = enabled(&row.feature);
+        // "a,b": several features, as cargo's --features takes them.
+        let on: BTreeSet<String> = row.feature.split(',').flat_map(enabled).collect();
         let name = library_name(
             on.contains("checked"),
             on.contains("dlopen"),
             on.contains("override"),
             on.contains("override-checked"),
         );
+        // build.rs: the heap profiler is its own variant of each.
+        let name = if on.contains("profiling") {
+            format!("{name}_profiling")
+        } else {
+            name.to_string()
+        };
         assert_eq!(
             row.name, name,
             "{TABLE}: the row for feature {:?} is {:?}, build.rs names that build {name:?}",
@@ -124,7 +131,13 @@ fn every_row_is_named_as_build_rs_names_it() {
 
 #[test]
 fn every_name_build_rs_gives_has_a_row() {
-    let table: BTreeSet<String> = rows().into_iter().map(|r| r.name).collect();
+    // The profiling variants are rows of their own (only those of the
+    // default library and of the override: the others are not built).
+    let table: BTreeSet<String> = rows()
+        .into_iter()
+        .map(|r| r.name)
+        .filter(|n| !n.ends_with("_profiling"))
+        .collect();
     let mut from_build_rs = BTreeSet::new();
     for bits in 0..16u8 {
         from_build_rs.insert(
@@ -135,6 +148,17 @@ fn every_name_build_rs_gives_has_a_row() {
         table, from_build_rs,
         "{TABLE} against build.rs's library_name"
     );
+}
+
+#[test]
+fn the_profiling_libraries_have_rows() {
+    let names: BTreeSet<String> = rows().into_iter().map(|r| r.name).collect();
+    for name in [
+        "graphbit_alloc_profiling",
+        "graphbit_alloc_override_profiling",
+    ] {
+        assert!(names.contains(name), "{TABLE}: no row for {name}");
+    }
 }
 
 #[test]

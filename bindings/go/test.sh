@@ -8,6 +8,8 @@
 #                       libgraphbit_alloc.so of this repository, then the
 #                       system's linker path)
 #   GB_EXPECT_BACKEND   the backend the library must report (optional)
+#   GB_PROFILING_LIB    the profiling library for the profile test (default:
+#                       libgraphbit_alloc_profiling.so beside the library; skip)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -97,6 +99,20 @@ echo "test.sh: go vet ./..."
 go vet ./...
 echo "test.sh: go test ./..."
 go test -count=1 ./...
+# The profile wrappers' success path: the profiling library preloaded (its
+# gb_* calls come before the linked library's), GB_EXPECT_PROFILING=1.
+if use_profiling_lib "$libdir"; then
+  echo "test.sh: TestProfileWithTheProfilingLibrary under LD_PRELOAD=$GB_PROFILING_LIB"
+  go test -c -o "$scratch/gballoc.test" .
+  if ! out="$(LD_PRELOAD="$GB_PROFILING_LIB" GB_EXPECT_PROFILING=1 "$scratch/gballoc.test" \
+                -test.count=1 -test.v -test.run '^TestProfileWithTheProfilingLibrary$' 2>&1)" \
+     || ! grep -q -- '--- PASS: TestProfileWithTheProfilingLibrary' <<<"$out"; then
+    echo "$out"
+    echo "test.sh: the profiling test did not pass" >&2
+    exit 1
+  fi
+  echo "$out" | tail -3
+fi
 echo "test.sh: go test -race (the concurrent tests)"
 go test -count=1 -race -run 'Goroutines|FreeWhileReading|LeakFinalizer|AllocateWriteReadFree' .
 echo "test.sh: the benchmark, briefly (go test -bench . for real figures)"

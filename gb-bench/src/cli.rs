@@ -1,5 +1,6 @@
-//! The command line: `gb-bench [OPTIONS]`, `gb-bench run ... -- CMD` and
-//! `gb-bench report FILE.json`, parsed with clap, and checked against what
+//! The command line: `gb-bench [OPTIONS]`, `gb-bench run ... -- CMD`,
+//! `gb-bench report FILE.json` and `gb-bench profile ... -- CMD` (its
+//! options in profile.rs), parsed with clap, and checked against what
 //! gb-bench knows (workload, program and contender ids; the command to run)
 //! before anything is built.
 
@@ -45,6 +46,9 @@ pub enum Sub {
     /// The table (and the chart) of a saved --json report, of a benchmark
     /// run or of `gb-bench run`.
     Report(ReportArgs),
+    /// CMD under the profiling override (GB_PROFILE): the top call stacks
+    /// by live bytes at exit and at the peak, the pprof files, flame graphs.
+    Profile(crate::profile::ProfileArgs),
 }
 
 /// The options of the benchmark itself.

@@ -600,6 +600,37 @@ pub fn override_library_for_run(opts: &Options) -> Result<PathBuf, String> {
     override_library(opts, &shared, &work)
 }
 
+/// The profiling override (Cargo features `override,profiling`) for
+/// `gb-bench profile`: `libgraphbit_alloc_override_profiling.so` next to
+/// this build's library when it is there (as CMake stages it); else built
+/// with cargo into `<target>/variants/override-profiling-<backend>`, as the
+/// override is for `gb-override`.
+pub fn profiling_override_library() -> Result<PathBuf, String> {
+    if built_backend() == "system" {
+        return Err(
+            "no whole-process mode on the system backend (it is the malloc an override \
+             replaces): profile through gb_profile_dump with libgraphbit_alloc_profiling.so"
+                .to_string(),
+        );
+    }
+    let (shared, _) = find_library(None)?;
+    let beside = shared.with_file_name(crate::profile::LIBRARY);
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    let built = build_variant(
+        &shared,
+        "override,profiling",
+        Some(&format!("override-profiling-{}", built_backend())),
+    )?;
+    let dir = work_dir()?.join("lib-override-profiling");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copy = dir.join(crate::profile::LIBRARY);
+    replace_file(&built, &copy)
+        .map_err(|e| format!("cannot copy the profiling override library: {e}"))?;
+    Ok(copy)
+}
+
 /// The whole-process variant of the library (Cargo feature `override`,
 /// SONAME libgraphbit_alloc_override.so.0.MINOR) for the `gb-override`
 /// contender: it exports the malloc family and the gb_* API, for LD_PRELOAD.

@@ -27,14 +27,16 @@
 //! its `run::Run`s to the runs; the report covers them.
 //!
 //! Usage: `cargo run --release -p gb-bench -- [--quick] [--json FILE]
-//! [--plot FILE.svg]`; `--help` lists every option, `run --help` and
-//! `report --help` those of the subcommands (cli.rs).
+//! [--plot FILE.svg]`; `--help` lists every option, `run --help`,
+//! `report --help` and `profile --help` those of the subcommands (cli.rs;
+//! `gb-bench profile -- CMD`, heap profiles of any program: profile.rs).
 
 mod cli;
 mod command;
 mod contenders;
 mod machine;
 mod memory;
+mod profile;
 mod programs;
 mod progress;
 mod report;
@@ -42,6 +44,7 @@ mod resp;
 mod run;
 mod stats;
 mod svg;
+mod symbolize;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(cli::Sub::Run(args)) => command::run(args),
         Some(cli::Sub::Report(args)) => report_command(args),
+        Some(cli::Sub::Profile(args)) => profile::profile(args),
         None => {
             let args: Vec<String> = std::env::args().skip(1).collect();
             let opts = cli.bench.options();

@@ -189,6 +189,17 @@ fn print_summary(
         build.stats_enabled,
         build.debug_assertions,
         build.tls_model
+    )?;
+    let profiling = diagnostics::profiling();
+    writeln!(
+        out,
+        "heap profiles: {}: {}",
+        if profiling.available {
+            "available"
+        } else {
+            "not in this library"
+        },
+        profiling.why
     )
 }
 

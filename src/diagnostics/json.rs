@@ -12,7 +12,8 @@ use super::{Build, BuiltIn, Evidence, Lossy, Report, SettingValue};
 /// `measured`, the same evidence as typed values) and `build` (`features`,
 /// `global_allocator`, `tls_model`, `settings` as one line of text,
 /// `settings_in_effect` as an object of name: value, `settings_built_in`,
-/// `settings_override`, `stats_enabled`, `debug_assertions`).
+/// `settings_override`, `stats_enabled`, `debug_assertions`, `profiling`:
+/// `available` and `why`).
 pub fn write_json(report: &Report, build: &Build, out: &mut dyn Write) -> fmt::Result {
     write!(out, "{{\"library\":\"graphbit-alloc\",\"version\":")?;
     json_str(out, build.version)?;
@@ -67,9 +68,17 @@ pub fn write_json(report: &Report, build: &Build, out: &mut dyn Write) -> fmt::R
     json_str(out, build.settings.run_time_override)?;
     write!(
         out,
-        ",\"stats_enabled\":{},\"debug_assertions\":{}}}}}",
+        ",\"stats_enabled\":{},\"debug_assertions\":{}",
         build.stats_enabled, build.debug_assertions
-    )
+    )?;
+    let profiling = super::verify::profiling();
+    write!(
+        out,
+        ",\"profiling\":{{\"available\":{},\"why\":",
+        profiling.available
+    )?;
+    json_str(out, profiling.why)?;
+    out.write_str("}}}")
 }
 
 fn write_measured_json(out: &mut dyn Write, evidence: &Evidence) -> fmt::Result {

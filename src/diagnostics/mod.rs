@@ -40,7 +40,9 @@ pub(crate) use text::{Lossy, Text};
 // strings (mimalloc, system).
 #[allow(unused_imports)]
 pub(crate) use text::{write_c_str, CallbackSink, StaticText};
-pub use verify::{run as run_checks, Check, Evidence, HostMalloc, Probe, Report};
+pub use verify::{
+    profiling, run as run_checks, Check, Evidence, HostMalloc, Probe, Profiling, Report,
+};
 
 /// An address found by a check. Shown as `0x` and a fixed number of hex
 /// digits (16 on 64-bit targets), so that the report's length does not
@@ -207,6 +209,7 @@ impl Build {
             ("dlopen", cfg!(feature = "dlopen")),
             ("checked", cfg!(feature = "checked")),
             ("override", cfg!(feature = "override")),
+            ("profiling", cfg!(feature = "profiling")),
             ("global-allocator", cfg!(feature = "global-allocator")),
         ]
         .into_iter()

@@ -133,6 +133,66 @@ pub fn run() -> Report {
     }
 }
 
+/// Whether this library can take heap profiles, and why (not a check: a
+/// library without profiling is working as built). `gb_verify_report`
+/// writes it as `build.profiling`.
+#[derive(Clone, Copy, Debug)]
+pub struct Profiling {
+    /// Whether `gb_profile_start` can succeed here (else it returns
+    /// `ENOTSUP`).
+    pub available: bool,
+    /// Why, in words, and which library profiles where this one cannot.
+    pub why: &'static str,
+}
+
+/// What `gb_profile_start` will answer in this build, and why.
+pub fn profiling() -> Profiling {
+    if cfg!(feature = "profiling") {
+        Profiling {
+            available: true,
+            why: if cfg!(feature = "override") {
+                concat!(
+                    "lib",
+                    env!("GB_LIBRARY_NAME"),
+                    " is built with the Cargo feature `profiling`: gb_profile_* sample \
+                     every allocation of the process; GB_PROFILE=PATH writes its live and \
+                     peak heap at exit"
+                )
+            } else {
+                concat!(
+                    "lib",
+                    env!("GB_LIBRARY_NAME"),
+                    " is built with the Cargo feature `profiling`: gb_profile_* sample \
+                     the allocations made through gb_*"
+                )
+            },
+        }
+    } else {
+        Profiling {
+            available: false,
+            why: if cfg!(feature = "override") {
+                concat!(
+                    "lib",
+                    env!("GB_LIBRARY_NAME"),
+                    " is built without the Cargo feature `profiling` (it would cost every \
+                     malloc and free a few instructions): gb_profile_* answer ENOTSUP; \
+                     preload libgraphbit_alloc_override_profiling.so instead (docs/profiling.md)"
+                )
+            } else {
+                concat!(
+                    "lib",
+                    env!("GB_LIBRARY_NAME"),
+                    " is built without the Cargo feature `profiling` (it would cost every \
+                     allocation and free a few instructions): gb_profile_* answer ENOTSUP; \
+                     link libgraphbit_alloc_profiling, or preload \
+                     libgraphbit_alloc_override_profiling.so for a whole process \
+                     (docs/profiling.md)"
+                )
+            },
+        }
+    }
+}
+
 /// Allocates `PROBE_BYTES` with `allocate`, touches them, and checks that the
 /// backend owns the block and that its byte counter moved by at least that.
 /// A process-wide counter (glibc's) also moves with the host's other
@@ -635,5 +695,25 @@ pub(crate) mod tests {
             crate::diagnostics::write_json(&run(), &build, &mut second).unwrap();
             assert_eq!(first.len(), second.len(), "{first}\n{second}");
         }
+    }
+
+    /// The report says whether gb_profile_start can work, and it agrees
+    /// with what gb_profile_start answers.
+    #[test]
+    fn the_report_says_why_profiling_is_unavailable() {
+        let _turn = serial();
+        let p = profiling();
+        assert_eq!(p.available, cfg!(feature = "profiling"));
+        assert!(p.why.starts_with(concat!("lib", env!("GB_LIBRARY_NAME"))));
+        if !p.available {
+            assert_eq!(crate::ffi::gb_profile_start(0), libc::ENOTSUP);
+            assert!(p.why.contains("ENOTSUP") && p.why.contains("_profiling"));
+        }
+        let mut json = String::new();
+        crate::diagnostics::write_json(&run(), &crate::diagnostics::build(), &mut json).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&json).expect(&json);
+        let reported = &doc["build"]["profiling"];
+        assert_eq!(reported["available"], p.available, "{json}");
+        assert_eq!(reported["why"], p.why, "{json}");
     }
 }

@@ -66,7 +66,10 @@ pub extern "C" fn gb_verify() -> bool {
 /// it passed and the evidence it found (as text, "evidence", and as values,
 /// "measured"), plus the backend, its version, how the library was built and
 /// the backend settings in effect ("build" -> "settings", and
-/// "settings_in_effect" as name: value pairs), into `buf` (`buf_len` bytes).
+/// "settings_in_effect" as name: value pairs), and whether heap profiles
+/// can be taken and why ("build" -> "profiling" -> "available", "why": the
+/// libraries built without profiling answer `ENOTSUP` to `gb_profile_start`),
+/// into `buf` (`buf_len` bytes).
 ///
 /// Returns the report's length in bytes, not counting the terminating NUL, as
 /// `snprintf` does; the report is written, NUL-terminated, only when it fits

@@ -286,10 +286,10 @@ pub(crate) fn insert(address: usize, size: usize, frames: &[usize], weight: f64)
         if state.live_bytes > state.peak_bytes {
             // A new high: keep the live heap of this moment, at most every
             // 1/64 of growth (each copy walks the table).
-            if state.peak_stacks == 0 || state.live_bytes >= state.peak_bytes * (1.0 + 1.0 / 64.0) {
-                if take_peak(state) {
-                    state.peak_bytes = state.live_bytes;
-                }
+            if (state.peak_stacks == 0 || state.live_bytes >= state.peak_bytes * (1.0 + 1.0 / 64.0))
+                && take_peak(state)
+            {
+                state.peak_bytes = state.live_bytes;
             }
         }
     })

@@ -37,6 +37,20 @@ c++ -std=c++17 -Wall -Wextra -Werror "$here/consumer.cpp" -o "$work/pc_cpp" \
     $(pkg-config --cflags --libs graphbit-alloc) -Wl,-rpath,"$libdir"
 "$work/pc_cpp"
 
+# Heap profiles: graphbit-alloc-profiling must be installed, shared and static, and gb_profile_start must work.
+# (Linux only, where CMake builds it.)
+if [ "$(uname -s)" = Linux ]; then
+    pkg-config --exists graphbit-alloc-profiling \
+        || { echo "pkg-config.sh: graphbit-alloc-profiling.pc is not installed" >&2; exit 1; }
+    cc -std=c11 -Wall -Wextra -Werror "$here/consumer_profile.c" -o "$work/pc_profiling" \
+        $(pkg-config --cflags --libs graphbit-alloc-profiling) -Wl,-rpath,"$libdir"
+    "$work/pc_profiling" "$work/pc_profiling.pb.gz"
+    cc -std=c11 -Wall -Wextra -Werror "$here/consumer_profile.c" -o "$work/pc_profiling_static" \
+        $(pkg-config --cflags graphbit-alloc-profiling) "$libdir/libgraphbit_alloc_profiling.a" \
+        $(pkg-config --variable=native_static_libs graphbit-alloc-profiling)
+    "$work/pc_profiling_static" "$work/pc_profiling_static.pb.gz"
+fi
+
 # Whole-process mode, where it was built (Linux, jemalloc or mimalloc).
 if pkg-config --exists graphbit-alloc-override; then
     cc -std=c11 -Wall -Wextra -Werror "$here/consumer_override.c" -o "$work/pc_override" \
@@ -53,6 +67,11 @@ if pkg-config --exists graphbit-alloc-override; then
     LD_PRELOAD=$(pkg-config --variable=preload graphbit-alloc-override) "$work/pc_preloaded"
     # The checked override, preloaded the same way.
     LD_PRELOAD=$(pkg-config --variable=preload graphbit-alloc-override-checked) "$work/pc_preloaded"
+    # The profiling override: the prefixed library's gb_profile_* resolve to it.
+    cc -std=c11 -Wall -Wextra -Werror "$here/consumer_profile.c" -o "$work/pc_preloaded_profiling" \
+        $(pkg-config --cflags --libs graphbit-alloc) -Wl,-rpath,"$libdir"
+    LD_PRELOAD=$(pkg-config --variable=preload graphbit-alloc-override-profiling) \
+        "$work/pc_preloaded_profiling" "$work/pc_preloaded_profiling.pb.gz"
 elif [ "$override" = ON ]; then
     echo "pkg-config.sh: graphbit-alloc-override.pc is missing, though the build made the override" >&2
     exit 1

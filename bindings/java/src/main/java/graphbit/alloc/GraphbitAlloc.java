@@ -70,6 +70,11 @@ public final class GraphbitAlloc {
         static native int gb_thread_idle();
         static native byte gb_owns(Pointer ptr);
         static native long gb_backend_stats_text(byte[] buf, long bufLen);
+        // Heap profiles (Profile.java).
+        static native int gb_profile_start(long sampleBytes);
+        static native int gb_profile_stop();
+        static native int gb_profile_dump(String path);
+        static native int gb_profile_dump_peak(String path);
     }
 
     /**

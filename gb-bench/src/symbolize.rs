@@ -1,0 +1,210 @@
+//! Function, file and line of a profile's frames, from the binaries on disk
+//! (the `addr2line` crate: DWARF, then the symbol table), for
+//! `gb-bench profile`. The profiler writes each frame's address and the
+//! mapping it lies in (file, start, file offset), and names only what
+//! `dladdr` finds (exported symbols); here a frame's file offset becomes the
+//! ELF virtual address the file's own tables use, through its `PT_LOAD`
+//! program headers, and DWARF gives the inlined chain with lines.
+//!
+//! What it cannot do: read separate debug files (`.gnu_debuglink`, build
+//! IDs under /usr/lib/debug), so a distribution's stripped libraries give
+//! their exported symbols only; and it trusts that the files on disk are
+//! the ones the process ran.
+
+use std::collections::HashMap;
+
+/// One frame: a function, and where in the source when DWARF says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub function: String,
+    /// "file.c:42" (file name without its directories).
+    pub place: Option<String>,
+}
+
+/// An ELF file's loadable segments: (file offset, size in the file,
+/// virtual address).
+type Segments = Vec<(u64, u64, u64)>;
+
+/// A file's functions: (address, size, name), sorted by address.
+type Symbols = Vec<(u64, u64, String)>;
+
+/// One loaded file.
+struct Object {
+    loader: addr2line::Loader,
+    segments: Segments,
+    symbols: Symbols,
+}
+
+/// Loaded files, each once (`None`: not readable or not ELF).
+#[derive(Default)]
+pub struct Symbolizer {
+    objects: HashMap<String, Option<Object>>,
+}
+
+/// The functions of the symbol table and the dynamic one, with their sizes.
+fn symbols(path: &str) -> Symbols {
+    use object::{Object as _, ObjectSymbol as _};
+    let Ok(data) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(file) = object::File::parse(&*data) else {
+        return Vec::new();
+    };
+    let mut out: Symbols = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0)
+        .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+        .collect();
+    out.sort();
+    out.dedup_by_key(|s| s.0);
+    out
+}
+
+/// The function whose code holds `probe`, if the tables say.
+fn function_at(symbols: &Symbols, probe: u64) -> Option<&str> {
+    let index = symbols.partition_point(|s| s.0 <= probe).checked_sub(1)?;
+    let (address, size, name) = &symbols[index];
+    (probe < address + size).then_some(name.as_str())
+}
+
+/// The `PT_LOAD` segments of a 64-bit little-endian ELF file.
+fn segments(path: &str) -> Option<Segments> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut header = [0u8; 64];
+    file.read_exact(&mut header).ok()?;
+    // \x7fELF, ELFCLASS64, ELFDATA2LSB.
+    if header[..4] != *b"\x7fELF" || header[4] != 2 || header[5] != 1 {
+        return None;
+    }
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let phoff = u64_at(&header, 0x20);
+    let phentsize = u16_at(&header, 0x36) as usize;
+    let phnum = u16_at(&header, 0x38) as usize;
+    if phentsize < 56 || phnum == 0 || phnum > 4096 {
+        return None;
+    }
+    let mut table = vec![0u8; phentsize * phnum];
+    file.seek(SeekFrom::Start(phoff)).ok()?;
+    file.read_exact(&mut table).ok()?;
+    let mut out = Vec::new();
+    for entry in table.chunks_exact(phentsize) {
+        const PT_LOAD: u32 = 1;
+        if u32::from_le_bytes(entry[..4].try_into().unwrap()) == PT_LOAD {
+            out.push((u64_at(entry, 8), u64_at(entry, 32), u64_at(entry, 16)));
+        }
+    }
+    Some(out)
+}
+
+/// "dir/file.c", 42 -> "file.c:42".
+fn place(location: &addr2line::Location<'_>) -> Option<String> {
+    let file = location.file?;
+    let base = file.rsplit('/').next().unwrap_or(file);
+    Some(match location.line {
+        Some(line) => format!("{base}:{line}"),
+        None => base.to_string(),
+    })
+}
+
+impl Symbolizer {
+    /// The frames (innermost first: inlined functions, then the one they
+    /// were inlined into) at `offset` bytes into the file `path`; `None`
+    /// when the file has nothing for that address.
+    pub fn frames(&mut self, path: &str, offset: u64) -> Option<Vec<Frame>> {
+        if !path.starts_with('/') {
+            return None; // [vdso], anonymous memory
+        }
+        let object = self
+            .objects
+            .entry(path.to_string())
+            .or_insert_with(|| {
+                Some(Object {
+                    loader: addr2line::Loader::new(path).ok()?,
+                    segments: segments(path)?,
+                    symbols: symbols(path),
+                })
+            })
+            .as_ref()?;
+        let &(file_offset, _, vaddr) = object
+            .segments
+            .iter()
+            .find(|&&(start, size, _)| start <= offset && offset < start + size)?;
+        let probe = offset - file_offset + vaddr;
+        let symbol = function_at(&object.symbols, probe)
+            .map(|s| addr2line::demangle_auto(std::borrow::Cow::Borrowed(s), None).into_owned());
+        let mut out = Vec::new();
+        if let Ok(mut frames) = object.loader.find_frames(probe) {
+            while let Ok(Some(frame)) = frames.next() {
+                let function = frame
+                    .function
+                    .as_ref()
+                    .and_then(|f| f.demangle().ok().map(|n| n.into_owned()))
+                    .or_else(|| symbol.clone());
+                let Some(function) = function else { continue };
+                out.push(Frame {
+                    function,
+                    place: frame.location.as_ref().and_then(place),
+                });
+            }
+        }
+        if out.is_empty() {
+            out.push(Frame {
+                function: symbol?,
+                place: None,
+            });
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This test's own executable symbolizes its own code: the address of
+    /// a function here, as a file offset, names that function.
+    #[test]
+    fn a_function_of_this_program_is_found_by_its_file_offset() {
+        #[inline(never)]
+        fn marker_function_for_symbolize() -> usize {
+            std::hint::black_box(42)
+        }
+        let address = marker_function_for_symbolize as fn() -> usize as usize as u64;
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let (path, offset) = maps
+            .lines()
+            .find_map(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let (start, end) = f[0].split_once('-')?;
+                let start = u64::from_str_radix(start, 16).ok()?;
+                let end = u64::from_str_radix(end, 16).ok()?;
+                let offset = u64::from_str_radix(f[2], 16).ok()?;
+                (start <= address && address < end && f.len() > 5)
+                    .then(|| (f[5].to_string(), address - start + offset))
+            })
+            .expect("the function's mapping");
+        let frames = Symbolizer::default().frames(&path, offset).expect("frames");
+        // Its first instruction may be inlined code (black_box), then it.
+        assert!(
+            frames
+                .iter()
+                .any(|f| f.function.contains("marker_function_for_symbolize")
+                    && f.place
+                        .as_deref()
+                        .is_some_and(|p| p.starts_with("symbolize.rs:"))),
+            "{frames:?}"
+        );
+        assert_eq!(Symbolizer::default().frames("[vdso]", 0), None);
+        let table = vec![
+            (0x100, 0x10, "f".to_string()),
+            (0x200, 0x10, "g".to_string()),
+        ];
+        assert_eq!(function_at(&table, 0x105), Some("f"));
+        assert_eq!(function_at(&table, 0x150), None, "a gap between functions");
+        assert_eq!(function_at(&table, 0x50), None);
+        assert_eq!(Symbolizer::default().frames("/nonexistent", 0), None);
+    }
+}
