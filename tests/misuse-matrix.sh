@@ -20,7 +20,10 @@
 #   exits non-zero unless every case but read_after_free and underflow at
 #   256 KiB is caught (ctest's misuse_checked_override runs this).
 #   tests/misuse-matrix.sh --check-override LIB   the default override's
-#   guard: free_unaligned (every size) and free_interior at 8 B are caught.
+#   guard: free_unaligned (every size) and free_interior at 8 B are caught;
+#   and a wrong sized free (sized delete, free_sized, free_aligned_sized)
+#   does not file the block under the wrong size class
+#   (c_tests/misuse/wrong_size_reuse.c).
 set -u
 cd "$(dirname "$0")/.."
 WORK=$(mktemp -d)
@@ -69,6 +72,10 @@ if [[ ${1:-} == --check || ${1:-} == --check-override ]]; then
             fi
         done
     done
+    if [[ $1 == --check-override ]]; then
+        gcc -O1 -g -Wall -Wextra c_tests/misuse/wrong_size_reuse.c -o "$WORK/wrong_size_reuse" -ldl -lstdc++ || exit 1
+        LD_PRELOAD=$lib "$WORK/wrong_size_reuse" || fail=1
+    fi
     exit $fail
 fi
 

@@ -214,20 +214,33 @@ pub(super) unsafe fn malloc_usable_size(ptr: *mut c_void) -> usize {
 }
 
 /// C23 `free_sized`: `size` is the size the block from `malloc`, `calloc`
-/// or `realloc` was asked with; NULL is a no-op; a size above `PTRDIFF_MAX`
-/// cannot be right and the block is freed as by `free`. Keeps `errno`.
+/// or `realloc` was asked with; NULL is a no-op; keeps `errno`. The default
+/// override ignores the size, as glibc 2.39's `free_sized` does: jemalloc's
+/// `sdallocx` trusts it to pick the size class, so a wrong one would file
+/// the block under another class. The checked override checks it.
 #[inline(always)]
 pub(super) unsafe fn free_sized(ptr: *mut c_void, size: usize) {
-    // SAFETY: as gb_free_sized (the same contract).
-    unsafe { crate::ffi::gb_free_sized(ptr, size) }
+    if cfg!(feature = "override-checked") {
+        // SAFETY: as gb_free_sized (the same contract).
+        unsafe { crate::ffi::gb_free_sized(ptr, size) }
+    } else {
+        // SAFETY: NULL or a live block (caller's contract).
+        unsafe { free(ptr) }
+    }
 }
 
 /// C23 `free_aligned_sized` for a block from `aligned_alloc(alignment,
-/// size)`; NULL is a no-op; an alignment that is not a power of two (which
-/// glibc's rounding served as the next one) or a size above `PTRDIFF_MAX`:
-/// the block is freed as by `free`. Keeps `errno`.
+/// size)`; NULL is a no-op; keeps `errno`. The default override ignores the
+/// alignment and the size, as `free_sized` does; the checked override checks
+/// them (an alignment that is not a power of two, which glibc's rounding
+/// served as the next one, or a size above `PTRDIFF_MAX`: the block is freed
+/// as by `free`).
 #[inline(always)]
 pub(super) unsafe fn free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
+    if !cfg!(feature = "override-checked") {
+        // SAFETY: NULL or a live block (caller's contract).
+        return unsafe { free(ptr) };
+    }
     if alignment <= 1 {
         // aligned_alloc(0 or 1, n) was served by malloc(n).
         // SAFETY: as free_sized.
