@@ -149,8 +149,14 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) puts(cases[i]);
         return 0;
     }
+    /* The backend of a preloaded graphbit-alloc override ("none" without one). */
+    if (argc == 2 && !strcmp(argv[1], "backend")) {
+        const char *(*name)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "gb_allocator_name");
+        puts(name ? name() : "none");
+        return 0;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: misuse_matrix CASE SIZE [libc|gb] | misuse_matrix list\n");
+        fprintf(stderr, "usage: misuse_matrix CASE SIZE [libc|gb] | misuse_matrix list | misuse_matrix backend\n");
         return 2;
     }
     if (argc > 3 && !strcmp(argv[3], "gb")) {

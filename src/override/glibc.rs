@@ -108,10 +108,21 @@ unsafe fn malloc_large(size: usize) -> *mut c_void {
     allocate(|| unsafe { Selected::alloc(size) })
 }
 
-/// `free(3)`: NULL or a block of this library; keeps `errno`.
+/// `free(3)`: NULL or a block of this library; keeps `errno`. A pointer
+/// that cannot be a block aborts (`src/override/guard.rs`).
 #[inline(always)]
 pub(super) unsafe fn free(ptr: *mut c_void) {
-    super::guard::check_free("free", ptr);
+    if !super::guard::free_fast(ptr) {
+        // SAFETY: as below, once the guard has seen a block.
+        return super::guard::free_slow("free", ptr, move || unsafe { free_block(ptr) });
+    }
+    // SAFETY: NULL or a live block (caller's contract).
+    unsafe { free_block(ptr) }
+}
+
+/// `free` of a block that passed the guard.
+#[inline(always)]
+unsafe fn free_block(ptr: *mut c_void) {
     #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
     if crate::profile::tracking() {
         // SAFETY: as below.
