@@ -21,7 +21,7 @@
 #   256 KiB is caught (ctest's misuse_checked_override runs this).
 #   tests/misuse-matrix.sh --check-override LIB   the default override's
 #   guard: free_unaligned (every size) and free_interior at 8 B are caught,
-#   and on jemalloc free_stack and free_static (every size; free_far too
+#   and on jemalloc free_stack, free_static and realloc_stack (every size; free_far too
 #   where the kernel puts the foreign page outside the heap's range, as it
 #   does here, but that is its choice: not required);
 #   and a wrong sized free (sized delete, free_sized, free_aligned_sized)
@@ -61,7 +61,7 @@ if [[ ${1:-} == --check || ${1:-} == --check-override ]]; then
             expected=caught
             if [[ $1 == --check-override ]]; then
                 [[ $c == free_unaligned || ($c == free_interior && $s == 8) ||
-                    ($backend == jemalloc && $c =~ ^(free_stack|free_static)$) ]] || continue
+                    ($backend == jemalloc && $c =~ ^(free_stack|free_static|realloc_stack)$) ]] || continue
             fi
             v=$(cell "LD_PRELOAD=$lib" -- "$c" "$s")
             # The checked override's known misses (docs/checked-override.md):

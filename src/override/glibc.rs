@@ -145,11 +145,12 @@ pub(super) unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
 
 /// `realloc(3)` as glibc: `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)`
 /// frees `p` and returns NULL (errno untouched); on failure NULL, `ENOMEM`,
-/// `p` kept.
+/// `p` kept. A `p` that cannot be a block aborts (`src/override/guard.rs`).
 #[inline(always)]
 pub(super) unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     // The sample of `ptr` goes first (after, another thread could get the
     // address); the result is a new allocation.
+    super::guard::check_block("realloc", ptr);
     profile_hook!(before_free(ptr));
     if size == 0 && !ptr.is_null() {
         // SAFETY: a live block (caller's contract).
@@ -220,6 +221,7 @@ pub(super) unsafe fn malloc_usable_size(ptr: *mut c_void) -> usize {
     if ptr.is_null() {
         return 0;
     }
+    super::guard::check_block("malloc_usable_size", ptr);
     // SAFETY: a live block (caller's contract).
     unsafe { Selected::usable_size(ptr) }
 }

@@ -1,5 +1,6 @@
 //! The default override's checks on `free` (`free`, `cfree`, `__libc_free`,
-//! and `free_sized`/`free_aligned_sized` through `free`), glibc's cheapest:
+//! and `free_sized`/`free_aligned_sized` through `free`), and the same on
+//! `realloc` and `malloc_usable_size`, glibc's cheapest:
 //! a pointer no allocation function returned stops the process with one line
 //! on stderr, as glibc's `free(): invalid pointer` does, instead of being
 //! handed to the backend (which would crash in its page map or file the
@@ -91,11 +92,30 @@ pub(super) fn free_fast(ptr: *mut c_void) -> bool {
 #[cold]
 #[inline(never)]
 pub(super) fn free_slow(function: &'static str, ptr: *mut c_void, free_block: impl FnOnce()) {
-    if ptr as usize & 7 != 0 {
-        invalid(function, ptr, "no block starts there: not 8-byte aligned")
-    }
     if ptr.is_null() {
         return;
+    }
+    outside(function, ptr);
+    free_block()
+}
+
+/// For `realloc` and `malloc_usable_size`: the same check as `free`'s,
+/// aborting with the function's name for a pointer that cannot be a block
+/// (NULL passes; the caller handles it).
+#[inline(always)]
+pub(super) fn check_block(function: &'static str, ptr: *mut c_void) {
+    if !free_fast(ptr) && !ptr.is_null() {
+        outside(function, ptr)
+    }
+}
+
+/// A pointer outside the range, not NULL: aborts unless it is a block (of
+/// jemalloc's, which widens the range to it).
+#[cold]
+#[inline(never)]
+fn outside(function: &'static str, ptr: *mut c_void) {
+    if ptr as usize & 7 != 0 {
+        invalid(function, ptr, "no block starts there: not 8-byte aligned")
     }
     #[cfg(gb_backend = "jemalloc")]
     {
@@ -104,7 +124,6 @@ pub(super) fn free_slow(function: &'static str, ptr: *mut c_void, free_block: im
         }
         widen(ptr as usize);
     }
-    free_block()
 }
 
 /// Widens the range to hold `address`'s 2 MiB chunk (callers serialised by
