@@ -107,6 +107,20 @@ fn main() {
         percpu_experiment();
     }
 
+    if backend == "mimalloc" && target_os == "linux" {
+        // mimalloc reads MIMALLOC_* from `environ`; in an AT_SECURE process
+        // the shared library gives it an empty one (src/backend/mimalloc_environ.c).
+        println!("cargo::rerun-if-changed=src/backend/mimalloc_environ.c");
+        cc::Build::new()
+            .file("src/backend/mimalloc_environ.c")
+            .cargo_metadata(false)
+            .compile("graphbit_alloc_mimalloc_environ");
+        let out_dir = env::var("OUT_DIR").unwrap_or_default();
+        println!("cargo::rustc-link-search=native={out_dir}");
+        println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_mimalloc_environ");
+        println!("cargo::rustc-cdylib-link-arg=-Wl,--defsym=environ=graphbit_mimalloc_environ");
+    }
+
     // (The system backend cannot serve the override: src/backend/system.rs
     // says so with a compile_error!.)
     if feature("override") && backend != "system" {

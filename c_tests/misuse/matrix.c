@@ -30,6 +30,7 @@ static void (*x_free)(void *) = free;
 /* Sized free: C++ sized delete (libc), gb_free_sized (gb). */
 static void *(*x_new)(size_t) = _Znwm;
 static void (*x_free_sized)(void *, size_t) = _ZdlPvm;
+static void *(*x_realloc)(void *, size_t) = realloc;
 
 static char static_buffer[64];
 
@@ -74,6 +75,11 @@ static int run(const char *name, size_t size) {
     } else if (!strcmp(name, "free_static")) {
         sink = static_buffer;
         x_free(sink);
+    } else if (!strcmp(name, "realloc_stack")) {
+        /* realloc of memory no allocator handed out (glibc: "realloc():
+         * invalid pointer"). */
+        sink = stack_buffer;
+        sink = x_realloc(sink, size);
     } else if (!strcmp(name, "free_interior")) {
         char *p = x_malloc(size);
         x_free(p + size / 2);
@@ -133,6 +139,7 @@ static const char *const cases[] = {
     "double_free_after_reuse",
     "free_stack",
     "free_static",
+    "realloc_stack",
     "free_interior",
     "free_far",
     "free_unaligned",
@@ -149,8 +156,14 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) puts(cases[i]);
         return 0;
     }
+    /* The backend of a preloaded graphbit-alloc override ("none" without one). */
+    if (argc == 2 && !strcmp(argv[1], "backend")) {
+        const char *(*name)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "gb_allocator_name");
+        puts(name ? name() : "none");
+        return 0;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: misuse_matrix CASE SIZE [libc|gb] | misuse_matrix list\n");
+        fprintf(stderr, "usage: misuse_matrix CASE SIZE [libc|gb] | misuse_matrix list | misuse_matrix backend\n");
         return 2;
     }
     if (argc > 3 && !strcmp(argv[3], "gb")) {
@@ -164,7 +177,8 @@ int main(int argc, char **argv) {
         x_free = (void (*)(void *))dlsym(lib, "gb_free");
         x_new = x_malloc;
         x_free_sized = (void (*)(void *, size_t))dlsym(lib, "gb_free_sized");
-        if (!x_malloc || !x_free || !x_free_sized) return 2;
+        x_realloc = (void *(*)(void *, size_t))dlsym(lib, "gb_realloc");
+        if (!x_malloc || !x_free || !x_free_sized || !x_realloc) return 2;
     }
     int rc = run(argv[1], (size_t)strtoul(argv[2], NULL, 10));
     if (rc == 0) {

@@ -93,6 +93,37 @@ row "graphbit-alloc shared (initial-exec), dlopen-ed" "$work/plain" "$lib/libgra
 PRELOAD=("GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096")
 row "graphbit-alloc dlopen variant, dlopen-ed, optional_static_tls=4096" "$work/plain" "$lib/libgraphbit_alloc_dlopen.so"
 row "graphbit-alloc shared (initial-exec), dlopen-ed, optional_static_tls=4096" "$work/plain" "$lib/libgraphbit_alloc.so"
+# Where a pair's instructions go, per function (callgrind_annotate's totals
+# per function name, the same difference of two runs), for the override
+# and Debian's jemalloc: the functions above 0.05 per pair.
+by_function() { # label, program, its arguments after PAIRS (as row)
+    local label=$1 prog=$2 small=$work/cg.small large=$work/cg.large
+    shift 2
+    env "${PRELOAD[@]}" valgrind --tool=callgrind --callgrind-out-file="$small" "$prog" 100000 "$@" >/dev/null 2>&1 || return 0
+    env "${PRELOAD[@]}" valgrind --tool=callgrind --callgrind-out-file="$large" "$prog" 1100000 "$@" >/dev/null 2>&1 || return 0
+    echo "  $label:"
+    # callgrind_annotate's lines "1,234 (5.6%)  file:function [object]"; the
+    # totals per function name, large run minus small run.
+    for f in "$small" "$large"; do
+        callgrind_annotate --auto=no --threshold=100 "$f" | sed -n '/PROGRAM TOTALS/d; s/,//g; s/^ *\([0-9][0-9]*\) ([^)]*) *\(.*\)$/\1 \2/p'
+        echo "--"
+    done | awk '$0 == "--" { run++; next }
+        { n = $1; f = $0; sub(/^[0-9]+ /, "", f); sub(/ \[.*/, "", f); sub(/^[^ ]*:/, "", f)
+          t[f] += run ? n : -n }
+        END { for (f in t) if (t[f] / 1e6 >= 0.05) printf "    %7.2f  %s\n", t[f] / 1e6, f }' | sort -rn
+}
+echo "per function, instructions per pair:"
+path=$(ldconfig -p | awk '$1 == "libjemalloc.so.2" { print $NF; exit }')
+if [ -n "$path" ]; then
+    PRELOAD=("LD_PRELOAD=$path")
+    by_function "Debian libjemalloc.so.2, preloaded" "$work/plain"
+fi
+if [ -n "$override" ]; then
+    PRELOAD=("LD_PRELOAD=$override")
+    by_function "graphbit-alloc override, preloaded" "$work/plain"
+fi
+PRELOAD=()
+by_function "graphbit-alloc shared, linked" "$work/shared" gb
 echo "PT_TLS (thread-local data) of each library, bytes:"
 for so in "$lib/libgraphbit_alloc.so" "$lib/libgraphbit_alloc_dlopen.so"; do
     printf '  %-76s %5d\n' "$(basename "$so")" "$(($(readelf -lW "$so" | awk '$1 == "TLS" { print $6 }')))"

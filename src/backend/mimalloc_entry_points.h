@@ -4,14 +4,18 @@
  * so that no file outside src/backend/ knows which backend it is. */
 #include <stddef.h>
 
+/* nothrow, as mimalloc declares them: a noexcept delete can then end in a
+ * tail jump instead of a call with a frame of its own. mi_free_size and
+ * mi_free_size_aligned ignore the size (mimalloc checks it only in its debug
+ * build), so a wrong sized delete is as harmless as under glibc. */
 #ifdef __cplusplus
 extern "C" {
 #endif
-void *mi_malloc(size_t size);
-void *mi_malloc_aligned(size_t size, size_t alignment);
-void mi_free(void *ptr);
-void mi_free_size(void *ptr, size_t size);
-void mi_free_size_aligned(void *ptr, size_t size, size_t alignment);
+__attribute__((nothrow)) void *mi_malloc(size_t size);
+__attribute__((nothrow)) void *mi_malloc_aligned(size_t size, size_t alignment);
+__attribute__((nothrow)) void mi_free(void *ptr);
+__attribute__((nothrow)) void mi_free_size(void *ptr, size_t size);
+__attribute__((nothrow)) void mi_free_size_aligned(void *ptr, size_t size, size_t alignment);
 #ifdef __cplusplus
 }
 #endif

@@ -108,10 +108,21 @@ unsafe fn malloc_large(size: usize) -> *mut c_void {
     allocate(|| unsafe { Selected::alloc(size) })
 }
 
-/// `free(3)`: NULL or a block of this library; keeps `errno`.
+/// `free(3)`: NULL or a block of this library; keeps `errno`. A pointer
+/// that cannot be a block aborts (`src/override/guard.rs`).
 #[inline(always)]
 pub(super) unsafe fn free(ptr: *mut c_void) {
-    super::guard::check_free("free", ptr);
+    if !super::guard::free_fast(ptr) {
+        // SAFETY: as below, once the guard has seen a block.
+        return super::guard::free_slow("free", ptr, move || unsafe { free_block(ptr) });
+    }
+    // SAFETY: NULL or a live block (caller's contract).
+    unsafe { free_block(ptr) }
+}
+
+/// `free` of a block that passed the guard.
+#[inline(always)]
+unsafe fn free_block(ptr: *mut c_void) {
     #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
     if crate::profile::tracking() {
         // SAFETY: as below.
@@ -134,11 +145,12 @@ pub(super) unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
 
 /// `realloc(3)` as glibc: `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)`
 /// frees `p` and returns NULL (errno untouched); on failure NULL, `ENOMEM`,
-/// `p` kept.
+/// `p` kept. A `p` that cannot be a block aborts (`src/override/guard.rs`).
 #[inline(always)]
 pub(super) unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     // The sample of `ptr` goes first (after, another thread could get the
     // address); the result is a new allocation.
+    super::guard::check_block("realloc", ptr);
     profile_hook!(before_free(ptr));
     if size == 0 && !ptr.is_null() {
         // SAFETY: a live block (caller's contract).
@@ -209,25 +221,39 @@ pub(super) unsafe fn malloc_usable_size(ptr: *mut c_void) -> usize {
     if ptr.is_null() {
         return 0;
     }
+    super::guard::check_block("malloc_usable_size", ptr);
     // SAFETY: a live block (caller's contract).
     unsafe { Selected::usable_size(ptr) }
 }
 
 /// C23 `free_sized`: `size` is the size the block from `malloc`, `calloc`
-/// or `realloc` was asked with; NULL is a no-op; a size above `PTRDIFF_MAX`
-/// cannot be right and the block is freed as by `free`. Keeps `errno`.
+/// or `realloc` was asked with; NULL is a no-op; keeps `errno`. The default
+/// override ignores the size, as glibc 2.39's `free_sized` does: jemalloc's
+/// `sdallocx` trusts it to pick the size class, so a wrong one would file
+/// the block under another class. The checked override checks it.
 #[inline(always)]
 pub(super) unsafe fn free_sized(ptr: *mut c_void, size: usize) {
-    // SAFETY: as gb_free_sized (the same contract).
-    unsafe { crate::ffi::gb_free_sized(ptr, size) }
+    if cfg!(feature = "override-checked") {
+        // SAFETY: as gb_free_sized (the same contract).
+        unsafe { crate::ffi::gb_free_sized(ptr, size) }
+    } else {
+        // SAFETY: NULL or a live block (caller's contract).
+        unsafe { free(ptr) }
+    }
 }
 
 /// C23 `free_aligned_sized` for a block from `aligned_alloc(alignment,
-/// size)`; NULL is a no-op; an alignment that is not a power of two (which
-/// glibc's rounding served as the next one) or a size above `PTRDIFF_MAX`:
-/// the block is freed as by `free`. Keeps `errno`.
+/// size)`; NULL is a no-op; keeps `errno`. The default override ignores the
+/// alignment and the size, as `free_sized` does; the checked override checks
+/// them (an alignment that is not a power of two, which glibc's rounding
+/// served as the next one, or a size above `PTRDIFF_MAX`: the block is freed
+/// as by `free`).
 #[inline(always)]
 pub(super) unsafe fn free_aligned_sized(ptr: *mut c_void, alignment: usize, size: usize) {
+    if !cfg!(feature = "override-checked") {
+        // SAFETY: NULL or a live block (caller's contract).
+        return unsafe { free(ptr) };
+    }
     if alignment <= 1 {
         // aligned_alloc(0 or 1, n) was served by malloc(n).
         // SAFETY: as free_sized.
