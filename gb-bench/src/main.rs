@@ -38,6 +38,7 @@ mod memory;
 mod programs;
 mod progress;
 mod report;
+mod requests;
 mod resp;
 mod run;
 mod stats;

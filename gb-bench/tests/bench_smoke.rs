@@ -94,6 +94,7 @@ fn number(v: &Value, key: &str) -> f64 {
 /// tools (Lua and SQLite with their -dev packages, python3, perl).
 const PROGRAMS: &[&str] = &[
     "lua-hooks",
+    "lua-states",
     "sqlite-hooks",
     "lua",
     "sqlite3",
@@ -133,8 +134,11 @@ fn check_programs(doc: &Value) {
         if !impossible("gb-override") {
             contenders.push("gb-override");
         }
-        if program.ends_with("-hooks") {
+        if program.ends_with("-hooks") || program == "lua-states" {
             contenders.push("gb-hooks");
+        }
+        if program == "lua-states" {
+            contenders.extend(["gb-heap", "gb-heap-drop"]);
         }
         for contender in contenders {
             let of: Vec<&Value> = runs
