@@ -120,8 +120,7 @@ static long long run_lua_states(const char *mode, long states) {
     int drop = strcmp(mode, "gb-heap-drop") == 0;
     if (!gb && !heap && !drop && strcmp(mode, "default") != 0) exit(2);
     static const luaL_Reg libs[] = {
-        {LUA_GNAME, luaopen_base}, {LUA_STRLIBNAME, luaopen_string},
-        {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math}};
+        {LUA_GNAME, luaopen_base}, {LUA_STRLIBNAME, luaopen_string}, {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math}};
     long long sum = 0;
     for (long i = 0; i < states; i++) {
         gb_heap_t *h = NULL;

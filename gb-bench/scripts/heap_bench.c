@@ -101,7 +101,8 @@ static int one_way(int way, int requests, int blocks) {
         if (way == 0 && heap == NULL) return 1;
         for (int b = 0; b < blocks; b++) {
             size_t size = 16 + next(&x) % 497;
-            char *p = way == 0 ? gb_heap_alloc(heap, size) : way == 1 ? gb_alloc(size) : malloc(size);
+            char *p = way == 0 ? gb_heap_alloc(heap, size) : way == 1 ? gb_alloc(size)
+                                                                      : malloc(size);
             if (p == NULL) return 1;
             p[0] = (char)b;
             held[b] = p;
@@ -179,7 +180,9 @@ int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "request") == 0)
         return request(atoi(argv[2]), atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 5);
     if (argc >= 5 && strcmp(argv[1], "one") == 0) {
-        int way = strcmp(argv[2], "heap") == 0 ? 0 : strcmp(argv[2], "gb") == 0 ? 1 : strcmp(argv[2], "malloc") == 0 ? 2 : -1;
+        int way = strcmp(argv[2], "heap") == 0 ? 0 : strcmp(argv[2], "gb") == 0   ? 1
+                                                 : strcmp(argv[2], "malloc") == 0 ? 2
+                                                                                  : -1;
         if (way < 0) return 2;
         return one_way(way, atoi(argv[3]), atoi(argv[4]));
     }
