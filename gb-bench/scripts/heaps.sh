@@ -6,7 +6,7 @@
 #   against gb_alloc + gb_free of each block, against glibc malloc + free),
 #   interleaved rounds, ns per request;
 # - the same requests in callgrind (instructions per request, each way:
-#   1100 requests less 100), and what gb_free costs while a heap exists
+#   1100 requests less 100; of 20 and 5000 blocks too), and what gb_free costs while a heap exists
 #   (instructions per gb_alloc + gb_free pair, 1,100,000 pairs less 100,000,
 #   with and without a heap alive), jemalloc only.
 #
@@ -32,11 +32,15 @@ for backend in jemalloc mimalloc system; do
             valgrind --tool=callgrind --callgrind-out-file=/dev/null "$work/heap_bench-$backend" "$@" 2>&1 |
                 awk '/Collected/ { print $4 }'
         }
-        for way in heap gb malloc; do
-            small=$(count one $way 100 200)
-            large=$(count one $way 1100 200)
-            printf 'jemalloc: instructions per request of 200 blocks (16-512 B), %-6s %d\n' \
-                "$way" $(((large - small) / 1000))
+        # R1 and R2 requests of B blocks: (R2 - R1) requests' instructions.
+        for run in "200 100 1100" "20 100 1100" "5000 20 120"; do
+            read -r blocks r1 r2 <<<"$run"
+            for way in heap gb malloc; do
+                small=$(count one $way "$r1" "$blocks")
+                large=$(count one $way "$r2" "$blocks")
+                printf 'jemalloc: instructions per request of %d blocks (16-512 B), %-6s %d\n' \
+                    "$blocks" "$way" $(((large - small) / (r2 - r1)))
+            done
         done
         for mode in none live; do
             small=$(count pairs 100000 $mode)
