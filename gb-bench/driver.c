@@ -44,6 +44,7 @@
 #include <unistd.h>
 #include <gnu/libc-version.h>
 #include <malloc.h>
+#include <obstack.h>
 
 #ifdef WITH_JANSSON
 #include <jansson.h>
@@ -70,6 +71,12 @@ typedef struct {
     void *(*realloc_fn)(void *ptr, size_t size);
     void *(*aligned_fn)(size_t alignment, size_t size);
     int (*trim_fn)(void); /* NULL when the contender has none */
+    /* graphbit-alloc's heaps (gb_heap_new, gb_heap_alloc, gb_heap_destroy);
+     * NULL for the contenders without them (the request-heap workload then
+     * uses glibc's obstack over the contender's malloc). */
+    void *(*heap_new_fn)(size_t limit);
+    void *(*heap_alloc_fn)(void *heap, size_t size);
+    void (*heap_destroy_fn)(void *heap);
     char version[128];
 } allocator_t;
 
@@ -141,6 +148,11 @@ static void setup_contender(void) {
     A.free_fn = gb_free;
     A.realloc_fn = gb_realloc;
     A.aligned_fn = gb_aligned_alloc;
+#ifdef GB_HAVE_HEAP
+    A.heap_new_fn = (void *(*)(size_t))gb_heap_new;
+    A.heap_alloc_fn = (void *(*)(void *, size_t))gb_heap_alloc;
+    A.heap_destroy_fn = (void (*)(void *))gb_heap_destroy;
+#endif
 #ifdef GB_HAVE_TRIM
     A.trim_fn = gb_trim;
 #endif
@@ -159,6 +171,9 @@ static void setup_contender(void) {
     A.realloc_fn = (void *(*)(void *, size_t))must_sym(lib, "gb_realloc");
     A.aligned_fn = (void *(*)(size_t, size_t))must_sym(lib, "gb_aligned_alloc");
     A.trim_fn = (int (*)(void))dlsym(lib, "gb_trim");
+    A.heap_new_fn = (void *(*)(size_t))dlsym(lib, "gb_heap_new");
+    A.heap_alloc_fn = (void *(*)(void *, size_t))dlsym(lib, "gb_heap_alloc");
+    A.heap_destroy_fn = (void (*)(void *))dlsym(lib, "gb_heap_destroy");
     const char *(*version)(void) = (const char *(*)(void))must_sym(lib, "gb_version");
     const char *(*name)(void) = (const char *(*)(void))must_sym(lib, "gb_allocator_name");
     const char *(*backend_version)(void) =
@@ -183,6 +198,9 @@ static void setup_contender(void) {
          * the process's malloc, strdup, getline and operator new blocks are
          * the backend's (host_malloc_captured). */
         A.trim_fn = trim ? trim : system_trim;
+        A.heap_new_fn = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "gb_heap_new");
+        A.heap_alloc_fn = (void *(*)(void *, size_t))dlsym(RTLD_DEFAULT, "gb_heap_alloc");
+        A.heap_destroy_fn = (void (*)(void *))dlsym(RTLD_DEFAULT, "gb_heap_destroy");
         snprintf(A.version, sizeof A.version, "graphbit-alloc %s (%s %s) gb_verify=%s",
                  version(), name(), backend_version(), verify() ? "true" : "false");
     } else {
@@ -191,6 +209,11 @@ static void setup_contender(void) {
                  gnu_get_libc_version());
     }
 #endif
+    if (!A.heap_new_fn || !A.heap_alloc_fn || !A.heap_destroy_fn) {
+        A.heap_new_fn = NULL;
+        A.heap_alloc_fn = NULL;
+        A.heap_destroy_fn = NULL;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -795,6 +818,65 @@ static result_t run_burst_idle(uint64_t burst_bytes, double quiet_seconds, uint6
     return r;
 }
 
+/* Per-request arena: a server request allocates REQUEST_BLOCKS blocks (3 in
+ * 4 of 16-256 B, 1 in 4 of 256 B - 2 KiB), writes and checks their tags,
+ * and ends. `heap` false: each block is freed (free each). `heap` true: a
+ * graphbit-alloc contender allocates the request's blocks in a heap of its
+ * own (gb_heap_new(0), gb_heap_alloc) and frees them all with
+ * gb_heap_destroy; a contender without heaps in an obstack, glibc's region
+ * allocator (its default 4 KiB chunks from the contender's malloc), freed
+ * whole with obstack_free. ops = requests; peak live bytes = the largest
+ * request's bytes. The checksum is the same for both ways. */
+enum { REQUEST_BLOCKS = 200 };
+
+static void *obstack_chunk(size_t size) { return must_alloc(size); }
+static void obstack_chunk_release(void *p) { A.free_fn(p); }
+
+static result_t run_request(uint64_t requests, uint64_t seed, bool heap) {
+    unsigned char *ptrs[REQUEST_BLOCKS];
+    size_t sizes[REQUEST_BLOCKS];
+    uint64_t tags[REQUEST_BLOCKS];
+    uint64_t rng = seed, peak = 0;
+    result_t r = RESULT_INIT;
+    for (uint64_t q = 0; q < requests; q++) {
+        void *h = NULL;
+        struct obstack ob;
+        if (heap && A.heap_new_fn) {
+            h = A.heap_new_fn(0);
+            if (!h) die("gb_heap_new failed");
+        } else if (heap) {
+            if (!obstack_specify_allocation(&ob, 0, 0, obstack_chunk, obstack_chunk_release))
+                die("obstack_init failed");
+        }
+        uint64_t bytes = 0;
+        for (int i = 0; i < REQUEST_BLOCKS; i++) {
+            uint64_t x = next_random(&rng);
+            size_t size = (x & 3) ? 16 + (x >> 8) % 241 : 256 + (x >> 8) % 1793;
+            unsigned char *p = !heap ? A.malloc_fn(size)
+                               : h  ? A.heap_alloc_fn(h, size)
+                                    : obstack_alloc(&ob, size);
+            if (!p) die("allocation failed");
+            tag_block(p, size, x);
+            ptrs[i] = p;
+            sizes[i] = size;
+            tags[i] = x;
+            bytes += size;
+        }
+        for (int i = 0; i < REQUEST_BLOCKS; i++) r.checksum += check_block(ptrs[i], sizes[i], tags[i]);
+        if (h) {
+            A.heap_destroy_fn(h);
+        } else if (heap) {
+            obstack_free(&ob, NULL);
+        } else {
+            for (int i = 0; i < REQUEST_BLOCKS; i++) A.free_fn(ptrs[i]);
+        }
+        if (bytes > peak) peak = bytes;
+    }
+    r.ops = requests;
+    r.peak_live_bytes = (int64_t)peak;
+    return r;
+}
+
 #ifdef WITH_JANSSON
 /* A real program: jansson, with the contender plugged in through
  * json_set_alloc_funcs, builds a document of `records` objects, dumps it,
@@ -981,8 +1063,8 @@ int main(int argc, char **argv) {
         json_escape_print(A.version);
         printf("\",\"malloc_object\":\"");
         json_escape_print(where.dli_fname ? where.dli_fname : "?");
-        printf("\",\"trim\":%s,\"libc\":\"%s\"}\n", A.trim_fn ? "true" : "false",
-               gnu_get_libc_version());
+        printf("\",\"trim\":%s,\"heap\":%s,\"libc\":\"%s\"}\n", A.trim_fn ? "true" : "false",
+               A.heap_new_fn ? "true" : "false", gnu_get_libc_version());
         return 0;
     }
     if (argc != 5) {
@@ -1020,6 +1102,10 @@ int main(int argc, char **argv) {
         r = run_burst_idle(SCALED(256u << 20), scale >= 0.5 ? 12.0 : 24.0 * scale, seed);
     } else if (strcmp(workload, "server") == 0) {
         r = run_server(60.0 * scale, threads, seed);
+    } else if (strcmp(workload, "request") == 0) {
+        r = run_request(SCALED(100000), seed, false);
+    } else if (strcmp(workload, "request-heap") == 0) {
+        r = run_request(SCALED(100000), seed, true);
     } else if (strcmp(workload, "jansson") == 0) {
 #ifdef WITH_JANSSON
         /* 3 documents of 20000 records at scale 1; below scale 1/3, one

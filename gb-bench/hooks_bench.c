@@ -6,9 +6,20 @@
  *
  * Usage: hooks_bench info (versions)
  *        hooks_bench lua default|gb ROUNDS [SCRIPT]
+ *        hooks_bench lua-states default|gb|gb-heap|gb-heap-drop STATES
  *        hooks_bench sqlite default|gb|gb-usable ROWS
  *   lua default    luaL_newstate (Lua's l_alloc: the C library's realloc/free)
  *   lua gb         lua_newstate(gb_lua_alloc, NULL)
+ *   lua-states     many short sandboxed Lua states, one after the other: each
+ *                  opens the base, string, table and math libraries, runs a
+ *                  small script (builds strings and tables) and ends:
+ *     default      luaL_newstate, lua_close (realloc/free)
+ *     gb           lua_newstate(gb_lua_alloc, NULL), lua_close (gb_free of each block)
+ *     gb-heap      lua_newstate(gb_lua_alloc, heap) on a heap capped at 8 MiB,
+ *                  lua_close, then gb_heap_destroy
+ *     gb-heap-drop the same without lua_close: gb_heap_destroy frees the
+ *                  abandoned state at once (gb_lua_alloc's contract allows it
+ *                  when no finalizer must run; this script sets none)
  *   sqlite default SQLite's own allocator (Debian's: malloc, malloc_usable_size)
  *   sqlite gb      gb_sqlite3_install (the size in an 8-byte prefix, sized frees)
  *   sqlite gb-usable  the other way, measured against it: no prefix, xSize =
@@ -85,6 +96,61 @@ static long long run_lua(int gb, long rounds, const char *script) {
     }
     long long sum = lua_tointeger(L, -1);
     lua_close(L);
+    return sum;
+}
+
+/* ---- Lua states: a sandbox per script, as a host that runs many small
+   untrusted scripts (a plugin call, a request handler) does. */
+static const char state_script[] =
+    "local n = ...\n"
+    "local words, index, sum = {}, {}, 0\n"
+    "for i = 1, 150 do words[i] = string.rep(string.char(97 + (i + n) % 26), (i * 7 + n) % 40) .. i end\n"
+    "for i, w in ipairs(words) do index[w] = i end\n"
+    "for k, v in pairs(index) do sum = sum + #k * v end\n"
+    "local rows = {}\n"
+    "for i = 1, 60 do rows[i] = { id = i, name = 'row' .. i, tags = { i, i * n % 97, words[i] } } end\n"
+    "local text = table.concat(words, ',', 1, 40)\n"
+    "table.sort(rows, function(a, b) return #a.tags[3] > #b.tags[3] end)\n"
+    "return (sum + #text + rows[1].id + math.floor(n / 3)) % 1000000007\n";
+
+enum { STATE_LIMIT = 8 << 20 };
+
+static long long run_lua_states(const char *mode, long states) {
+    int gb = strcmp(mode, "gb") == 0, heap = strcmp(mode, "gb-heap") == 0;
+    int drop = strcmp(mode, "gb-heap-drop") == 0;
+    if (!gb && !heap && !drop && strcmp(mode, "default") != 0) exit(2);
+    static const luaL_Reg libs[] = {
+        {LUA_GNAME, luaopen_base}, {LUA_STRLIBNAME, luaopen_string}, {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math}};
+    long long sum = 0;
+    for (long i = 0; i < states; i++) {
+        gb_heap_t *h = NULL;
+        lua_State *L;
+        if (heap || drop) {
+            h = gb_heap_new(STATE_LIMIT);
+            if (h == NULL) exit(1);
+            L = lua_newstate(gb_lua_alloc, h);
+        } else {
+            L = gb ? lua_newstate(gb_lua_alloc, NULL) : luaL_newstate();
+        }
+        if (L == NULL) exit(1);
+        lua_atpanic(L, lua_panic);
+        for (size_t k = 0; k < sizeof libs / sizeof libs[0]; k++) {
+            luaL_requiref(L, libs[k].name, libs[k].func, 1);
+            lua_pop(L, 1);
+        }
+        if (luaL_loadstring(L, state_script) != LUA_OK) {
+            fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
+            exit(1);
+        }
+        lua_pushinteger(L, i);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            fprintf(stderr, "lua: %s\n", lua_tostring(L, -1));
+            exit(1);
+        }
+        sum = (sum + lua_tointeger(L, -1)) % 1000000007;
+        if (!drop) lua_close(L);
+        if (h) gb_heap_destroy(h);
+    }
     return sum;
 }
 
@@ -185,13 +251,17 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc != 4 && !(argc == 5 && strcmp(argv[1], "lua") == 0)) {
-        fprintf(stderr, "usage: %s lua default|gb ROUNDS [SCRIPT] | sqlite default|gb|gb-usable ROWS\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s lua default|gb ROUNDS [SCRIPT] | lua-states default|gb|gb-heap|gb-heap-drop STATES"
+                " | sqlite default|gb|gb-usable ROWS\n",
+                argv[0]);
         return 2;
     }
     long size = atol(argv[3]);
     double start = now();
     long long checksum;
     if (strcmp(argv[1], "lua") == 0) checksum = run_lua(strcmp(argv[2], "gb") == 0, size, argc == 5 ? argv[4] : NULL);
+    else if (strcmp(argv[1], "lua-states") == 0) checksum = run_lua_states(argv[2], size);
     else if (strcmp(argv[1], "sqlite") == 0) checksum = run_sqlite(argv[2], size);
     else return 2;
     double seconds = now() - start;

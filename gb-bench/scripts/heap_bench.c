@@ -1,4 +1,4 @@
-/* Heaps measured (docs/heaps.md; bench/heaps.sh runs it):
+/* Heaps measured (docs/heaps.md; gb-bench/scripts/heaps.sh runs it):
  *
  *   heap_bench footprint N      N heaps with one 16-byte block each: resident
  *                               and mapped bytes per heap; then 10 N heaps
@@ -9,6 +9,9 @@
  *                               request destroyed at its end; gb_alloc +
  *                               gb_free of each block; malloc + free of each
  *                               block. Prints ns per request, per round.
+ *   heap_bench one WAY R B      R requests of B blocks one way only (WAY:
+ *                               heap, gb or malloc), for callgrind:
+ *                               instructions per request
  *   heap_bench pairs N [live]   N gb_alloc/gb_free pairs of 16-79 B, with a
  *                               heap alive during them when "live" (for
  *                               callgrind: what a free costs while heaps exist)
@@ -87,6 +90,38 @@ static int footprint(int n) {
     return 0;
 }
 
+/* R requests of B blocks one way (0: heap, 1: gb_alloc + gb_free, 2: malloc
+ * + free), as request() runs them. */
+static int one_way(int way, int requests, int blocks) {
+    void **held = malloc(sizeof *held * (size_t)blocks);
+    if (held == NULL) return 1;
+    unsigned x = 12345;
+    for (int r = 0; r < requests; r++) {
+        gb_heap_t *heap = way == 0 ? gb_heap_new(0) : NULL;
+        if (way == 0 && heap == NULL) return 1;
+        for (int b = 0; b < blocks; b++) {
+            size_t size = 16 + next(&x) % 497;
+            char *p = way == 0 ? gb_heap_alloc(heap, size) : way == 1 ? gb_alloc(size)
+                                                                      : malloc(size);
+            if (p == NULL) return 1;
+            p[0] = (char)b;
+            held[b] = p;
+        }
+        if (way == 0) {
+            gb_heap_destroy(heap);
+        } else {
+            for (int b = 0; b < blocks; b++) {
+                if (way == 1)
+                    gb_free(held[b]);
+                else
+                    free(held[b]);
+            }
+        }
+    }
+    free(held);
+    return 0;
+}
+
 static int request(int requests, int blocks, int rounds) {
     void **held = malloc(sizeof *held * (size_t)blocks);
     if (held == NULL) return 1;
@@ -144,8 +179,16 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "footprint") == 0) return footprint(atoi(argv[2]));
     if (argc >= 4 && strcmp(argv[1], "request") == 0)
         return request(atoi(argv[2]), atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 5);
+    if (argc >= 5 && strcmp(argv[1], "one") == 0) {
+        int way = strcmp(argv[2], "heap") == 0 ? 0 : strcmp(argv[2], "gb") == 0   ? 1
+                                                 : strcmp(argv[2], "malloc") == 0 ? 2
+                                                                                  : -1;
+        if (way < 0) return 2;
+        return one_way(way, atoi(argv[3]), atoi(argv[4]));
+    }
     if (argc >= 3 && strcmp(argv[1], "pairs") == 0)
         return pairs(atol(argv[2]), argc > 3 && strcmp(argv[3], "live") == 0);
-    fprintf(stderr, "usage: %s footprint N | request R B [ROUNDS] | pairs N [live]\n", argv[0]);
+    fprintf(stderr, "usage: %s footprint N | request R B [ROUNDS] | one heap|gb|malloc R B | pairs N [live]\n",
+            argv[0]);
     return 2;
 }

@@ -99,7 +99,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "A,B", value_delimiter = ',')]
     pub contenders: Option<Vec<String>>,
     /// Only these workload ids (see the table); the real programs, run after
-    /// them: lua-hooks, sqlite-hooks, lua, sqlite3, python3, perl, redis.
+    /// them: lua-hooks, lua-states, sqlite-hooks, lua, sqlite3, python3, perl, redis.
     #[arg(long, value_name = "A,B", value_delimiter = ',')]
     pub workloads: Option<Vec<String>>,
     /// No progress on stderr (by default: a bar on a terminal, a plain line

@@ -59,6 +59,10 @@ pub struct Contender {
     pub malloc_object: String,
     /// Whether the contender has a trim function.
     pub trim: bool,
+    /// Whether the contender has graphbit-alloc's heaps (`gb_heap_new`):
+    /// the request-heap workload uses them, else glibc's obstack.
+    #[serde(default)]
+    pub heap: bool,
     /// Why it cannot be measured, if so.
     pub unavailable: Option<String>,
 }
@@ -78,6 +82,7 @@ impl Contender {
             version: String::new(),
             malloc_object: String::new(),
             trim: false,
+            heap: false,
             unavailable: None,
         }
     }
@@ -212,6 +217,8 @@ struct DriverInfo {
     version: String,
     malloc_object: String,
     trim: bool,
+    #[serde(default)]
+    heap: bool,
 }
 
 /// Runs `driver info` and reads what it reports.
@@ -240,6 +247,7 @@ fn driver_info(c: &mut Contender) -> Result<(), String> {
     c.version = info.version;
     c.malloc_object = info.malloc_object;
     c.trim = info.trim;
+    c.heap = info.heap;
     Ok(())
 }
 
@@ -301,6 +309,9 @@ pub fn prepare(opts: &Options) -> Result<Setup, String> {
     }
     if HEADER.contains("gb_trim(") {
         defines_common.push("-DGB_HAVE_TRIM");
+    }
+    if HEADER.contains("gb_heap_new(") {
+        defines_common.push("-DGB_HAVE_HEAP");
     }
 
     // The shared library is linked under its SONAME, as an install would

@@ -40,6 +40,7 @@ mod profile;
 mod programs;
 mod progress;
 mod report;
+mod requests;
 mod resp;
 mod run;
 mod stats;

@@ -612,6 +612,13 @@ pub fn table(r: &Report) -> String {
     for v in &r.verdicts {
         let _ = writeln!(t, "  {}", v.sentence());
     }
+    let requests = crate::requests::verdict(r);
+    if !requests.is_empty() {
+        let _ = writeln!(t, "\nPer-request memory (request, request-heap; medians):");
+        for line in requests {
+            let _ = writeln!(t, "  {line}");
+        }
+    }
     if !r.memory_verdicts.is_empty() {
         let _ = writeln!(
             t,

@@ -143,6 +143,25 @@ pub fn workloads(cpus: usize) -> Vec<Workload> {
             true,
         ),
         w(
+            "request",
+            "request",
+            1,
+            "requests",
+            "per-request memory: 200 blocks of 16 B - 2 KiB (3 in 4 up to 256 B) allocated, \
+             tagged and checked, then each block freed",
+            false,
+        ),
+        w(
+            "request-heap",
+            "request-heap",
+            1,
+            "requests",
+            "the same requests, all freed at once: graphbit-alloc in a heap per request \
+             (gb_heap_new, gb_heap_alloc, gb_heap_destroy), the others in a glibc obstack \
+             per request (4 KiB chunks from their malloc, obstack_free)",
+            false,
+        ),
+        w(
             "jansson",
             "jansson",
             1,

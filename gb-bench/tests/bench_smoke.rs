@@ -94,6 +94,7 @@ fn number(v: &Value, key: &str) -> f64 {
 /// tools (Lua and SQLite with their -dev packages, python3, perl).
 const PROGRAMS: &[&str] = &[
     "lua-hooks",
+    "lua-states",
     "sqlite-hooks",
     "lua",
     "sqlite3",
@@ -133,8 +134,11 @@ fn check_programs(doc: &Value) {
         if !impossible("gb-override") {
             contenders.push("gb-override");
         }
-        if program.ends_with("-hooks") {
+        if program.ends_with("-hooks") || program == "lua-states" {
             contenders.push("gb-hooks");
+        }
+        if program == "lua-states" {
+            contenders.extend(["gb-heap", "gb-heap-drop"]);
         }
         for contender in contenders {
             let of: Vec<&Value> = runs
@@ -190,6 +194,7 @@ fn smoke_run_writes_report_json_and_chart() {
         "Verdicts",
         "Memory targets",
         "RSS/live",
+        "Per-request memory",
     ] {
         assert!(
             stdout.contains(heading),
@@ -229,6 +234,13 @@ fn smoke_run_writes_report_json_and_chart() {
         "no real programs table:\n{stdout}"
     );
     check_programs(&doc);
+    // request-heap: every graphbit-alloc contender found its heaps (the
+    // others run it on a glibc obstack).
+    for c in field(&doc, "contenders").as_array().unwrap() {
+        if string(c, "id").starts_with("gb-") && c["unavailable"].is_null() {
+            assert_eq!(c["heap"], true, "{c}");
+        }
+    }
     let machine = field(&doc, "machine");
     for key in ["cpu_model", "kernel", "os", "libc", "c_compiler"] {
         assert!(!string(machine, key).is_empty(), "machine.{key} is empty");

@@ -147,8 +147,12 @@ impl Heap {
             self.release(guess);
             return enomem();
         }
-        // SAFETY: a live block of this heap.
-        let usable = unsafe { imp::usable_size(block) };
+        let usable = if imp::GOOD_SIZE_EXACT {
+            guess
+        } else {
+            // SAFETY: a live block of this heap.
+            unsafe { imp::usable_size(block) }
+        };
         if usable > guess {
             if !self.reserve(usable - guess) {
                 // SAFETY: the block just allocated, not yet counted.

@@ -29,6 +29,17 @@ const PROGRAMS: &[(&str, &str, f64, &str, How)] = &[
         How::Hooks("lua"),
     ),
     (
+        "lua-states",
+        "Lua 5.4 in gb-bench/hooks_bench.c: short sandboxed states one after the other (base, \
+         string, table and math libraries; a script that builds 150 strings and 60 tables), \
+         glibc = luaL_newstate + lua_close, gb-hooks = lua_newstate(gb_lua_alloc, NULL) + \
+         lua_close, gb-heap = lua_newstate(gb_lua_alloc, heap of 8 MiB) + lua_close + \
+         gb_heap_destroy, gb-heap-drop = the same without lua_close (the heap frees the state)",
+        20_000.0,
+        "states",
+        How::Hooks("lua-states"),
+    ),
+    (
         "sqlite-hooks",
         "SQLite in gb-bench/hooks_bench.c (inserts, an index, lookups, GROUP BY, UPDATE, DELETE): \
          glibc = SQLite's own allocator (malloc), gb-hooks = gb_sqlite3_install()",
@@ -117,11 +128,12 @@ pub fn select(opts: &Options) -> Vec<Program> {
         .collect()
 }
 
-/// The command of a hooks or tool program (for redis: the server's).
-pub(super) fn command_line(p: &Program, gb_hooks: bool, dir: &Path) -> Vec<String> {
+/// The command of a hooks or tool program (for redis: the server's);
+/// `mode` is hooks_bench's (`setup::hooks_mode`).
+pub(super) fn command_line(p: &Program, mode: &str, dir: &Path) -> Vec<String> {
     let n = p.info.size.to_string();
     let exe = p.exe.display().to_string();
-    let mode = if gb_hooks { "gb" } else { "default" }.to_string();
+    let mode = mode.to_string();
     let script = |name: &str| dir.join(name).display().to_string();
     match p.how {
         How::Hooks("lua") => vec![exe, "lua".into(), mode, n, script("churn.lua")],

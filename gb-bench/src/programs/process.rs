@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::catalogue::{command_line, How};
 use super::expected::expected;
 use super::redis::run_redis;
-use super::setup::GB_HOOKS;
+use super::setup::hooks_mode;
 use super::{Program, ProgramRun};
 use crate::command::{self, Allocator};
 
@@ -69,7 +69,7 @@ pub(super) fn tail(path: &Path) -> String {
 
 /// A hooks or tool program: one process, its stdout the result.
 fn run_process(p: &Program, c: &Allocator, dir: &Path) -> Result<Measured, String> {
-    let argv = command_line(p, c.id == GB_HOOKS, dir);
+    let argv = command_line(p, hooks_mode(&c.id), dir);
     let log = dir.join(format!("{}-{}.stderr", p.info.id, c.id));
     let stderr = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut cmd = Command::new(&argv[0]);

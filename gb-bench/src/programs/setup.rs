@@ -138,10 +138,14 @@ pub(super) fn prepare(setup: &Setup, programs: &mut [Program], dir: &Path) -> Re
         if p.info.unavailable.is_some() {
             continue;
         }
-        let mut shown = command_line(p, false, Path::new(""));
-        if let How::Hooks(_) = p.how {
+        let mut shown = command_line(p, "default", Path::new(""));
+        if let How::Hooks(workload) = p.how {
             shown[0] = "hooks_bench".into();
-            shown[2] = "default|gb".into();
+            shown[2] = match workload {
+                "lua-states" => "default|gb|gb-heap|gb-heap-drop",
+                _ => "default|gb",
+            }
+            .into();
         }
         p.info.command = shown
             .iter()
@@ -171,6 +175,22 @@ pub(super) fn prepare(setup: &Setup, programs: &mut [Program], dir: &Path) -> Re
 /// The contender of the hooks programs that runs hooks_bench through the
 /// adapters (`gb_lua_alloc`, `gb_sqlite3_install`), with nothing preloaded.
 pub(super) const GB_HOOKS: &str = "gb-hooks";
+/// lua-states' contenders with a heap per Lua state: closed then destroyed,
+/// and destroyed without lua_close.
+const GB_HEAP: &str = "gb-heap";
+const GB_HEAP_DROP: &str = "gb-heap-drop";
+
+/// hooks_bench's mode for a contender: the adapters for gb-hooks, a heap
+/// per state for gb-heap and gb-heap-drop, the program's own allocator for
+/// glibc and the preloads.
+pub(super) fn hooks_mode(contender: &str) -> &'static str {
+    match contender {
+        GB_HOOKS => "gb",
+        GB_HEAP => "gb-heap",
+        GB_HEAP_DROP => "gb-heap-drop",
+        _ => "default",
+    }
+}
 
 /// The contenders of a program: glibc, for the hooks programs gb-hooks,
 /// then the override and Debian's preloads (not for the hooks programs in
@@ -184,13 +204,19 @@ pub(super) fn contenders_for(
     let mut list = allocators.to_vec();
     let hooks = matches!(p.how, How::Hooks(_));
     if hooks {
-        list.insert(
-            1,
-            Allocator {
-                id: GB_HOOKS.into(),
-                preload: None,
-            },
-        );
+        let mut own = vec![GB_HOOKS];
+        if p.how == How::Hooks("lua-states") {
+            own.extend([GB_HEAP, GB_HEAP_DROP]);
+        }
+        for (i, id) in own.into_iter().enumerate() {
+            list.insert(
+                1 + i,
+                Allocator {
+                    id: id.into(),
+                    preload: None,
+                },
+            );
+        }
     }
     list.retain(|c| {
         !(hooks && opts.mode == "quick" && c.preload.is_some() && c.id != "gb-override")
