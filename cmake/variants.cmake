@@ -12,3 +12,4 @@ gb_variant(graphbit_alloc_dlopen   dlopen    graphbit_alloc_dlopen  graphbit_all
 gb_variant(graphbit_alloc_checked  checked   graphbit_alloc_checked -                            "checked mode: every free and realloc checked")
 gb_variant(graphbit_alloc_override override  override               override_archive             "whole-process mode: the process's malloc and C++ new/delete")
 gb_variant(graphbit_alloc_override_checked override-checked override_checked - "checked whole-process mode: the process's malloc and C++ new/delete, every free checked")
+gb_variant(graphbit_alloc_override_hardened override-hardened override_hardened - "hardened whole-process mode: the process's malloc and C++ new/delete, one block in N sampled into guard pages")

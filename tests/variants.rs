@@ -113,6 +113,7 @@ fn every_row_is_named_as_build_rs_names_it() {
             on.contains("dlopen"),
             on.contains("override"),
             on.contains("override-checked"),
+            on.contains("override-hardened"),
         );
         assert_eq!(
             row.name, name,
@@ -126,9 +127,16 @@ fn every_row_is_named_as_build_rs_names_it() {
 fn every_name_build_rs_gives_has_a_row() {
     let table: BTreeSet<String> = rows().into_iter().map(|r| r.name).collect();
     let mut from_build_rs = BTreeSet::new();
-    for bits in 0..16u8 {
+    for bits in 0..32u8 {
         from_build_rs.insert(
-            library_name(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0, bits & 8 != 0).to_string(),
+            library_name(
+                bits & 1 != 0,
+                bits & 2 != 0,
+                bits & 4 != 0,
+                bits & 8 != 0,
+                bits & 16 != 0,
+            )
+            .to_string(),
         );
     }
     assert_eq!(
