@@ -89,23 +89,25 @@ macro_rules! when_sampled {
     }};
 }
 
-/// Runs `$pool` (which returns) when `$ptr` lies in the pool: on x86-64 four
-/// instructions (a copy, a shift, a comparison with the pool's number
-/// [`pool::SHIFT`] bits up, a branch). NULL and every block of the backend
-/// fall through.
+/// Runs `$pool` (which returns) when `$ptr` lies in the pool: on x86-64 a
+/// load of the pool's number (its address [`pool::SHIFT`] bits down, from a
+/// hidden variable: no GOT), a copy, a shift, a comparison and a branch.
+/// NULL and every block of the backend fall through. (An `asm goto` would
+/// save the load's register but keeps the compiler from moving the entry
+/// point's stack adjustment off the fast path.)
 #[cfg(target_arch = "x86_64")]
 macro_rules! when_in_pool {
     ($ptr:expr, $pool:block) => {{
-        // SAFETY: compares with a variable of the library.
+        let high: usize;
+        // SAFETY: a load of the library's own variable.
         unsafe {
             core::arch::asm!(
-                "cmp {high}, qword ptr [rip + gb_hardened_pool_high]",
-                "je {pool}",
-                high = in(reg) ($ptr as usize) >> pool::SHIFT,
-                pool = label $pool,
-                options(nostack, readonly),
+                "mov {high}, qword ptr [rip + gb_hardened_pool_high]",
+                high = out(reg) high,
+                options(pure, readonly, nostack, preserves_flags),
             )
         };
+        if ($ptr as usize) >> pool::SHIFT == high $pool
     }};
 }
 

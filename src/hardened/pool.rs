@@ -1,7 +1,10 @@
 //! The hardened override's pool of guarded slots (GWP-ASan's design): one
 //! reservation of [`POOL_BYTES`], `PROT_NONE` except where a sampled block
-//! lives, laid out as a guard page, then for each slot [`SLOT_PAGES`] data
-//! pages and a guard page:
+//! lives, in two halves of [`REGION`]: small slots of [`SMALL_PAGES`] pages
+//! (blocks up to 16 KiB with 4 KiB pages) and large slots of
+//! [`LARGE_BYTES`] (blocks up to 1 MiB, as jemalloc's `san_guard_large`
+//! guards large extents). Each half is a guard page, then for each slot its
+//! data and a guard page:
 //!
 //! ```text
 //! | guard | slot 0 data | guard | slot 1 data | guard | ... |
@@ -31,15 +34,22 @@ use crate::diagnostics::Text;
 
 /// log2 of the pool's size: the pool is aligned to its size, so that a
 /// pointer is in it when its bits above these are the pool's.
-pub(super) const SHIFT: u32 = 25;
+pub(super) const SHIFT: u32 = 26;
 /// The pool's address space, reserved at the first sample (`PROT_NONE`,
 /// `MAP_NORESERVE`: costs no memory until a slot is used).
 pub(super) const POOL_BYTES: usize = 1 << SHIFT;
-/// Data pages per slot: blocks up to this many pages are sampled (16 KiB
-/// with 4 KiB pages); larger ones always go to the backend.
-const SLOT_PAGES: usize = 4;
-/// At most this many slots (with 4 KiB pages the reservation holds 1638).
-const MAX_SLOTS: usize = 1024;
+/// Each half: small slots, then large ones.
+const REGION: usize = POOL_BYTES / 2;
+/// Data pages per small slot.
+const SMALL_PAGES: usize = 4;
+/// Data bytes per large slot (whole pages): larger blocks always go to the
+/// backend.
+const LARGE_BYTES: usize = 1 << 20;
+/// At most this many slots of each kind (with 4 KiB pages a half holds 1638
+/// small slots or 31 large ones).
+const MAX_SMALL: usize = 1024;
+const MAX_LARGE: usize = 32;
+const MAX_SLOTS: usize = MAX_SMALL + MAX_LARGE;
 
 /// Where the pool starts; until it exists, the top of the address space,
 /// where no user-space pointer lies, so that [`contains`] is false for every
@@ -89,7 +99,9 @@ const OFF: u8 = 3;
 static STATE: AtomicU8 = AtomicU8::new(UNINIT);
 static RATE: AtomicU64 = AtomicU64::new(super::DEFAULT_RATE);
 static PAGE: AtomicUsize = AtomicUsize::new(4096);
-static SLOTS: AtomicUsize = AtomicUsize::new(0);
+/// How many small and large slots there are (0 until the pool exists).
+static SMALL_COUNT: AtomicUsize = AtomicUsize::new(0);
+static LARGE_COUNT: AtomicUsize = AtomicUsize::new(0);
 static RANDOM: AtomicU64 = AtomicU64::new(0);
 
 const NEVER: usize = 0;
@@ -117,11 +129,44 @@ const EMPTY_SLOT: Slot = Slot {
 
 static SLOT: [Slot; MAX_SLOTS] = [EMPTY_SLOT; MAX_SLOTS];
 
-/// The free slots, least recently freed first.
-struct Queue {
-    ring: [u16; MAX_SLOTS],
+/// Free slots of one kind, least recently freed first.
+struct Ring<const N: usize> {
+    ring: [u16; N],
     head: usize,
     len: usize,
+}
+
+impl<const N: usize> Ring<N> {
+    const fn new() -> Self {
+        Ring {
+            ring: [0; N],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let i = self.ring[self.head] as usize;
+        self.head = (self.head + 1) % N;
+        self.len -= 1;
+        Some(i)
+    }
+
+    fn push(&mut self, i: usize) {
+        if self.len < N {
+            self.ring[(self.head + self.len) % N] = i as u16;
+            self.len += 1;
+        }
+    }
+}
+
+/// The free slots: small ones by index, large ones by index - MAX_SMALL.
+struct Queue {
+    small: Ring<MAX_SMALL>,
+    large: Ring<MAX_LARGE>,
 }
 
 struct Locked {
@@ -135,9 +180,8 @@ unsafe impl Sync for Locked {}
 static FREE: Locked = Locked {
     busy: AtomicBool::new(false),
     queue: UnsafeCell::new(Queue {
-        ring: [0; MAX_SLOTS],
-        head: 0,
-        len: 0,
+        small: Ring::new(),
+        large: Ring::new(),
     }),
 };
 
@@ -241,16 +285,14 @@ fn start() {
         STATE.store(OFF, Ordering::Release);
         return;
     };
-    let stride = (SLOT_PAGES + 1) * page;
-    let slots = ((POOL_BYTES - page) / stride).min(MAX_SLOTS);
     PAGE.store(page, Ordering::Relaxed);
-    SLOTS.store(slots, Ordering::Relaxed);
+    let small = ((REGION - page) / small_stride()).min(MAX_SMALL);
+    let large = ((REGION - page) / large_stride()).min(MAX_LARGE);
+    SMALL_COUNT.store(small, Ordering::Relaxed);
+    LARGE_COUNT.store(large, Ordering::Relaxed);
     with_queue(|q| {
-        for (i, entry) in q.ring.iter_mut().enumerate().take(slots) {
-            *entry = i as u16;
-        }
-        q.head = 0;
-        q.len = slots;
+        (0..small).for_each(|i| q.small.push(i));
+        (0..large).for_each(|j| q.large.push(j));
     });
     let mut seed = 0u64;
     // SAFETY: a plain out-parameter.
@@ -304,14 +346,41 @@ fn page() -> usize {
     PAGE.load(Ordering::Relaxed)
 }
 
-fn stride() -> usize {
-    (SLOT_PAGES + 1) * page()
+fn small_data() -> usize {
+    SMALL_PAGES * page()
+}
+
+fn small_stride() -> usize {
+    small_data() + page()
+}
+
+fn large_data() -> usize {
+    LARGE_BYTES.next_multiple_of(page())
+}
+
+fn large_stride() -> usize {
+    large_data() + page()
 }
 
 /// Where slot `i`'s data starts and ends.
 fn data_of(i: usize) -> (usize, usize) {
-    let start = BASE.load(Ordering::Relaxed) + page() + i * stride();
-    (start, start + SLOT_PAGES * page())
+    let base = BASE.load(Ordering::Relaxed);
+    if i < MAX_SMALL {
+        let start = base + page() + i * small_stride();
+        (start, start + small_data())
+    } else {
+        let start = base + REGION + page() + (i - MAX_SMALL) * large_stride();
+        (start, start + large_data())
+    }
+}
+
+/// Whether slot `i` exists.
+fn exists(i: usize) -> bool {
+    if i < MAX_SMALL {
+        i < SMALL_COUNT.load(Ordering::Relaxed)
+    } else {
+        i - MAX_SMALL < LARGE_COUNT.load(Ordering::Relaxed)
+    }
 }
 
 /// The pattern byte at `address` in a slot's unused bytes: high bit set,
@@ -340,17 +409,16 @@ pub(super) fn allocate(size: usize, alignment: usize) -> *mut c_void {
     }
     let page = page();
     let alignment = alignment.max(16);
-    if alignment > page || size > SLOT_PAGES * page {
+    if alignment > page || size > large_data() {
         return core::ptr::null_mut();
     }
+    let small = size <= small_data();
     let Some(i) = with_queue(|q| {
-        if q.len == 0 {
-            return None;
+        if small {
+            q.small.pop()
+        } else {
+            q.large.pop().map(|j| MAX_SMALL + j)
         }
-        let i = q.ring[q.head] as usize;
-        q.head = (q.head + 1) % MAX_SLOTS;
-        q.len -= 1;
-        Some(i)
     }) else {
         return core::ptr::null_mut();
     };
@@ -372,7 +440,7 @@ pub(super) fn allocate(size: usize, alignment: usize) -> *mut c_void {
     debug_assert!(block >= start);
     // SAFETY: the pages just opened; the block's own bytes are left zero.
     unsafe {
-        for a in (first_page..block).chain(block + size..end) {
+        for a in unused_bytes(first_page, block, size, end) {
             (a as *mut u8).write(pattern(a));
         }
     }
@@ -385,22 +453,55 @@ pub(super) fn allocate(size: usize, alignment: usize) -> *mut c_void {
     block as *mut c_void
 }
 
+/// Bytes at most this far before a block are filled with the pattern and
+/// checked when it is freed (an underflow further back, into the pages
+/// before the block's first, faults).
+const UNDERFLOW_BYTES: usize = 32;
+
+/// The addresses of the pattern around a block of `size` bytes at `block`
+/// whose first page starts at `first_page` and whose slot ends at `end`:
+/// the slack after it (up to the guard page, at most its alignment - 1
+/// bytes) and [`UNDERFLOW_BYTES`] before it, on its first page.
+fn unused_bytes(
+    first_page: usize,
+    block: usize,
+    size: usize,
+    end: usize,
+) -> impl Iterator<Item = usize> {
+    (block.saturating_sub(UNDERFLOW_BYTES).max(first_page)..block).chain(block + size..end)
+}
+
 fn put_back(i: usize) {
     with_queue(|q| {
-        let tail = (q.head + q.len) % MAX_SLOTS;
-        q.ring[tail] = i as u16;
-        q.len += 1;
+        if i < MAX_SMALL {
+            q.small.push(i)
+        } else {
+            q.large.push(i - MAX_SMALL)
+        }
     });
 }
 
 /// The slot whose data or following guard page holds `address` (in the
-/// pool), or None for the pool's first guard page and unused space.
+/// pool), or None for each half's first guard page and unused space.
 fn slot_at(address: usize) -> Option<usize> {
-    let offset = address
-        .checked_sub(BASE.load(Ordering::Relaxed))?
-        .checked_sub(page())?;
-    let i = offset / stride();
-    (i < SLOTS.load(Ordering::Relaxed)).then_some(i)
+    let offset = address.checked_sub(BASE.load(Ordering::Relaxed))?;
+    let i = if offset < REGION {
+        offset.checked_sub(page())? / small_stride()
+    } else {
+        MAX_SMALL + (offset - REGION).checked_sub(page())? / large_stride()
+    };
+    exists(i).then_some(i)
+}
+
+/// The first slot of the half whose first guard page holds `address`.
+fn first_slot_after_guard(address: usize) -> Option<usize> {
+    let offset = address.checked_sub(BASE.load(Ordering::Relaxed))?;
+    let i = match offset {
+        o if o < page() => 0,
+        o if (REGION..REGION + page()).contains(&o) => MAX_SMALL,
+        _ => return None,
+    };
+    exists(i).then_some(i)
 }
 
 /// The live slot whose block starts at `ptr`; otherwise stops the process
@@ -460,7 +561,7 @@ pub(super) fn free(function: &str, ptr: *mut c_void, size: Option<usize>) {
     }
     let (start, end) = data_of(i);
     let first_page = block & !(page() - 1);
-    for a in (first_page..block).chain(block + requested..end) {
+    for a in unused_bytes(first_page, block, requested, end) {
         // SAFETY: the block's pages are open until remapped below.
         if unsafe { (a as *const u8).read() } != pattern(a) {
             let (what, distance) = if a < block {
@@ -530,9 +631,9 @@ pub(super) fn report_fault(address: usize, access: &str) -> ! {
         )
     };
     let Some(i) = slot_at(address) else {
-        // The guard page before slot 0: an underflow of its block.
-        if SLOTS.load(Ordering::Relaxed) > 0 && address < data_of(0).0 {
-            let (state, block, size, by, _) = describe(0);
+        // A half's first guard page: an underflow of its first block.
+        if let Some(first) = first_slot_after_guard(address) {
+            let (state, block, size, by, _) = describe(first);
             if state != NEVER {
                 die(format_args!(
                     "heap underflow: {access} at {at:p} is {} bytes before the sampled block \
@@ -568,7 +669,7 @@ pub(super) fn report_fault(address: usize, access: &str) -> ! {
                 block as *const c_void
             ))
         }
-        if i + 1 < SLOTS.load(Ordering::Relaxed) {
+        if i + 1 != MAX_SMALL && exists(i + 1) {
             let (next, block, size, by, _) = describe(i + 1);
             if next != NEVER {
                 die(format_args!(
