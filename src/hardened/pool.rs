@@ -15,10 +15,11 @@
 //! multiple of 16 faults on its first byte; the bytes between the block's end
 //! and the guard (at most alignment - 1) and those before it on its first
 //! page are filled with a pattern that `free` checks. Only the pages the
-//! block covers are readable and writable. A freed slot's data is mapped
-//! anew `PROT_NONE` (its contents dropped, so it is zero when reused) and the
-//! slot goes to the back of the free queue: it is reused as late as
-//! possible, and until then any access to it faults (use after free).
+//! block covers are readable and writable. A freed block's pages become
+//! `PROT_NONE` (and, when it had more than one, are given back with
+//! `MADV_DONTNEED`) and the slot goes to the back of the free queue: it is
+//! reused as late as possible, and until then any access to it faults (use
+//! after free). Every block reads as zero when handed out.
 //!
 //! Slot state lives in atomics so that the fault handler can read it at any
 //! moment; the free queue is under a spin lock held for a few instructions
@@ -438,8 +439,13 @@ pub(super) fn allocate(size: usize, alignment: usize) -> *mut c_void {
         return core::ptr::null_mut();
     }
     debug_assert!(block >= start);
-    // SAFETY: the pages just opened; the block's own bytes are left zero.
+    // SAFETY: the pages just opened. Only the slot's last page can hold an
+    // earlier block's bytes (larger blocks' pages were given back): zero
+    // the part of this block on it, so that every block reads as zero.
     unsafe {
+        let last_page = end - page;
+        let stale = block.max(last_page);
+        core::ptr::write_bytes(stale as *mut u8, 0, (block + size).saturating_sub(stale));
         for a in unused_bytes(first_page, block, size, end) {
             (a as *mut u8).write(pattern(a));
         }
@@ -583,24 +589,21 @@ pub(super) fn free(function: &str, ptr: *mut c_void, size: Option<usize>) {
     slot.freed_by.store(thread_id(), Ordering::Relaxed);
     slot.state.store(FREED, Ordering::Release);
     crate::sys::errno::preserve(|| {
-        // SAFETY: the slot's data pages, ours; mapped anew, they read as
-        // zero when the slot is next used.
+        // SAFETY: the block's pages, ours. A block on one page keeps it
+        // (the next block of the slot zeroes what it reuses of it); the
+        // pages of a larger one go back to the system.
         unsafe {
-            let fresh = libc::mmap(
-                start as *mut c_void,
-                end - start,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                -1,
-                0,
-            );
-            if fresh == libc::MAP_FAILED {
-                // Out of mappings: protect, and give the pages back.
-                libc::mprotect(start as *mut c_void, end - start, libc::PROT_NONE);
-                libc::madvise(start as *mut c_void, end - start, libc::MADV_DONTNEED);
+            libc::mprotect(first_page as *mut c_void, end - first_page, libc::PROT_NONE);
+            if end - first_page > page() {
+                libc::madvise(
+                    first_page as *mut c_void,
+                    end - first_page,
+                    libc::MADV_DONTNEED,
+                );
             }
         }
     });
+    let _ = start;
     put_back(i);
 }
 
