@@ -1,9 +1,9 @@
 # cmake --install: the layout cargo-c gives a C library, plus a CMake package.
-#   lib/libgraphbit_alloc{,_dlopen,_checked,_override,_override_checked}.so.X.Y.Z, .so.<SONAME
+#   lib/libgraphbit_alloc{,_dlopen,_checked,_override,_override_checked,_override_hardened}.so.X.Y.Z, .so.<SONAME
 #   version> and .so links; lib/libgraphbit_alloc{,_dlopen,_override}.a
 #   (_override: where whole-process mode is built, GB_OVERRIDE)
 #   include/graphbit_alloc.h, graphbit_alloc.hpp, graphbit_alloc_hooks.h
-#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override,-override-checked}.pc
+#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override,-override-checked,-override-hardened}.pc
 #   lib/cmake/GraphBitAlloc/GraphBitAllocConfig.cmake (+ ConfigVersion)
 #   bin/gb-info
 # The installed libraries and gb-info are stripped of their debug info
