@@ -38,16 +38,17 @@
 static volatile unsigned char sink;
 
 static void *opaque(void *p) {
-    __asm__ volatile("" : "+r"(p));
+    __asm__ volatile(""
+                     : "+r"(p));
     return p;
 }
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stdout, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
-            exit(1);                                                                 \
-        }                                                                            \
+#define CHECK(cond)                                                         \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            fprintf(stdout, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            exit(1);                                                        \
+        }                                                                   \
     } while (0)
 
 static int api(void) {

@@ -11,8 +11,10 @@
 
 static volatile unsigned char sink;
 
-template <class T> static T *opaque(T *p) {
-    __asm__ volatile("" : "+r"(p));
+template <class T>
+static T *opaque(T *p) {
+    __asm__ volatile(""
+                     : "+r"(p));
     return p;
 }
 
@@ -20,12 +22,12 @@ struct alignas(256) Wide {
     unsigned char bytes[256];
 };
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                            \
-            std::exit(1);                                                                          \
-        }                                                                                          \
+#define CHECK(cond)                                                     \
+    do {                                                                \
+        if (!(cond)) {                                                  \
+            std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            std::exit(1);                                               \
+        }                                                               \
     } while (0)
 
 int main(int argc, char **argv) {
