@@ -727,12 +727,58 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_in_the_pool_before_it_exists() {
-        if STATE.load(Ordering::Acquire) == UNINIT {
-            assert!(!contains(0));
-            assert!(!contains(usize::MAX / 2));
-            assert!(!contains(0x7fff_ffff_f000));
+    fn the_pool_holds_its_blocks_and_nothing_else() {
+        use crate::backend::{Backend, Selected};
+        // Before the pool exists, and after: never NULL, the top of the
+        // address space, the stack or a block of the backend.
+        let local = 0u8;
+        // SAFETY: any size.
+        let backend = unsafe { Selected::alloc(64) };
+        for address in [
+            0,
+            usize::MAX,
+            &local as *const u8 as usize,
+            backend as usize,
+        ] {
+            assert!(!contains(address), "{address:#x}");
         }
+        let block = allocate(100, 0) as usize;
+        assert_ne!(
+            block, 0,
+            "no pool (GB_HARDENED_SAMPLE=0 in the environment?)"
+        );
+        assert!(contains(block));
+        // Against the guard page: the end rounded up to 16 is the slot's end.
+        let i = slot_at(block).unwrap();
+        assert_eq!(block % 16, 0);
+        assert_eq!((block + 100).next_multiple_of(16), data_of(i).1);
+        // SAFETY: the block's 100 bytes.
+        assert!(
+            unsafe { core::slice::from_raw_parts(block as *const u8, 100) }
+                .iter()
+                .all(|&b| b == 0)
+        );
+        assert_eq!(usable_size("test", block as *const c_void), 100);
+        let aligned = allocate(3000, 4096) as usize;
+        assert_eq!(aligned % 4096, 0);
+        let large = allocate(256 << 10, 0) as usize;
+        assert!(slot_at(large).unwrap() >= MAX_SMALL);
+        for (b, n) in [(block, 100), (aligned, 3000), (large, 256 << 10)] {
+            // SAFETY: every byte of the block is writable.
+            unsafe { core::ptr::write_bytes(b as *mut u8, 0x5a, n) };
+            free("test", b as *mut c_void, Some(n));
+            assert!(contains(b));
+            assert_eq!(
+                SLOT[slot_at(b).unwrap()].state.load(Ordering::Relaxed),
+                FREED
+            );
+        }
+        // Larger than a large slot, or aligned to more than a page: not
+        // sampled.
+        assert!(allocate(LARGE_BYTES + 1, 0).is_null());
+        assert!(allocate(64, 2 * page()).is_null());
+        // SAFETY: the backend's block.
+        unsafe { Selected::free(backend) };
     }
 
     #[test]
