@@ -227,7 +227,7 @@ pub(super) fn rate() -> u64 {
 /// The countdown to the next sample: 1 at rate 1, otherwise uniform in
 /// 1..2*rate (mean: the rate); `u64::MAX` when sampling is off.
 pub(super) fn next_countdown() -> u64 {
-    if STATE.load(Ordering::Acquire) != ON {
+    if STATE.load(Ordering::Acquire) == OFF {
         return u64::MAX;
     }
     let rate = RATE.load(Ordering::Relaxed);
@@ -262,17 +262,16 @@ fn parse_rate(bytes: &[u8]) -> Option<u64> {
     Some(bytes.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
-/// Reserves the pool and installs the fault handler, once; other threads
-/// wait for the one that does it.
+/// Reserves the pool and installs the fault handler, once. Other threads
+/// do not wait for the one that does it: their allocations meanwhile go to
+/// the backend. (Waiting could last forever in a child forked while
+/// another thread was starting the pool.)
 #[cold]
 fn start() {
     if STATE
         .compare_exchange(UNINIT, STARTING, Ordering::Acquire, Ordering::Acquire)
         .is_err()
     {
-        while STATE.load(Ordering::Acquire) == STARTING {
-            core::hint::spin_loop();
-        }
         return;
     }
     let rate = rate_from_environment();
@@ -565,10 +564,10 @@ pub(super) fn free(function: &str, ptr: *mut c_void, size: Option<usize>) {
             ));
         }
     }
-    let (start, end) = data_of(i);
+    let end = data_of(i).1;
     let first_page = block & !(page() - 1);
     for a in unused_bytes(first_page, block, requested, end) {
-        // SAFETY: the block's pages are open until remapped below.
+        // SAFETY: the block's pages are open until protected below.
         if unsafe { (a as *const u8).read() } != pattern(a) {
             let (what, distance) = if a < block {
                 ("heap underflow: written before its start", block - a)
@@ -603,7 +602,6 @@ pub(super) fn free(function: &str, ptr: *mut c_void, size: Option<usize>) {
             }
         }
     });
-    let _ = start;
     put_back(i);
 }
 
