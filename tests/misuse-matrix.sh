@@ -13,7 +13,7 @@
 #   GB_OVERRIDE_CHECKED_LIB  libgraphbit_alloc_override_checked.so (preloaded)
 #   GB_OVERRIDE_HARDENED_LIB libgraphbit_alloc_override_hardened.so (preloaded;
 #                            GB_HARDENED_SAMPLE=1: the column shows what it
-#                            catches in a block it sampled, up to 16 KiB)
+#                            catches in a block it sampled, up to 1 MiB)
 #   GB_CHECKED_LIB           libgraphbit_alloc_checked.so (the gb_* API, dlopen)
 #   GB_DLOPEN_LIB            libgraphbit_alloc_dlopen.so (the gb_* API, dlopen)
 # Debian's: /usr/lib/<triplet>/libjemalloc.so.2, libmimalloc.so.2,

@@ -13,8 +13,8 @@ use core::fmt;
 #[cfg(not(feature = "override-hardened"))]
 use crate::backend::Selected;
 use crate::backend::{Backend, Counter};
-// The hardened override's sampled blocks are its own too.
 use crate::diagnostics::{backend_name, Address, Lossy};
+// The hardened override's sampled blocks are its own too.
 #[cfg(feature = "override-hardened")]
 use crate::hardened::Hardened as Selected;
 use crate::sys;

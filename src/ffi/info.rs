@@ -5,8 +5,8 @@ use core::ffi::{c_char, c_int, c_void};
 use crate::backend::Backend;
 #[cfg(not(feature = "override-hardened"))]
 use crate::backend::Selected;
-// The hardened override's sampled blocks are its own too (gb_owns).
 use crate::diagnostics::{self, Text};
+// The hardened override's sampled blocks are its own too (gb_owns).
 #[cfg(feature = "override-hardened")]
 use crate::hardened::Hardened as Selected;
 
