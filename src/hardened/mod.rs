@@ -386,11 +386,18 @@ impl Backend for Hardened {
     fn owns(ptr: *const c_void) -> bool {
         in_pool(ptr) || Selected::owns(ptr)
     }
+    /// The backend's counter and the bytes the pool handed out.
     fn allocation_counter() -> Option<u64> {
-        Selected::allocation_counter()
+        Selected::allocation_counter().map(|n| n + pool::totals().0)
     }
+    /// The backend's figures with the pool's live blocks added.
     fn stats() -> crate::backend::Stats {
-        Selected::stats()
+        let mut stats = Selected::stats();
+        let (_, live, blocks) = pool::totals();
+        stats.allocated = stats.allocated.map(|n| n + live);
+        stats.active = stats.active.map(|n| n + live);
+        stats.allocations = stats.allocations.map(|n| n + blocks);
+        stats
     }
     fn stats_enabled() -> bool {
         Selected::stats_enabled()

@@ -104,6 +104,21 @@ static PAGE: AtomicUsize = AtomicUsize::new(4096);
 static SMALL_COUNT: AtomicUsize = AtomicUsize::new(0);
 static LARGE_COUNT: AtomicUsize = AtomicUsize::new(0);
 static RANDOM: AtomicU64 = AtomicU64::new(0);
+/// Bytes ever handed out from the pool, and bytes live in it now, and
+/// blocks ever handed out: added to the backend's figures (`gb_stats`,
+/// `mallinfo2`, `gb_verify`'s probe), which do not see the pool.
+static ALLOCATED_TOTAL: AtomicU64 = AtomicU64::new(0);
+static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
+static BLOCKS_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+/// (bytes ever allocated, bytes live, blocks ever allocated) in the pool.
+pub(super) fn totals() -> (u64, u64, u64) {
+    (
+        ALLOCATED_TOTAL.load(Ordering::Relaxed),
+        LIVE_BYTES.load(Ordering::Relaxed),
+        BLOCKS_TOTAL.load(Ordering::Relaxed),
+    )
+}
 
 const NEVER: usize = 0;
 const LIVE: usize = 1;
@@ -455,6 +470,9 @@ pub(super) fn allocate(size: usize, alignment: usize) -> *mut c_void {
     slot.allocated_by.store(thread_id(), Ordering::Relaxed);
     slot.freed_by.store(0, Ordering::Relaxed);
     slot.state.store(LIVE, Ordering::Release);
+    ALLOCATED_TOTAL.fetch_add(size as u64, Ordering::Relaxed);
+    LIVE_BYTES.fetch_add(size as u64, Ordering::Relaxed);
+    BLOCKS_TOTAL.fetch_add(1, Ordering::Relaxed);
     block as *mut c_void
 }
 
@@ -587,6 +605,7 @@ pub(super) fn free(function: &str, ptr: *mut c_void, size: Option<usize>) {
     }
     slot.freed_by.store(thread_id(), Ordering::Relaxed);
     slot.state.store(FREED, Ordering::Release);
+    LIVE_BYTES.fetch_sub(requested as u64, Ordering::Relaxed);
     crate::sys::errno::preserve(|| {
         // SAFETY: the block's pages, ours. A block on one page keeps it
         // (the next block of the slot zeroes what it reuses of it); the
