@@ -10,9 +10,9 @@
 #     8 threads, fork with a thread allocating, every new/delete form run to
 #     the end with nothing on stderr; a NULL dereference still dies of
 #     SIGSEGV (the fault is passed on) with no hardened line;
-#  2. at the default rate (GB_HARDENED_SAMPLE unset), a loop that overflows
-#     every malloc(64) by one byte is stopped, and the loop counts how long
-#     it ran;
+#  2. at the default rate (GB_HARDENED_SAMPLE unset), a loop that reads and
+#     writes one byte past every malloc(64) is stopped, and the loop counts
+#     how long it ran;
 #  3. GB_HARDENED_SAMPLE=0 turns sampling off: the API case passes and a
 #     use after free goes unseen (the program reports "not caught").
 # Exits non-zero on any difference.
@@ -91,7 +91,7 @@ expect 100 hardened api 0 ""
 expect 100 hardened threads 0 ""
 expect 100 hardened fork 0 ""
 expect default hardened threads 0 ""
-expect default hardened eventually 134 "${H}heap overflow: write at $P is 0 bytes past the end of the sampled block $P of size 64 "
+expect default hardened eventually 134 "${H}heap overflow: read at $P is 0 bytes past the end of the sampled block $P of size 64 "
 echo "     caught after $(tail -1 "$WORK/out" 2>/dev/null | grep -E '^[0-9]+$' || echo 0) to $(($(tail -1 "$WORK/out" 2>/dev/null | grep -E '^[0-9]+$' || echo 0) + 10000)) overflows"
 echo "== sampling off (GB_HARDENED_SAMPLE=0)"
 expect 0 hardened api 0 ""
