@@ -289,6 +289,15 @@ fn start() {
     {
         return;
     }
+    // The backend starts on its first allocation, and mimalloc 3's `free`
+    // (even of NULL) needs it started: with every block sampled, the pool
+    // could take all of the process's first allocations and leave it
+    // unstarted. (The countdown of this thread is off while this runs.)
+    {
+        use crate::backend::{Backend, Selected};
+        // SAFETY: a block of the backend, freed by it.
+        unsafe { Selected::free(Selected::alloc(1)) };
+    }
     let rate = rate_from_environment();
     RATE.store(rate, Ordering::Relaxed);
     if rate == 0 {
