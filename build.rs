@@ -60,6 +60,7 @@ fn main() {
         feature("dlopen"),
         feature("override"),
         feature("override-checked"),
+        feature("override-hardened"),
     );
     // The heap profiler (feature `profiling`) is its own variant of each.
     let name = if feature("profiling") {
@@ -133,6 +134,7 @@ fn main() {
         println!("cargo::rerun-if-changed=src/backend/{backend}_entry_points.h");
         println!("cargo::rerun-if-changed=src/backend/large_block.rs");
         println!("cargo::rerun-if-changed=src/override/checked_entry_points.h");
+        println!("cargo::rerun-if-changed=src/hardened/entry_points.h");
         let mut new = cc::Build::new();
         if feature("override-checked") {
             new.define("GB_CHECKED_OVERRIDE", None);
@@ -144,6 +146,8 @@ fn main() {
                 "GB_BACKEND_HEADER",
                 if feature("override-checked") {
                     "\"checked_entry_points.h\"".to_string()
+                } else if feature("override-hardened") {
+                    "\"../hardened/entry_points.h\"".to_string()
                 } else {
                     format!("\"../backend/{backend}_entry_points.h\"")
                 }
@@ -181,9 +185,11 @@ pub(crate) fn library_name(
     dlopen: bool,
     whole_process: bool,
     whole_process_checked: bool,
+    whole_process_hardened: bool,
 ) -> &'static str {
     match (checked, dlopen) {
         _ if whole_process_checked => "graphbit_alloc_override_checked",
+        _ if whole_process_hardened => "graphbit_alloc_override_hardened",
         _ if whole_process => "graphbit_alloc_override",
         (true, _) => "graphbit_alloc_checked",
         (false, true) => "graphbit_alloc_dlopen",

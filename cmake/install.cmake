@@ -1,11 +1,11 @@
 # cmake --install: the layout cargo-c gives a C library, plus a CMake package.
-#   lib/libgraphbit_alloc{,_dlopen,_checked,_override,_override_checked,_profiling,
-#   _override_profiling}.so.X.Y.Z, .so.<SONAME version> and .so links;
+#   lib/libgraphbit_alloc{,_dlopen,_checked,_override,_override_checked,_override_hardened,
+#   _profiling,_override_profiling}.so.X.Y.Z, .so.<SONAME version> and .so links;
 #   lib/libgraphbit_alloc{,_dlopen,_override,_profiling}.a
 #   (_override: where whole-process mode is built, GB_OVERRIDE)
 #   include/graphbit_alloc.h, graphbit_alloc.hpp, graphbit_alloc_hooks.h
-#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override,-override-checked,-profiling,
-#   -override-profiling}.pc
+#   lib/pkgconfig/graphbit-alloc{,-dlopen,-checked,-override,-override-checked,
+#   -override-hardened,-profiling,-override-profiling}.pc
 #   lib/cmake/GraphBitAlloc/GraphBitAllocConfig.cmake (+ ConfigVersion)
 #   bin/gb-info
 # The installed libraries and gb-info are stripped of their debug info

@@ -15,3 +15,4 @@ gb_variant(graphbit_alloc_override override  override               override_arc
 gb_variant(graphbit_alloc_override_checked override-checked override_checked - "checked whole-process mode: the process's malloc and C++ new/delete, every free checked")
 gb_variant(graphbit_alloc_profiling profiling graphbit_alloc_profiling graphbit_alloc_profiling_static "heap profiles: gb_profile_start/dump/dump_peak write pprof files (docs/profiling.md)")
 gb_variant(graphbit_alloc_override_profiling override,profiling override_profiling - "whole-process mode with heap profiles: GB_PROFILE=PATH writes the process's live and peak heap at exit")
+gb_variant(graphbit_alloc_override_hardened override-hardened override_hardened - "hardened whole-process mode: the process's malloc and C++ new/delete, one block in N sampled into guard pages")

@@ -100,6 +100,11 @@ mod checked;
 mod checked_override;
 pub mod diagnostics;
 mod global;
+/// The hardened override (Cargo feature `override-hardened`).
+///
+/// cbindgen:ignore
+#[cfg(feature = "override-hardened")]
+mod hardened;
 /// Heaps (`gb_heap_*`): the limit, the counters, each backend's memory.
 mod heap;
 /// The whole-process malloc family (Cargo feature `override`): not part of

@@ -11,6 +11,9 @@
 # Libraries (each column is left out when its file is missing):
 #   GB_OVERRIDE_LIB          libgraphbit_alloc_override.so (preloaded)
 #   GB_OVERRIDE_CHECKED_LIB  libgraphbit_alloc_override_checked.so (preloaded)
+#   GB_OVERRIDE_HARDENED_LIB libgraphbit_alloc_override_hardened.so (preloaded;
+#                            GB_HARDENED_SAMPLE=1: the column shows what it
+#                            catches in a block it sampled, up to 1 MiB)
 #   GB_CHECKED_LIB           libgraphbit_alloc_checked.so (the gb_* API, dlopen)
 #   GB_DLOPEN_LIB            libgraphbit_alloc_dlopen.so (the gb_* API, dlopen)
 # Debian's: /usr/lib/<triplet>/libjemalloc.so.2, libmimalloc.so.2,
@@ -96,6 +99,9 @@ add() { # NAME FILE API(libc|gb)
 names+=(glibc) envs+=(GB_NOTHING=1) apis+=(libc)
 add gb-override "${GB_OVERRIDE_LIB:-}" libc
 add gb-override-checked "${GB_OVERRIDE_CHECKED_LIB:-}" libc
+add gb-override-hardened "${GB_OVERRIDE_HARDENED_LIB:-}" libc
+# Every allocation sampled; the other libraries do not read it.
+export GB_HARDENED_SAMPLE=${GB_HARDENED_SAMPLE:-1}
 # An experiment: the override built with jemalloc's own checks
 # (CPPFLAGS="-DJEMALLOC_OPT_SAFETY_CHECKS -DJEMALLOC_OPT_SIZE_CHECKS").
 add gb-override-je-checks "${GB_OVERRIDE_JE_CHECKS_LIB:-}" libc

@@ -48,7 +48,7 @@ fi
 
 echo "== SONAME and exports"
 soname=$(readelf -d "$LIB" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
-[[ $soname == libgraphbit_alloc_override?(_checked).so.0.* ]] || failed "SONAME is '$soname'"
+[[ $soname == libgraphbit_alloc_override?(_checked|_hardened).so.0.* ]] || failed "SONAME is '$soname'"
 # The expected exports, each from where it is declared rather than typed
 # again here: the C functions are the #[no_mangle] ones of the override's
 # source (src/override*: the whole malloc family, glibc's extensions and

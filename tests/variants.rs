@@ -114,6 +114,7 @@ fn every_row_is_named_as_build_rs_names_it() {
             on.contains("dlopen"),
             on.contains("override"),
             on.contains("override-checked"),
+            on.contains("override-hardened"),
         );
         // build.rs: the heap profiler is its own variant of each.
         let name = if on.contains("profiling") {
@@ -139,9 +140,16 @@ fn every_name_build_rs_gives_has_a_row() {
         .filter(|n| !n.ends_with("_profiling"))
         .collect();
     let mut from_build_rs = BTreeSet::new();
-    for bits in 0..16u8 {
+    for bits in 0..32u8 {
         from_build_rs.insert(
-            library_name(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0, bits & 8 != 0).to_string(),
+            library_name(
+                bits & 1 != 0,
+                bits & 2 != 0,
+                bits & 4 != 0,
+                bits & 8 != 0,
+                bits & 16 != 0,
+            )
+            .to_string(),
         );
     }
     assert_eq!(

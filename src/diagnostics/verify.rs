@@ -10,8 +10,13 @@
 use core::ffi::{c_void, CStr};
 use core::fmt;
 
-use crate::backend::{Backend, Counter, Selected};
+#[cfg(not(feature = "override-hardened"))]
+use crate::backend::Selected;
+use crate::backend::{Backend, Counter};
 use crate::diagnostics::{backend_name, Address, Lossy};
+// The hardened override's sampled blocks are its own too.
+#[cfg(feature = "override-hardened")]
+use crate::hardened::Hardened as Selected;
 use crate::sys;
 
 /// Size of each probe allocation: large enough that every backend's counter

@@ -8,11 +8,13 @@
 
 use core::ffi::{c_int, c_void};
 
-#[cfg(not(feature = "override-checked"))]
+#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
 use crate::backend::Selected;
 use crate::backend::{Backend, MAX_SIZE};
 #[cfg(feature = "override-checked")]
 use crate::checked_override::Checked as Selected;
+#[cfg(feature = "override-hardened")]
+use crate::hardened::Hardened as Selected;
 use crate::sys::errno;
 use crate::{checked, heap};
 

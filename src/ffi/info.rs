@@ -2,8 +2,13 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
-use crate::backend::{Backend, Selected};
+use crate::backend::Backend;
+#[cfg(not(feature = "override-hardened"))]
+use crate::backend::Selected;
 use crate::diagnostics::{self, Text};
+// The hardened override's sampled blocks are its own too (gb_owns).
+#[cfg(feature = "override-hardened")]
+use crate::hardened::Hardened as Selected;
 
 /// Name of the backend this library was built with: "jemalloc", "mimalloc"
 /// or "system". A static string; never NULL.

@@ -4,8 +4,13 @@
 use core::ffi::c_int;
 use core::fmt::Write as _;
 
-use crate::backend::{Backend, Selected};
+use crate::backend::Backend;
+#[cfg(not(feature = "override-hardened"))]
+use crate::backend::Selected;
 use crate::diagnostics::Text;
+// The hardened override's statistics count its sampled blocks too.
+#[cfg(feature = "override-hardened")]
+use crate::hardened::Hardened as Selected;
 use crate::sys;
 
 /// The backend's figures in bytes, 0 where it keeps none: (in use, held
