@@ -211,7 +211,7 @@ fn format_arena_ctl(arena: u32, what: &[u8]) -> [u8; 40] {
 /// (jemalloc documents `nallocx` as exact for the same size and flags), so
 /// `Heap::alloc` need not ask `malloc_usable_size` again (60 instructions of
 /// a heap allocation's ~640 in callgrind, docs/heaps.md).
-pub const GOOD_SIZE_EXACT: bool = true;
+pub(crate) const GOOD_SIZE_EXACT: bool = true;
 
 /// The usable size jemalloc will give `size` bytes (exact: `nallocx`).
 pub fn good_size(size: usize, alignment: usize) -> usize {

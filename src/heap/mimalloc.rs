@@ -85,7 +85,7 @@ impl Raw {
 
 /// `mi_good_size` is not promised to be the block's usable size: checked
 /// after the allocation.
-pub const GOOD_SIZE_EXACT: bool = false;
+pub(crate) const GOOD_SIZE_EXACT: bool = false;
 
 /// The usable size mimalloc will give `size` bytes (`mi_good_size`), or 0
 /// (not known) for an aligned block.

@@ -97,7 +97,7 @@ impl Raw {
 }
 
 /// The usable size is known only after the allocation.
-pub const GOOD_SIZE_EXACT: bool = false;
+pub(crate) const GOOD_SIZE_EXACT: bool = false;
 
 /// Not known before allocating.
 pub fn good_size(_size: usize, _alignment: usize) -> usize {
