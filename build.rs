@@ -123,7 +123,16 @@ fn main() {
         if feature("override-checked") {
             new.define("GB_CHECKED_OVERRIDE", None);
         }
+        // Without the C++ runtime on the link line: new.cpp finds it at run
+        // time when a failed allocation needs it (no DT_NEEDED on
+        // libstdc++ and libm in every program the override is loaded into).
+        // No try/catch/throw in it, so no personality routine: the
+        // runtime's own functions throw and catch, and the unwind tables let
+        // std::bad_alloc pass through new.cpp's frames.
         new.cpp(true)
+            .cpp_link_stdlib(None)
+            .flag("-fno-exceptions")
+            .flag("-funwind-tables")
             .file("src/override/new.cpp")
             .std("c++17")
             .define(
