@@ -155,6 +155,16 @@ fn main() {
             )
             .flag_if_supported("-fvisibility=hidden")
             .compile("graphbit_alloc_override_new");
+        if target_os == "linux" {
+            // The functions small programs run, together at the start of the
+            // code: each fault maps 64-128 KiB of the library, and scattered
+            // over it they made every page of its code resident in every
+            // process (src/override/startup-order.ld, docs/memory.md). The
+            // script only adds an output section (INSERT): GNU ld and lld.
+            let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+            println!("cargo::rerun-if-changed=src/override/startup-order.ld");
+            println!("cargo::rustc-cdylib-link-arg=-Wl,-T,{dir}/src/override/startup-order.ld");
+        }
     }
 
     #[cfg(feature = "generate-header")]
