@@ -139,7 +139,16 @@ fn main() {
         if feature("override-checked") {
             new.define("GB_CHECKED_OVERRIDE", None);
         }
+        // Without the C++ runtime on the link line: new.cpp finds it at run
+        // time when a failed allocation needs it (no DT_NEEDED on
+        // libstdc++ and libm in every program the override is loaded into).
+        // No try/catch/throw in it, so no personality routine: the
+        // runtime's own functions throw and catch, and the unwind tables let
+        // std::bad_alloc pass through new.cpp's frames.
         new.cpp(true)
+            .cpp_link_stdlib(None)
+            .flag("-fno-exceptions")
+            .flag("-funwind-tables")
             .file("src/override/new.cpp")
             .std("c++17")
             .define(
@@ -164,6 +173,16 @@ fn main() {
             )
             .flag_if_supported("-fvisibility=hidden")
             .compile("graphbit_alloc_override_new");
+        if target_os == "linux" {
+            // The functions small programs run, together at the start of the
+            // code: each fault maps 64-128 KiB of the library, and scattered
+            // over it they made every page of its code resident in every
+            // process (src/override/startup-order.ld, docs/memory.md). The
+            // script only adds an output section (INSERT): GNU ld and lld.
+            let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+            println!("cargo::rerun-if-changed=src/override/startup-order.ld");
+            println!("cargo::rustc-cdylib-link-arg=-Wl,-T,{dir}/src/override/startup-order.ld");
+        }
     }
 
     #[cfg(feature = "generate-header")]

@@ -31,6 +31,8 @@ static void note(const void *p) {
     }
 }
 
+struct Refused {};
+
 static int handler_calls = 0;
 static void handler() {
     handler_calls++;
@@ -143,6 +145,24 @@ int main() {
     void *q = ::operator new(huge, std::nothrow);
     std::printf("operator new(huge, nothrow) with a handler %s after %d handler call(s)\n",
                 q ? "block" : "NULL", handler_calls);
+
+    // A new-handler that throws: its exception leaves the throwing forms as
+    // it is (through the override's frames), and the nothrow forms return
+    // NULL. (The override links no C++ runtime: it finds this program's.)
+    std::set_new_handler([] { throw Refused{}; });
+    const char *refused = "returned";
+    try {
+        p = ::operator new(huge, std::align_val_t(64));
+    } catch (const Refused &) {
+        refused = "threw the handler's exception";
+    }
+    std::printf("operator new(huge, align 64), throwing handler: %s\n", refused);
+    std::set_new_handler([] { throw std::bad_alloc(); });
+    std::printf("operator new(huge, nothrow), handler throws bad_alloc: %s\n",
+                ::operator new(huge, std::nothrow) ? "block" : "NULL");
+    std::printf("operator new[](huge, align 32, nothrow), handler throws bad_alloc: %s\n",
+                ::operator new[](huge, std::align_val_t(32), std::nothrow) ? "block" : "NULL");
+    std::set_new_handler(nullptr);
 
     // Containers and smart pointers: many sizes through new/delete.
     std::vector<std::unique_ptr<std::vector<int>>> nested;

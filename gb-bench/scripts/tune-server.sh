@@ -10,7 +10,8 @@
 # Usage: gb-bench/scripts/tune-server.sh [SETTING ...] | tee docs/tune-server.txt
 #   each SETTING is an _RJEM_MALLOC_CONF string ("" is the built-in one);
 #   GB_TUNE_ARGS (default "--quick --reps 3 --time-scale 0.12": 3 runs of
-#   7.2 s each per contender) goes to gb-bench.
+#   7.2 s each per contender) goes to gb-bench; GB_TUNE_WORKLOADS (default
+#   server) names the workloads, e.g. server,burst-idle.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -p gb-bench >/dev/null 2>&1
@@ -28,14 +29,15 @@ settings=("$@")
     "narenas:1,tcache:false,dirty_decay_ms:0" # the floor: nothing cached anywhere
 )
 args=${GB_TUNE_ARGS:---quick --reps 3 --time-scale 0.12}
+workloads=${GB_TUNE_WORKLOADS:-server}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "# gb-bench/scripts/tune-server.sh, graphbit-alloc $(git describe --always --dirty), $(date -u +%FT%RZ), $(nproc) CPUs"
-echo "# gb-bench $args --workloads server --contenders gb-shared,system,jemalloc (one run per setting); medians"
+echo "# gb-bench $args --workloads $workloads --contenders gb-shared,system,jemalloc (one run per setting); medians"
 i=0
 for conf in "${settings[@]}"; do
     printf '%s\n' "$conf" >"$work/$i.setting"
-    _RJEM_MALLOC_CONF=$conf ./target/release/gb-bench $args --no-progress --workloads server \
+    _RJEM_MALLOC_CONF=$conf ./target/release/gb-bench $args --no-progress --workloads "$workloads" \
         --contenders gb-shared,system,jemalloc --json "$work/$i.json" >/dev/null 2>&1
     i=$((i + 1))
 done
@@ -55,9 +57,12 @@ for n in range(count):
     setting = (work / f"{n}.setting").read_text().strip() or "(built in)"
     runs = {}
     for r in doc["runs"]:
-        runs.setdefault(r["contender"], []).append(r)
+        runs.setdefault((r["workload"], r["contender"]), []).append(r)
     print(f"\n_RJEM_MALLOC_CONF={setting}   [load at start {doc['load_average_at_start']}]")
-    print(row("  gb-shared (graphbit-alloc, this setting)", runs.get("gb-shared", [])))
-    print(row("  system (glibc)", runs.get("system", [])))
-    print(row("  jemalloc (Debian's, its defaults)", runs.get("jemalloc", [])))
+    for workload in dict.fromkeys(w for w, _ in runs):
+        if len(runs) > 3:
+            print(f" {workload}")
+        print(row("  gb-shared (graphbit-alloc, this setting)", runs.get((workload, "gb-shared"), [])))
+        print(row("  system (glibc)", runs.get((workload, "system"), [])))
+        print(row("  jemalloc (Debian's, its defaults)", runs.get((workload, "jemalloc"), [])))
 EOF

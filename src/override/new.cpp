@@ -11,8 +11,12 @@
 // Sized delete gives the backend the size; the new-expression allocated
 // exactly that size.
 
+#include <dlfcn.h>
+
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <new>
 
 // The backend's entry points as static inline functions (backend_alloc,
@@ -38,19 +42,78 @@ extern "C" void graphbit_alloc_profile_before_free(void *block);
 #define GB_PROFILE_DELETE(p) ((void)0)
 #endif
 
-// The C++ library's new-handler. mimalloc defines a weak
-// std::get_new_handler() that returns NULL (for its C-only builds); linked
-// into this library it would win over libstdc++'s, and no handler would ever
-// run. The versioned reference binds to libstdc++'s own function.
-#if defined(__GLIBCXX__)
-extern "C" std::new_handler gb_override_libstdcxx_get_new_handler();
-__asm__(".symver gb_override_libstdcxx_get_new_handler, _ZSt15get_new_handlerv@GLIBCXX_3.4.20");
-static inline std::new_handler current_new_handler() {
-    return gb_override_libstdcxx_get_new_handler();
+// The C++ runtime, found when it is needed rather than linked: the
+// library has no DT_NEEDED on libstdc++ (and through it libm), which would
+// map about 0.9 MiB into every program it is preloaded into, C or C++
+// (docs/memory.md). Only the failure paths below need the runtime, and a
+// C++ program that set a new-handler or catches std::bad_alloc has it
+// loaded: libstdc++.so.6, else libc++.so.1, looked up with RTLD_NOLOAD in
+// whatever scope loaded it (a Python extension module's libstdc++ is
+// local to it), and kept (the handle pins it). The symbols are taken from
+// that handle, never from the global scope, where the operators are ours
+// and mimalloc's C sources define a weak std::get_new_handler stub.
+namespace {
+struct Runtime {
+    void *handle;
+    std::new_handler (*get_new_handler)();
+    [[noreturn]] void (*throw_bad_alloc)();
+    void *(*new_nothrow)(size_t, const std::nothrow_t &) noexcept;
+    void *(*new_aligned_nothrow)(size_t, std::align_val_t, const std::nothrow_t &) noexcept;
+};
+}  // namespace
+
+static const char *const runtime_names[2] = {"libstdc++.so.6", "libc++.so.1"};
+
+static bool runtime_symbols(void *handle, Runtime *rt) {
+    rt->handle = handle;
+    rt->get_new_handler =
+        reinterpret_cast<std::new_handler (*)()>(dlsym(handle, "_ZSt15get_new_handlerv"));
+    // libstdc++'s std::__throw_bad_alloc(), libc++'s std::__1::__throw_bad_alloc().
+    void *thrower = dlsym(handle, "_ZSt17__throw_bad_allocv");
+    if (thrower == nullptr) thrower = dlsym(handle, "_ZNSt3__117__throw_bad_allocEv");
+    rt->throw_bad_alloc = reinterpret_cast<void (*)()>(thrower);
+    rt->new_nothrow = reinterpret_cast<decltype(rt->new_nothrow)>(dlsym(handle, "_ZnwmRKSt9nothrow_t"));
+    rt->new_aligned_nothrow = reinterpret_cast<decltype(rt->new_aligned_nothrow)>(
+        dlsym(handle, "_ZnwmSt11align_val_tRKSt9nothrow_t"));
+    return rt->get_new_handler != nullptr && rt->throw_bad_alloc != nullptr &&
+           rt->new_nothrow != nullptr && rt->new_aligned_nothrow != nullptr;
 }
-#else
-static inline std::new_handler current_new_handler() { return std::get_new_handler(); }
-#endif
+
+// The loaded C++ runtime, or false when the process has none. Cold: only
+// after the backend failed to allocate. The first handle found is kept for
+// good (its reference keeps the runtime mapped while its functions run).
+static std::atomic<void *> runtime_handle{nullptr};
+
+static bool loaded_runtime(Runtime *rt) {
+    void *handle = runtime_handle.load(std::memory_order_acquire);
+    if (handle != nullptr) return runtime_symbols(handle, rt);
+    for (const char *name : runtime_names) {
+        handle = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+        if (handle == nullptr) continue;
+        if (!runtime_symbols(handle, rt)) {
+            dlclose(handle);
+            continue;
+        }
+        void *expected = nullptr;
+        if (!runtime_handle.compare_exchange_strong(expected, handle, std::memory_order_acq_rel))
+            dlclose(handle);  // another thread kept one first: the same runtime is still loaded
+        return true;
+    }
+    return false;
+}
+
+[[noreturn]] static void throw_bad_alloc(const Runtime *loaded) {
+    if (loaded != nullptr) loaded->throw_bad_alloc();
+    // No C++ runtime in the process (operator new called from C, or from a
+    // program with its runtime linked in statically and hidden): load
+    // libstdc++ to throw, so that the answer is std::bad_alloc as the
+    // standard says; without it nothing can be thrown, as under
+    // -fno-exceptions, and the process aborts.
+    Runtime rt;
+    void *handle = dlopen(runtime_names[0], RTLD_NOW | RTLD_LOCAL);
+    if (handle != nullptr && runtime_symbols(handle, &rt)) rt.throw_bad_alloc();
+    abort();
+}
 
 // The alignment of a new-expression for an over-aligned type is a power of
 // two by the language; larger than PTRDIFF_MAX cannot be served.
@@ -65,26 +128,32 @@ static inline void *try_alloc(size_t size, size_t alignment) {
     return backend_aligned_alloc(alignment, size);
 }
 
+// The new-handler loop of [new.delete.single]: while there is a handler,
+// call it and try again; then throw std::bad_alloc. No landing pad here:
+// the handler's exception passes through this frame to the caller.
 __attribute__((noinline, cold)) static void *new_slow(size_t size, size_t alignment) {
+    Runtime rt;
+    if (!loaded_runtime(&rt)) throw_bad_alloc(nullptr);
     for (;;) {
-        std::new_handler handler = current_new_handler();
-        if (handler == nullptr) throw std::bad_alloc();
+        std::new_handler handler = rt.get_new_handler();
+        if (handler == nullptr) throw_bad_alloc(&rt);
         handler();
         if (void *p = try_alloc(size, alignment)) return p;
     }
 }
 
+// nothrow new: the standard's default behaviour is to call the throwing
+// operator new (ours) and return NULL if it throws. The runtime's own
+// nothrow new does exactly that, inside its try/catch, so the catching is
+// the runtime's and this library needs no C++ personality routine. Without
+// a runtime or a handler there is nothing to call: NULL.
 __attribute__((noinline, cold)) static void *new_nothrow_slow(size_t size, size_t alignment) noexcept {
-    for (;;) {
-        std::new_handler handler = current_new_handler();
-        if (handler == nullptr) return nullptr;
-        try {
-            handler();
-        } catch (...) {
-            return nullptr;
-        }
-        if (void *p = try_alloc(size, alignment)) return p;
-    }
+    Runtime rt;
+    if (!loaded_runtime(&rt) || rt.get_new_handler() == nullptr) return nullptr;
+    const std::nothrow_t tag{};  // not std::nothrow: that object is the runtime's
+    if (alignment == 0) return rt.new_nothrow(size, tag);
+    if (!alignment_servable(alignment, size)) return nullptr;
+    return rt.new_aligned_nothrow(size, static_cast<std::align_val_t>(alignment), tag);
 }
 
 GB_HIDDEN void *gb_override_cxx_new(size_t size) {
