@@ -177,7 +177,7 @@ fn set_countdown(value: u64) {
 }
 
 /// Whether `ptr` lies in the pool (off the fast paths).
-fn in_pool(ptr: *const c_void) -> bool {
+pub(crate) fn in_pool(ptr: *const c_void) -> bool {
     pool::contains(ptr as usize)
 }
 

@@ -117,6 +117,12 @@ fn outside(function: &'static str, ptr: *mut c_void) {
     if ptr as usize & 7 != 0 {
         invalid(function, ptr, "no block starts there: not 8-byte aligned")
     }
+    // The hardened override's guarded pool lies outside jemalloc's range:
+    // its blocks take this path (they are sampled, so rarely) and pass.
+    #[cfg(feature = "override-hardened")]
+    if crate::hardened::in_pool(ptr) {
+        return;
+    }
     #[cfg(gb_backend = "jemalloc")]
     {
         if !Selected::owns(ptr) {
