@@ -5,8 +5,9 @@
 //! (default `inuse_space`), period type `space`/`bytes` with the sample
 //! interval. Values are the estimates (each sample weighed by the inverse of
 //! its probability). Every location carries its address and the mapping
-//! (from `/proc/self/maps`) it falls in, so `pprof` can symbolize later;
-//! names come from `dladdr` where the object exports the symbol.
+//! (from `/proc/self/maps`, with the object's GNU build ID, see
+//! [`super::build_id`]) it falls in, so `pprof` can symbolize later; names
+//! come from `dladdr` where the object exports the symbol.
 //!
 //! The file is built after the record's lock is released; Rust's own
 //! allocations here go straight to the backend, not through the hooked
