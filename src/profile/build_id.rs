@@ -67,7 +67,7 @@ extern "C" fn visit(info: *mut libc::dl_phdr_info, _size: usize, data: *mut c_vo
     // SAFETY: `data` is the Vec that `objects` passed; `info` is the
     // loader's, valid during the callback.
     let (list, info) = unsafe { (&mut *(data as *mut Vec<Object>), &*info) };
-    let base = info.dlpi_addr as u64;
+    let base = info.dlpi_addr as usize;
     let mut object = Object {
         segments: Vec::new(),
         build_id: String::new(),
@@ -75,19 +75,16 @@ extern "C" fn visit(info: *mut libc::dl_phdr_info, _size: usize, data: *mut c_vo
     for index in 0..info.dlpi_phnum as usize {
         // SAFETY: dlpi_phnum headers at dlpi_phdr.
         let header = unsafe { &*info.dlpi_phdr.add(index) };
-        let start = base.wrapping_add(header.p_vaddr as u64);
+        let start = base.wrapping_add(header.p_vaddr as usize);
+        let end = start.wrapping_add(header.p_memsz as usize);
         match header.p_type {
-            libc::PT_LOAD => object
-                .segments
-                .push((start, start.wrapping_add(header.p_memsz as u64))),
+            libc::PT_LOAD => object.segments.push((start as u64, end as u64)),
             libc::PT_NOTE if object.build_id.is_empty() && header.p_memsz > 0 => {
                 // SAFETY: a PT_NOTE segment lies inside a PT_LOAD one of
                 // the same object (the linker puts it there), so its bytes
                 // are mapped and readable while the object is loaded, which
                 // it is during the callback.
-                let notes = unsafe {
-                    core::slice::from_raw_parts(start as *const u8, header.p_memsz as usize)
-                };
+                let notes = unsafe { core::slice::from_raw_parts(start as *const u8, end - start) };
                 let align = if header.p_align == 8 { 8 } else { 4 };
                 if let Some(id) = find_build_id(notes, align) {
                     object.build_id = hex(id);
@@ -151,7 +148,7 @@ mod tests {
 
     #[test]
     fn this_test_program_has_one() {
-        let me = objects as usize as u64;
+        let me = objects as *const () as usize as u64;
         let list = objects();
         // Linkers on Linux write a build ID by default (Debian's gcc and
         // rustc's link through it pass --build-id).
