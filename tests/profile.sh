@@ -9,6 +9,10 @@
 #     (PATH.peak, while PATH is empty);
 #  2. the prefixed library built with profiling, through gb_profile_start,
 #     gb_profile_dump and gb_profile_dump_peak (and their errors);
+#  2b. every mapping of a profile carries the build ID `readelf -n` prints
+#     for its file (the program's and libc's at least), and
+#     `go tool pprof -symbolize=local:force` names keep_static(), a static
+#     function the profile leaves unnamed, from the program's DWARF;
 #  3. a fork child dumps its own profile (its own allocations in it, the
 #     parent's not changed); dumps while 4 threads allocate and free;
 #  4. a library built without profiling answers ENOTSUP;
@@ -189,6 +193,47 @@ echo "== gb_profile_start/dump/dump_peak (prefixed library)"
 "$WORK/split_api" api "$WORK/api.pb.gz" $INTERVAL >/dev/null || failed "api run"
 expect "$WORK/api.pb.gz" keep_ninety 85 95 "gb_profile_dump"
 expect "$WORK/api.pb.gz.peak" keep_ninety 85 95 "gb_profile_dump_peak after freeing"
+
+echo "== build IDs, and symbolization by pprof from the binaries"
+# Each mapping as pprof decodes it ("ID: START/LIMIT/OFFSET FILE BUILDID
+# [FN]..."): its build ID must be the one readelf -n prints for the file.
+# build_ids FILE LABEL: checks FILE's mappings; sets seen_program, seen_libc.
+build_ids() {
+    local file id want
+    seen_program=0 seen_libc=0
+    go tool pprof -raw -symbolize=none "$1" 2>/dev/null \
+        | awk '/^Mappings/ { m = 1; next } m && NF >= 3 { id = $4; if (id ~ /^\[/) id = ""; print $3, id }' \
+            >"$WORK/mappings.txt"
+    while read -r file id; do
+        [[ -f $file ]] || continue
+        want=$(readelf -n "$file" 2>/dev/null | sed -n 's/^ *Build ID: *//p' | head -1)
+        if [[ -n $want && $id == "$want" ]]; then
+            echo "ok: $2: mapping $file: build ID $id"
+            [[ $file == "$WORK"/split_* ]] && seen_program=1
+            [[ $file == */libc.so.6 ]] && seen_libc=1
+        else
+            failed "$2: mapping $file: build ID '${id}', readelf -n says '$want'"
+        fi
+    done <"$WORK/mappings.txt"
+    ((seen_program && seen_libc)) && echo "ok: $2: the program's and libc's mappings are there" \
+        || failed "$2: no mapping of the program or libc.so.6: $(cat "$WORK/mappings.txt")"
+}
+"$WORK/split_api" static "$WORK/static.pb.gz" $INTERVAL >/dev/null || failed "static run"
+build_ids "$WORK/static.pb.gz" "gb_profile_dump"
+((have_override)) && build_ids "$WORK/keep.pb.gz" "GB_PROFILE at exit"
+# keep_static is static: dladdr leaves it unnamed in the profile, and
+# pprof names it from split_api's DWARF through the mapping's offset.
+static_top() { go tool pprof -top -sample_index=inuse_space "$1" "$2" 2>/dev/null | awk '$NF == "keep_static" { print $2 }'; }
+[[ -z $(static_top -symbolize=none "$WORK/static.pb.gz") ]] \
+    && echo "ok: keep_static is unnamed in the profile itself (static: dladdr cannot see it)" \
+    || failed "keep_static named in process: the check below proves nothing"
+got=$(static_top -symbolize=local:force "$WORK/static.pb.gz")
+if [[ $got == 100% || $got == 9[5-9]* ]]; then
+    echo "ok: go tool pprof -symbolize=local:force names keep_static: $got"
+else
+    failed "go tool pprof -symbolize=local:force: keep_static '${got}' (want 95..100%)"
+    go tool pprof -top -symbolize=local:force "$WORK/static.pb.gz" 2>&1 | head -12
+fi
 
 echo "== fork, and dumps while threads allocate"
 "$WORK/split_api" fork "$WORK/fork.pb.gz" $INTERVAL >/dev/null || failed "fork run"

@@ -12,7 +12,11 @@
  *               times (each must succeed)
  *   notsup      every gb_profile_* call answers ENOTSUP (a library built
  *               without profiling)
- * Built with -rdynamic so dladdr names the functions. */
+ *   static PATH keep 8 MiB from keep_static(), a static function, and dump
+ *               PATH
+ * Built with -rdynamic so dladdr names the functions, all but the static
+ * ones (not in the dynamic symbol table): keep_static is named only by
+ * pprof reading the program's DWARF (tests/profile.sh). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -66,6 +70,25 @@ __attribute__((noinline)) void keep_ten(int thread, size_t size) {
 
 __attribute__((noinline)) void child_only(int thread, size_t size) {
     keep(thread, get(size), size);
+    __asm__ volatile("" ::
+                         : "memory");
+}
+
+/* Static: dladdr cannot name it (see the top); `go tool pprof
+ * -symbolize=local:force` can, from the mapping's file and offset and the
+ * program's DWARF. Its body differs from keep_ninety's (the counter), or
+ * gcc's identical code folding would make it keep_ninety; noclone keeps gcc
+ * from specialising it (keep_static.constprop.0), whose DWARF entry has no
+ * name of its own (Go's pprof reads only DW_AT_name). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NOCLONE __attribute__((noclone))
+#else
+#define NOCLONE
+#endif
+static volatile size_t static_calls;
+static __attribute__((noinline)) NOCLONE void keep_static(int thread, size_t size) {
+    keep(thread, get(size), size);
+    static_calls++;
     __asm__ volatile("" ::
                          : "memory");
 }
@@ -187,6 +210,11 @@ int main(int argc, char **argv) {
         if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
             return fprintf(stderr, "child failed\n"), 1;
         check(gb_profile_dump(path), "gb_profile_dump (parent)");
+        return 0;
+    }
+    if (strcmp(mode, "static") == 0) {
+        for (size_t bytes = 0; bytes < 8 * MIB; bytes += 33000) keep_static(0, 33000);
+        check(gb_profile_dump(path), "gb_profile_dump (static)");
         return 0;
     }
     if (strcmp(mode, "race") == 0) {

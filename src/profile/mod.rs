@@ -20,6 +20,7 @@
 pub(crate) mod record;
 pub(crate) mod stack;
 
+mod build_id;
 mod pprof;
 
 mod at_exit;

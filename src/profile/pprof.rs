@@ -5,8 +5,9 @@
 //! (default `inuse_space`), period type `space`/`bytes` with the sample
 //! interval. Values are the estimates (each sample weighed by the inverse of
 //! its probability). Every location carries its address and the mapping
-//! (from `/proc/self/maps`) it falls in, so `pprof` can symbolize later;
-//! names come from `dladdr` where the object exports the symbol.
+//! (from `/proc/self/maps`, with the object's GNU build ID, see
+//! [`super::build_id`]) it falls in, so `pprof` can symbolize later; names
+//! come from `dladdr` where the object exports the symbol.
 //!
 //! The file is built after the record's lock is released; Rust's own
 //! allocations here go straight to the backend, not through the hooked
@@ -104,6 +105,8 @@ struct Mapping {
     limit: u64,
     offset: u64,
     path: String,
+    /// The GNU build ID of the object mapped here, hex ("" if none).
+    build_id: String,
     /// Every location in it got a function name here.
     all_named: bool,
     used: bool,
@@ -139,6 +142,7 @@ fn mappings() -> Vec<Mapping> {
             limit,
             offset,
             path,
+            build_id: String::new(),
             all_named: true,
             used: false,
         });
@@ -226,6 +230,19 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
         profile.message(2, sample);
     }
 
+    // Build IDs of the objects behind the used mappings: the object whose
+    // loaded segments overlap the mapping (matched by address, not by
+    // name: the program's own object has no name in `dl_iterate_phdr`).
+    let objects = super::build_id::objects();
+    for mapping in maps.iter_mut().filter(|m| m.used) {
+        if let Some(object) = objects
+            .iter()
+            .find(|o| o.overlaps(mapping.start, mapping.limit))
+        {
+            mapping.build_id.clone_from(&object.build_id);
+        }
+    }
+
     // Mappings (ids are 1-based positions among the used ones).
     let mut mapping_ids = vec![0u64; maps.len()];
     let mut next = 1;
@@ -240,6 +257,10 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
         m.uint(3, mapping.limit);
         m.uint(4, mapping.offset);
         m.int(5, strings.id(&mapping.path) as i64);
+        m.int(6, strings.id(&mapping.build_id) as i64);
+        // has_functions; has_filenames (8), has_line_numbers (9) and
+        // has_inline_frames (10) stay false: no location gets a file, a
+        // line or an inlined frame here.
         m.boolean(7, mapping.all_named);
         profile.message(3, m);
         next += 1;
