@@ -325,6 +325,12 @@ pub unsafe extern "C" fn gb_usable_size(ptr: *const c_void) -> usize {
     if ptr.is_null() {
         return 0;
     }
+    if heap::any_live() {
+        // SAFETY: a live block (caller's contract).
+        if let Some(usable) = unsafe { heap::small_usable_size(ptr) } {
+            return usable;
+        }
+    }
     // SAFETY: a live block of this backend (caller's contract).
     unsafe { Selected::usable_size(ptr) }
 }

@@ -1,10 +1,13 @@
 //! Heaps a host creates, caps and destroys (`gb_heap_*`, src/ffi/heap.rs).
 //!
-//! One generic layer keeps what is the same on every backend: the byte limit
-//! and the counters. Each backend module (`jemalloc`, `mimalloc`, `system`)
-//! supplies the memory: a jemalloc arena used with the thread cache
-//! bypassed, a mimalloc 3 heap, or the C library's `malloc` with a locked
-//! map of the heap's blocks.
+//! One generic layer keeps what is the same on every backend: the byte limit,
+//! the counters and the small blocks (up to `bump::SMALL_MAX` bytes, at most
+//! 16-byte aligned), bump-allocated from chunks the heap owns with a free
+//! list per size class (`bump`). Each backend module (`jemalloc`,
+//! `mimalloc`, `system`) supplies the larger and over-aligned blocks, made
+//! on a heap's first such block: a jemalloc arena used with the thread
+//! cache bypassed, a mimalloc 3 heap, or the C library's `malloc` with a
+//! locked map of the heap's blocks.
 //!
 //! **The limit counts usable bytes** (what `gb_usable_size` reports for each
 //! live block), so the sum over a heap's live blocks is never above it. A
@@ -17,11 +20,13 @@
 //!
 //! **Freeing**: `gb_free` and its relatives accept heap blocks. While no
 //! heap exists (`LIVE_HEAPS` is 0) they pay one load and a branch; while
-//! one does, every free asks the backend which heap, if any, the block
+//! one does, every free looks the block's chunk up in the chunk table of
+//! small blocks, then asks the backend which heap, if any, the block
 //! belongs to ([`free_if_heap_block`]).
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::sys::errno;
 
@@ -37,6 +42,8 @@ mod imp;
 
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
 pub(crate) mod checked;
+
+mod bump;
 
 /// Largest size any function accepts: `PTRDIFF_MAX`.
 const MAX_SIZE: usize = isize::MAX as usize;
@@ -58,7 +65,10 @@ pub struct Heap {
     peak: AtomicUsize,
     blocks: AtomicUsize,
     refused: AtomicU64,
-    raw: imp::Raw,
+    /// Small blocks: chunks and free lists.
+    bump: Mutex<bump::Bump>,
+    /// The backend's heap, made on the first large block.
+    raw: OnceLock<imp::Raw>,
 }
 
 /// The counters `gb_heap_stats` reports.
@@ -80,7 +90,6 @@ impl Heap {
     /// A new heap, boxed (its address is the C handle), or `None` when the
     /// backend cannot make one (errno set).
     pub fn new(limit: usize) -> Option<Box<Heap>> {
-        let raw = imp::Raw::new()?;
         let heap = Box::new(Heap {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             limit: if limit == 0 { usize::MAX } else { limit },
@@ -88,14 +97,40 @@ impl Heap {
             peak: AtomicUsize::new(0),
             blocks: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
-            raw,
+            bump: Mutex::new(bump::Bump::new()),
+            raw: OnceLock::new(),
         });
-        imp::register(&heap);
         if cfg!(feature = "checked") {
             checked::heap_created(&*heap as *const Heap as usize, heap.id);
         }
         LIVE_HEAPS.fetch_add(1, Ordering::SeqCst);
         Some(heap)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, bump::Bump> {
+        self.bump.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The backend's heap, made (and registered) on first use; `None` with
+    /// errno set when the backend cannot make one.
+    #[inline]
+    fn raw(&self) -> Option<&imp::Raw> {
+        match self.raw.get() {
+            Some(raw) => Some(raw),
+            None => self.make_raw(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn make_raw(&self) -> Option<&imp::Raw> {
+        let _one_at_a_time = self.lock();
+        if self.raw.get().is_none() {
+            let raw = imp::Raw::new()?;
+            let _ = self.raw.set(raw);
+            imp::register(self, self.raw.get()?);
+        }
+        self.raw.get()
     }
 
     /// Counts `bytes` more, if the limit allows.
@@ -134,15 +169,22 @@ impl Heap {
     /// `alignment` is 0 or a power of two with `size` rounded up to it at
     /// most `PTRDIFF_MAX`.
     pub unsafe fn alloc(&self, size: usize, alignment: usize, zero: bool) -> *mut c_void {
+        if size <= bump::SMALL_MAX && alignment <= 16 {
+            // SAFETY: as required.
+            return unsafe { self.alloc_small(size, zero) };
+        }
         if size > MAX_SIZE {
             return enomem();
         }
+        let Some(raw) = self.raw() else {
+            return core::ptr::null_mut();
+        };
         let guess = imp::good_size(size, alignment);
         if !self.reserve(guess) {
             return self.refuse();
         }
         // SAFETY: the arguments are as `imp::Raw::alloc` requires.
-        let block = unsafe { self.raw.alloc(self, size, alignment, zero) };
+        let block = unsafe { raw.alloc(self, size, alignment, zero) };
         if block.is_null() {
             self.release(guess);
             return enomem();
@@ -168,6 +210,47 @@ impl Heap {
             checked::block_allocated(block as usize, self.id);
         }
         block
+    }
+
+    /// A small block from the heap's chunks (`bump`).
+    ///
+    /// # Safety
+    /// `size <= bump::SMALL_MAX`.
+    #[inline]
+    unsafe fn alloc_small(&self, size: usize, zero: bool) -> *mut c_void {
+        let (class, stride) = bump::class_of(size.max(1));
+        let usable = bump::usable_of(stride);
+        if !self.reserve(usable) {
+            return self.refuse();
+        }
+        let block = self.lock().alloc(self, class, stride);
+        if block.is_null() {
+            self.release(usable);
+            return enomem();
+        }
+        if zero {
+            // SAFETY: the block holds `usable` bytes.
+            unsafe { core::ptr::write_bytes(block.cast::<u8>(), 0, usable) };
+        }
+        self.blocks.fetch_add(1, Ordering::Relaxed);
+        if cfg!(feature = "checked") {
+            checked::block_allocated(block as usize, self.id);
+        }
+        block
+    }
+
+    /// The usable size of a live block of this heap.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this heap.
+    unsafe fn usable(&self, ptr: *const c_void) -> usize {
+        if bump::owner(ptr).is_some() {
+            // SAFETY: a live small block.
+            bump::usable_of(unsafe { bump::stride_of(ptr) })
+        } else {
+            // SAFETY: a live block of the backend.
+            unsafe { imp::usable_size(ptr) }
+        }
     }
 
     /// `gb_heap_calloc`.
@@ -199,7 +282,7 @@ impl Heap {
             return enomem();
         }
         // SAFETY: a live block of this heap.
-        let old = unsafe { imp::usable_size(ptr) };
+        let old = unsafe { self.usable(ptr) };
         if size <= old && size >= old / 2 {
             return ptr;
         }
@@ -221,13 +304,23 @@ impl Heap {
     /// # Safety
     /// `ptr` is a live block of this heap.
     pub unsafe fn free(&self, ptr: *mut c_void) {
-        // SAFETY: a live block of this heap.
-        let usable = unsafe { imp::usable_size(ptr) };
         if cfg!(feature = "checked") {
             checked::block_freed(ptr as usize);
         }
-        // SAFETY: as above.
-        unsafe { imp::free(ptr) };
+        let usable = if bump::owner(ptr).is_some() {
+            // SAFETY: a live small block of this heap.
+            let stride = unsafe { bump::stride_of(ptr) };
+            let (class, _) = bump::class_of(bump::usable_of(stride));
+            // SAFETY: as above, of that class.
+            unsafe { self.lock().free(ptr, class) };
+            bump::usable_of(stride)
+        } else {
+            // SAFETY: a live block of the backend in this heap.
+            let usable = unsafe { imp::usable_size(ptr) };
+            // SAFETY: as above.
+            unsafe { imp::free(ptr) };
+            usable
+        };
         self.release(usable);
         self.blocks.fetch_sub(1, Ordering::Relaxed);
     }
@@ -259,10 +352,13 @@ impl Heap {
                 );
             }
         }
-        imp::unregister(&heap);
+        heap.lock().release_all();
         let peak = heap.peak.load(Ordering::Relaxed);
         let Heap { raw, .. } = *heap;
-        raw.destroy(peak);
+        if let Some(raw) = raw.into_inner() {
+            imp::unregister(&raw);
+            raw.destroy(peak);
+        }
         LIVE_HEAPS.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -275,7 +371,25 @@ pub(crate) fn heap_of(ptr: *const c_void) -> Option<&'static Heap> {
     }
     // SAFETY: a heap stays registered (and alive) until it is destroyed,
     // and a block may not be used after its heap is destroyed.
-    imp::lookup(ptr).map(|heap| unsafe { &*heap })
+    bump::owner(ptr)
+        .or_else(|| imp::lookup(ptr))
+        .map(|heap| unsafe { &*heap })
+}
+
+/// True when `ptr` points into a chunk of a live heap's small blocks. Safe
+/// for any pointer value.
+pub(crate) fn in_small_chunk(ptr: *const c_void) -> bool {
+    any_live() && bump::owner(ptr).is_some()
+}
+
+/// The usable size of a heap's small block, `None` for any other block.
+///
+/// # Safety
+/// `ptr` is a live block.
+pub(crate) unsafe fn small_usable_size(ptr: *const c_void) -> Option<usize> {
+    bump::owner(ptr)?;
+    // SAFETY: a live small block.
+    Some(bump::usable_of(unsafe { bump::stride_of(ptr) }))
 }
 
 /// True while any heap exists: `gb_free` then checks each block.
