@@ -21,9 +21,10 @@
 //! - Every heap has a lock (uncontended in practice: a request's heap is
 //!   used by one thread at a time) around its bump pointer and free lists.
 
+use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use super::Heap;
@@ -139,6 +140,95 @@ impl Bump {
             chunk = next;
         }
         *self = Bump::new();
+    }
+}
+
+/// A heap's lock: a flag taken with one compare-and-swap and released with
+/// one store (a request's heap is used by one thread at a time, so the lock
+/// is almost never contended; a waiter spins briefly, then yields). Unlike
+/// `std::sync::Mutex` it has no poisoning to check: nothing under it panics.
+pub(crate) struct Lock<T> {
+    taken: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only through a guard, one thread at a time.
+unsafe impl<T: Send> Sync for Lock<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Lock<T> {}
+
+pub(crate) struct Guard<'a, T> {
+    lock: &'a Lock<T>,
+}
+
+impl<T> Lock<T> {
+    pub(crate) const fn new(value: T) -> Lock<T> {
+        Lock {
+            taken: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> Guard<'_, T> {
+        if self
+            .taken
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.wait();
+        }
+        Guard { lock: self }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wait(&self) {
+        let mut spins = 0u32;
+        loop {
+            if !self.taken.load(Ordering::Relaxed)
+                && self
+                    .taken
+                    .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            spins += 1;
+            if spins < 64 {
+                core::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    pub(crate) fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
+
+impl<T> core::ops::Deref for Guard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is held.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for Guard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the lock is held, by this guard alone.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for Guard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.taken.store(false, Ordering::Release);
     }
 }
 

@@ -26,7 +26,7 @@
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
 use crate::sys::errno;
 
@@ -60,15 +60,34 @@ pub struct Heap {
     id: u64,
     /// The limit in usable bytes; `usize::MAX` when there is none.
     limit: usize,
-    /// Usable bytes of the live blocks (never above `limit`).
-    allocated: AtomicUsize,
-    peak: AtomicUsize,
-    blocks: AtomicUsize,
     refused: AtomicU64,
-    /// Small blocks: chunks and free lists.
-    bump: Mutex<bump::Bump>,
+    /// The counters and the small blocks, under the heap's lock.
+    state: bump::Lock<State>,
     /// The backend's heap, made on the first large block.
     raw: OnceLock<imp::Raw>,
+}
+
+/// What a heap's lock guards.
+struct State {
+    /// Small blocks: chunks and free lists.
+    bump: bump::Bump,
+    /// Usable bytes of the live blocks (never above the limit).
+    allocated: usize,
+    peak: usize,
+    blocks: usize,
+}
+
+impl State {
+    /// Counts `bytes` more, if `limit` allows.
+    #[inline]
+    fn reserve(&mut self, bytes: usize, limit: usize) -> bool {
+        if bytes > limit - self.allocated {
+            return false;
+        }
+        self.allocated += bytes;
+        self.peak = self.peak.max(self.allocated);
+        true
+    }
 }
 
 /// The counters `gb_heap_stats` reports.
@@ -93,11 +112,13 @@ impl Heap {
         let heap = Box::new(Heap {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             limit: if limit == 0 { usize::MAX } else { limit },
-            allocated: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-            blocks: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
-            bump: Mutex::new(bump::Bump::new()),
+            state: bump::Lock::new(State {
+                bump: bump::Bump::new(),
+                allocated: 0,
+                peak: 0,
+                blocks: 0,
+            }),
             raw: OnceLock::new(),
         });
         if cfg!(feature = "checked") {
@@ -107,8 +128,9 @@ impl Heap {
         Some(heap)
     }
 
-    fn lock(&self) -> MutexGuard<'_, bump::Bump> {
-        self.bump.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn lock(&self) -> bump::Guard<'_, State> {
+        self.state.lock()
     }
 
     /// The backend's heap, made (and registered) on first use; `None` with
@@ -135,25 +157,11 @@ impl Heap {
 
     /// Counts `bytes` more, if the limit allows.
     fn reserve(&self, bytes: usize) -> bool {
-        if bytes == 0 {
-            return true;
-        }
-        let limit = self.limit;
-        match self
-            .allocated
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
-                now.checked_add(bytes).filter(|&after| after <= limit)
-            }) {
-            Ok(before) => {
-                self.peak.fetch_max(before + bytes, Ordering::Relaxed);
-                true
-            }
-            Err(_) => false,
-        }
+        self.lock().reserve(bytes, self.limit)
     }
 
     fn release(&self, bytes: usize) {
-        self.allocated.fetch_sub(bytes, Ordering::Relaxed);
+        self.lock().allocated -= bytes;
     }
 
     #[cold]
@@ -202,10 +210,12 @@ impl Heap {
                 self.release(guess);
                 return self.refuse();
             }
-        } else {
-            self.release(guess - usable);
         }
-        self.blocks.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut state = self.lock();
+            state.allocated -= guess.saturating_sub(usable);
+            state.blocks += 1;
+        }
         if cfg!(feature = "checked") {
             checked::block_allocated(block as usize, self.id);
         }
@@ -220,19 +230,25 @@ impl Heap {
     unsafe fn alloc_small(&self, size: usize, zero: bool) -> *mut c_void {
         let (class, stride) = bump::class_of(size.max(1));
         let usable = bump::usable_of(stride);
-        if !self.reserve(usable) {
-            return self.refuse();
-        }
-        let block = self.lock().alloc(self, class, stride);
-        if block.is_null() {
-            self.release(usable);
-            return enomem();
-        }
+        let block = {
+            let mut state = self.lock();
+            if !state.reserve(usable, self.limit) {
+                drop(state);
+                return self.refuse();
+            }
+            let block = state.bump.alloc(self, class, stride);
+            if block.is_null() {
+                state.allocated -= usable;
+                drop(state);
+                return enomem();
+            }
+            state.blocks += 1;
+            block
+        };
         if zero {
             // SAFETY: the block holds `usable` bytes.
             unsafe { core::ptr::write_bytes(block.cast::<u8>(), 0, usable) };
         }
-        self.blocks.fetch_add(1, Ordering::Relaxed);
         if cfg!(feature = "checked") {
             checked::block_allocated(block as usize, self.id);
         }
@@ -307,35 +323,39 @@ impl Heap {
         if cfg!(feature = "checked") {
             checked::block_freed(ptr as usize);
         }
-        let usable = if bump::owner(ptr).is_some() {
+        if bump::owner(ptr).is_some() {
             // SAFETY: a live small block of this heap.
             let stride = unsafe { bump::stride_of(ptr) };
-            let (class, _) = bump::class_of(bump::usable_of(stride));
+            let usable = bump::usable_of(stride);
+            let (class, _) = bump::class_of(usable);
+            let mut state = self.lock();
             // SAFETY: as above, of that class.
-            unsafe { self.lock().free(ptr, class) };
-            bump::usable_of(stride)
+            unsafe { state.bump.free(ptr, class) };
+            state.allocated -= usable;
+            state.blocks -= 1;
         } else {
             // SAFETY: a live block of the backend in this heap.
             let usable = unsafe { imp::usable_size(ptr) };
             // SAFETY: as above.
             unsafe { imp::free(ptr) };
-            usable
-        };
-        self.release(usable);
-        self.blocks.fetch_sub(1, Ordering::Relaxed);
+            let mut state = self.lock();
+            state.allocated -= usable;
+            state.blocks -= 1;
+        }
     }
 
     /// The counters, as `gb_heap_stats` reports them.
     pub fn counters(&self) -> Counters {
+        let state = self.lock();
         Counters {
             limit: if self.limit == usize::MAX {
                 0
             } else {
                 self.limit
             },
-            allocated: self.allocated.load(Ordering::Relaxed),
-            peak: self.peak.load(Ordering::Relaxed),
-            blocks: self.blocks.load(Ordering::Relaxed),
+            allocated: state.allocated,
+            peak: state.peak,
+            blocks: state.blocks,
             refused: self.refused.load(Ordering::Relaxed),
         }
     }
@@ -352,9 +372,10 @@ impl Heap {
                 );
             }
         }
-        heap.lock().release_all();
-        let peak = heap.peak.load(Ordering::Relaxed);
-        let Heap { raw, .. } = *heap;
+        let Heap { raw, state, .. } = *heap;
+        let mut state = state.into_inner();
+        state.bump.release_all();
+        let peak = state.peak;
         if let Some(raw) = raw.into_inner() {
             imp::unregister(&raw);
             raw.destroy(peak);
