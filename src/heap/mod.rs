@@ -176,11 +176,23 @@ impl Heap {
     /// # Safety
     /// `alignment` is 0 or a power of two with `size` rounded up to it at
     /// most `PTRDIFF_MAX`.
+    #[inline]
     pub unsafe fn alloc(&self, size: usize, alignment: usize, zero: bool) -> *mut c_void {
         if size <= bump::SMALL_MAX && alignment <= 16 {
             // SAFETY: as required.
-            return unsafe { self.alloc_small(size, zero) };
+            unsafe { self.alloc_small(size, zero) }
+        } else {
+            // SAFETY: as required.
+            unsafe { self.alloc_large(size, alignment, zero) }
         }
+    }
+
+    /// `alloc` of a block the backend makes.
+    ///
+    /// # Safety
+    /// As `alloc`.
+    #[inline(never)]
+    unsafe fn alloc_large(&self, size: usize, alignment: usize, zero: bool) -> *mut c_void {
         if size > MAX_SIZE {
             return enomem();
         }
