@@ -25,8 +25,8 @@
 //! belongs to ([`free_if_heap_block`]).
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::sys::errno;
 
@@ -51,6 +51,60 @@ const MAX_SIZE: usize = isize::MAX as usize;
 /// Heaps created and not yet destroyed. `gb_free` looks a block up only
 /// while this is not zero.
 pub(crate) static LIVE_HEAPS: AtomicUsize = AtomicUsize::new(0);
+
+/// What `gb_free` calls: `plain_free` while no heap exists, `free_any`
+/// while one does. `gb_free` then costs one load and an indirect jump more
+/// than the backend's free (a flag check costs a load, a test and a branch:
+/// Rust's atomic loads are not folded into a compare). Switched under
+/// `TRANSITIONS` with `LIVE_HEAPS`, so that it is `free_any` whenever a heap
+/// exists; a block of a heap reaches another thread only through some
+/// synchronisation, after which that thread sees the switch.
+static FREE: AtomicPtr<()> = AtomicPtr::new(plain_free as *mut ());
+static TRANSITIONS: Mutex<()> = Mutex::new(());
+
+/// `gb_free` while no heap exists.
+///
+/// # Safety
+/// NULL or a live block of the backend.
+unsafe fn plain_free(ptr: *mut c_void) {
+    use crate::backend::{Backend, Selected};
+    // SAFETY: as above.
+    unsafe { Selected::free(ptr) }
+}
+
+/// `gb_free` while a heap exists.
+///
+/// # Safety
+/// NULL or a live block.
+#[inline(never)]
+unsafe fn free_any(ptr: *mut c_void) {
+    use crate::backend::{Backend, Selected};
+    // SAFETY: as above.
+    if !unsafe { free_if_heap_block(ptr) } {
+        // SAFETY: an ordinary block.
+        unsafe { Selected::free(ptr) }
+    }
+}
+
+/// The function `gb_free` calls for a block (see `FREE`).
+#[inline(always)]
+pub(crate) fn free_fn() -> unsafe fn(*mut c_void) {
+    let f = FREE.load(Ordering::Relaxed);
+    // SAFETY: FREE only ever holds `plain_free` or `free_any`.
+    unsafe { core::mem::transmute::<*mut (), unsafe fn(*mut c_void)>(f) }
+}
+
+/// Counts a heap made (`+1`) or destroyed (`-1`), switching `FREE`.
+fn count_live(made: bool) {
+    let _one_at_a_time = TRANSITIONS.lock().unwrap_or_else(|e| e.into_inner());
+    if made {
+        if LIVE_HEAPS.fetch_add(1, Ordering::SeqCst) == 0 {
+            FREE.store(free_any as *mut (), Ordering::SeqCst);
+        }
+    } else if LIVE_HEAPS.fetch_sub(1, Ordering::SeqCst) == 1 {
+        FREE.store(plain_free as *mut (), Ordering::SeqCst);
+    }
+}
 
 /// Numbers heaps for checked mode's messages.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -124,7 +178,7 @@ impl Heap {
         if cfg!(feature = "checked") {
             checked::heap_created(&*heap as *const Heap as usize, heap.id);
         }
-        LIVE_HEAPS.fetch_add(1, Ordering::SeqCst);
+        count_live(true);
         Some(heap)
     }
 
@@ -392,7 +446,7 @@ impl Heap {
             imp::unregister(&raw);
             raw.destroy(peak);
         }
-        LIVE_HEAPS.fetch_sub(1, Ordering::SeqCst);
+        count_live(false);
     }
 }
 
