@@ -160,8 +160,9 @@ fn enomem() -> *mut c_void {
 }
 
 impl Heap {
-    /// A new heap, boxed (its address is the C handle), or `None` when the
-    /// backend cannot make one (errno set).
+    /// A new heap, boxed (its address is the C handle). Nothing is asked
+    /// of the backend until the heap's first large block (`raw`), so this
+    /// does not fail (`Option` for callers that handle a failure).
     pub fn new(limit: usize) -> Option<Box<Heap>> {
         let heap = Box::new(Heap {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -251,7 +252,9 @@ impl Heap {
             return enomem();
         }
         let Some(raw) = self.raw() else {
-            return core::ptr::null_mut();
+            // The backend has no heap to give (jemalloc: no arena index
+            // left): the block cannot be had.
+            return enomem();
         };
         let guess = imp::good_size(size, alignment);
         if !self.reserve(guess) {
