@@ -10,16 +10,18 @@
 //! locked map of the heap's blocks.
 //!
 //! **The limit counts usable bytes** (what `gb_usable_size` reports for each
-//! live block), so the sum over a heap's live blocks is never above it. A
-//! request reserves the usable size the backend will give (jemalloc:
-//! `nallocx`; mimalloc: `mi_good_size`) with one compare-and-swap before it
-//! allocates; where that size is not known in advance (the system backend,
-//! aligned blocks on mimalloc) the block is allocated first and released
+//! live block), so the sum over a heap's live blocks is never above it. The
+//! counters live under the heap's lock. A small block's usable size is its
+//! class's, known in advance; a large one reserves the usable size the
+//! backend will give (jemalloc: `nallocx`; mimalloc: `mi_good_size`) before
+//! it allocates, or, where that size is not known in advance (the system
+//! backend, aligned blocks on mimalloc), is allocated first and released
 //! again when its usable size does not fit. Either way the counter never
 //! passes the limit, under any number of threads.
 //!
 //! **Freeing**: `gb_free` and its relatives accept heap blocks. While no
-//! heap exists (`LIVE_HEAPS` is 0) they pay one load and a branch; while
+//! heap exists (`LIVE_HEAPS` is 0) they pay one load and a branch (`gb_free`
+//! a load and an indirect jump: `FREE`); while
 //! one does, every free looks the block's chunk up in the chunk table of
 //! small blocks, then asks the backend which heap, if any, the block
 //! belongs to ([`free_if_heap_block`]).
