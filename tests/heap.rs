@@ -368,7 +368,8 @@ fn blocks_cross_threads() {
 }
 
 /// More heaps than jemalloc has arena indices (4095), one after another,
-/// each with blocks left in it at destroy: destroyed arenas are reused.
+/// each with blocks left in it at destroy, one of them large (an arena on
+/// jemalloc): destroyed arenas are reused.
 #[test]
 fn ten_thousand_heaps_come_and_go() {
     let _serial = serial();
@@ -378,7 +379,7 @@ fn ten_thousand_heaps_come_and_go() {
         assert!(!heap.is_null(), "heap {i}: errno {}", errno());
         // SAFETY: a live heap, destroyed once.
         unsafe {
-            for size in [16usize, 100, 5000] {
+            for size in [16usize, 100, 5000, 20_000] {
                 assert!(!gb_heap_alloc(heap, size).is_null());
             }
             gb_heap_destroy(heap);
