@@ -88,10 +88,8 @@ impl Bump {
             self.free[class] = unsafe { *(head as *const usize) };
             return head as *mut c_void;
         }
-        if self.end - self.top < stride {
-            if !self.new_chunk(heap) {
-                return ptr::null_mut();
-            }
+        if self.end - self.top < stride && !self.new_chunk(heap) {
+            return ptr::null_mut();
         }
         let header = self.top;
         self.top += stride;

@@ -274,13 +274,11 @@ impl Heap {
             // SAFETY: a live block of this heap.
             unsafe { imp::usable_size(block) }
         };
-        if usable > guess {
-            if !self.reserve(usable - guess) {
-                // SAFETY: the block just allocated, not yet counted.
-                unsafe { imp::free(block) };
-                self.release(guess);
-                return self.refuse();
-            }
+        if usable > guess && !self.reserve(usable - guess) {
+            // SAFETY: the block just allocated, not yet counted.
+            unsafe { imp::free(block) };
+            self.release(guess);
+            return self.refuse();
         }
         {
             let mut state = self.lock();
