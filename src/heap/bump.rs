@@ -66,6 +66,12 @@ pub(crate) struct Bump {
     /// The first free block of each class (each holds the next one's
     /// address in its first 8 bytes); 0 for none.
     free: [usize; CLASSES],
+    /// The classes whose free list was ever filled (bit per class), so
+    /// that a reset clears only those.
+    used: u64,
+    /// A chunk kept from the heap's previous life (struct reuse, see
+    /// `Heap::destroy`), out of the table; 0 for none.
+    spare: usize,
 }
 
 impl Bump {
@@ -75,6 +81,8 @@ impl Bump {
             end: 0,
             chunks: 0,
             free: [0; CLASSES],
+            used: 0,
+            spare: 0,
         }
     }
 
@@ -107,13 +115,18 @@ impl Bump {
         // SAFETY: the block has at least 8 usable bytes.
         unsafe { *(block as *mut usize) = self.free[class] };
         self.free[class] = block as usize;
+        self.used |= 1 << class;
     }
 
     #[cold]
     #[inline(never)]
     fn new_chunk(&mut self, heap: &Heap) -> bool {
-        let Some(base) = chunk_take() else {
-            return false;
+        let base = match core::mem::take(&mut self.spare) {
+            0 => match chunk_take() {
+                Some(base) => base,
+                None => return false,
+            },
+            spare => spare,
         };
         if !table_set(base, heap as *const Heap as *mut Heap) {
             chunk_give(base);
@@ -127,17 +140,42 @@ impl Bump {
         true
     }
 
-    /// Takes every chunk out of the table and gives it back (cache or OS).
-    pub(crate) fn release_all(&mut self) {
+    /// Takes every chunk out of the table and gives it back (cache or OS),
+    /// but one kept as `spare` when `keep_one`; empties the free lists.
+    pub(crate) fn release_all(&mut self, keep_one: bool) {
         let mut chunk = self.chunks;
+        let mut keep = keep_one && self.spare == 0;
         while chunk != 0 {
             // SAFETY: a chunk of this heap: its first word is the next one.
             let next = unsafe { *(chunk as *const usize) };
             table_set(chunk, ptr::null_mut());
-            chunk_give(chunk);
+            if keep {
+                self.spare = chunk;
+                keep = false;
+            } else {
+                chunk_give(chunk);
+            }
             chunk = next;
         }
-        *self = Bump::new();
+        if !keep_one {
+            self.give_spare();
+        }
+        while self.used != 0 {
+            let class = self.used.trailing_zeros() as usize;
+            self.free[class] = 0;
+            self.used &= self.used - 1;
+        }
+        self.top = 0;
+        self.end = 0;
+        self.chunks = 0;
+    }
+
+    /// Gives the spare chunk back (cache or OS).
+    pub(crate) fn give_spare(&mut self) {
+        let spare = core::mem::take(&mut self.spare);
+        if spare != 0 {
+            chunk_give(spare);
+        }
     }
 }
 
@@ -201,8 +239,8 @@ impl<T> Lock<T> {
         }
     }
 
-    pub(crate) fn into_inner(self) -> T {
-        self.value.into_inner()
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
     }
 }
 

@@ -166,18 +166,29 @@ impl Heap {
     /// of the backend until the heap's first large block (`raw`), so this
     /// does not fail (`Option` for callers that handle a failure).
     pub fn new(limit: usize) -> Option<Box<Heap>> {
-        let heap = Box::new(Heap {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            limit: if limit == 0 { usize::MAX } else { limit },
-            refused: AtomicU64::new(0),
-            state: bump::Lock::new(State {
-                bump: bump::Bump::new(),
-                allocated: 0,
-                peak: 0,
-                blocks: 0,
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let limit = if limit == 0 { usize::MAX } else { limit };
+        let heap = match spare_take() {
+            Some(mut heap) => {
+                // Reset by destroy: empty, with no backend heap.
+                heap.id = id;
+                heap.limit = limit;
+                *heap.refused.get_mut() = 0;
+                heap
+            }
+            None => Box::new(Heap {
+                id,
+                limit,
+                refused: AtomicU64::new(0),
+                state: bump::Lock::new(State {
+                    bump: bump::Bump::new(),
+                    allocated: 0,
+                    peak: 0,
+                    blocks: 0,
+                }),
+                raw: OnceLock::new(),
             }),
-            raw: OnceLock::new(),
-        });
+        };
         if cfg!(feature = "checked") {
             checked::heap_created(&*heap as *const Heap as usize, heap.id);
         }
@@ -431,7 +442,7 @@ impl Heap {
 
     /// Frees every block at once and the heap itself; its memory goes back
     /// to the OS.
-    pub fn destroy(heap: Box<Heap>) {
+    pub fn destroy(mut heap: Box<Heap>) {
         if cfg!(feature = "checked") {
             for block in checked::heap_destroyed(&*heap as *const Heap as usize, heap.id) {
                 crate::checked::forget(
@@ -441,16 +452,51 @@ impl Heap {
                 );
             }
         }
-        let Heap { raw, state, .. } = *heap;
-        let mut state = state.into_inner();
-        state.bump.release_all();
+        // The struct is kept for the next heap (with one chunk, out of the
+        // table), except in checked mode, which tells heaps by address.
+        let keep = !cfg!(feature = "checked");
+        let state = heap.state.get_mut();
+        state.bump.release_all(keep);
         let peak = state.peak;
-        if let Some(raw) = raw.into_inner() {
+        (state.allocated, state.peak, state.blocks) = (0, 0, 0);
+        if let Some(raw) = heap.raw.take() {
             imp::unregister(&raw);
             raw.destroy(peak);
         }
         count_live(false);
+        if keep {
+            spare_put(heap);
+        }
     }
+}
+
+/// Heap structs of destroyed heaps, reset, each with up to one chunk, for
+/// the next `gb_heap_new` (no allocation, no zeroing, no chunk to find).
+const SPARE_LEN: usize = 8;
+static SPARE_HEAPS: Mutex<([usize; SPARE_LEN], usize)> = Mutex::new(([0; SPARE_LEN], 0));
+
+fn spare_take() -> Option<Box<Heap>> {
+    let mut spare = SPARE_HEAPS.lock().unwrap_or_else(|e| e.into_inner());
+    let (heaps, len) = &mut *spare;
+    if *len == 0 {
+        return None;
+    }
+    *len -= 1;
+    // SAFETY: put there by `spare_put` from a Box, taken once.
+    Some(unsafe { Box::from_raw(heaps[*len] as *mut Heap) })
+}
+
+fn spare_put(mut heap: Box<Heap>) {
+    {
+        let mut spare = SPARE_HEAPS.lock().unwrap_or_else(|e| e.into_inner());
+        let (heaps, len) = &mut *spare;
+        if *len < SPARE_LEN {
+            heaps[*len] = Box::into_raw(heap) as usize;
+            *len += 1;
+            return;
+        }
+    }
+    heap.state.get_mut().bump.give_spare();
 }
 
 /// The heap that owns `ptr`, if any. Safe for any pointer the backend's
