@@ -270,8 +270,10 @@ size_t gb_usable_size(const void *ptr);
  * The limit counts usable bytes, as `gb_usable_size` reports them for each
  * live block, and is exact: the sum over the heap's live blocks never
  * passes it, whatever the number of threads allocating. Returns NULL with
- * `errno` set when the backend cannot make another heap (`ENOMEM`;
- * `EAGAIN` when jemalloc has no arena index left, 4095 heaps at once).
+ * `errno` set to `ENOMEM` when the heap cannot be made. Blocks of up to
+ * 8184 bytes come from chunks the heap owns; larger ones from the
+ * backend's own heap, made on the first (on jemalloc an arena: past 4095
+ * such heaps at once, that block fails with `ENOMEM`).
  * Any thread may use the heap; its blocks may be freed by any thread.
  */
 GB_NODISCARD struct gb_heap_t *gb_heap_new(size_t limit_bytes);

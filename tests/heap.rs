@@ -256,6 +256,76 @@ fn destroy_returns_the_memory_to_the_os() {
     );
 }
 
+/// Small blocks (bump-allocated from the heap's chunks) of every size up to
+/// past the small limit: 16-byte aligned, `gb_usable_size` at least the
+/// size and counted exactly, `gb_owns` true, contents kept by `gb_realloc`
+/// across the small and large paths; a freed small block is reused by the
+/// next of its class, so a heap that allocates and frees in a loop does
+/// not grow.
+#[test]
+fn small_blocks_are_counted_reused_and_resized() {
+    let _serial = serial();
+    let heap = gb_heap_new(0);
+    assert!(!heap.is_null());
+    // SAFETY: blocks of this heap, used within their sizes.
+    unsafe {
+        let mut blocks = Vec::new();
+        let mut usable_sum = 0usize;
+        for size in (1..9000usize).step_by(37) {
+            let p = gb_heap_alloc(heap, size).cast::<u8>();
+            assert!(!p.is_null() && p as usize % 16 == 0, "size {size}");
+            let usable = gb_usable_size(p.cast());
+            assert!(usable >= size, "size {size}: usable {usable}");
+            p.write_bytes((size % 251) as u8, usable);
+            assert!(gb_owns(p.cast()), "size {size}");
+            usable_sum += usable;
+            blocks.push((p, size));
+        }
+        assert_eq!(stats(heap).allocated_bytes, usable_sum as u64);
+        for &(p, size) in &blocks {
+            let usable = gb_usable_size(p.cast());
+            assert!(
+                (0..usable).all(|i| *p.add(i) == (size % 251) as u8),
+                "size {size}: a block overlaps another"
+            );
+        }
+        // Resized small -> large -> small, contents kept.
+        let (p, size) = blocks.swap_remove(3);
+        let q = gb_realloc(p.cast(), 50_000).cast::<u8>();
+        assert!((0..size).all(|i| *q.add(i) == (size % 251) as u8));
+        let r = gb_heap_realloc(heap, q.cast(), 40).cast::<u8>();
+        assert!((0..size.min(40)).all(|i| *r.add(i) == (size % 251) as u8));
+        gb_free(r.cast());
+        for (p, _) in blocks.drain(..) {
+            gb_free(p.cast());
+        }
+        let s = stats(heap);
+        assert_eq!((s.blocks, s.allocated_bytes), (0, 0));
+
+        // A freed block is the next of its class.
+        let a = gb_heap_alloc(heap, 100);
+        gb_free(a);
+        assert_eq!(gb_heap_alloc(heap, 97), a);
+        gb_free(a);
+
+        // 100 MiB allocated and freed in turn in one heap: it reuses.
+        let before = resident_bytes();
+        for i in 0..200_000usize {
+            let p = gb_heap_alloc(heap, 16 + i % 1000);
+            assert!(!p.is_null());
+            p.cast::<u8>().write(1);
+            gb_free(p);
+        }
+        assert!(
+            resident_bytes() < before + (8 << 20),
+            "a heap that frees each block grew from {} to {} MiB",
+            before >> 20,
+            resident_bytes() >> 20
+        );
+        gb_heap_destroy(heap);
+    }
+}
+
 /// Blocks allocated in one thread, freed in others, while both threads
 /// also allocate.
 #[test]
@@ -298,7 +368,8 @@ fn blocks_cross_threads() {
 }
 
 /// More heaps than jemalloc has arena indices (4095), one after another,
-/// each with blocks left in it at destroy: destroyed arenas are reused.
+/// each with blocks left in it at destroy, one of them large (an arena on
+/// jemalloc): destroyed arenas are reused.
 #[test]
 fn ten_thousand_heaps_come_and_go() {
     let _serial = serial();
@@ -308,7 +379,7 @@ fn ten_thousand_heaps_come_and_go() {
         assert!(!heap.is_null(), "heap {i}: errno {}", errno());
         // SAFETY: a live heap, destroyed once.
         unsafe {
-            for size in [16usize, 100, 5000] {
+            for size in [16usize, 100, 5000, 20_000] {
                 assert!(!gb_heap_alloc(heap, size).is_null());
             }
             gb_heap_destroy(heap);

@@ -6,9 +6,9 @@
 #   against gb_alloc + gb_free of each block, against glibc malloc + free),
 #   interleaved rounds, ns per request;
 # - the same requests in callgrind (instructions per request, each way:
-#   1100 requests less 100; of 20 and 5000 blocks too), and what gb_free costs while a heap exists
-#   (instructions per gb_alloc + gb_free pair, 1,100,000 pairs less 100,000,
-#   with and without a heap alive), jemalloc only.
+#   1100 requests less 100; of 20 and 5000 blocks too), every backend;
+# - what gb_free costs with and without a heap alive (instructions per
+#   gb_alloc + gb_free pair, 1,100,000 pairs less 100,000), jemalloc only.
 #
 # Usage: bash gb-bench/scripts/heaps.sh | tee docs/runs/heaps.txt
 # Builds (or brings up to date) target/heaps-bench/<backend> with cargo.
@@ -27,7 +27,7 @@ for backend in jemalloc mimalloc system; do
         -o "$work/heap_bench-$backend"
     "$work/heap_bench-$backend" footprint 1000
     "$work/heap_bench-$backend" request 2000 200 5
-    if [ "$backend" = jemalloc ] && command -v valgrind >/dev/null; then
+    if command -v valgrind >/dev/null; then
         count() {
             valgrind --tool=callgrind --callgrind-out-file=/dev/null "$work/heap_bench-$backend" "$@" 2>&1 |
                 awk '/Collected/ { print $4 }'
@@ -38,10 +38,12 @@ for backend in jemalloc mimalloc system; do
             for way in heap gb malloc; do
                 small=$(count one $way "$r1" "$blocks")
                 large=$(count one $way "$r2" "$blocks")
-                printf 'jemalloc: instructions per request of %d blocks (16-512 B), %-6s %d\n' \
-                    "$blocks" "$way" $(((large - small) / (r2 - r1)))
+                printf '%s: instructions per request of %d blocks (16-512 B), %-6s %d\n' \
+                    "$backend" "$blocks" "$way" $(((large - small) / (r2 - r1)))
             done
         done
+    fi
+    if [ "$backend" = jemalloc ] && command -v valgrind >/dev/null; then
         for mode in none live; do
             small=$(count pairs 100000 $mode)
             large=$(count pairs 1100000 $mode)

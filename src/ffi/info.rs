@@ -235,9 +235,12 @@ pub extern "C" fn gb_thread_idle() -> c_int {
 /// only by the address the allocation returned, not an address inside).
 #[no_mangle]
 pub extern "C" fn gb_owns(ptr: *const c_void) -> bool {
-    // Only the system backend needs the heaps' own list (the others' page
-    // maps know heap blocks), and it is safe for any pointer.
-    Selected::owns(ptr) || (!Selected::CAN_TELL_OWNERSHIP && crate::heap::heap_of(ptr).is_some())
+    // Heaps' small blocks live in chunks of their own (the chunk table is
+    // safe for any pointer); for larger ones only the system backend needs
+    // the heaps' own list (the others' page maps know heap blocks).
+    Selected::owns(ptr)
+        || crate::heap::in_small_chunk(ptr)
+        || (!Selected::CAN_TELL_OWNERSHIP && crate::heap::heap_of(ptr).is_some())
 }
 
 /// Writes the backend's own detailed statistics report as text (jemalloc:

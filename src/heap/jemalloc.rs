@@ -240,13 +240,12 @@ pub unsafe fn free(ptr: *mut c_void) {
     unsafe { je::dallocx(ptr, je::MALLOCX_TCACHE_NONE) }
 }
 
-pub fn register(heap: &Heap) {
-    HEAP_OF_ARENA[heap.raw.arena as usize]
-        .store(heap as *const Heap as *mut Heap, Ordering::Release);
+pub fn register(heap: &Heap, raw: &Raw) {
+    HEAP_OF_ARENA[raw.arena as usize].store(heap as *const Heap as *mut Heap, Ordering::Release);
 }
 
-pub fn unregister(heap: &Heap) {
-    HEAP_OF_ARENA[heap.raw.arena as usize].store(ptr::null_mut(), Ordering::Release);
+pub fn unregister(raw: &Raw) {
+    HEAP_OF_ARENA[raw.arena as usize].store(ptr::null_mut(), Ordering::Release);
 }
 
 /// The heap whose arena holds `ptr`, if any: jemalloc is asked only when
@@ -323,8 +322,9 @@ mod tests {
         let start = arena_count();
         for _ in 0..2000 {
             let heap = Heap::new(0).unwrap();
-            // SAFETY: malloc's alignment; the block dies with its heap.
-            assert!(!unsafe { heap.alloc(100, 0, false) }.is_null());
+            // SAFETY: malloc's alignment; the block dies with its heap
+            // (large enough to be the arena's, not a small block).
+            assert!(!unsafe { heap.alloc(100_000, 0, false) }.is_null());
             Heap::destroy(heap);
         }
         // Other tests may hold a few heaps at the same time.
@@ -341,11 +341,11 @@ mod tests {
     #[test]
     fn the_chunk_table_tells_heap_blocks() {
         let heap = Heap::new(0).unwrap();
-        for size in [16usize, 3000, 100_000, 5 << 20] {
+        for size in [10_000usize, 100_000, 5 << 20] {
             // SAFETY: malloc's alignment; freed below.
             let block = unsafe { heap.alloc(size, 0, false) };
             assert!(
-                matches!(chunks::owner(block), chunks::Owner::Arena(a) if a == heap.raw.arena),
+                matches!(chunks::owner(block), chunks::Owner::Arena(a) if a == heap.raw.get().unwrap().arena),
                 "size {size}"
             );
             assert_eq!(lookup(block), Some(&*heap as *const Heap));

@@ -111,16 +111,16 @@ pub unsafe fn free(ptr: *mut c_void) {
     unsafe { mi::mi_free(ptr) }
 }
 
-pub fn register(heap: &Heap) {
+pub fn register(heap: &Heap, raw: &Raw) {
     let mut map = HEAPS.write().unwrap_or_else(|e| e.into_inner());
     map.get_or_insert_with(HashMap::new)
-        .insert(heap.raw.heap as usize, heap as *const Heap as usize);
+        .insert(raw.heap as usize, heap as *const Heap as usize);
 }
 
-pub fn unregister(heap: &Heap) {
+pub fn unregister(raw: &Raw) {
     let mut map = HEAPS.write().unwrap_or_else(|e| e.into_inner());
     if let Some(map) = map.as_mut() {
-        map.remove(&(heap.raw.heap as usize));
+        map.remove(&(raw.heap as usize));
     }
 }
 

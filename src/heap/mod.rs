@@ -1,27 +1,34 @@
 //! Heaps a host creates, caps and destroys (`gb_heap_*`, src/ffi/heap.rs).
 //!
-//! One generic layer keeps what is the same on every backend: the byte limit
-//! and the counters. Each backend module (`jemalloc`, `mimalloc`, `system`)
-//! supplies the memory: a jemalloc arena used with the thread cache
-//! bypassed, a mimalloc 3 heap, or the C library's `malloc` with a locked
-//! map of the heap's blocks.
+//! One generic layer keeps what is the same on every backend: the byte limit,
+//! the counters and the small blocks (up to `bump::SMALL_MAX` bytes, at most
+//! 16-byte aligned), bump-allocated from chunks the heap owns with a free
+//! list per size class (`bump`). Each backend module (`jemalloc`,
+//! `mimalloc`, `system`) supplies the larger and over-aligned blocks, made
+//! on a heap's first such block: a jemalloc arena used with the thread
+//! cache bypassed, a mimalloc 3 heap, or the C library's `malloc` with a
+//! locked map of the heap's blocks.
 //!
 //! **The limit counts usable bytes** (what `gb_usable_size` reports for each
-//! live block), so the sum over a heap's live blocks is never above it. A
-//! request reserves the usable size the backend will give (jemalloc:
-//! `nallocx`; mimalloc: `mi_good_size`) with one compare-and-swap before it
-//! allocates; where that size is not known in advance (the system backend,
-//! aligned blocks on mimalloc) the block is allocated first and released
+//! live block), so the sum over a heap's live blocks is never above it. The
+//! counters live under the heap's lock. A small block's usable size is its
+//! class's, known in advance; a large one reserves the usable size the
+//! backend will give (jemalloc: `nallocx`; mimalloc: `mi_good_size`) before
+//! it allocates, or, where that size is not known in advance (the system
+//! backend, aligned blocks on mimalloc), is allocated first and released
 //! again when its usable size does not fit. Either way the counter never
 //! passes the limit, under any number of threads.
 //!
 //! **Freeing**: `gb_free` and its relatives accept heap blocks. While no
-//! heap exists (`LIVE_HEAPS` is 0) they pay one load and a branch; while
-//! one does, every free asks the backend which heap, if any, the block
+//! heap exists (`LIVE_HEAPS` is 0) they pay one load and a branch (`gb_free`
+//! a load and an indirect jump: `FREE`); while
+//! one does, every free looks the block's chunk up in the chunk table of
+//! small blocks, then asks the backend which heap, if any, the block
 //! belongs to ([`free_if_heap_block`]).
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::sys::errno;
 
@@ -38,12 +45,68 @@ mod imp;
 #[cfg_attr(not(feature = "checked"), allow(dead_code))]
 pub(crate) mod checked;
 
+mod bump;
+
 /// Largest size any function accepts: `PTRDIFF_MAX`.
 const MAX_SIZE: usize = isize::MAX as usize;
 
 /// Heaps created and not yet destroyed. `gb_free` looks a block up only
 /// while this is not zero.
 pub(crate) static LIVE_HEAPS: AtomicUsize = AtomicUsize::new(0);
+
+/// What `gb_free` calls: `plain_free` while no heap exists, `free_any`
+/// while one does. `gb_free` then costs one load and an indirect jump more
+/// than the backend's free (a flag check costs a load, a test and a branch:
+/// Rust's atomic loads are not folded into a compare). Switched under
+/// `TRANSITIONS` with `LIVE_HEAPS`, so that it is `free_any` whenever a heap
+/// exists; a block of a heap reaches another thread only through some
+/// synchronisation, after which that thread sees the switch.
+static FREE: AtomicPtr<()> = AtomicPtr::new(plain_free as *mut ());
+static TRANSITIONS: Mutex<()> = Mutex::new(());
+
+/// `gb_free` while no heap exists.
+///
+/// # Safety
+/// NULL or a live block of the backend.
+unsafe fn plain_free(ptr: *mut c_void) {
+    use crate::backend::{Backend, Selected};
+    // SAFETY: as above.
+    unsafe { Selected::free(ptr) }
+}
+
+/// `gb_free` while a heap exists.
+///
+/// # Safety
+/// NULL or a live block.
+#[inline(never)]
+unsafe fn free_any(ptr: *mut c_void) {
+    use crate::backend::{Backend, Selected};
+    // SAFETY: as above.
+    if !unsafe { free_if_heap_block(ptr) } {
+        // SAFETY: an ordinary block.
+        unsafe { Selected::free(ptr) }
+    }
+}
+
+/// The function `gb_free` calls for a block (see `FREE`).
+#[inline(always)]
+pub(crate) fn free_fn() -> unsafe fn(*mut c_void) {
+    let f = FREE.load(Ordering::Relaxed);
+    // SAFETY: FREE only ever holds `plain_free` or `free_any`.
+    unsafe { core::mem::transmute::<*mut (), unsafe fn(*mut c_void)>(f) }
+}
+
+/// Counts a heap made (`+1`) or destroyed (`-1`), switching `FREE`.
+fn count_live(made: bool) {
+    let _one_at_a_time = TRANSITIONS.lock().unwrap_or_else(|e| e.into_inner());
+    if made {
+        if LIVE_HEAPS.fetch_add(1, Ordering::SeqCst) == 0 {
+            FREE.store(free_any as *mut (), Ordering::SeqCst);
+        }
+    } else if LIVE_HEAPS.fetch_sub(1, Ordering::SeqCst) == 1 {
+        FREE.store(plain_free as *mut (), Ordering::SeqCst);
+    }
+}
 
 /// Numbers heaps for checked mode's messages.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -53,12 +116,34 @@ pub struct Heap {
     id: u64,
     /// The limit in usable bytes; `usize::MAX` when there is none.
     limit: usize,
-    /// Usable bytes of the live blocks (never above `limit`).
-    allocated: AtomicUsize,
-    peak: AtomicUsize,
-    blocks: AtomicUsize,
     refused: AtomicU64,
-    raw: imp::Raw,
+    /// The counters and the small blocks, under the heap's lock.
+    state: bump::Lock<State>,
+    /// The backend's heap, made on the first large block.
+    raw: OnceLock<imp::Raw>,
+}
+
+/// What a heap's lock guards.
+struct State {
+    /// Small blocks: chunks and free lists.
+    bump: bump::Bump,
+    /// Usable bytes of the live blocks (never above the limit).
+    allocated: usize,
+    peak: usize,
+    blocks: usize,
+}
+
+impl State {
+    /// Counts `bytes` more, if `limit` allows.
+    #[inline]
+    fn reserve(&mut self, bytes: usize, limit: usize) -> bool {
+        if bytes > limit - self.allocated {
+            return false;
+        }
+        self.allocated += bytes;
+        self.peak = self.peak.max(self.allocated);
+        true
+    }
 }
 
 /// The counters `gb_heap_stats` reports.
@@ -77,48 +162,74 @@ fn enomem() -> *mut c_void {
 }
 
 impl Heap {
-    /// A new heap, boxed (its address is the C handle), or `None` when the
-    /// backend cannot make one (errno set).
+    /// A new heap, boxed (its address is the C handle). Nothing is asked
+    /// of the backend until the heap's first large block (`raw`), so this
+    /// does not fail (`Option` for callers that handle a failure).
     pub fn new(limit: usize) -> Option<Box<Heap>> {
-        let raw = imp::Raw::new()?;
-        let heap = Box::new(Heap {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            limit: if limit == 0 { usize::MAX } else { limit },
-            allocated: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-            blocks: AtomicUsize::new(0),
-            refused: AtomicU64::new(0),
-            raw,
-        });
-        imp::register(&heap);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let limit = if limit == 0 { usize::MAX } else { limit };
+        let heap = match spare_take() {
+            Some(mut heap) => {
+                // Reset by destroy: empty, with no backend heap.
+                heap.id = id;
+                heap.limit = limit;
+                *heap.refused.get_mut() = 0;
+                heap
+            }
+            None => Box::new(Heap {
+                id,
+                limit,
+                refused: AtomicU64::new(0),
+                state: bump::Lock::new(State {
+                    bump: bump::Bump::new(),
+                    allocated: 0,
+                    peak: 0,
+                    blocks: 0,
+                }),
+                raw: OnceLock::new(),
+            }),
+        };
         if cfg!(feature = "checked") {
             checked::heap_created(&*heap as *const Heap as usize, heap.id);
         }
-        LIVE_HEAPS.fetch_add(1, Ordering::SeqCst);
+        count_live(true);
         Some(heap)
+    }
+
+    #[inline]
+    fn lock(&self) -> bump::Guard<'_, State> {
+        self.state.lock()
+    }
+
+    /// The backend's heap, made (and registered) on first use; `None` with
+    /// errno set when the backend cannot make one.
+    #[inline]
+    fn raw(&self) -> Option<&imp::Raw> {
+        match self.raw.get() {
+            Some(raw) => Some(raw),
+            None => self.make_raw(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn make_raw(&self) -> Option<&imp::Raw> {
+        let _one_at_a_time = self.lock();
+        if self.raw.get().is_none() {
+            let raw = imp::Raw::new()?;
+            let _ = self.raw.set(raw);
+            imp::register(self, self.raw.get()?);
+        }
+        self.raw.get()
     }
 
     /// Counts `bytes` more, if the limit allows.
     fn reserve(&self, bytes: usize) -> bool {
-        if bytes == 0 {
-            return true;
-        }
-        let limit = self.limit;
-        match self
-            .allocated
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
-                now.checked_add(bytes).filter(|&after| after <= limit)
-            }) {
-            Ok(before) => {
-                self.peak.fetch_max(before + bytes, Ordering::Relaxed);
-                true
-            }
-            Err(_) => false,
-        }
+        self.lock().reserve(bytes, self.limit)
     }
 
     fn release(&self, bytes: usize) {
-        self.allocated.fetch_sub(bytes, Ordering::Relaxed);
+        self.lock().allocated -= bytes;
     }
 
     #[cold]
@@ -133,16 +244,37 @@ impl Heap {
     /// # Safety
     /// `alignment` is 0 or a power of two with `size` rounded up to it at
     /// most `PTRDIFF_MAX`.
+    #[inline]
     pub unsafe fn alloc(&self, size: usize, alignment: usize, zero: bool) -> *mut c_void {
+        if size <= bump::SMALL_MAX && alignment <= 16 {
+            // SAFETY: as required.
+            unsafe { self.alloc_small(size, zero) }
+        } else {
+            // SAFETY: as required.
+            unsafe { self.alloc_large(size, alignment, zero) }
+        }
+    }
+
+    /// `alloc` of a block the backend makes.
+    ///
+    /// # Safety
+    /// As `alloc`.
+    #[inline(never)]
+    unsafe fn alloc_large(&self, size: usize, alignment: usize, zero: bool) -> *mut c_void {
         if size > MAX_SIZE {
             return enomem();
         }
+        let Some(raw) = self.raw() else {
+            // The backend has no heap to give (jemalloc: no arena index
+            // left): the block cannot be had.
+            return enomem();
+        };
         let guess = imp::good_size(size, alignment);
         if !self.reserve(guess) {
             return self.refuse();
         }
         // SAFETY: the arguments are as `imp::Raw::alloc` requires.
-        let block = unsafe { self.raw.alloc(self, size, alignment, zero) };
+        let block = unsafe { raw.alloc(self, size, alignment, zero) };
         if block.is_null() {
             self.release(guess);
             return enomem();
@@ -153,21 +285,68 @@ impl Heap {
             // SAFETY: a live block of this heap.
             unsafe { imp::usable_size(block) }
         };
-        if usable > guess {
-            if !self.reserve(usable - guess) {
-                // SAFETY: the block just allocated, not yet counted.
-                unsafe { imp::free(block) };
-                self.release(guess);
-                return self.refuse();
-            }
-        } else {
-            self.release(guess - usable);
+        if usable > guess && !self.reserve(usable - guess) {
+            // SAFETY: the block just allocated, not yet counted.
+            unsafe { imp::free(block) };
+            self.release(guess);
+            return self.refuse();
         }
-        self.blocks.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut state = self.lock();
+            state.allocated -= guess.saturating_sub(usable);
+            state.blocks += 1;
+        }
         if cfg!(feature = "checked") {
             checked::block_allocated(block as usize, self.id);
         }
         block
+    }
+
+    /// A small block from the heap's chunks (`bump`).
+    ///
+    /// # Safety
+    /// `size <= bump::SMALL_MAX`.
+    #[inline]
+    unsafe fn alloc_small(&self, size: usize, zero: bool) -> *mut c_void {
+        let (class, stride) = bump::class_of(size.max(1));
+        let usable = bump::usable_of(stride);
+        let block = {
+            let mut state = self.lock();
+            if !state.reserve(usable, self.limit) {
+                drop(state);
+                return self.refuse();
+            }
+            let block = state.bump.alloc(self, class, stride);
+            if block.is_null() {
+                state.allocated -= usable;
+                drop(state);
+                return enomem();
+            }
+            state.blocks += 1;
+            block
+        };
+        if zero {
+            // SAFETY: the block holds `usable` bytes.
+            unsafe { core::ptr::write_bytes(block.cast::<u8>(), 0, usable) };
+        }
+        if cfg!(feature = "checked") {
+            checked::block_allocated(block as usize, self.id);
+        }
+        block
+    }
+
+    /// The usable size of a live block of this heap.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this heap.
+    unsafe fn usable(&self, ptr: *const c_void) -> usize {
+        if bump::owner(ptr).is_some() {
+            // SAFETY: a live small block.
+            bump::usable_of(unsafe { bump::stride_of(ptr) })
+        } else {
+            // SAFETY: a live block of the backend.
+            unsafe { imp::usable_size(ptr) }
+        }
     }
 
     /// `gb_heap_calloc`.
@@ -199,7 +378,7 @@ impl Heap {
             return enomem();
         }
         // SAFETY: a live block of this heap.
-        let old = unsafe { imp::usable_size(ptr) };
+        let old = unsafe { self.usable(ptr) };
         if size <= old && size >= old / 2 {
             return ptr;
         }
@@ -221,35 +400,49 @@ impl Heap {
     /// # Safety
     /// `ptr` is a live block of this heap.
     pub unsafe fn free(&self, ptr: *mut c_void) {
-        // SAFETY: a live block of this heap.
-        let usable = unsafe { imp::usable_size(ptr) };
         if cfg!(feature = "checked") {
             checked::block_freed(ptr as usize);
         }
-        // SAFETY: as above.
-        unsafe { imp::free(ptr) };
-        self.release(usable);
-        self.blocks.fetch_sub(1, Ordering::Relaxed);
+        if bump::owner(ptr).is_some() {
+            // SAFETY: a live small block of this heap.
+            let stride = unsafe { bump::stride_of(ptr) };
+            let usable = bump::usable_of(stride);
+            let (class, _) = bump::class_of(usable);
+            let mut state = self.lock();
+            // SAFETY: as above, of that class.
+            unsafe { state.bump.free(ptr, class) };
+            state.allocated -= usable;
+            state.blocks -= 1;
+        } else {
+            // SAFETY: a live block of the backend in this heap.
+            let usable = unsafe { imp::usable_size(ptr) };
+            // SAFETY: as above.
+            unsafe { imp::free(ptr) };
+            let mut state = self.lock();
+            state.allocated -= usable;
+            state.blocks -= 1;
+        }
     }
 
     /// The counters, as `gb_heap_stats` reports them.
     pub fn counters(&self) -> Counters {
+        let state = self.lock();
         Counters {
             limit: if self.limit == usize::MAX {
                 0
             } else {
                 self.limit
             },
-            allocated: self.allocated.load(Ordering::Relaxed),
-            peak: self.peak.load(Ordering::Relaxed),
-            blocks: self.blocks.load(Ordering::Relaxed),
+            allocated: state.allocated,
+            peak: state.peak,
+            blocks: state.blocks,
             refused: self.refused.load(Ordering::Relaxed),
         }
     }
 
     /// Frees every block at once and the heap itself; its memory goes back
     /// to the OS.
-    pub fn destroy(heap: Box<Heap>) {
+    pub fn destroy(mut heap: Box<Heap>) {
         if cfg!(feature = "checked") {
             for block in checked::heap_destroyed(&*heap as *const Heap as usize, heap.id) {
                 crate::checked::forget(
@@ -259,12 +452,51 @@ impl Heap {
                 );
             }
         }
-        imp::unregister(&heap);
-        let peak = heap.peak.load(Ordering::Relaxed);
-        let Heap { raw, .. } = *heap;
-        raw.destroy(peak);
-        LIVE_HEAPS.fetch_sub(1, Ordering::SeqCst);
+        // The struct is kept for the next heap (with one chunk, out of the
+        // table), except in checked mode, which tells heaps by address.
+        let keep = !cfg!(feature = "checked");
+        let state = heap.state.get_mut();
+        state.bump.release_all(keep);
+        let peak = state.peak;
+        (state.allocated, state.peak, state.blocks) = (0, 0, 0);
+        if let Some(raw) = heap.raw.take() {
+            imp::unregister(&raw);
+            raw.destroy(peak);
+        }
+        count_live(false);
+        if keep {
+            spare_put(heap);
+        }
     }
+}
+
+/// Heap structs of destroyed heaps, reset, each with up to one chunk, for
+/// the next `gb_heap_new` (no allocation, no zeroing, no chunk to find).
+const SPARE_LEN: usize = 8;
+static SPARE_HEAPS: Mutex<([usize; SPARE_LEN], usize)> = Mutex::new(([0; SPARE_LEN], 0));
+
+fn spare_take() -> Option<Box<Heap>> {
+    let mut spare = SPARE_HEAPS.lock().unwrap_or_else(|e| e.into_inner());
+    let (heaps, len) = &mut *spare;
+    if *len == 0 {
+        return None;
+    }
+    *len -= 1;
+    // SAFETY: put there by `spare_put` from a Box, taken once.
+    Some(unsafe { Box::from_raw(heaps[*len] as *mut Heap) })
+}
+
+fn spare_put(mut heap: Box<Heap>) {
+    {
+        let mut spare = SPARE_HEAPS.lock().unwrap_or_else(|e| e.into_inner());
+        let (heaps, len) = &mut *spare;
+        if *len < SPARE_LEN {
+            heaps[*len] = Box::into_raw(heap) as usize;
+            *len += 1;
+            return;
+        }
+    }
+    heap.state.get_mut().bump.give_spare();
 }
 
 /// The heap that owns `ptr`, if any. Safe for any pointer the backend's
@@ -275,7 +507,25 @@ pub(crate) fn heap_of(ptr: *const c_void) -> Option<&'static Heap> {
     }
     // SAFETY: a heap stays registered (and alive) until it is destroyed,
     // and a block may not be used after its heap is destroyed.
-    imp::lookup(ptr).map(|heap| unsafe { &*heap })
+    bump::owner(ptr)
+        .or_else(|| imp::lookup(ptr))
+        .map(|heap| unsafe { &*heap })
+}
+
+/// True when `ptr` points into a chunk of a live heap's small blocks. Safe
+/// for any pointer value.
+pub(crate) fn in_small_chunk(ptr: *const c_void) -> bool {
+    any_live() && bump::owner(ptr).is_some()
+}
+
+/// The usable size of a heap's small block, `None` for any other block.
+///
+/// # Safety
+/// `ptr` is a live block.
+pub(crate) unsafe fn small_usable_size(ptr: *const c_void) -> Option<usize> {
+    bump::owner(ptr)?;
+    // SAFETY: a live small block.
+    Some(bump::usable_of(unsafe { bump::stride_of(ptr) }))
 }
 
 /// True while any heap exists: `gb_free` then checks each block.

@@ -126,17 +126,15 @@ pub unsafe fn free(ptr: *mut c_void) {
     unsafe { libc::free(ptr) }
 }
 
-pub fn register(heap: &Heap) {
+pub fn register(heap: &Heap, raw: &Raw) {
     let key = heap as *const Heap as usize;
-    heap.raw
-        .key
-        .store(key, core::sync::atomic::Ordering::Relaxed);
+    raw.key.store(key, core::sync::atomic::Ordering::Relaxed);
     with_blocks(|b| {
         b.of_heap.insert(key, HashSet::new());
     });
 }
 
-pub fn unregister(_heap: &Heap) {
+pub fn unregister(_raw: &Raw) {
     // Destroy removes the heap's entry with its blocks.
 }
 
