@@ -242,7 +242,7 @@ mod tests {
         }
     }
 
-    /// The profiling build's answers are tests/profile.rs's and src/profile/'s.
+    /// The profiling build's answers are tests/profile.sh's and src/profile/'s.
     #[cfg(not(feature = "profiling"))]
     #[test]
     fn without_profiling_every_profile_call_is_enotsup() {
