@@ -188,7 +188,7 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
         checked::on_free(ptr);
     }
     #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
-    if crate::profile::tracking() {
+    if crate::profile::dropping(ptr) {
         // SAFETY: as below.
         return crate::profile::profiled_free(ptr, move || unsafe {
             if heap::any_live() {

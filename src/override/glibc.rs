@@ -126,7 +126,7 @@ pub(super) unsafe fn free(ptr: *mut c_void) {
 #[inline(always)]
 unsafe fn free_block(ptr: *mut c_void) {
     #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
-    if crate::profile::tracking() {
+    if crate::profile::dropping(ptr) {
         // SAFETY: as below.
         return crate::profile::profiled_free(ptr, move || unsafe { Selected::free(ptr) });
     }

@@ -31,26 +31,56 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// Default sample interval: 512 KiB, jemalloc's `lg_prof_sample:19`.
 pub(crate) const DEFAULT_INTERVAL: u64 = 512 * 1024;
 
-/// Set while sampling is on: new allocations may be sampled.
+/// Set while sampling is on: new allocations may be sampled. A byte the
+/// entry points test with `cmp` and a branch (see [`flag_set`]).
 static SAMPLING: AtomicBool = AtomicBool::new(false);
 
-/// Set once any sample was recorded (until the next start): frees may have
-/// to drop one.
-static SAMPLES_MAY_BE_LIVE: AtomicBool = AtomicBool::new(false);
+/// Set while any sample is live (from the first sample until the last
+/// sampled block is freed, or the next start; changed only under the
+/// record's lock): frees may then have to drop one. While it is clear, a
+/// free looks nothing up.
+static SAMPLES_LIVE: AtomicBool = AtomicBool::new(false);
 
 /// The interval of the current (or last) run, in bytes.
 static INTERVAL: AtomicU64 = AtomicU64::new(DEFAULT_INTERVAL);
 
-/// Bumped by every start, so that each thread draws a fresh countdown.
-static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// Sets [`SAMPLES_LIVE`]; called by the record under its lock.
+pub(crate) fn set_samples_live(live: bool) {
+    SAMPLES_LIVE.store(live, Ordering::Release);
+}
+
+/// Whether the flag byte is set: on x86-64 `cmp byte [flag], 0` and `jne`,
+/// two instructions (an atomic load is three there: the compiler loads,
+/// tests, then branches).
+macro_rules! flag_set {
+    ($flag:path) => {{
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: reads one byte of a static (as a relaxed load of the
+        // AtomicBool would) and writes only the flags.
+        unsafe {
+            core::arch::asm!(
+                "cmp byte ptr [rip + {flag}], 0",
+                "jne {set}",
+                flag = sym $flag,
+                set = label { return true },
+                options(nostack, readonly),
+            );
+            false
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $flag.load(Ordering::Relaxed)
+        }
+    }};
+}
 
 /// Per-thread sampler state. `const` initialised and without `Drop`, so it
 /// lives in the thread's static TLS block and touching it never allocates.
+/// Only the slow path (a countdown crossing zero) touches it; the countdown
+/// itself is [`countdown`]'s.
 struct ThreadSampler {
-    /// Bytes left before the next sample.
-    countdown: Cell<i64>,
-    /// The `EPOCH` the countdown was drawn in.
-    epoch: Cell<u64>,
+    /// The interval the countdown was drawn for (0: none yet).
+    drawn_for: Cell<u64>,
     /// xorshift64* state (0: not seeded yet).
     random: Cell<u64>,
     /// Set while this thread is inside the profiler (recording a sample, or
@@ -62,18 +92,103 @@ struct ThreadSampler {
 thread_local! {
     static SAMPLER: ThreadSampler = const {
         ThreadSampler {
-            countdown: Cell::new(0),
-            epoch: Cell::new(u64::MAX),
+            drawn_for: Cell::new(0),
             random: Cell::new(0),
             busy: Cell::new(false),
         }
     };
 }
 
-/// Called with every new block (NULL allowed) of `size` bytes asked for.
+/// The thread's countdown: bytes left before the next sample, as the
+/// allocation fast path sees it (tcmalloc's `bytes_until_sample`), an
+/// unsigned word below 2^63. It starts at 0, so a thread's first allocation
+/// while sampling takes the slow path, which draws its first countdown.
+///
+/// On x86-64 Linux it is an initial-exec TLS word of its own (defined
+/// below in assembly), so that an allocation counts down with three
+/// instructions and no call, in the shared library too (Rust's
+/// `thread_local!` reaches TLS there through a call to `__tls_get_addr`).
+/// The library already needs static TLS (jemalloc's and mimalloc's thread
+/// caches); this adds 8 bytes to it.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod countdown {
+    core::arch::global_asm!(
+        ".pushsection .tbss.gb_profile_countdown,\"awT\",@nobits",
+        ".p2align 3",
+        "gb_profile_countdown:",
+        ".zero 8",
+        ".popsection",
+    );
+
+    /// Subtracts `size` from the countdown: true when `size` was larger
+    /// (this allocation is to be sampled, or the countdown needs drawing;
+    /// the word is garbage then, until [`set`]).
+    #[inline(always)]
+    pub(super) fn cross(size: usize) -> bool {
+        // SAFETY: a read-modify-write of this thread's own TLS word; only
+        // the flags and a scratch register change.
+        unsafe {
+            core::arch::asm!(
+                "mov {offset}, qword ptr [rip + gb_profile_countdown@GOTTPOFF]",
+                "sub qword ptr fs:[{offset}], {size}",
+                "jb {crossed}",
+                offset = out(reg) _,
+                size = in(reg) size,
+                crossed = label { return true },
+                options(nostack),
+            );
+        }
+        false
+    }
+
+    /// Sets the countdown.
+    pub(super) fn set(value: u64) {
+        // SAFETY: a store to this thread's own TLS word.
+        unsafe {
+            core::arch::asm!(
+                "mov {offset}, qword ptr [rip + gb_profile_countdown@GOTTPOFF]",
+                "mov qword ptr fs:[{offset}], {value}",
+                offset = out(reg) _,
+                value = in(reg) value,
+                options(nostack),
+            );
+        }
+    }
+}
+
+/// The countdown elsewhere: a `thread_local!` word.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+mod countdown {
+    use core::cell::Cell;
+
+    thread_local! {
+        static COUNTDOWN: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Subtracts `size` from the countdown: true when `size` was larger.
+    #[inline(always)]
+    pub(super) fn cross(size: usize) -> bool {
+        COUNTDOWN
+            .try_with(|countdown| {
+                let (left, crossed) = countdown.get().overflowing_sub(size as u64);
+                countdown.set(left);
+                crossed
+            })
+            .unwrap_or(false)
+    }
+
+    /// Sets the countdown.
+    pub(super) fn set(value: u64) {
+        let _ = COUNTDOWN.try_with(|countdown| countdown.set(value));
+    }
+}
+
+/// Called with every new block (NULL allowed) of `size` bytes asked for,
+/// by the entry points that are not split into [`sampling`] and
+/// [`profiled_alloc`].
 #[inline(always)]
 pub(crate) fn after_alloc(block: *mut c_void, size: usize) {
-    if SAMPLING.load(Ordering::Relaxed) && should_sample(block, size) {
+    if sampling() && countdown::cross(size) && crossed(size) && !block.is_null() {
         // Called from the entry point itself, which returns `block` after
         // it: never a tail call, so the stack depth is known.
         sample(block, size);
@@ -82,43 +197,67 @@ pub(crate) fn after_alloc(block: *mut c_void, size: usize) {
 
 /// Whether allocations are being sampled: the entry points whose off path
 /// must stay shortest check this and, when it holds, hand the whole call to
-/// [`profiled_alloc`].
+/// [`profiled_alloc`]. Two instructions on x86-64.
 #[inline(always)]
 pub(crate) fn sampling() -> bool {
-    SAMPLING.load(Ordering::Relaxed)
+    flag_set!(SAMPLING)
 }
 
-/// Whether a free may have to drop a sample (see [`profiled_free`]).
+/// Whether a free may have to drop a sample: a live sample exists. Two
+/// instructions on x86-64; see [`dropping`].
 #[inline(always)]
 pub(crate) fn tracking() -> bool {
-    SAMPLES_MAY_BE_LIVE.load(Ordering::Relaxed)
+    flag_set!(SAMPLES_LIVE)
 }
 
-/// An allocation while sampling: `allocate`, then the sampler. Out of line,
-/// so that the entry point's own path is a check and a tail call; its frame
-/// is the library's and is dropped from the stack (see [`stack`]).
+/// Whether freeing `block` may have to drop its sample: samples are live
+/// and the block's slot of the record's filter counts one (no lock, no
+/// call). False for every block never sampled but a few in the filter's
+/// collisions.
+#[inline(always)]
+pub(crate) fn dropping(block: *mut c_void) -> bool {
+    tracking() && record::may_hold(block as usize)
+}
+
+/// An allocation while sampling: the countdown (three instructions on
+/// x86-64 Linux), then `allocate` as a tail call, unless the countdown
+/// crosses zero ([`sampled_alloc`]). Inlined into the entry point, after its
+/// [`sampling`] check.
+#[inline(always)]
+pub(crate) fn profiled_alloc(size: usize, allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+    if countdown::cross(size) {
+        return sampled_alloc(size, allocate);
+    }
+    allocate()
+}
+
+/// An allocation whose bytes crossed the countdown: `allocate`, then the
+/// sampler. Out of line and tail-called by the entry point, so its frame
+/// stands in for the entry point's, which is the library's and is dropped
+/// from the stack (see [`stack`]).
 #[inline(never)]
 #[cold]
-pub(crate) fn profiled_alloc(size: usize, allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+fn sampled_alloc(size: usize, allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
     let block = allocate();
-    if should_sample(block, size) {
+    if crossed(size) && !block.is_null() {
         sample(block, size);
     }
     block
 }
 
-/// A free while samples may be live: drops the block's sample, then `free`.
+/// A free of a block that may hold a sample ([`dropping`]): drops it, then
+/// `free`.
 #[inline(never)]
 #[cold]
 pub(crate) fn profiled_free(block: *mut c_void, free: impl FnOnce()) {
-    before_free(block);
+    record::forget(block as usize);
     free()
 }
 
 /// Called before a block (NULL allowed) goes back to the backend.
 #[inline(always)]
 pub(crate) fn before_free(block: *mut c_void) {
-    if SAMPLES_MAY_BE_LIVE.load(Ordering::Relaxed) && record::may_hold(block as usize) {
+    if dropping(block) {
         record::forget(block as usize);
     }
 }
@@ -142,35 +281,30 @@ pub extern "C" fn graphbit_alloc_profile_before_free(block: *mut c_void) {
     before_free(block);
 }
 
-/// Counts `size` bytes against this thread's countdown: true when it
-/// crosses zero and the block is to be sampled. Out of line: the entry
-/// points stay small.
+/// The countdown went below zero with an allocation of `size` bytes: true
+/// when the block is to be sampled. Draws the next countdown either way.
+/// Out of line and rare (once per interval on average).
+///
+/// A countdown drawn for another interval (a new thread's, which starts at
+/// 0 and was drawn for none, or one left from a run with another interval)
+/// is replaced by a fresh draw, from which this allocation counts down as
+/// any other. One left from an earlier run with the same interval stays:
+/// the exponential distribution is memoryless, so what is left of it is a
+/// fresh draw's equal.
 #[inline(never)]
-fn should_sample(block: *mut c_void, size: usize) -> bool {
-    if block.is_null() {
-        return false;
-    }
+#[cold]
+fn crossed(size: usize) -> bool {
     let sampled = SAMPLER.try_with(|sampler| {
-        if sampler.busy.get() {
-            return false;
+        let interval = INTERVAL.load(Ordering::Relaxed);
+        if sampler.drawn_for.get() != interval {
+            sampler.drawn_for.set(interval);
+            if let Some(left) = draw(sampler).checked_sub(size as u64) {
+                countdown::set(left);
+                return false;
+            }
         }
-        let epoch = EPOCH.load(Ordering::Relaxed);
-        if sampler.epoch.get() != epoch {
-            sampler.epoch.set(epoch);
-            let countdown = draw(sampler);
-            sampler.countdown.set(countdown);
-        }
-        let left = sampler
-            .countdown
-            .get()
-            .saturating_sub(size.min(i64::MAX as usize) as i64);
-        if left >= 0 {
-            sampler.countdown.set(left);
-            return false;
-        }
-        let countdown = draw(sampler);
-        sampler.countdown.set(countdown);
-        true
+        countdown::set(draw(sampler));
+        !sampler.busy.get()
     });
     sampled == Ok(true)
 }
@@ -190,7 +324,6 @@ fn sample(block: *mut c_void, size: usize) {
         &frames[..depth],
         weight(size, interval),
     );
-    SAMPLES_MAY_BE_LIVE.store(true, Ordering::Relaxed);
 }
 
 /// How many allocations of `size` bytes one sample stands for: the inverse
@@ -206,13 +339,12 @@ fn weight(size: usize, interval: u64) -> f64 {
 }
 
 /// A countdown drawn from the exponential distribution whose mean is the
-/// interval.
-fn draw(sampler: &ThreadSampler) -> i64 {
+/// interval (below 2^63).
+fn draw(sampler: &ThreadSampler) -> u64 {
     let mut state = sampler.random.get();
     if state == 0 {
         // Seeded from the thread's TLS address and the clock: distinct
-        // threads (and forked children, which reseed on the next start)
-        // draw distinct sequences.
+        // threads draw distinct sequences.
         state = (sampler as *const ThreadSampler as u64) ^ clock() ^ 0x9e37_79b9_7f4a_7c15;
         if state == 0 {
             state = 1;
@@ -226,7 +358,7 @@ fn draw(sampler: &ThreadSampler) -> i64 {
     let uniform = (bits as f64 + 1.0) / (1u64 << 53) as f64; // (0, 1]
     let interval = INTERVAL.load(Ordering::Relaxed) as f64;
     let countdown = -uniform.ln() * interval;
-    countdown.min(i64::MAX as f64) as i64
+    countdown.min(i64::MAX as f64) as u64
 }
 
 fn clock() -> u64 {
@@ -278,7 +410,6 @@ pub(crate) fn start(interval: u64) -> i32 {
     }
     record::reset();
     INTERVAL.store(interval, Ordering::Relaxed);
-    EPOCH.fetch_add(1, Ordering::Relaxed);
     if SAMPLING
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
