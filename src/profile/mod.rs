@@ -26,7 +26,7 @@ mod at_exit;
 
 use core::cell::Cell;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Default sample interval: 512 KiB, jemalloc's `lg_prof_sample:19`.
 pub(crate) const DEFAULT_INTERVAL: u64 = 512 * 1024;
@@ -40,6 +40,39 @@ static SAMPLING: AtomicBool = AtomicBool::new(false);
 /// record's lock): frees may then have to drop one. While it is clear, a
 /// free looks nothing up.
 static SAMPLES_LIVE: AtomicBool = AtomicBool::new(false);
+
+/// The override's `malloc` limit (see [`above_malloc_limit`]): the largest
+/// size it serves without a second look, `LARGE_BLOCK - 1` while not
+/// sampling, 0 while sampling.
+static MALLOC_LIMIT: AtomicUsize = AtomicUsize::new(crate::backend::LARGE_BLOCK - 1);
+
+/// Whether `malloc(size)` must take the override's second look: `size` is
+/// a large request (the backend watches those) or sampling is on. It
+/// replaces the large-request comparison, with the same two instructions
+/// on x86-64 (a compare with memory instead of an immediate, and a branch),
+/// so that the profiling override's `malloc` costs nothing more than the
+/// plain one while profiling is off.
+#[inline(always)]
+pub(crate) fn above_malloc_limit(size: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads one word of a static (as a relaxed load would) and
+    // writes only the flags.
+    unsafe {
+        core::arch::asm!(
+            "cmp {size}, qword ptr [rip + {limit}]",
+            "ja {above}",
+            size = in(reg) size,
+            limit = sym MALLOC_LIMIT,
+            above = label { return true },
+            options(nostack, readonly),
+        );
+        false
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        size > MALLOC_LIMIT.load(Ordering::Relaxed)
+    }
+}
 
 /// The interval of the current (or last) run, in bytes.
 static INTERVAL: AtomicU64 = AtomicU64::new(DEFAULT_INTERVAL);
@@ -113,9 +146,15 @@ thread_local! {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod countdown {
     core::arch::global_asm!(
-        ".pushsection .tbss.gb_profile_countdown,\"awT\",@nobits",
+        ".pushsection .tbss.graphbit_alloc_profile_countdown,\"awT\",@nobits",
         ".p2align 3",
-        "gb_profile_countdown:",
+        // Global (the code generation units that use it may be others),
+        // hidden (a shared library does not export it).
+        ".globl graphbit_alloc_profile_countdown",
+        ".hidden graphbit_alloc_profile_countdown",
+        ".type graphbit_alloc_profile_countdown, @object",
+        ".size graphbit_alloc_profile_countdown, 8",
+        "graphbit_alloc_profile_countdown:",
         ".zero 8",
         ".popsection",
     );
@@ -129,7 +168,7 @@ mod countdown {
         // the flags and a scratch register change.
         unsafe {
             core::arch::asm!(
-                "mov {offset}, qword ptr [rip + gb_profile_countdown@GOTTPOFF]",
+                "mov {offset}, qword ptr [rip + graphbit_alloc_profile_countdown@GOTTPOFF]",
                 "sub qword ptr fs:[{offset}], {size}",
                 "jb {crossed}",
                 offset = out(reg) _,
@@ -146,7 +185,7 @@ mod countdown {
         // SAFETY: a store to this thread's own TLS word.
         unsafe {
             core::arch::asm!(
-                "mov {offset}, qword ptr [rip + gb_profile_countdown@GOTTPOFF]",
+                "mov {offset}, qword ptr [rip + graphbit_alloc_profile_countdown@GOTTPOFF]",
                 "mov qword ptr fs:[{offset}], {value}",
                 offset = out(reg) _,
                 value = in(reg) value,
@@ -416,6 +455,7 @@ pub(crate) fn start(interval: u64) -> i32 {
     {
         return libc::EBUSY;
     }
+    MALLOC_LIMIT.store(0, Ordering::Release);
     0
 }
 
@@ -423,6 +463,7 @@ pub(crate) fn start(interval: u64) -> i32 {
 /// are freed or the next start. `EINVAL` when not sampling.
 pub(crate) fn stop() -> i32 {
     if SAMPLING.swap(false, Ordering::AcqRel) {
+        MALLOC_LIMIT.store(crate::backend::LARGE_BLOCK - 1, Ordering::Release);
         0
     } else {
         libc::EINVAL
