@@ -187,17 +187,8 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
     if CHECKED {
         checked::on_free(ptr);
     }
-    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
-    if crate::profile::dropping(ptr) {
-        // SAFETY: as below.
-        return crate::profile::profiled_free(ptr, move || unsafe {
-            if heap::any_live() {
-                free_while_heaps_live(ptr)
-            } else {
-                Selected::free(ptr)
-            }
-        });
-    }
+    // gb-profile hook: in this check (live samples set a bit of LIVE_HEAPS),
+    // then in free_while_heaps_live.
     if heap::any_live() {
         // SAFETY: NULL or a live block (caller's contract).
         return unsafe { free_while_heaps_live(ptr) };
@@ -289,7 +280,8 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
 #[cold]
 #[inline(never)]
 unsafe fn free_while_heaps_live(ptr: *mut c_void) {
-    // SAFETY: NULL or a live block (caller's contract).
+    profile_hook!(before_free(ptr)); // gb-profile hook (gb_free's; a second one for the others finds nothing)
+                                     // SAFETY: NULL or a live block (caller's contract).
     if !unsafe { heap::free_if_heap_block(ptr) } {
         // SAFETY: an ordinary block.
         unsafe { Selected::free(ptr) }

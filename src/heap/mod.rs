@@ -42,8 +42,15 @@ pub(crate) mod checked;
 const MAX_SIZE: usize = isize::MAX as usize;
 
 /// Heaps created and not yet destroyed. `gb_free` looks a block up only
-/// while this is not zero.
+/// while this is not zero. The heap profiler (feature `profiling`) also
+/// sets [`SAMPLES_LIVE`] in it while samples are live, so that `gb_free`'s
+/// one check covers both.
 pub(crate) static LIVE_HEAPS: AtomicUsize = AtomicUsize::new(0);
+
+/// The bit of `LIVE_HEAPS` that counts no heap: set by the heap profiler
+/// while a sample is live (`src/profile/`).
+#[cfg_attr(not(feature = "profiling"), allow(dead_code))]
+pub(crate) const SAMPLES_LIVE: usize = 1 << (usize::BITS - 1);
 
 /// Numbers heaps for checked mode's messages.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -270,7 +277,7 @@ impl Heap {
 /// The heap that owns `ptr`, if any. Safe for any pointer the backend's
 /// `owns` accepts, and for live blocks of the backend.
 pub(crate) fn heap_of(ptr: *const c_void) -> Option<&'static Heap> {
-    if ptr.is_null() || LIVE_HEAPS.load(Ordering::Relaxed) == 0 {
+    if ptr.is_null() || LIVE_HEAPS.load(Ordering::Relaxed) & !SAMPLES_LIVE == 0 {
         return None;
     }
     // SAFETY: a heap stays registered (and alive) until it is destroyed,

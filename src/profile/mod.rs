@@ -52,6 +52,7 @@ static MALLOC_LIMIT: AtomicUsize = AtomicUsize::new(crate::backend::LARGE_BLOCK 
 /// on x86-64 (a compare with memory instead of an immediate, and a branch),
 /// so that the profiling override's `malloc` costs nothing more than the
 /// plain one while profiling is off.
+#[cfg_attr(not(feature = "override"), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn above_malloc_limit(size: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -79,7 +80,15 @@ static INTERVAL: AtomicU64 = AtomicU64::new(DEFAULT_INTERVAL);
 
 /// Sets [`SAMPLES_LIVE`]; called by the record under its lock.
 pub(crate) fn set_samples_live(live: bool) {
-    SAMPLES_LIVE.store(live, Ordering::Release);
+    if SAMPLES_LIVE.swap(live, Ordering::AcqRel) == live {
+        return;
+    }
+    // And in gb_free's check (`heap::any_live`): no instruction of its own.
+    if live {
+        crate::heap::LIVE_HEAPS.fetch_or(crate::heap::SAMPLES_LIVE, Ordering::SeqCst);
+    } else {
+        crate::heap::LIVE_HEAPS.fetch_and(!crate::heap::SAMPLES_LIVE, Ordering::SeqCst);
+    }
 }
 
 /// Whether the flag byte is set: on x86-64 `cmp byte [flag], 0` and `jne`,
@@ -285,7 +294,9 @@ fn sampled_alloc(size: usize, allocate: impl FnOnce() -> *mut c_void) -> *mut c_
 }
 
 /// A free of a block that may hold a sample ([`dropping`]): drops it, then
-/// `free`.
+/// `free`. (The override's `free`; `gb_free` folds its check into the
+/// heaps' one, see [`set_samples_live`].)
+#[cfg(feature = "override")]
 #[inline(never)]
 #[cold]
 pub(crate) fn profiled_free(block: *mut c_void, free: impl FnOnce()) {
@@ -487,4 +498,111 @@ pub(crate) fn dump(path: &std::ffi::CStr, which: Which) -> i32 {
         Err(code) => return code,
     };
     pprof::write(path, &snapshot, INTERVAL.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tests that start and stop the (process-wide) profiler run one at a
+    /// time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn countdown_crosses_only_when_the_size_is_larger_than_what_is_left() {
+        // This thread's own word: no other test sees it.
+        countdown::set(100);
+        assert!(!countdown::cross(40));
+        assert!(!countdown::cross(60)); // exactly used up: 0 left
+        assert!(countdown::cross(1));
+        countdown::set(10);
+        assert!(countdown::cross(usize::MAX));
+        countdown::set(0);
+        assert!(!countdown::cross(0));
+    }
+
+    #[test]
+    fn flags_and_the_malloc_limit_follow_start_and_stop() {
+        let _serial = SERIAL.lock().unwrap();
+        assert!(!sampling());
+        assert!(above_malloc_limit(crate::backend::LARGE_BLOCK));
+        assert!(!above_malloc_limit(crate::backend::LARGE_BLOCK - 1));
+        assert_eq!(start(1 << 16), 0);
+        assert!(sampling());
+        assert!(above_malloc_limit(1));
+        assert!(!above_malloc_limit(0));
+        assert_eq!(start(1 << 16), libc::EBUSY);
+        assert_eq!(stop(), 0);
+        assert!(!sampling());
+        assert!(!above_malloc_limit(crate::backend::LARGE_BLOCK - 1));
+        assert_eq!(stop(), libc::EINVAL);
+    }
+
+    /// The sampler through the C API's entry points: as many samples as
+    /// bytes / interval (within 6 standard deviations), each block's sample
+    /// dropped when it is freed, and frees looking nothing up once the last
+    /// sample is gone.
+    #[test]
+    fn samples_about_one_per_interval_and_drops_them_on_free() {
+        let _serial = SERIAL.lock().unwrap();
+        const INTERVAL: u64 = 1 << 14;
+        const BLOCKS: usize = 20_000;
+        const SIZE: usize = 512;
+        assert_eq!(start(INTERVAL), 0);
+        let blocks: Vec<usize> = (0..BLOCKS)
+            // SAFETY: any size.
+            .map(|_| unsafe { crate::ffi::gb_alloc(SIZE) } as usize)
+            .collect();
+        assert_eq!(stop(), 0);
+        assert!(blocks.iter().all(|&block| block != 0));
+        let live = blocks.iter().filter(|&&block| record::holds(block)).count();
+        // Each block is sampled with probability p = 1 - exp(-SIZE /
+        // INTERVAL): a binomial count.
+        let p = 1.0 - (-(SIZE as f64) / INTERVAL as f64).exp();
+        let mean = BLOCKS as f64 * p;
+        let spread = 6.0 * (mean * (1.0 - p)).sqrt();
+        assert!(
+            (live as f64 - mean).abs() <= spread,
+            "{live} samples, expected {mean:.0} +- {spread:.0}"
+        );
+        assert!(tracking());
+        let sampled = blocks
+            .iter()
+            .filter(|&&block| record::may_hold(block))
+            .count();
+        assert!(sampled >= live, "the filter lost a sample");
+        for &block in &blocks {
+            // SAFETY: a live block of gb_alloc, freed once.
+            unsafe { crate::ffi::gb_free(block as *mut c_void) };
+        }
+        assert!(blocks.iter().all(|&block| !record::holds(block)));
+        // Other tests' blocks may have been sampled meanwhile: the flag
+        // must say whether any sample is live, whichever.
+        assert_eq!(tracking(), record::live_samples() != 0);
+    }
+
+    /// A new thread's first countdown is drawn before its first allocation
+    /// counts: an allocation far above the interval is sampled at once.
+    #[test]
+    fn a_new_threads_first_large_allocation_is_sampled() {
+        let _serial = SERIAL.lock().unwrap();
+        assert_eq!(start(4096), 0);
+        let block = std::thread::spawn(|| {
+            // SAFETY: any size.
+            (unsafe { crate::ffi::gb_alloc(1 << 20) }) as usize
+        })
+        .join()
+        .unwrap();
+        assert_eq!(stop(), 0);
+        assert_ne!(block, 0);
+        // p = 1 - exp(-256): certain.
+        assert!(record::holds(block));
+        assert!(record::may_hold(block));
+        assert!(tracking());
+        assert!(crate::heap::any_live(), "gb_free would not look");
+        // SAFETY: a live block of gb_alloc.
+        unsafe { crate::ffi::gb_free(block as *mut c_void) };
+        assert!(!record::holds(block));
+        assert_eq!(tracking(), record::live_samples() != 0);
+    }
 }

@@ -321,6 +321,35 @@ pub(crate) fn forget(address: usize) {
     })
 }
 
+/// Live samples now.
+#[cfg(test)]
+pub(crate) fn live_samples() -> usize {
+    locked(|state| state.live_count)
+}
+
+/// Whether a live sample is recorded for `address`.
+#[cfg(test)]
+pub(crate) fn holds(address: usize) -> bool {
+    locked(|state| {
+        if state.live.is_null() || address == 0 {
+            return false;
+        }
+        let mask = state.live_capacity - 1;
+        let mut slot = home(address, state.live_capacity);
+        loop {
+            // SAFETY: slot < live_capacity.
+            let entry = unsafe { *state.live.add(slot) };
+            if entry.address == 0 {
+                return false;
+            }
+            if entry.address == address {
+                return true;
+            }
+            slot = (slot + 1) & mask;
+        }
+    })
+}
+
 fn stack_hash(frames: &[usize]) -> u64 {
     let mut hash = frames.len() as u64;
     for &frame in frames {
