@@ -7,7 +7,13 @@
 # 512 KiB interval: the countdown on every allocation, a sample about every
 # 512 KiB / 48 B = 11,000 pairs).
 #
-# Usage: gb-bench/scripts/profile_cost.sh [extra cargo args] | tee docs/runs/profile-cost.txt
+# Then, when PROFILE_COST_BENCH names gb-bench workloads (e.g.
+# pair,churn-1t,aligned), gb-bench with the shared library without the
+# feature (off) against the profiling one under GB_PROFILE (on, 512 KiB),
+# interleaved, PROFILE_COST_REPS repetitions (default 5): its table, and per
+# workload the ratio of the medians on / off (speed) and of the peak RSS.
+#
+# Usage: [PROFILE_COST_BENCH=W1,W2] gb-bench/scripts/profile_cost.sh [extra cargo args] | tee docs/runs/profile-cost.txt
 # Builds the four libraries with cargo in one target directory,
 # target/variants/profile-cost (so the backend's C code is built once), and
 # copies each out before the next build.
@@ -54,9 +60,49 @@ echo "instructions per malloc+free pair, 16-79 B (callgrind; gb-bench/scripts/pr
 echo "graphbit-alloc $(git describe --always --dirty 2>/dev/null), cargo args: ${*:-(default backend)}"
 row "gb_alloc/gb_free, libgraphbit_alloc.a" -- "$work/static" gb
 row "gb_alloc/gb_free, libgraphbit_alloc_profiling.a, profiling off" -- "$work/static-profiling" gb
+row "gb_alloc/gb_free, libgraphbit_alloc_profiling.a, GB_PROFILE on (512 KiB)" \
+    GB_PROFILE="$work/profile-gb.pb.gz" -- "$work/static-profiling" gb
 row "malloc/free, override preloaded" LD_PRELOAD="$work/override/libgraphbit_alloc.so" -- "$work/plain"
 row "malloc/free, override_profiling preloaded, profiling off" \
     LD_PRELOAD="$work/override-profiling/libgraphbit_alloc.so" -- "$work/plain"
 row "malloc/free, override_profiling preloaded, GB_PROFILE on (512 KiB)" \
     LD_PRELOAD="$work/override-profiling/libgraphbit_alloc.so" \
     GB_PROFILE="$work/profile.pb.gz" -- "$work/plain"
+[[ -n ${PROFILE_COST_BENCH:-} ]] || exit 0
+reps=${PROFILE_COST_REPS:-5}
+bench=target/release/gb-bench
+[[ -x $bench ]] || cargo build --release -p gb-bench "$@" >/dev/null 2>&1 || { echo "build gb-bench failed" >&2; exit 1; }
+# Each variant directory holds libgraphbit_alloc.so and its SONAME link;
+# gb-bench stages a variant's library under gb-bench-work/lib-LABEL with
+# the default SONAME only, so the profiling one's link goes there first.
+mkdir -p "$work/var-off" "$work/var-on" target/release/gb-bench-work/lib-on
+cp "$work/plain-lib/libgraphbit_alloc.so" "$work/var-off/"
+cp "$work/profiling/libgraphbit_alloc.so" "$work/var-on/"
+ln -sf libgraphbit_alloc.so "$work/var-off/libgraphbit_alloc.so.0.1"
+ln -sf libgraphbit_alloc.so "$work/var-on/libgraphbit_alloc_profiling.so.0.1"
+ln -sf libgraphbit_alloc.so target/release/gb-bench-work/lib-on/libgraphbit_alloc_profiling.so.0.1
+echo
+echo "gb-bench, off = libgraphbit_alloc.so, on = libgraphbit_alloc_profiling.so under GB_PROFILE (512 KiB), $reps repetitions, interleaved;"
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; command:"
+echo "  GB_PROFILE=FILE $bench --quick --reps $reps --no-progress --variant off=DIR --variant on=DIR \\"
+echo "    --contenders gb@off-shared,gb@on-shared --workloads $PROFILE_COST_BENCH"
+GB_PROFILE="$work/bench.pb.gz" "$bench" --quick --reps "$reps" --no-progress --variant off="$work/var-off" \
+    --variant on="$work/var-on" --contenders gb@off-shared,gb@on-shared --workloads "$PROFILE_COST_BENCH" \
+    >"$work/bench.txt" 2>&1 || { cat "$work/bench.txt"; echo "gb-bench failed" >&2; exit 1; }
+sed -n '/^Throughput/,/^Verdicts/p' "$work/bench.txt" | grep -v '^Verdicts'
+# The ratios: speed = median on / median off; RSS = peak on / peak off.
+echo "on / off: speed (median [min/max .. max/min]), peak RSS"
+awk '
+    function value(text) {
+        if (text ~ /k$/) return substr(text, 1, length(text) - 1) * 1e3
+        if (text ~ /M$/) return substr(text, 1, length(text) - 1) * 1e6
+        if (text ~ /G$/) return substr(text, 1, length(text) - 1) * 1e9
+        return text + 0
+    }
+    /^[a-z0-9-]+ — / { workload = $1 }
+    ($1 == "gb@off-shared" || $1 == "gb@on-shared") && $3 ~ /^\[/ {
+        median = value($2); low = value(substr($3, 2)); high = value(substr($5, 1, length($5) - 1)); rss = $6
+        if ($1 == "gb@off-shared") { off = median; offlow = low; offhigh = high; offrss = rss }
+        else printf "  %-20s %.2fx [%.2f .. %.2f]   %.2fx (%.1f -> %.1f MiB)\n", workload, median / off,
+            low / offhigh, high / offlow, rss / offrss, offrss, rss
+    }' "$work/bench.txt"
