@@ -11,11 +11,20 @@
 //! memory mapped here, never allocated through the allocator being
 //! profiled; freeing the block drops the sample.
 //!
-//! The hooks are [`after_alloc`] and [`before_free`], called by the C API
-//! (`src/ffi/alloc.rs`) and the override: while profiling is off they cost a
-//! load and a branch each. Entry points call them directly (never as a tail
-//! call), so the captured stack has a known number of the profiler's own
-//! frames on top, which are dropped with the library's (see [`stack`]).
+//! The cost, as tcmalloc's and jemalloc's samplers keep it (docs/profiling.md,
+//! Cost): while profiling is off, `gb_alloc` tests one flag byte ([`sampling`],
+//! two instructions), the override's `malloc` nothing more than without the
+//! feature (the flag is folded into its large-request comparison,
+//! [`above_malloc_limit`]), and the frees nothing more either while no sample
+//! is live (`gb_free`'s flag is a bit of the heaps' `LIVE_HEAPS`; the
+//! override's `free`, [`tracking`], two instructions). While sampling, an
+//! allocation subtracts its size from a per-thread countdown and branches
+//! (three instructions on x86-64 Linux, [`countdown`]); a free of an
+//! unsampled block tests one slot of a filter indexed by the address's hash
+//! ([`dropping`]); only a countdown crossing zero or a filter hit goes out of
+//! line. Out-of-line samplers are tail-called or call [`sample`] directly,
+//! so the captured stack has a known number of the profiler's own frames
+//! on top, which are dropped with the library's (see [`stack`]).
 
 pub(crate) mod record;
 pub(crate) mod stack;
