@@ -280,8 +280,10 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
 #[cold]
 #[inline(never)]
 unsafe fn free_while_heaps_live(ptr: *mut c_void) {
-    profile_hook!(before_free(ptr)); // gb-profile hook (gb_free's; a second one for the others finds nothing)
-                                     // SAFETY: NULL or a live block (caller's contract).
+    // gb-profile hook: gb_free's (the others' own hook ran first; this one
+    // then finds nothing).
+    profile_hook!(before_free(ptr));
+    // SAFETY: NULL or a live block (caller's contract).
     if !unsafe { heap::free_if_heap_block(ptr) } {
         // SAFETY: an ordinary block.
         unsafe { Selected::free(ptr) }

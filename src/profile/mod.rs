@@ -614,4 +614,50 @@ mod tests {
         assert!(!record::holds(block));
         assert_eq!(tracking(), record::live_samples() != 0);
     }
+
+    /// gb_free's one check covers heaps and samples (the top bit of
+    /// LIVE_HEAPS): with both live, a heap's blocks go back to their heap
+    /// and sampled blocks drop their samples; heap_of ignores the bit.
+    #[test]
+    fn gb_free_sorts_heap_blocks_and_sampled_blocks_while_both_are_live() {
+        use crate::ffi::*;
+        let _serial = SERIAL.lock().unwrap();
+        assert_eq!(start(256), 0);
+        let plain: Vec<usize> = (0..2000)
+            // SAFETY: any size.
+            .map(|_| (unsafe { gb_alloc(1024) }) as usize)
+            .collect();
+        let heap = gb_heap_new(0);
+        assert!(!heap.is_null());
+        let in_heap: Vec<usize> = (0..100)
+            // SAFETY: a live heap.
+            .map(|_| (unsafe { gb_heap_alloc(heap, 100) }) as usize)
+            .collect();
+        assert_eq!(stop(), 0);
+        let sampled: Vec<usize> = plain
+            .iter()
+            .copied()
+            .filter(|&block| record::holds(block))
+            .collect();
+        // p = 1 - exp(-4) per block: all but a few dozen.
+        assert!(sampled.len() > 1900, "{} sampled", sampled.len());
+        assert!(tracking() && crate::heap::any_live());
+        assert!(crate::heap::heap_of(plain[0] as *const c_void).is_none());
+        for &block in plain.iter().chain(&in_heap) {
+            // SAFETY: live blocks of gb_alloc and of the heap, freed once.
+            unsafe { gb_free(block as *mut c_void) };
+        }
+        assert!(sampled.iter().all(|&block| !record::holds(block)));
+        let mut stats: gb_heap_stats_t = unsafe { core::mem::zeroed() };
+        stats.size = core::mem::size_of::<gb_heap_stats_t>();
+        // SAFETY: a live heap and a stats struct of the size given.
+        assert_eq!(unsafe { gb_heap_stats(heap, &mut stats) }, 0);
+        assert_eq!((stats.blocks, stats.allocated_bytes), (0, 0));
+        // SAFETY: a live heap, no block of it left.
+        unsafe { gb_heap_destroy(heap) };
+        assert_eq!(tracking(), record::live_samples() != 0);
+        // (Other tests may have heaps of their own: only the bit counts.)
+        let bit = crate::heap::LIVE_HEAPS.load(Ordering::Relaxed) & crate::heap::SAMPLES_LIVE;
+        assert_eq!(bit != 0, tracking());
+    }
 }
