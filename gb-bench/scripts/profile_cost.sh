@@ -106,3 +106,29 @@ awk '
         else printf "  %-20s %.2fx [%.2f .. %.2f]   %.2fx (%.1f -> %.1f MiB)\n", workload, median / off,
             low / offhigh, high / offlow, rss / offrss, offrss, rss
     }' "$work/bench.txt"
+# The same workloads' instructions per operation (callgrind, repeatable
+# where the wall times above are not): gb-bench's drivers, off and on, each
+# at two scales; (instructions at the larger - at the smaller) / (ops at
+# the larger - at the smaller), so start-up and the dump at exit cancel.
+echo "instructions per operation, gb-bench's drivers under callgrind (scales 0.02 and 0.1, difference):"
+drivers=target/release/gb-bench-work
+cg() { # variant workload threads scale: "instructions ops"
+    local out instructions
+    out=$(GB_PROFILE="$work/cg.pb.gz" LD_LIBRARY_PATH="$work/var-$1" valgrind --tool=callgrind \
+        --callgrind-out-file=/dev/null "$drivers/driver-gb@$1-shared" "$2" "$4" "$3" 1 2>"$work/cg.log")
+    instructions=$(awk '/Collected/ { print $4 }' "$work/cg.log")
+    sed -n 's/^{"ops":\([0-9]*\),.*/\1/p' <<<"$out" | sed "s/^/$instructions /"
+}
+IFS=, read -ra workloads <<<"$PROFILE_COST_BENCH"
+for name in "${workloads[@]}"; do
+    workload=$name threads=1
+    if [[ $name =~ ^(.*)-([0-9]+)t$ ]]; then workload=${BASH_REMATCH[1]} threads=${BASH_REMATCH[2]}; fi
+    per_op=()
+    for variant in off on; do
+        read -r i1 o1 <<<"$(cg "$variant" "$workload" "$threads" 0.02)"
+        read -r i2 o2 <<<"$(cg "$variant" "$workload" "$threads" 0.1)"
+        per_op+=("$(awk -v a="$i1" -v b="$i2" -v c="$o1" -v d="$o2" 'BEGIN { printf "%.1f", (b - a) / (d - c) }')")
+    done
+    awk -v n="$name" -v off="${per_op[0]}" -v on="${per_op[1]}" \
+        'BEGIN { printf "  %-20s off %8.1f  on %8.1f  on/off %.3f\n", n, off, on, on / off }'
+done
