@@ -281,8 +281,15 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
 #[inline(never)]
 unsafe fn free_while_heaps_live(ptr: *mut c_void) {
     // gb-profile hook: gb_free's (the others' own hook ran first; this one
-    // then finds nothing).
-    profile_hook!(before_free(ptr));
+    // then finds nothing). Here for live samples alone, no heap: no lookup.
+    #[cfg(feature = "profiling")]
+    {
+        crate::profile::before_free(ptr);
+        if !heap::any_heap() {
+            // SAFETY: NULL or a live block, not a heap's (none exists).
+            return unsafe { Selected::free(ptr) };
+        }
+    }
     // SAFETY: NULL or a live block (caller's contract).
     if !unsafe { heap::free_if_heap_block(ptr) } {
         // SAFETY: an ordinary block.

@@ -291,6 +291,13 @@ pub(crate) fn any_live() -> bool {
     LIVE_HEAPS.load(Ordering::Relaxed) != 0
 }
 
+/// True while any heap exists, whether or not samples are live.
+#[cfg_attr(not(feature = "profiling"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn any_heap() -> bool {
+    LIVE_HEAPS.load(Ordering::Relaxed) & !SAMPLES_LIVE != 0
+}
+
 /// `gb_free`'s path while heaps exist: frees `ptr` as a heap block when it
 /// is one (keeping `errno`) and returns true; false for an ordinary block.
 ///
