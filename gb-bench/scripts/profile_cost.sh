@@ -15,15 +15,16 @@
 #
 # Usage: [PROFILE_COST_BENCH=W1,W2] gb-bench/scripts/profile_cost.sh [extra cargo args] | tee docs/runs/profile-cost.txt
 # Builds the four libraries with cargo in one target directory,
-# target/variants/profile-cost (so the backend's C code is built once), and
-# copies each out before the next build.
+# target/variants/profile-cost or $PROFILE_COST_TARGET (so the backend's C
+# code is built once; give another backend its own), and copies each out
+# before the next build.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-target=target/variants/profile-cost
+target=${PROFILE_COST_TARGET:-target/variants/profile-cost}
 build() { # features name: $work/name/libgraphbit_alloc.{a,so}
     cargo build --release --lib --features "global-allocator,$1" --target-dir "$target" "${@:3}" >/dev/null 2>&1 \
         || { echo "build $1 failed" >&2; exit 1; }
