@@ -187,19 +187,10 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
     if CHECKED {
         checked::on_free(ptr);
     }
-    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
-    if crate::profile::tracking() {
-        // SAFETY: as below.
-        return crate::profile::profiled_free(ptr, move || unsafe {
-            if heap::any_live() {
-                free_while_heaps_live(ptr)
-            } else {
-                Selected::free(ptr)
-            }
-        });
-    }
-    // The backend's free while no heap exists, else one that knows heap
-    // blocks: one load and an indirect jump (no compare and branch).
+    // The backend's free while no heap and no profile sample is live, else
+    // one that knows heap blocks and drops samples (heap::free_fn; the
+    // gb-profile hook is there): one load and an indirect jump, no compare
+    // and branch.
     // SAFETY: NULL or a live block (caller's contract).
     unsafe { heap::free_fn()(ptr) }
 }
@@ -287,6 +278,16 @@ pub unsafe extern "C" fn gb_free_aligned_sized(ptr: *mut c_void, alignment: usiz
 #[cold]
 #[inline(never)]
 unsafe fn free_while_heaps_live(ptr: *mut c_void) {
+    // gb-profile hook: gb_free's (the others' own hook ran first; this one
+    // then finds nothing). Here for live samples alone, no heap: no lookup.
+    #[cfg(feature = "profiling")]
+    {
+        crate::profile::before_free(ptr);
+        if !heap::any_heap() {
+            // SAFETY: NULL or a live block, not a heap's (none exists).
+            return unsafe { Selected::free(ptr) };
+        }
+    }
     // SAFETY: NULL or a live block (caller's contract).
     if !unsafe { heap::free_if_heap_block(ptr) } {
         // SAFETY: an ordinary block.

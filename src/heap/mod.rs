@@ -51,7 +51,9 @@ mod bump;
 const MAX_SIZE: usize = isize::MAX as usize;
 
 /// Heaps created and not yet destroyed. `gb_free` looks a block up only
-/// while this is not zero.
+/// while this is not zero. The heap profiler (feature `profiling`) also
+/// sets [`SAMPLES_LIVE`] in it while samples are live, so that `gb_free`'s
+/// one check covers both.
 pub(crate) static LIVE_HEAPS: AtomicUsize = AtomicUsize::new(0);
 
 /// What `gb_free` calls: `plain_free` while no heap exists, `free_any`
@@ -74,13 +76,23 @@ unsafe fn plain_free(ptr: *mut c_void) {
     unsafe { Selected::free(ptr) }
 }
 
-/// `gb_free` while a heap exists.
+/// `gb_free` while a heap exists or a profile sample is live.
 ///
 /// # Safety
 /// NULL or a live block.
 #[inline(never)]
 unsafe fn free_any(ptr: *mut c_void) {
     use crate::backend::{Backend, Selected};
+    // gb-profile hook: a live sample's block drops its sample; with no heap,
+    // no lookup.
+    #[cfg(feature = "profiling")]
+    {
+        crate::profile::before_free(ptr);
+        if !any_heap() {
+            // SAFETY: NULL or a live block, not a heap's (none exists).
+            return unsafe { Selected::free(ptr) };
+        }
+    }
     // SAFETY: as above.
     if !unsafe { free_if_heap_block(ptr) } {
         // SAFETY: an ordinary block.
@@ -99,14 +111,42 @@ pub(crate) fn free_fn() -> unsafe fn(*mut c_void) {
 /// Counts a heap made (`+1`) or destroyed (`-1`), switching `FREE`.
 fn count_live(made: bool) {
     let _one_at_a_time = TRANSITIONS.lock().unwrap_or_else(|e| e.into_inner());
-    if made {
-        if LIVE_HEAPS.fetch_add(1, Ordering::SeqCst) == 0 {
-            FREE.store(free_any as *mut (), Ordering::SeqCst);
-        }
-    } else if LIVE_HEAPS.fetch_sub(1, Ordering::SeqCst) == 1 {
-        FREE.store(plain_free as *mut (), Ordering::SeqCst);
-    }
+    let now = if made {
+        LIVE_HEAPS.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        LIVE_HEAPS.fetch_sub(1, Ordering::SeqCst) - 1
+    };
+    publish_free(now);
 }
+
+/// Sets or clears [`SAMPLES_LIVE`] (the heap profiler, under its record's
+/// lock), switching `FREE` with it.
+#[cfg_attr(not(feature = "profiling"), allow(dead_code))]
+pub(crate) fn set_samples_live(live: bool) {
+    let _one_at_a_time = TRANSITIONS.lock().unwrap_or_else(|e| e.into_inner());
+    let now = if live {
+        LIVE_HEAPS.fetch_or(SAMPLES_LIVE, Ordering::SeqCst) | SAMPLES_LIVE
+    } else {
+        LIVE_HEAPS.fetch_and(!SAMPLES_LIVE, Ordering::SeqCst) & !SAMPLES_LIVE
+    };
+    publish_free(now);
+}
+
+/// `free_any` whenever `LIVE_HEAPS` is not zero (a heap or a sample is
+/// live), `plain_free` otherwise. Called under `TRANSITIONS`.
+fn publish_free(live: usize) {
+    let f = if live == 0 {
+        plain_free as *mut ()
+    } else {
+        free_any as *mut ()
+    };
+    FREE.store(f, Ordering::SeqCst);
+}
+
+/// The bit of `LIVE_HEAPS` that counts no heap: set by the heap profiler
+/// while a sample is live (`src/profile/`).
+#[cfg_attr(not(feature = "profiling"), allow(dead_code))]
+pub(crate) const SAMPLES_LIVE: usize = 1 << (usize::BITS - 1);
 
 /// Numbers heaps for checked mode's messages.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -502,7 +542,7 @@ fn spare_put(mut heap: Box<Heap>) {
 /// The heap that owns `ptr`, if any. Safe for any pointer the backend's
 /// `owns` accepts, and for live blocks of the backend.
 pub(crate) fn heap_of(ptr: *const c_void) -> Option<&'static Heap> {
-    if ptr.is_null() || LIVE_HEAPS.load(Ordering::Relaxed) == 0 {
+    if ptr.is_null() || LIVE_HEAPS.load(Ordering::Relaxed) & !SAMPLES_LIVE == 0 {
         return None;
     }
     // SAFETY: a heap stays registered (and alive) until it is destroyed,
@@ -532,6 +572,13 @@ pub(crate) unsafe fn small_usable_size(ptr: *const c_void) -> Option<usize> {
 #[inline(always)]
 pub(crate) fn any_live() -> bool {
     LIVE_HEAPS.load(Ordering::Relaxed) != 0
+}
+
+/// True while any heap exists, whether or not samples are live.
+#[cfg_attr(not(feature = "profiling"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn any_heap() -> bool {
+    LIVE_HEAPS.load(Ordering::Relaxed) & !SAMPLES_LIVE != 0
 }
 
 /// `gb_free`'s path while heaps exist: frees `ptr` as a heap block when it

@@ -80,7 +80,36 @@ unsafe fn memalign_unprofiled(alignment: usize, size: usize) -> *mut c_void {
 /// above `PTRDIFF_MAX` or out of memory, NULL and `ENOMEM`.
 #[inline(always)]
 pub(super) unsafe fn malloc(size: usize) -> *mut c_void {
-    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
+    // gb-profile hook: where the backend watches large requests, folded into
+    // that comparison (a limit that sampling lowers to 0: no instruction
+    // more than without profiling); elsewhere a check, then the tail call.
+    #[cfg(feature = "profiling")]
+    {
+        if Selected::WATCHES_LARGE_REQUESTS {
+            if crate::profile::above_malloc_limit(size) {
+                // SAFETY: any size.
+                return unsafe { malloc_watched(size) };
+            }
+            // SAFETY: any size below LARGE_BLOCK (the backend keeps the contract).
+            return allocate(|| unsafe { Selected::alloc(size) });
+        }
+        if crate::profile::sampling() {
+            // SAFETY: any size.
+            return crate::profile::profiled_alloc(size, move || unsafe {
+                malloc_unprofiled(size)
+            });
+        }
+    }
+    // SAFETY: any size.
+    unsafe { malloc_unprofiled(size) }
+}
+
+/// `malloc` above the profiler's limit (see `malloc`): a large request, or
+/// any while sampling.
+#[cfg(feature = "profiling")]
+#[cold]
+#[inline(never)]
+unsafe fn malloc_watched(size: usize) -> *mut c_void {
     if crate::profile::sampling() {
         // SAFETY: any size.
         return crate::profile::profiled_alloc(size, move || unsafe { malloc_unprofiled(size) });
@@ -126,7 +155,7 @@ pub(super) unsafe fn free(ptr: *mut c_void) {
 #[inline(always)]
 unsafe fn free_block(ptr: *mut c_void) {
     #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
-    if crate::profile::tracking() {
+    if crate::profile::dropping(ptr) {
         // SAFETY: as below.
         return crate::profile::profiled_free(ptr, move || unsafe { Selected::free(ptr) });
     }

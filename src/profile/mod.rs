@@ -11,11 +11,20 @@
 //! memory mapped here, never allocated through the allocator being
 //! profiled; freeing the block drops the sample.
 //!
-//! The hooks are [`after_alloc`] and [`before_free`], called by the C API
-//! (`src/ffi/alloc.rs`) and the override: while profiling is off they cost a
-//! load and a branch each. Entry points call them directly (never as a tail
-//! call), so the captured stack has a known number of the profiler's own
-//! frames on top, which are dropped with the library's (see [`stack`]).
+//! The cost, as tcmalloc's and jemalloc's samplers keep it (docs/profiling.md,
+//! Cost): while profiling is off, `gb_alloc` tests one flag byte ([`sampling`],
+//! two instructions), the override's `malloc` nothing more than without the
+//! feature (the flag is folded into its large-request comparison,
+//! [`above_malloc_limit`]), and the frees nothing more either while no sample
+//! is live (`gb_free`'s flag is a bit of the heaps' `LIVE_HEAPS`; the
+//! override's `free`, [`tracking`], two instructions). While sampling, an
+//! allocation subtracts its size from a per-thread countdown and branches
+//! (three instructions on x86-64 Linux, [`countdown`]); a free of an
+//! unsampled block tests one slot of a filter indexed by the address's hash
+//! ([`dropping`]); only a countdown crossing zero or a filter hit goes out of
+//! line. Out-of-line samplers are tail-called or call [`sample`] directly,
+//! so the captured stack has a known number of the profiler's own frames
+//! on top, which are dropped with the library's (see [`stack`]).
 
 pub(crate) mod record;
 pub(crate) mod stack;
@@ -27,31 +36,100 @@ mod at_exit;
 
 use core::cell::Cell;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Default sample interval: 512 KiB, jemalloc's `lg_prof_sample:19`.
 pub(crate) const DEFAULT_INTERVAL: u64 = 512 * 1024;
 
-/// Set while sampling is on: new allocations may be sampled.
+/// Set while sampling is on: new allocations may be sampled. A byte the
+/// entry points test with `cmp` and a branch (see [`flag_set`]).
 static SAMPLING: AtomicBool = AtomicBool::new(false);
 
-/// Set once any sample was recorded (until the next start): frees may have
-/// to drop one.
-static SAMPLES_MAY_BE_LIVE: AtomicBool = AtomicBool::new(false);
+/// Set while any sample is live (from the first sample until the last
+/// sampled block is freed, or the next start; changed only under the
+/// record's lock): frees may then have to drop one. While it is clear, a
+/// free looks nothing up.
+static SAMPLES_LIVE: AtomicBool = AtomicBool::new(false);
+
+/// The override's `malloc` limit (see [`above_malloc_limit`]): the largest
+/// size it serves without a second look, `LARGE_BLOCK - 1` while not
+/// sampling, 0 while sampling.
+static MALLOC_LIMIT: AtomicUsize = AtomicUsize::new(crate::backend::LARGE_BLOCK - 1);
+
+/// Whether `malloc(size)` must take the override's second look: `size` is
+/// a large request (the backend watches those) or sampling is on. It
+/// replaces the large-request comparison, with the same two instructions
+/// on x86-64 (a compare with memory instead of an immediate, and a branch),
+/// so that the profiling override's `malloc` costs nothing more than the
+/// plain one while profiling is off.
+#[cfg_attr(not(feature = "override"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn above_malloc_limit(size: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads one word of a static (as a relaxed load would) and
+    // writes only the flags.
+    unsafe {
+        core::arch::asm!(
+            "cmp {size}, qword ptr [rip + {limit}]",
+            "ja {above}",
+            size = in(reg) size,
+            limit = sym MALLOC_LIMIT,
+            above = label { return true },
+            options(nostack, readonly),
+        );
+        false
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        size > MALLOC_LIMIT.load(Ordering::Relaxed)
+    }
+}
 
 /// The interval of the current (or last) run, in bytes.
 static INTERVAL: AtomicU64 = AtomicU64::new(DEFAULT_INTERVAL);
 
-/// Bumped by every start, so that each thread draws a fresh countdown.
-static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// Sets [`SAMPLES_LIVE`]; called by the record under its lock.
+pub(crate) fn set_samples_live(live: bool) {
+    if SAMPLES_LIVE.swap(live, Ordering::AcqRel) == live {
+        return;
+    }
+    // And in gb_free's function and the other frees' check
+    // (`heap::any_live`): no instruction of its own.
+    crate::heap::set_samples_live(live);
+}
+
+/// Whether the flag byte is set: on x86-64 `cmp byte [flag], 0` and `jne`,
+/// two instructions (an atomic load is three there: the compiler loads,
+/// tests, then branches).
+macro_rules! flag_set {
+    ($flag:path) => {{
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: reads one byte of a static (as a relaxed load of the
+        // AtomicBool would) and writes only the flags.
+        unsafe {
+            core::arch::asm!(
+                "cmp byte ptr [rip + {flag}], 0",
+                "jne {set}",
+                flag = sym $flag,
+                set = label { return true },
+                options(nostack, readonly),
+            );
+            false
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $flag.load(Ordering::Relaxed)
+        }
+    }};
+}
 
 /// Per-thread sampler state. `const` initialised and without `Drop`, so it
 /// lives in the thread's static TLS block and touching it never allocates.
+/// Only the slow path (a countdown crossing zero) touches it; the countdown
+/// itself is [`countdown`]'s.
 struct ThreadSampler {
-    /// Bytes left before the next sample.
-    countdown: Cell<i64>,
-    /// The `EPOCH` the countdown was drawn in.
-    epoch: Cell<u64>,
+    /// The interval the countdown was drawn for (0: none yet).
+    drawn_for: Cell<u64>,
     /// xorshift64* state (0: not seeded yet).
     random: Cell<u64>,
     /// Set while this thread is inside the profiler (recording a sample, or
@@ -63,18 +141,109 @@ struct ThreadSampler {
 thread_local! {
     static SAMPLER: ThreadSampler = const {
         ThreadSampler {
-            countdown: Cell::new(0),
-            epoch: Cell::new(u64::MAX),
+            drawn_for: Cell::new(0),
             random: Cell::new(0),
             busy: Cell::new(false),
         }
     };
 }
 
-/// Called with every new block (NULL allowed) of `size` bytes asked for.
+/// The thread's countdown: bytes left before the next sample, as the
+/// allocation fast path sees it (tcmalloc's `bytes_until_sample`), an
+/// unsigned word below 2^63. It starts at 0, so a thread's first allocation
+/// while sampling takes the slow path, which draws its first countdown.
+///
+/// On x86-64 Linux it is an initial-exec TLS word of its own (defined
+/// below in assembly), so that an allocation counts down with three
+/// instructions and no call, in the shared library too (Rust's
+/// `thread_local!` reaches TLS there through a call to `__tls_get_addr`).
+/// The library already needs static TLS (jemalloc's and mimalloc's thread
+/// caches); this adds 8 bytes to it.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod countdown {
+    core::arch::global_asm!(
+        ".pushsection .tbss.graphbit_alloc_profile_countdown,\"awT\",@nobits",
+        ".p2align 3",
+        // Global (the code generation units that use it may be others),
+        // hidden (a shared library does not export it).
+        ".globl graphbit_alloc_profile_countdown",
+        ".hidden graphbit_alloc_profile_countdown",
+        ".type graphbit_alloc_profile_countdown, @object",
+        ".size graphbit_alloc_profile_countdown, 8",
+        "graphbit_alloc_profile_countdown:",
+        ".zero 8",
+        ".popsection",
+    );
+
+    /// Subtracts `size` from the countdown: true when `size` was larger
+    /// (this allocation is to be sampled, or the countdown needs drawing;
+    /// the word is garbage then, until [`set`]).
+    #[inline(always)]
+    pub(super) fn cross(size: usize) -> bool {
+        // SAFETY: a read-modify-write of this thread's own TLS word; only
+        // the flags and a scratch register change.
+        unsafe {
+            core::arch::asm!(
+                "mov {offset}, qword ptr [rip + graphbit_alloc_profile_countdown@GOTTPOFF]",
+                "sub qword ptr fs:[{offset}], {size}",
+                "jb {crossed}",
+                offset = out(reg) _,
+                size = in(reg) size,
+                crossed = label { return true },
+                options(nostack),
+            );
+        }
+        false
+    }
+
+    /// Sets the countdown.
+    pub(super) fn set(value: u64) {
+        // SAFETY: a store to this thread's own TLS word.
+        unsafe {
+            core::arch::asm!(
+                "mov {offset}, qword ptr [rip + graphbit_alloc_profile_countdown@GOTTPOFF]",
+                "mov qword ptr fs:[{offset}], {value}",
+                offset = out(reg) _,
+                value = in(reg) value,
+                options(nostack),
+            );
+        }
+    }
+}
+
+/// The countdown elsewhere: a `thread_local!` word.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+mod countdown {
+    use core::cell::Cell;
+
+    thread_local! {
+        static COUNTDOWN: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Subtracts `size` from the countdown: true when `size` was larger.
+    #[inline(always)]
+    pub(super) fn cross(size: usize) -> bool {
+        COUNTDOWN
+            .try_with(|countdown| {
+                let (left, crossed) = countdown.get().overflowing_sub(size as u64);
+                countdown.set(left);
+                crossed
+            })
+            .unwrap_or(false)
+    }
+
+    /// Sets the countdown.
+    pub(super) fn set(value: u64) {
+        let _ = COUNTDOWN.try_with(|countdown| countdown.set(value));
+    }
+}
+
+/// Called with every new block (NULL allowed) of `size` bytes asked for,
+/// by the entry points that are not split into [`sampling`] and
+/// [`profiled_alloc`].
 #[inline(always)]
 pub(crate) fn after_alloc(block: *mut c_void, size: usize) {
-    if SAMPLING.load(Ordering::Relaxed) && should_sample(block, size) {
+    if sampling() && countdown::cross(size) && crossed(size) && !block.is_null() {
         // Called from the entry point itself, which returns `block` after
         // it: never a tail call, so the stack depth is known.
         sample(block, size);
@@ -83,43 +252,69 @@ pub(crate) fn after_alloc(block: *mut c_void, size: usize) {
 
 /// Whether allocations are being sampled: the entry points whose off path
 /// must stay shortest check this and, when it holds, hand the whole call to
-/// [`profiled_alloc`].
+/// [`profiled_alloc`]. Two instructions on x86-64.
 #[inline(always)]
 pub(crate) fn sampling() -> bool {
-    SAMPLING.load(Ordering::Relaxed)
+    flag_set!(SAMPLING)
 }
 
-/// Whether a free may have to drop a sample (see [`profiled_free`]).
+/// Whether a free may have to drop a sample: a live sample exists. Two
+/// instructions on x86-64; see [`dropping`].
 #[inline(always)]
 pub(crate) fn tracking() -> bool {
-    SAMPLES_MAY_BE_LIVE.load(Ordering::Relaxed)
+    flag_set!(SAMPLES_LIVE)
 }
 
-/// An allocation while sampling: `allocate`, then the sampler. Out of line,
-/// so that the entry point's own path is a check and a tail call; its frame
-/// is the library's and is dropped from the stack (see [`stack`]).
+/// Whether freeing `block` may have to drop its sample: samples are live
+/// and the block's slot of the record's filter counts one (no lock, no
+/// call). False for every block never sampled but a few in the filter's
+/// collisions.
+#[inline(always)]
+pub(crate) fn dropping(block: *mut c_void) -> bool {
+    tracking() && record::may_hold(block as usize)
+}
+
+/// An allocation while sampling: the countdown (three instructions on
+/// x86-64 Linux), then `allocate` as a tail call, unless the countdown
+/// crosses zero ([`sampled_alloc`]). Inlined into the entry point, after its
+/// [`sampling`] check.
+#[inline(always)]
+pub(crate) fn profiled_alloc(size: usize, allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+    if countdown::cross(size) {
+        return sampled_alloc(size, allocate);
+    }
+    allocate()
+}
+
+/// An allocation whose bytes crossed the countdown: `allocate`, then the
+/// sampler. Out of line and tail-called by the entry point, so its frame
+/// stands in for the entry point's, which is the library's and is dropped
+/// from the stack (see [`stack`]).
 #[inline(never)]
 #[cold]
-pub(crate) fn profiled_alloc(size: usize, allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+fn sampled_alloc(size: usize, allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
     let block = allocate();
-    if should_sample(block, size) {
+    if crossed(size) && !block.is_null() {
         sample(block, size);
     }
     block
 }
 
-/// A free while samples may be live: drops the block's sample, then `free`.
+/// A free of a block that may hold a sample ([`dropping`]): drops it, then
+/// `free`. (The override's `free`; `gb_free` folds its check into the
+/// heaps' one, see [`set_samples_live`].)
+#[cfg(feature = "override")]
 #[inline(never)]
 #[cold]
 pub(crate) fn profiled_free(block: *mut c_void, free: impl FnOnce()) {
-    before_free(block);
+    record::forget(block as usize);
     free()
 }
 
 /// Called before a block (NULL allowed) goes back to the backend.
 #[inline(always)]
 pub(crate) fn before_free(block: *mut c_void) {
-    if SAMPLES_MAY_BE_LIVE.load(Ordering::Relaxed) && record::may_hold(block as usize) {
+    if dropping(block) {
         record::forget(block as usize);
     }
 }
@@ -143,35 +338,30 @@ pub extern "C" fn graphbit_alloc_profile_before_free(block: *mut c_void) {
     before_free(block);
 }
 
-/// Counts `size` bytes against this thread's countdown: true when it
-/// crosses zero and the block is to be sampled. Out of line: the entry
-/// points stay small.
+/// The countdown went below zero with an allocation of `size` bytes: true
+/// when the block is to be sampled. Draws the next countdown either way.
+/// Out of line and rare (once per interval on average).
+///
+/// A countdown drawn for another interval (a new thread's, which starts at
+/// 0 and was drawn for none, or one left from a run with another interval)
+/// is replaced by a fresh draw, from which this allocation counts down as
+/// any other. One left from an earlier run with the same interval stays:
+/// the exponential distribution is memoryless, so what is left of it is a
+/// fresh draw's equal.
 #[inline(never)]
-fn should_sample(block: *mut c_void, size: usize) -> bool {
-    if block.is_null() {
-        return false;
-    }
+#[cold]
+fn crossed(size: usize) -> bool {
     let sampled = SAMPLER.try_with(|sampler| {
-        if sampler.busy.get() {
-            return false;
+        let interval = INTERVAL.load(Ordering::Relaxed);
+        if sampler.drawn_for.get() != interval {
+            sampler.drawn_for.set(interval);
+            if let Some(left) = draw(sampler).checked_sub(size as u64) {
+                countdown::set(left);
+                return false;
+            }
         }
-        let epoch = EPOCH.load(Ordering::Relaxed);
-        if sampler.epoch.get() != epoch {
-            sampler.epoch.set(epoch);
-            let countdown = draw(sampler);
-            sampler.countdown.set(countdown);
-        }
-        let left = sampler
-            .countdown
-            .get()
-            .saturating_sub(size.min(i64::MAX as usize) as i64);
-        if left >= 0 {
-            sampler.countdown.set(left);
-            return false;
-        }
-        let countdown = draw(sampler);
-        sampler.countdown.set(countdown);
-        true
+        countdown::set(draw(sampler));
+        !sampler.busy.get()
     });
     sampled == Ok(true)
 }
@@ -191,7 +381,6 @@ fn sample(block: *mut c_void, size: usize) {
         &frames[..depth],
         weight(size, interval),
     );
-    SAMPLES_MAY_BE_LIVE.store(true, Ordering::Relaxed);
 }
 
 /// How many allocations of `size` bytes one sample stands for: the inverse
@@ -207,13 +396,12 @@ fn weight(size: usize, interval: u64) -> f64 {
 }
 
 /// A countdown drawn from the exponential distribution whose mean is the
-/// interval.
-fn draw(sampler: &ThreadSampler) -> i64 {
+/// interval (below 2^63).
+fn draw(sampler: &ThreadSampler) -> u64 {
     let mut state = sampler.random.get();
     if state == 0 {
         // Seeded from the thread's TLS address and the clock: distinct
-        // threads (and forked children, which reseed on the next start)
-        // draw distinct sequences.
+        // threads draw distinct sequences.
         state = (sampler as *const ThreadSampler as u64) ^ clock() ^ 0x9e37_79b9_7f4a_7c15;
         if state == 0 {
             state = 1;
@@ -227,7 +415,7 @@ fn draw(sampler: &ThreadSampler) -> i64 {
     let uniform = (bits as f64 + 1.0) / (1u64 << 53) as f64; // (0, 1]
     let interval = INTERVAL.load(Ordering::Relaxed) as f64;
     let countdown = -uniform.ln() * interval;
-    countdown.min(i64::MAX as f64) as i64
+    countdown.min(i64::MAX as f64) as u64
 }
 
 fn clock() -> u64 {
@@ -279,13 +467,13 @@ pub(crate) fn start(interval: u64) -> i32 {
     }
     record::reset();
     INTERVAL.store(interval, Ordering::Relaxed);
-    EPOCH.fetch_add(1, Ordering::Relaxed);
     if SAMPLING
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
     {
         return libc::EBUSY;
     }
+    MALLOC_LIMIT.store(0, Ordering::Release);
     0
 }
 
@@ -293,6 +481,7 @@ pub(crate) fn start(interval: u64) -> i32 {
 /// are freed or the next start. `EINVAL` when not sampling.
 pub(crate) fn stop() -> i32 {
     if SAMPLING.swap(false, Ordering::AcqRel) {
+        MALLOC_LIMIT.store(crate::backend::LARGE_BLOCK - 1, Ordering::Release);
         0
     } else {
         libc::EINVAL
@@ -316,4 +505,157 @@ pub(crate) fn dump(path: &std::ffi::CStr, which: Which) -> i32 {
         Err(code) => return code,
     };
     pprof::write(path, &snapshot, INTERVAL.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tests that start and stop the (process-wide) profiler run one at a
+    /// time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn countdown_crosses_only_when_the_size_is_larger_than_what_is_left() {
+        // This thread's own word: no other test sees it.
+        countdown::set(100);
+        assert!(!countdown::cross(40));
+        assert!(!countdown::cross(60)); // exactly used up: 0 left
+        assert!(countdown::cross(1));
+        countdown::set(10);
+        assert!(countdown::cross(usize::MAX));
+        countdown::set(0);
+        assert!(!countdown::cross(0));
+    }
+
+    #[test]
+    fn flags_and_the_malloc_limit_follow_start_and_stop() {
+        let _serial = SERIAL.lock().unwrap();
+        assert!(!sampling());
+        assert!(above_malloc_limit(crate::backend::LARGE_BLOCK));
+        assert!(!above_malloc_limit(crate::backend::LARGE_BLOCK - 1));
+        assert_eq!(start(1 << 16), 0);
+        assert!(sampling());
+        assert!(above_malloc_limit(1));
+        assert!(!above_malloc_limit(0));
+        assert_eq!(start(1 << 16), libc::EBUSY);
+        assert_eq!(stop(), 0);
+        assert!(!sampling());
+        assert!(!above_malloc_limit(crate::backend::LARGE_BLOCK - 1));
+        assert_eq!(stop(), libc::EINVAL);
+    }
+
+    /// The sampler through the C API's entry points: as many samples as
+    /// bytes / interval (within 6 standard deviations), each block's sample
+    /// dropped when it is freed, and frees looking nothing up once the last
+    /// sample is gone.
+    #[test]
+    fn samples_about_one_per_interval_and_drops_them_on_free() {
+        let _serial = SERIAL.lock().unwrap();
+        const INTERVAL: u64 = 1 << 14;
+        const BLOCKS: usize = 20_000;
+        const SIZE: usize = 512;
+        assert_eq!(start(INTERVAL), 0);
+        let blocks: Vec<usize> = (0..BLOCKS)
+            // SAFETY: any size.
+            .map(|_| unsafe { crate::ffi::gb_alloc(SIZE) } as usize)
+            .collect();
+        assert_eq!(stop(), 0);
+        assert!(blocks.iter().all(|&block| block != 0));
+        let live = blocks.iter().filter(|&&block| record::holds(block)).count();
+        // Each block is sampled with probability p = 1 - exp(-SIZE /
+        // INTERVAL): a binomial count.
+        let p = 1.0 - (-(SIZE as f64) / INTERVAL as f64).exp();
+        let mean = BLOCKS as f64 * p;
+        let spread = 6.0 * (mean * (1.0 - p)).sqrt();
+        assert!(
+            (live as f64 - mean).abs() <= spread,
+            "{live} samples, expected {mean:.0} +- {spread:.0}"
+        );
+        assert!(tracking());
+        let sampled = blocks
+            .iter()
+            .filter(|&&block| record::may_hold(block))
+            .count();
+        assert!(sampled >= live, "the filter lost a sample");
+        for &block in &blocks {
+            // SAFETY: a live block of gb_alloc, freed once.
+            unsafe { crate::ffi::gb_free(block as *mut c_void) };
+        }
+        assert!(blocks.iter().all(|&block| !record::holds(block)));
+        // Other tests' blocks may have been sampled meanwhile: the flag
+        // must say whether any sample is live, whichever.
+        assert_eq!(tracking(), record::live_samples() != 0);
+    }
+
+    /// A new thread's first countdown is drawn before its first allocation
+    /// counts: an allocation far above the interval is sampled at once.
+    #[test]
+    fn a_new_threads_first_large_allocation_is_sampled() {
+        let _serial = SERIAL.lock().unwrap();
+        assert_eq!(start(4096), 0);
+        let block = std::thread::spawn(|| {
+            // SAFETY: any size.
+            (unsafe { crate::ffi::gb_alloc(1 << 20) }) as usize
+        })
+        .join()
+        .unwrap();
+        assert_eq!(stop(), 0);
+        assert_ne!(block, 0);
+        // p = 1 - exp(-256): certain.
+        assert!(record::holds(block));
+        assert!(record::may_hold(block));
+        assert!(tracking());
+        assert!(crate::heap::any_live(), "gb_free would not look");
+        // SAFETY: a live block of gb_alloc.
+        unsafe { crate::ffi::gb_free(block as *mut c_void) };
+        assert!(!record::holds(block));
+        assert_eq!(tracking(), record::live_samples() != 0);
+    }
+
+    /// gb_free's one check covers heaps and samples (the top bit of
+    /// LIVE_HEAPS): with both live, a heap's blocks go back to their heap
+    /// and sampled blocks drop their samples; heap_of ignores the bit.
+    #[test]
+    fn gb_free_sorts_heap_blocks_and_sampled_blocks_while_both_are_live() {
+        use crate::ffi::*;
+        let _serial = SERIAL.lock().unwrap();
+        assert_eq!(start(256), 0);
+        let plain: Vec<usize> = (0..2000)
+            // SAFETY: any size.
+            .map(|_| (unsafe { gb_alloc(1024) }) as usize)
+            .collect();
+        let heap = gb_heap_new(0);
+        assert!(!heap.is_null());
+        let in_heap: Vec<usize> = (0..100)
+            // SAFETY: a live heap.
+            .map(|_| (unsafe { gb_heap_alloc(heap, 100) }) as usize)
+            .collect();
+        assert_eq!(stop(), 0);
+        let sampled: Vec<usize> = plain
+            .iter()
+            .copied()
+            .filter(|&block| record::holds(block))
+            .collect();
+        // p = 1 - exp(-4) per block: all but a few dozen.
+        assert!(sampled.len() > 1900, "{} sampled", sampled.len());
+        assert!(tracking() && crate::heap::any_live());
+        assert!(crate::heap::heap_of(plain[0] as *const c_void).is_none());
+        for &block in plain.iter().chain(&in_heap) {
+            // SAFETY: live blocks of gb_alloc and of the heap, freed once.
+            unsafe { gb_free(block as *mut c_void) };
+        }
+        assert!(sampled.iter().all(|&block| !record::holds(block)));
+        let mut stats: gb_heap_stats_t = unsafe { core::mem::zeroed() };
+        stats.size = core::mem::size_of::<gb_heap_stats_t>();
+        // SAFETY: a live heap and a stats struct of the size given.
+        assert_eq!(unsafe { gb_heap_stats(heap, &mut stats) }, 0);
+        assert_eq!((stats.blocks, stats.allocated_bytes), (0, 0));
+        // SAFETY: a live heap, no block of it left.
+        unsafe { gb_heap_destroy(heap) };
+        assert_eq!(tracking(), record::live_samples() != 0);
+        // (Other tests may have heaps of their own: only the bit counts.)
+        let bit = crate::heap::LIVE_HEAPS.load(Ordering::Relaxed) & crate::heap::SAMPLES_LIVE;
+        assert_eq!(bit != 0, tracking());
+    }
 }

@@ -10,8 +10,10 @@
 //! into a fresh mapping and builds the file after releasing it, so threads
 //! that allocate meanwhile wait at most for that copy.
 //!
-//! Frees look up a 64 Ki-slot counting filter first (one load, no lock): only
-//! a block whose slot counts a live sample takes the lock.
+//! Frees look up a 64 Ki-slot counting filter first (a multiply, a shift and
+//! a load; no lock, no call): only a block whose slot counts a live sample
+//! takes the lock. While no sample is live, frees do not look at the filter
+//! at all (`super::SAMPLES_LIVE`, kept here under the lock).
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -182,15 +184,21 @@ fn mix(value: u64) -> u64 {
     x ^ (x >> 33)
 }
 
+/// The filter slot of `address`: Fibonacci hashing (the top 16 bits of the
+/// address times 2^64 / golden ratio), which spreads neighbouring blocks and
+/// page-aligned ones alike, in three instructions.
+#[inline(always)]
 fn filter_slot(address: usize) -> &'static AtomicU32 {
-    &FILTER[(mix(address as u64) as usize) & (FILTER_SLOTS - 1)]
+    const BITS: u32 = FILTER_SLOTS.trailing_zeros();
+    &FILTER[((address as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - BITS)) as usize]
 }
 
 /// Whether a live sample may be recorded for `address` (no false
-/// negatives). One load, no lock.
+/// negatives; NULL may answer true, and then nothing is found). One load,
+/// no lock.
 #[inline(always)]
 pub(crate) fn may_hold(address: usize) -> bool {
-    address != 0 && filter_slot(address).load(Ordering::Relaxed) != 0
+    filter_slot(address).load(Ordering::Relaxed) != 0
 }
 
 /// Maps the tables (once) and installs the fork handlers (once). Not under
@@ -244,8 +252,11 @@ pub(crate) fn reset() {
         state.peak_stacks = 0;
         state.peak_bytes = 0.0;
         for slot in FILTER.iter() {
-            slot.store(0, Ordering::Relaxed);
+            if slot.load(Ordering::Relaxed) != 0 {
+                slot.store(0, Ordering::Relaxed);
+            }
         }
+        super::set_samples_live(false);
     })
 }
 
@@ -283,6 +294,7 @@ pub(crate) fn insert(address: usize, size: usize, frames: &[usize], weight: f64)
         state.live_count += 1;
         state.live_bytes += weight * size as f64;
         filter_slot(address).fetch_add(1, Ordering::Relaxed);
+        super::set_samples_live(true);
         if state.live_bytes > state.peak_bytes {
             // A new high: keep the live heap of this moment, at most every
             // 1/64 of growth (each copy walks the table).
@@ -302,6 +314,38 @@ pub(crate) fn forget(address: usize) {
     locked(|state| {
         if !state.live.is_null() && remove(state, address) {
             filter_slot(address).fetch_sub(1, Ordering::Relaxed);
+            if state.live_count == 0 {
+                super::set_samples_live(false);
+            }
+        }
+    })
+}
+
+/// Live samples now.
+#[cfg(test)]
+pub(crate) fn live_samples() -> usize {
+    locked(|state| state.live_count)
+}
+
+/// Whether a live sample is recorded for `address`.
+#[cfg(test)]
+pub(crate) fn holds(address: usize) -> bool {
+    locked(|state| {
+        if state.live.is_null() || address == 0 {
+            return false;
+        }
+        let mask = state.live_capacity - 1;
+        let mut slot = home(address, state.live_capacity);
+        loop {
+            // SAFETY: slot < live_capacity.
+            let entry = unsafe { *state.live.add(slot) };
+            if entry.address == 0 {
+                return false;
+            }
+            if entry.address == address {
+                return true;
+            }
+            slot = (slot + 1) & mask;
         }
     })
 }
