@@ -134,6 +134,8 @@ foreach(variant IN LISTS GB_VARIANTS)
         "# Linked into the program (the whole archive, then what it needs):\n"
         "# cc app.c $(pkg-config --variable=static_link ${gb_pc_module})\n"
         "static_link=-Wl,--whole-archive \${libdir}/lib${variant}.a -Wl,--no-whole-archive "
+        "-Wl,--export-dynamic-symbol=_Znw* -Wl,--export-dynamic-symbol=_Zna* "
+        "-Wl,--export-dynamic-symbol=_Zdl* -Wl,--export-dynamic-symbol=_Zda* "
         "${GB_VARIANT_${variant}_NATIVE_LIBS}\n")
     endif()
   elseif(GB_VARIANT_${variant}_STATIC_TARGET)

@@ -31,8 +31,15 @@ unset(gb_other)
 # the program even where it calls only some of them itself: the C library
 # must never serve one function of the family (say posix_memalign) while
 # the override serves free.
+set(GB_OVERRIDE_EXPORT_OPTIONS
+  "LINKER:--export-dynamic-symbol=_Znw*" "LINKER:--export-dynamic-symbol=_Zna*"
+  "LINKER:--export-dynamic-symbol=_Zdl*" "LINKER:--export-dynamic-symbol=_Zda*")
 if(TARGET GraphBitAlloc::override_archive AND NOT TARGET GraphBitAlloc::override_static)
   add_library(GraphBitAlloc::override_static INTERFACE IMPORTED ${GB_IMPORTED_SCOPE})
+  # Its C++ operators exported from the program, so that a C++ library
+  # (libstdc++, a plugin) loaded later binds to them: in a C program nothing
+  # else references them, and the linker would keep them local.
   set_target_properties(GraphBitAlloc::override_static PROPERTIES
-    INTERFACE_LINK_LIBRARIES "$<LINK_LIBRARY:WHOLE_ARCHIVE,GraphBitAlloc::override_archive>")
+    INTERFACE_LINK_LIBRARIES "$<LINK_LIBRARY:WHOLE_ARCHIVE,GraphBitAlloc::override_archive>"
+    INTERFACE_LINK_OPTIONS "${GB_OVERRIDE_EXPORT_OPTIONS}")
 endif()
