@@ -29,7 +29,10 @@ with gb.profile(path, 4096, peak_path=peak):
     if np is not None:
         with gbnp.using():
             kept = [np.ones(1 << 16) for _ in range(64)]   # 32 MiB
-        assert all(gb.owns(a.ctypes.data) for a in kept)
+        # The system backend cannot tell its blocks from the host's (gb_owns
+        # is false there for all but heap blocks: README, Limitations).
+        if gb.allocator_name() != "system":
+            assert all(gb.owns(a.ctypes.data) for a in kept)
     else:
         kept = [gb.Buffer(1 << 19) for _ in range(64)]
     try:
