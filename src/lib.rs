@@ -81,6 +81,34 @@ macro_rules! profile_hook {
     };
 }
 
+/// A hidden entry point for src/override/new.cpp: a symbol `$name` that
+/// jumps to `$target`, global in the link but absent from the library's
+/// exports (the override exports exactly the malloc family, new/delete and
+/// the gb_* API). Used by the checked and hardened overrides.
+#[cfg(any(feature = "override-checked", feature = "override-hardened"))]
+macro_rules! hidden_entry {
+    ($name:literal, $target:path) => {
+        #[cfg(target_arch = "x86_64")]
+        core::arch::global_asm!(
+            concat!(".globl ", $name),
+            concat!(".hidden ", $name),
+            concat!(".type ", $name, ",@function"),
+            concat!($name, ":"),
+            "jmp {target}",
+            target = sym $target,
+        );
+        #[cfg(target_arch = "aarch64")]
+        core::arch::global_asm!(
+            concat!(".globl ", $name),
+            concat!(".hidden ", $name),
+            concat!(".type ", $name, ",%function"),
+            concat!($name, ":"),
+            "b {target}",
+            target = sym $target,
+        );
+    };
+}
+
 // The C API first: cbindgen writes the header in module order.
 pub mod ffi;
 

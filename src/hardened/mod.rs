@@ -476,30 +476,7 @@ extern "C" fn cxx_delete(ptr: *mut c_void, size: usize, alignment: usize) {
     }
 }
 
-// Hidden entry points for src/override/new.cpp (entry_points.h): global in
-// the link, absent from the library's exports.
-macro_rules! hidden_entry {
-    ($name:literal, $target:path) => {
-        #[cfg(target_arch = "x86_64")]
-        core::arch::global_asm!(
-            concat!(".globl ", $name),
-            concat!(".hidden ", $name),
-            concat!(".type ", $name, ",@function"),
-            concat!($name, ":"),
-            "jmp {target}",
-            target = sym $target,
-        );
-        #[cfg(target_arch = "aarch64")]
-        core::arch::global_asm!(
-            concat!(".globl ", $name),
-            concat!(".hidden ", $name),
-            concat!(".type ", $name, ",%function"),
-            concat!($name, ":"),
-            "b {target}",
-            target = sym $target,
-        );
-    };
-}
+// Hidden entry points for src/override/new.cpp (crate::hidden_entry!).
 
 hidden_entry!("gb_override_hardened_new", cxx_new);
 hidden_entry!("gb_override_hardened_delete", cxx_delete);
