@@ -508,8 +508,10 @@ static result_t run_producer_consumer(uint64_t blocks_per_pair, int pairs, uint6
 }
 
 /* Realloc growth: buffers that grow like strings (+1..64 B) or vectors
- * (doubling) up to 256 KiB, then shrink to a quarter; the head tag and the
- * old tail tag must survive every move. */
+ * (doubling) up to 256 KiB, then shrink to a quarter; each writes the bytes
+ * it grew by, as a string or a vector does (so peak RSS follows the live
+ * bytes for every allocator, not only for those that copy on a move); the
+ * head tag and the old tail tag must survive every move. */
 enum { REALLOC_BUFFERS = 256, REALLOC_MAX = 256 * 1024 };
 
 static result_t run_realloc(uint64_t n, uint64_t seed) {
@@ -518,6 +520,7 @@ static result_t run_realloc(uint64_t n, uint64_t seed) {
     uint64_t *tags = book_alloc(REALLOC_BUFFERS * sizeof *tags);
     uint64_t rng = seed;
     result_t r = RESULT_INIT;
+    uint64_t live = 16 * REALLOC_BUFFERS, peak = live;
     for (size_t i = 0; i < REALLOC_BUFFERS; i++) {
         tags[i] = next_random(&rng);
         lens[i] = 16;
@@ -540,9 +543,13 @@ static result_t run_realloc(uint64_t n, uint64_t seed) {
             memcpy(&tail, p + old - 8, 8);
             if (tail != ~tags[i]) die("realloc lost the block's tail");
         }
+        /* A string or a vector writes what it grew by. */
+        if (len > old) memset(p + old, (int)(k & 0xff), len - old);
         tag_block(p, len, tags[i]);
         ptrs[i] = p;
         lens[i] = len;
+        live = live + len - old;
+        if (live > peak) peak = live;
         r.checksum += len;
     }
     for (size_t i = 0; i < REALLOC_BUFFERS; i++) {
@@ -550,6 +557,7 @@ static result_t run_realloc(uint64_t n, uint64_t seed) {
         A.free_fn(ptrs[i]);
     }
     r.ops = n;
+    r.peak_live_bytes = (int64_t)peak;
     return r;
 }
 
