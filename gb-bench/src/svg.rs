@@ -55,6 +55,28 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The start of a chart's SVG document: its size, a white background, the
+/// title and the subtitle (both charts open the same way).
+fn document(width: f64, height: f64, title: &str, subtitle: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="10">"##
+    );
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="white"/>"##);
+    let _ = writeln!(
+        s,
+        r##"<text x="10" y="16" font-size="13" font-weight="bold">{}</text>"##,
+        escape(title)
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="10" y="30" fill="#555">{}</text>"##,
+        escape(subtitle)
+    );
+    s
+}
+
 /// The SVG document of `chart`.
 pub fn render(chart: &Chart) -> String {
     let bar_h = 9.0;
@@ -65,22 +87,7 @@ pub fn render(chart: &Chart) -> String {
     let top = 70.0;
     let height = top + group_h * chart.rows.len() as f64 + 40.0;
     let width = label_w + chart.panels.len() as f64 * (panel_w + gap) - gap + 20.0;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="10">"##
-    );
-    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="white"/>"##);
-    let _ = writeln!(
-        s,
-        r##"<text x="10" y="16" font-size="13" font-weight="bold">{}</text>"##,
-        escape(&chart.title)
-    );
-    let _ = writeln!(
-        s,
-        r##"<text x="10" y="30" fill="#555">{}</text>"##,
-        escape(&chart.subtitle)
-    );
+    let mut s = document(width, height, &chart.title, &chart.subtitle);
     // Legend.
     let mut x = 10.0;
     for (i, name) in chart.series.iter().enumerate() {
@@ -251,22 +258,7 @@ pub fn render_lines(chart: &LineChart) -> String {
         .unwrap_or(0) as f64;
     let width = left + chart.panels.len().max(1) as f64 * (panel_w + gap) + 40.0;
     let height = top + panel_h + 40.0 + legend_h * lines + 10.0;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="10">"##
-    );
-    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="white"/>"##);
-    let _ = writeln!(
-        s,
-        r##"<text x="10" y="16" font-size="13" font-weight="bold">{}</text>"##,
-        escape(&chart.title)
-    );
-    let _ = writeln!(
-        s,
-        r##"<text x="10" y="30" fill="#555">{}</text>"##,
-        escape(&chart.subtitle)
-    );
+    let mut s = document(width, height, &chart.title, &chart.subtitle);
     for (pi, panel) in chart.panels.iter().enumerate() {
         let x0 = left + pi as f64 * (panel_w + gap);
         let all = panel.series.iter().flat_map(|l| l.points.iter());
