@@ -16,8 +16,11 @@
  *
  * Usage: driver info
  *        driver <workload> <scale> <threads> <seed>
- * Prints one line of JSON on stdout (server and burst-idle add their peak
- * live bytes and a timeline: [seconds, RSS KiB, live bytes] every 50 ms);
+ * Prints one line of JSON on stdout: the peak of the bytes the workload held
+ * where it counts them (all but pair, producer-consumer and jansson; for
+ * the churn workloads the sum of each thread's peak, which is at least the
+ * process's), and for server and burst-idle a timeline: [seconds, RSS KiB,
+ * live bytes] every 50 ms;
  * exits non-zero (with a message on stderr) when a workload finds its data
  * corrupted or an allocation fails.
  * Every workload returns a checksum of the data it wrote and read back, which
@@ -354,6 +357,7 @@ typedef struct {
     uint64_t seed;
     bool aligned;
     uint64_t checksum;
+    uint64_t peak_live; /* the most bytes this thread held at once */
 } churn_args_t;
 
 enum { CHURN_SLOTS = 8192 };
@@ -363,13 +367,14 @@ static void *churn_thread(void *arg) {
     unsigned char **ptrs = book_alloc(CHURN_SLOTS * sizeof *ptrs);
     uint32_t *sizes = book_alloc(CHURN_SLOTS * sizeof *sizes);
     uint64_t *tags = book_alloc(CHURN_SLOTS * sizeof *tags);
-    uint64_t rng = c->seed, sum = 0;
+    uint64_t rng = c->seed, sum = 0, live = 0, peak = 0;
     for (uint64_t i = 0; i < c->ops; i++) {
         uint64_t x = next_random(&rng);
         size_t slot = x % CHURN_SLOTS;
         if (ptrs[slot]) {
             sum += check_block(ptrs[slot], sizes[slot], tags[slot]);
             A.free_fn(ptrs[slot]);
+            live -= sizes[slot];
         }
         size_t size;
         unsigned char *p;
@@ -388,6 +393,8 @@ static void *churn_thread(void *arg) {
         sizes[slot] = (uint32_t)size;
         tags[slot] = x;
         tag_block(p, size, x);
+        live += size;
+        if (live > peak) peak = live;
     }
     for (size_t slot = 0; slot < CHURN_SLOTS; slot++) {
         if (ptrs[slot]) {
@@ -399,6 +406,7 @@ static void *churn_thread(void *arg) {
     book_free(sizes, CHURN_SLOTS * sizeof *sizes);
     book_free(tags, CHURN_SLOTS * sizeof *tags);
     c->checksum = sum;
+    c->peak_live = peak;
     return NULL;
 }
 
@@ -406,14 +414,17 @@ static result_t run_churn(uint64_t ops_per_thread, int threads, uint64_t seed, b
     churn_args_t *args = book_alloc(sizeof(churn_args_t) * threads);
     pthread_t *ids = book_alloc(sizeof(pthread_t) * threads);
     for (int t = 0; t < threads; t++) {
-        args[t] = (churn_args_t){ops_per_thread, seed + (uint64_t)t * 1000003u, aligned, 0};
+        args[t] = (churn_args_t){ops_per_thread, seed + (uint64_t)t * 1000003u, aligned, 0, 0};
         if (pthread_create(&ids[t], NULL, churn_thread, &args[t])) die("pthread_create failed");
     }
     result_t r = RESULT_INIT;
+    uint64_t peak = 0;
     for (int t = 0; t < threads; t++) {
         pthread_join(ids[t], NULL);
         r.checksum += args[t].checksum;
+        peak += args[t].peak_live;
     }
+    r.peak_live_bytes = (int64_t)peak;
     r.ops = ops_per_thread * (uint64_t)threads;
     return r;
 }
@@ -586,7 +597,7 @@ static result_t run_large(uint64_t n, uint64_t seed) {
     unsigned char *ptrs[LARGE_LIVE] = {0};
     size_t sizes[LARGE_LIVE] = {0};
     uint64_t tags[LARGE_LIVE] = {0};
-    uint64_t rng = seed;
+    uint64_t rng = seed, live = 0, peak = 0;
     result_t r = RESULT_INIT;
     for (uint64_t k = 0; k < n + LARGE_LIVE; k++) {
         size_t slot = k % LARGE_LIVE;
@@ -595,6 +606,7 @@ static result_t run_large(uint64_t n, uint64_t seed) {
             r.checksum += tags[slot];
             A.free_fn(ptrs[slot]);
             ptrs[slot] = NULL;
+            live -= sizes[slot];
         }
         if (k >= n) continue;
         uint64_t x = next_random(&rng);
@@ -605,8 +617,11 @@ static result_t run_large(uint64_t n, uint64_t seed) {
         ptrs[slot] = p;
         sizes[slot] = size;
         tags[slot] = x;
+        live += size;
+        if (live > peak) peak = live;
     }
     r.ops = n;
+    r.peak_live_bytes = (int64_t)peak;
     return r;
 }
 
@@ -646,7 +661,7 @@ static result_t run_fragmentation(uint64_t heap_bytes, int phases, uint64_t seed
     size_t cap = heap_bytes / 16 + 1024;
     unsigned char **live = book_alloc(cap * sizeof *live);
     size_t count = 0;
-    uint64_t live_bytes = 0, rng = seed, tags_allocated = 0, tags_freed = 0;
+    uint64_t live_bytes = 0, rng = seed, tags_allocated = 0, tags_freed = 0, peak = 0;
     result_t r = RESULT_INIT;
     for (int phase = 0; phase < phases; phase++) {
         while (live_bytes < heap_bytes && count < cap) {
@@ -659,6 +674,7 @@ static result_t run_fragmentation(uint64_t heap_bytes, int phases, uint64_t seed
             tags_allocated += tag;
             r.ops++;
         }
+        if (live_bytes > peak) peak = live_bytes; /* each phase peaks full */
         /* Free 90% in random order: shuffle the survivors to the front. */
         size_t keep = count / 10;
         for (size_t i = 0; i < keep; i++) {
@@ -677,6 +693,7 @@ static result_t run_fragmentation(uint64_t heap_bytes, int phases, uint64_t seed
         count = keep;
     }
     r.live_bytes = live_bytes;
+    r.peak_live_bytes = (int64_t)peak;
     r.rss_end_kib = rss_kib();
     if (A.trim_fn) {
         if (A.trim_fn() != 0) die("trim failed");
@@ -700,13 +717,15 @@ static result_t run_leak(uint64_t n, uint64_t seed) {
     live_block_t *leaked = book_alloc(leak_cap * sizeof *leaked);
     live_block_t *slots = book_alloc(CHURN_SLOTS * sizeof *slots);
     size_t leaks = 0;
-    uint64_t rng = seed;
+    uint64_t rng = seed, live = 0, peak = 0;
     result_t r = RESULT_INIT;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t x = next_random(&rng);
         size_t size = 16 + (x >> 32) % 1009;
         unsigned char *p = must_alloc(size);
         tag_block(p, size, x);
+        live += size;
+        if (live > peak) peak = live;
         if (i % 64 == 63 && leaks < leak_cap) {
             leaked[leaks++] = (live_block_t){p, (uint32_t)size, x};
             r.live_bytes += size;
@@ -716,9 +735,11 @@ static result_t run_leak(uint64_t n, uint64_t seed) {
         if (s->ptr) {
             r.checksum += check_block(s->ptr, s->size, s->tag);
             A.free_fn(s->ptr);
+            live -= s->size;
         }
         *s = (live_block_t){p, (uint32_t)size, x};
     }
+    r.peak_live_bytes = (int64_t)peak;
     r.rss_end_kib = rss_kib();
     for (size_t i = 0; i < CHURN_SLOTS; i++) {
         if (slots[i].ptr) {
