@@ -17,9 +17,10 @@
  * Usage: driver info
  *        driver <workload> <scale> <threads> <seed>
  * Prints one line of JSON on stdout: the peak of the bytes the workload held
- * where it counts them (all but pair, producer-consumer and jansson; for
- * the churn workloads the sum of each thread's peak, which is at least the
- * process's), and for server and burst-idle a timeline: [seconds, RSS KiB,
+ * where it counts them (all but pair, which holds one block, and jansson;
+ * for the churn workloads the sum of each thread's peak, which is at least
+ * the process's; for producer-consumer what was allocated less what was
+ * freed, read by the producer after each batch), and for server and burst-idle a timeline: [seconds, RSS KiB,
  * live bytes] every 50 ms;
  * exits non-zero (with a message on stderr) when a workload finds its data
  * corrupted or an allocation fails.
@@ -449,6 +450,11 @@ typedef struct {
     uint64_t batches;
     uint64_t seed;
     uint64_t checksum; /* consumer's */
+    /* Bytes allocated by the producer and freed by the consumer, added once
+     * per batch; the producer reads their difference after each batch it
+     * allocated, and keeps the most (the peak live bytes). */
+    _Atomic uint64_t produced, consumed;
+    uint64_t peak_live;
 } pair_queue_t;
 
 static void *producer_thread(void *arg) {
@@ -456,6 +462,7 @@ static void *producer_thread(void *arg) {
     uint64_t rng = q->seed;
     for (uint64_t b = 0; b < q->batches; b++) {
         batch_t local;
+        uint64_t bytes = 0;
         for (int i = 0; i < BATCH; i++) {
             uint64_t x = next_random(&rng);
             size_t size = 16 + (x >> 32) % 1009;
@@ -463,7 +470,11 @@ static void *producer_thread(void *arg) {
             local.size[i] = (uint32_t)size;
             local.tag[i] = x;
             tag_block(local.ptr[i], size, x);
+            bytes += size;
         }
+        uint64_t live = atomic_fetch_add_explicit(&q->produced, bytes, memory_order_relaxed) +
+                        bytes - atomic_load_explicit(&q->consumed, memory_order_relaxed);
+        if (live > q->peak_live) q->peak_live = live;
         pthread_mutex_lock(&q->lock);
         while (q->tail - q->head == QUEUE_BATCHES) pthread_cond_wait(&q->changed, &q->lock);
         q->ring[q->tail % QUEUE_BATCHES] = local;
@@ -484,10 +495,13 @@ static void *consumer_thread(void *arg) {
         q->head++;
         pthread_cond_broadcast(&q->changed);
         pthread_mutex_unlock(&q->lock);
+        uint64_t bytes = 0;
         for (int i = 0; i < BATCH; i++) {
             sum += check_block(local.ptr[i], local.size[i], local.tag[i]);
             A.free_fn(local.ptr[i]);
+            bytes += local.size[i];
         }
+        atomic_fetch_add_explicit(&q->consumed, bytes, memory_order_relaxed);
     }
     q->checksum = sum;
     return NULL;
@@ -509,11 +523,14 @@ static result_t run_producer_consumer(uint64_t blocks_per_pair, int pairs, uint6
             die("pthread_create failed");
     }
     result_t r = RESULT_INIT;
+    uint64_t peak = 0;
     for (int p = 0; p < pairs; p++) {
         pthread_join(ids[2 * p], NULL);
         pthread_join(ids[2 * p + 1], NULL);
         r.checksum += queues[p].checksum;
+        peak += queues[p].peak_live;
     }
+    r.peak_live_bytes = (int64_t)peak;
     r.ops = batches * BATCH * (uint64_t)pairs;
     return r;
 }

@@ -493,7 +493,7 @@ pub fn table(r: &Report) -> String {
         "\nThroughput: median ops/s over repetitions [min - max]; RSS in MiB (peak from wait4; \
          end/trimmed: RSS with the survivors still live, before/after the allocator's trim; \
          peak live: the most bytes the workload held at once, where the driver counts them; \
-         for churn and aligned the sum of each thread's peak)."
+         for churn and aligned the sum of each thread's peak; not for pair and jansson)."
     );
     let speed = |c: &str, b: Option<&str>, w: &str| match b {
         Some(b) if b != c => fmt_ratio(r.ratio(c, b, w).and_then(|x| x.speed)),
