@@ -319,6 +319,64 @@ pub(crate) fn before_free(block: *mut c_void) {
     }
 }
 
+/// A resize of `ptr` (NULL allowed) to `size` bytes by `resize`,
+/// the backend's `realloc`, with the sampler's hooks around it; `usable`
+/// gives a live block's usable size. Inlined into the entry point, which
+/// returns its result; while no sample is live and sampling is off, it
+/// tests the two flags and tail-calls `resize`.
+///
+/// What it counts against the countdown keeps every live block sampled
+/// with the probability its weight assumes (so `inuse_*` stays unbiased):
+/// - a block resized in place within its old usable size gains no bytes:
+///   nothing is counted, and its sample, if it has one, stays (its stack
+///   and weight, the new size);
+/// - any other result (a new block, or one grown in place beyond its old
+///   usable size) is a new allocation of `size` bytes: its old sample is
+///   dropped and `size` counted, as by `malloc`.
+///
+/// The old sample is taken out before the backend call (after it, another
+/// thread could receive the address) and put back when the block stays, or
+/// when the call fails (the block is still the caller's).
+#[inline(always)]
+pub(crate) fn profiled_realloc(
+    ptr: *mut c_void,
+    size: usize,
+    usable: impl FnOnce() -> usize,
+    resize: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    if !tracking() && !sampling() {
+        return resize();
+    }
+    let taken = if dropping(ptr) {
+        record::take(ptr as usize)
+    } else {
+        None
+    };
+    // The old usable size decides whether the block gains bytes; asked only
+    // when that matters (sampling, or a sample to keep).
+    let capacity = if !ptr.is_null() && (taken.is_some() || sampling()) {
+        usable()
+    } else {
+        0
+    };
+    let block = resize();
+    if block.is_null() {
+        // Failed: `ptr` is unchanged.
+        if let Some(taken) = taken {
+            record::restore(ptr as usize, taken.size, taken);
+        }
+        return block;
+    }
+    if block == ptr && size <= capacity {
+        if let Some(taken) = taken {
+            record::restore(ptr as usize, size, taken);
+        }
+        return block;
+    }
+    after_alloc(block, size);
+    block
+}
+
 /// The hooks of the C++ operators (src/override/new.cpp): `new`'s block
 /// (returned, so that `new` can tail-call this), and `delete`'s.
 #[cfg(feature = "override")]
@@ -658,4 +716,69 @@ mod tests {
         let bit = crate::heap::LIVE_HEAPS.load(Ordering::Relaxed) & crate::heap::SAMPLES_LIVE;
         assert_eq!(bit != 0, tracking());
     }
+    /// gb_realloc counts what a block gains: nothing when it stays within
+    /// its usable size (its sample stays, with the new size), the new size
+    /// when it grows past it or moves (a new allocation, whose old sample
+    /// goes); a failed resize keeps the old sample.
+    #[test]
+    fn realloc_counts_only_what_the_block_gains() {
+        use crate::ffi::*;
+        let _serial = SERIAL.lock().unwrap();
+        const LARGE: u64 = 1 << 40;
+        assert_eq!(start(1 << 16), 0);
+        // This thread's first countdown is drawn for this interval here.
+        // SAFETY: any size; a live block, freed once.
+        unsafe { gb_free(gb_alloc(1 << 20)) };
+        // A countdown of 0: the next allocation is sampled.
+        countdown::set(0);
+        // SAFETY: any size.
+        let block = unsafe { gb_alloc(100) };
+        assert!(!block.is_null() && record::holds(block as usize));
+        // SAFETY: a live block.
+        let usable = unsafe { gb_usable_size(block) };
+        assert!(usable >= 100);
+
+        // Within the usable size: in place, nothing counted, sample kept.
+        countdown::set(LARGE);
+        // SAFETY: a live block; the result replaces it.
+        let same = unsafe { gb_realloc(block, usable) };
+        assert_eq!(same, block, "a resize within the usable size moved");
+        assert!(
+            record::holds(same as usize),
+            "the in-place resize lost the sample"
+        );
+        assert!(
+            !countdown::cross(LARGE as usize) && countdown::cross(1),
+            "counted"
+        );
+
+        // A failed resize: NULL, the block and its sample stay.
+        countdown::set(LARGE);
+        // SAFETY: a live block; above PTRDIFF_MAX fails.
+        let failed = unsafe { gb_realloc(same, usize::MAX / 2 + 1) };
+        assert!(failed.is_null());
+        assert!(
+            record::holds(same as usize),
+            "the failed resize lost the sample"
+        );
+
+        // Past the usable size: a new allocation of the new size, the old
+        // sample gone (the countdown is far from crossing: no new sample).
+        let grown_size = usable * 64;
+        countdown::set(LARGE);
+        // SAFETY: a live block; the result replaces it.
+        let grown = unsafe { gb_realloc(same, grown_size) };
+        assert!(!grown.is_null());
+        assert!(!record::holds(same as usize) && !record::holds(grown as usize));
+        let left = LARGE as usize - grown_size;
+        assert!(
+            !countdown::cross(left) && countdown::cross(1),
+            "the grown block's size was not counted"
+        );
+        assert_eq!(stop(), 0);
+        // SAFETY: a live block.
+        unsafe { gb_free(grown) };
+        assert_eq!(tracking(), record::live_samples() != 0);
+    }
+
 }
