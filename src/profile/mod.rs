@@ -311,6 +311,16 @@ pub(crate) fn profiled_free(block: *mut c_void, free: impl FnOnce()) {
     free()
 }
 
+/// A free while samples are live (`gb_free`'s function then, which needs
+/// no flag): drops the sample of `block` (NULL allowed) if its slot of the
+/// filter counts one.
+#[inline(always)]
+pub(crate) fn drop_sample_if_held(block: *mut c_void) {
+    if record::may_hold(block as usize) {
+        record::forget(block as usize);
+    }
+}
+
 /// Called before a block (NULL allowed) goes back to the backend.
 #[inline(always)]
 pub(crate) fn before_free(block: *mut c_void) {
@@ -781,4 +791,15 @@ mod tests {
         assert_eq!(tracking(), record::live_samples() != 0);
     }
 
+    /// gb_free's function follows LIVE_HEAPS: the backend's free with
+    /// nothing live, the filter alone while only samples are live, the heap
+    /// lookup (and the filter) while a heap exists.
+    #[test]
+    fn gb_free_tests_only_the_filter_while_only_samples_are_live() {
+        use crate::heap::{free_for, SAMPLES_LIVE};
+        let (plain, sampled, any) = (free_for(0), free_for(SAMPLES_LIVE), free_for(1));
+        assert!(plain != sampled && sampled != any && plain != any);
+        assert_eq!(free_for(SAMPLES_LIVE | 1), any);
+        assert_eq!(free_for(2), any);
+    }
 }
