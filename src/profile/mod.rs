@@ -802,4 +802,65 @@ mod tests {
         assert_eq!(free_for(SAMPLES_LIVE | 1), any);
         assert_eq!(free_for(2), any);
     }
+
+    /// Buffers resized as strings and vectors grow (in place within their
+    /// usable size, in place past it, moved) keep the estimate of their
+    /// live bytes unbiased: within 6 standard deviations of the truth.
+    #[test]
+    fn resized_buffers_keep_the_live_estimate_unbiased() {
+        use crate::ffi::*;
+        let _serial = SERIAL.lock().unwrap();
+        const INTERVAL: u64 = 4096;
+        const BUFFERS: usize = 4000;
+        const MAX: usize = 16 * 1024;
+        assert_eq!(start(INTERVAL), 0);
+        let mut sizes = vec![64usize; BUFFERS];
+        let mut blocks: Vec<*mut c_void> = (0..BUFFERS)
+            // SAFETY: any size.
+            .map(|_| unsafe { gb_alloc(64) })
+            .collect();
+        let mut random = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20 * BUFFERS {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            let i = (random % BUFFERS as u64) as usize;
+            let old = sizes[i];
+            let mut size = if random >> 40 & 1 == 1 {
+                old * 2
+            } else {
+                old + 1 + (random >> 48) as usize % 64
+            };
+            if size > MAX {
+                size = old / 4;
+            }
+            // SAFETY: a live block; the result replaces it.
+            let block = unsafe { gb_realloc(blocks[i], size) };
+            assert!(!block.is_null());
+            blocks[i] = block;
+            sizes[i] = size;
+        }
+        assert_eq!(stop(), 0);
+        let truth: usize = sizes.iter().sum();
+        let estimate: f64 = blocks.iter().map(|&b| record::estimate(b as usize)).sum();
+        // Each block of s bytes adds s / p with probability p = 1 -
+        // exp(-s / INTERVAL): variance s^2 (1 - p) / p.
+        let variance: f64 = sizes
+            .iter()
+            .map(|&s| {
+                let p = 1.0 - (-(s as f64) / INTERVAL as f64).exp();
+                (s as f64).powi(2) * (1.0 - p) / p
+            })
+            .sum();
+        let spread = 6.0 * variance.sqrt();
+        assert!(
+            (estimate - truth as f64).abs() <= spread,
+            "estimated {estimate:.0} live bytes, true {truth} +- {spread:.0}"
+        );
+        for &block in &blocks {
+            // SAFETY: a live block, freed once.
+            unsafe { gb_free(block) };
+        }
+        assert_eq!(tracking(), record::live_samples() != 0);
+    }
 }

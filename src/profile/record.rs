@@ -380,6 +380,30 @@ pub(crate) fn live_samples() -> usize {
     locked(|state| state.live_count)
 }
 
+/// What the live sample of `address` adds to the estimated live bytes
+/// (weight times size; 0 when there is none).
+#[cfg(test)]
+pub(crate) fn estimate(address: usize) -> f64 {
+    locked(|state| {
+        if state.live.is_null() || address == 0 {
+            return 0.0;
+        }
+        let mask = state.live_capacity - 1;
+        let mut slot = home(address, state.live_capacity);
+        loop {
+            // SAFETY: slot < live_capacity.
+            let entry = unsafe { *state.live.add(slot) };
+            if entry.address == 0 {
+                return 0.0;
+            }
+            if entry.address == address {
+                return entry.weight * entry.size as f64;
+            }
+            slot = (slot + 1) & mask;
+        }
+    })
+}
+
 /// Whether a live sample is recorded for `address`.
 #[cfg(test)]
 pub(crate) fn holds(address: usize) -> bool {
