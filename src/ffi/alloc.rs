@@ -106,15 +106,18 @@ pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_voi
         // SAFETY: the block is checked first.
         return unsafe { checked_realloc(ptr, size) };
     }
-    // gb-profile hook: a resize is a free and a new allocation. The sample
-    // goes first (were it after, another thread could get the address).
+    // gb-profile hook: counts only what the block gains (see
+    // profiled_realloc).
     #[cfg(feature = "profiling")]
     {
-        crate::profile::before_free(ptr);
-        // SAFETY: NULL or a live block (caller's contract).
-        let block = unsafe { Selected::realloc(ptr, size) };
-        crate::profile::after_alloc(block, size);
-        return block;
+        return crate::profile::profiled_realloc(
+            ptr,
+            size,
+            // SAFETY: asked only for a live block (ptr not NULL).
+            || unsafe { Selected::usable_size(ptr) },
+            // SAFETY: NULL or a live block (caller's contract).
+            || unsafe { Selected::realloc(ptr, size) },
+        );
     }
     // SAFETY: NULL or a live block (caller's contract).
     #[allow(unreachable_code)]

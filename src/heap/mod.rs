@@ -57,7 +57,7 @@ const MAX_SIZE: usize = isize::MAX as usize;
 pub(crate) static LIVE_HEAPS: AtomicUsize = AtomicUsize::new(0);
 
 /// What `gb_free` calls: `plain_free` while no heap exists, `free_any`
-/// while one does. `gb_free` then costs one load and an indirect jump more
+/// while one does (`free_sampled` while only profile samples are live). `gb_free` then costs one load and an indirect jump more
 /// than the backend's free (a flag check costs a load, a test and a branch:
 /// Rust's atomic loads are not folded into a compare). Switched under
 /// `TRANSITIONS` with `LIVE_HEAPS`, so that it is `free_any` whenever a heap
@@ -100,11 +100,54 @@ unsafe fn free_any(ptr: *mut c_void) {
     }
 }
 
+/// `gb_free` while profile samples are live and no heap exists: a block
+/// whose slot of the profiler's filter counts a sample drops it, then the
+/// backend's free. No flag to test (this function is only called while
+/// samples are live) and no heap to look for: the filter's few
+/// instructions and the tail call.
+///
+/// # Safety
+/// NULL or a live block of the backend.
+#[cfg(feature = "profiling")]
+#[inline(never)]
+unsafe fn free_sampled(ptr: *mut c_void) {
+    use crate::backend::{Backend, Selected};
+    crate::profile::drop_sample_if_held(ptr); // gb-profile hook
+                                              // SAFETY: as above.
+    unsafe { Selected::free(ptr) }
+}
+
+/// `gb_free`'s function for a value of `LIVE_HEAPS`: `plain_free` while it
+/// is zero, `free_sampled` while it counts live samples and no heap,
+/// `free_any` while a heap exists.
+pub(crate) fn free_for(live: usize) -> *mut () {
+    if live == 0 {
+        plain_free as *mut ()
+    } else if live == SAMPLES_LIVE {
+        samples_only_free()
+    } else {
+        free_any as *mut ()
+    }
+}
+
+/// `gb_free`'s function while only samples are live.
+#[cfg(feature = "profiling")]
+fn samples_only_free() -> *mut () {
+    free_sampled as *mut ()
+}
+
+/// Without the profiler no sample is ever live; `free_any` would be right.
+#[cfg(not(feature = "profiling"))]
+fn samples_only_free() -> *mut () {
+    free_any as *mut ()
+}
+
 /// The function `gb_free` calls for a block (see `FREE`).
 #[inline(always)]
 pub(crate) fn free_fn() -> unsafe fn(*mut c_void) {
     let f = FREE.load(Ordering::Relaxed);
-    // SAFETY: FREE only ever holds `plain_free` or `free_any`.
+    // SAFETY: FREE only ever holds `plain_free`, `free_sampled` or
+    // `free_any`.
     unsafe { core::mem::transmute::<*mut (), unsafe fn(*mut c_void)>(f) }
 }
 
@@ -132,15 +175,9 @@ pub(crate) fn set_samples_live(live: bool) {
     publish_free(now);
 }
 
-/// `free_any` whenever `LIVE_HEAPS` is not zero (a heap or a sample is
-/// live), `plain_free` otherwise. Called under `TRANSITIONS`.
+/// Stores [`free_for`]`(live)` in `FREE`. Called under `TRANSITIONS`.
 fn publish_free(live: usize) {
-    let f = if live == 0 {
-        plain_free as *mut ()
-    } else {
-        free_any as *mut ()
-    };
-    FREE.store(f, Ordering::SeqCst);
+    FREE.store(free_for(live), Ordering::SeqCst);
 }
 
 /// The bit of `LIVE_HEAPS` that counts no heap: set by the heap profiler

@@ -179,20 +179,30 @@ pub(super) unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
 /// `p` kept. A `p` that cannot be a block aborts (`src/override/guard.rs`).
 #[inline(always)]
 pub(super) unsafe fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
-    // The sample of `ptr` goes first (after, another thread could get the
-    // address); the result is a new allocation.
     super::guard::check_block("realloc", ptr);
-    profile_hook!(before_free(ptr));
     if size == 0 && !ptr.is_null() {
+        // The sample goes first (after, another thread could get the
+        // address).
+        profile_hook!(before_free(ptr));
         // SAFETY: a live block (caller's contract).
         unsafe { Selected::free(ptr) };
         return core::ptr::null_mut();
     }
     before_request(size);
+    // gb-profile hook: counts only what the block gains (see
+    // profiled_realloc).
+    #[cfg(feature = "profiling")]
+    return crate::profile::profiled_realloc(
+        ptr,
+        size,
+        // SAFETY: asked only for a live block (ptr not NULL).
+        || unsafe { Selected::usable_size(ptr) },
+        // SAFETY: NULL or a live block; any size.
+        || allocate(|| unsafe { Selected::realloc(ptr, size) }),
+    );
+    #[allow(unreachable_code)]
     // SAFETY: NULL or a live block; any size.
-    let block = allocate(|| unsafe { Selected::realloc(ptr, size) });
-    profile_hook!(after_alloc(block, size));
-    block
+    allocate(|| unsafe { Selected::realloc(ptr, size) })
 }
 
 /// `reallocarray(3)`: `realloc(p, count * size)`, or NULL and `ENOMEM` (with

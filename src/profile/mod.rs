@@ -311,12 +311,80 @@ pub(crate) fn profiled_free(block: *mut c_void, free: impl FnOnce()) {
     free()
 }
 
+/// A free while samples are live (`gb_free`'s function then, which needs
+/// no flag): drops the sample of `block` (NULL allowed) if its slot of the
+/// filter counts one.
+#[inline(always)]
+pub(crate) fn drop_sample_if_held(block: *mut c_void) {
+    if record::may_hold(block as usize) {
+        record::forget(block as usize);
+    }
+}
+
 /// Called before a block (NULL allowed) goes back to the backend.
 #[inline(always)]
 pub(crate) fn before_free(block: *mut c_void) {
     if dropping(block) {
         record::forget(block as usize);
     }
+}
+
+/// A resize of `ptr` (NULL allowed) to `size` bytes by `resize`,
+/// the backend's `realloc`, with the sampler's hooks around it; `usable`
+/// gives a live block's usable size. Inlined into the entry point, which
+/// returns its result; while no sample is live and sampling is off, it
+/// tests the two flags and tail-calls `resize`.
+///
+/// What it counts against the countdown keeps every live block sampled
+/// with the probability its weight assumes (so `inuse_*` stays unbiased):
+/// - a block resized in place within its old usable size gains no bytes:
+///   nothing is counted, and its sample, if it has one, stays (its stack
+///   and weight, the new size);
+/// - any other result (a new block, or one grown in place beyond its old
+///   usable size) is a new allocation of `size` bytes: its old sample is
+///   dropped and `size` counted, as by `malloc`.
+///
+/// The old sample is taken out before the backend call (after it, another
+/// thread could receive the address) and put back when the block stays, or
+/// when the call fails (the block is still the caller's).
+#[inline(always)]
+pub(crate) fn profiled_realloc(
+    ptr: *mut c_void,
+    size: usize,
+    usable: impl FnOnce() -> usize,
+    resize: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    if !tracking() && !sampling() {
+        return resize();
+    }
+    let taken = if dropping(ptr) {
+        record::take(ptr as usize)
+    } else {
+        None
+    };
+    // The old usable size decides whether the block gains bytes; asked only
+    // when that matters (sampling, or a sample to keep).
+    let capacity = if !ptr.is_null() && (taken.is_some() || sampling()) {
+        usable()
+    } else {
+        0
+    };
+    let block = resize();
+    if block.is_null() {
+        // Failed: `ptr` is unchanged.
+        if let Some(taken) = taken {
+            record::restore(ptr as usize, taken.size, taken);
+        }
+        return block;
+    }
+    if block == ptr && size <= capacity {
+        if let Some(taken) = taken {
+            record::restore(ptr as usize, size, taken);
+        }
+        return block;
+    }
+    after_alloc(block, size);
+    block
 }
 
 /// The hooks of the C++ operators (src/override/new.cpp): `new`'s block
@@ -657,5 +725,142 @@ mod tests {
         // (Other tests may have heaps of their own: only the bit counts.)
         let bit = crate::heap::LIVE_HEAPS.load(Ordering::Relaxed) & crate::heap::SAMPLES_LIVE;
         assert_eq!(bit != 0, tracking());
+    }
+    /// gb_realloc counts what a block gains: nothing when it stays within
+    /// its usable size (its sample stays, with the new size), the new size
+    /// when it grows past it or moves (a new allocation, whose old sample
+    /// goes); a failed resize keeps the old sample.
+    #[test]
+    fn realloc_counts_only_what_the_block_gains() {
+        use crate::ffi::*;
+        let _serial = SERIAL.lock().unwrap();
+        const LARGE: u64 = 1 << 40;
+        assert_eq!(start(1 << 16), 0);
+        // This thread's first countdown is drawn for this interval here.
+        // SAFETY: any size; a live block, freed once.
+        unsafe { gb_free(gb_alloc(1 << 20)) };
+        // A countdown of 0: the next allocation is sampled.
+        countdown::set(0);
+        // SAFETY: any size.
+        let block = unsafe { gb_alloc(100) };
+        assert!(!block.is_null() && record::holds(block as usize));
+        // SAFETY: a live block.
+        let usable = unsafe { gb_usable_size(block) };
+        assert!(usable >= 100);
+
+        // Within the usable size: in place, nothing counted, sample kept.
+        countdown::set(LARGE);
+        // SAFETY: a live block; the result replaces it.
+        let same = unsafe { gb_realloc(block, usable) };
+        assert_eq!(same, block, "a resize within the usable size moved");
+        assert!(
+            record::holds(same as usize),
+            "the in-place resize lost the sample"
+        );
+        assert!(
+            !countdown::cross(LARGE as usize) && countdown::cross(1),
+            "counted"
+        );
+
+        // A failed resize: NULL, the block and its sample stay.
+        countdown::set(LARGE);
+        // SAFETY: a live block; above PTRDIFF_MAX fails.
+        let failed = unsafe { gb_realloc(same, usize::MAX / 2 + 1) };
+        assert!(failed.is_null());
+        assert!(
+            record::holds(same as usize),
+            "the failed resize lost the sample"
+        );
+
+        // Past the usable size: a new allocation of the new size, the old
+        // sample gone (the countdown is far from crossing: no new sample).
+        let grown_size = usable * 64;
+        countdown::set(LARGE);
+        // SAFETY: a live block; the result replaces it.
+        let grown = unsafe { gb_realloc(same, grown_size) };
+        assert!(!grown.is_null());
+        assert!(!record::holds(same as usize) && !record::holds(grown as usize));
+        let left = LARGE as usize - grown_size;
+        assert!(
+            !countdown::cross(left) && countdown::cross(1),
+            "the grown block's size was not counted"
+        );
+        assert_eq!(stop(), 0);
+        // SAFETY: a live block.
+        unsafe { gb_free(grown) };
+        assert_eq!(tracking(), record::live_samples() != 0);
+    }
+
+    /// gb_free's function follows LIVE_HEAPS: the backend's free with
+    /// nothing live, the filter alone while only samples are live, the heap
+    /// lookup (and the filter) while a heap exists.
+    #[test]
+    fn gb_free_tests_only_the_filter_while_only_samples_are_live() {
+        use crate::heap::{free_for, SAMPLES_LIVE};
+        let (plain, sampled, any) = (free_for(0), free_for(SAMPLES_LIVE), free_for(1));
+        assert!(plain != sampled && sampled != any && plain != any);
+        assert_eq!(free_for(SAMPLES_LIVE | 1), any);
+        assert_eq!(free_for(2), any);
+    }
+
+    /// Buffers resized as strings and vectors grow (in place within their
+    /// usable size, in place past it, moved) keep the estimate of their
+    /// live bytes unbiased: within 6 standard deviations of the truth.
+    #[test]
+    fn resized_buffers_keep_the_live_estimate_unbiased() {
+        use crate::ffi::*;
+        let _serial = SERIAL.lock().unwrap();
+        const INTERVAL: u64 = 4096;
+        const BUFFERS: usize = 4000;
+        const MAX: usize = 16 * 1024;
+        assert_eq!(start(INTERVAL), 0);
+        let mut sizes = vec![64usize; BUFFERS];
+        let mut blocks: Vec<*mut c_void> = (0..BUFFERS)
+            // SAFETY: any size.
+            .map(|_| unsafe { gb_alloc(64) })
+            .collect();
+        let mut random = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20 * BUFFERS {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            let i = (random % BUFFERS as u64) as usize;
+            let old = sizes[i];
+            let mut size = if random >> 40 & 1 == 1 {
+                old * 2
+            } else {
+                old + 1 + (random >> 48) as usize % 64
+            };
+            if size > MAX {
+                size = old / 4;
+            }
+            // SAFETY: a live block; the result replaces it.
+            let block = unsafe { gb_realloc(blocks[i], size) };
+            assert!(!block.is_null());
+            blocks[i] = block;
+            sizes[i] = size;
+        }
+        assert_eq!(stop(), 0);
+        let truth: usize = sizes.iter().sum();
+        let estimate: f64 = blocks.iter().map(|&b| record::estimate(b as usize)).sum();
+        // Each block of s bytes adds s / p with probability p = 1 -
+        // exp(-s / INTERVAL): variance s^2 (1 - p) / p.
+        let variance: f64 = sizes
+            .iter()
+            .map(|&s| {
+                let p = 1.0 - (-(s as f64) / INTERVAL as f64).exp();
+                (s as f64).powi(2) * (1.0 - p) / p
+            })
+            .sum();
+        let spread = 6.0 * variance.sqrt();
+        assert!(
+            (estimate - truth as f64).abs() <= spread,
+            "estimated {estimate:.0} live bytes, true {truth} +- {spread:.0}"
+        );
+        for &block in &blocks {
+            // SAFETY: a live block, freed once.
+            unsafe { gb_free(block) };
+        }
+        assert_eq!(tracking(), record::live_samples() != 0);
     }
 }

@@ -277,12 +277,7 @@ pub(crate) fn insert(address: usize, size: usize, frames: &[usize], weight: f64)
         if (state.live_count + 1) * 2 > state.live_capacity && !grow_live(state) {
             return;
         }
-        if remove(state, address) {
-            // Freed by a path the profiler did not see: the address is
-            // reused, the old sample goes.
-            filter_slot(address).fetch_sub(1, Ordering::Relaxed);
-        }
-        put(
+        add_live(
             state,
             Live {
                 address,
@@ -291,33 +286,91 @@ pub(crate) fn insert(address: usize, size: usize, frames: &[usize], weight: f64)
                 weight,
             },
         );
-        state.live_count += 1;
-        state.live_bytes += weight * size as f64;
-        filter_slot(address).fetch_add(1, Ordering::Relaxed);
-        super::set_samples_live(true);
-        if state.live_bytes > state.peak_bytes {
-            // A new high: keep the live heap of this moment, at most every
-            // 1/64 of growth (each copy walks the table).
-            if (state.peak_stacks == 0 || state.live_bytes >= state.peak_bytes * (1.0 + 1.0 / 64.0))
-                && take_peak(state)
-            {
-                state.peak_bytes = state.live_bytes;
-            }
-        }
     })
+}
+
+/// Adds a live sample (replacing one of the same address: a block freed by a
+/// path the profiler did not see, whose address is reused) and keeps the
+/// live bytes, the flag and the peak. The live table has room for it.
+fn add_live(state: &mut State, entry: Live) {
+    if remove(state, entry.address).is_some() {
+        filter_slot(entry.address).fetch_sub(1, Ordering::Relaxed);
+    }
+    put(state, entry);
+    state.live_count += 1;
+    state.live_bytes += entry.weight * entry.size as f64;
+    filter_slot(entry.address).fetch_add(1, Ordering::Relaxed);
+    super::set_samples_live(true);
+    if state.live_bytes > state.peak_bytes {
+        // A new high: keep the live heap of this moment, at most every
+        // 1/64 of growth (each copy walks the table).
+        if (state.peak_stacks == 0 || state.live_bytes >= state.peak_bytes * (1.0 + 1.0 / 64.0))
+            && take_peak(state)
+        {
+            state.peak_bytes = state.live_bytes;
+        }
+    }
+}
+
+/// A live sample taken out of the record by [`take`], to be put back by
+/// [`restore`] (a block resized in place).
+pub(crate) struct Taken {
+    /// The block's size when it was sampled (or last resized in place).
+    pub(crate) size: usize,
+    stack: usize,
+    weight: f64,
 }
 
 /// Drops the sample of `address`, if there is one (a free).
 #[inline(never)]
 #[cold]
 pub(crate) fn forget(address: usize) {
+    let _ = take(address);
+}
+
+/// Drops the sample of `address`, if there is one, and returns what
+/// [`restore`] needs to put it back.
+#[inline(never)]
+#[cold]
+pub(crate) fn take(address: usize) -> Option<Taken> {
     locked(|state| {
-        if !state.live.is_null() && remove(state, address) {
-            filter_slot(address).fetch_sub(1, Ordering::Relaxed);
-            if state.live_count == 0 {
-                super::set_samples_live(false);
-            }
+        if state.live.is_null() {
+            return None;
         }
+        let entry = remove(state, address)?;
+        filter_slot(address).fetch_sub(1, Ordering::Relaxed);
+        if state.live_count == 0 {
+            super::set_samples_live(false);
+        }
+        Some(Taken {
+            size: entry.size,
+            stack: entry.stack,
+            weight: entry.weight,
+        })
+    })
+}
+
+/// Puts back a sample [`take`] took from `address`, now of `size` bytes,
+/// with its stack and weight (not counted again in the stack's `alloc_*`:
+/// no new allocation). Dropped when the live table cannot grow.
+#[inline(never)]
+#[cold]
+pub(crate) fn restore(address: usize, size: usize, taken: Taken) {
+    locked(|state| {
+        if state.live.is_null()
+            || ((state.live_count + 1) * 2 > state.live_capacity && !grow_live(state))
+        {
+            return;
+        }
+        add_live(
+            state,
+            Live {
+                address,
+                size,
+                stack: taken.stack,
+                weight: taken.weight,
+            },
+        );
     })
 }
 
@@ -325,6 +378,30 @@ pub(crate) fn forget(address: usize) {
 #[cfg(test)]
 pub(crate) fn live_samples() -> usize {
     locked(|state| state.live_count)
+}
+
+/// What the live sample of `address` adds to the estimated live bytes
+/// (weight times size; 0 when there is none).
+#[cfg(test)]
+pub(crate) fn estimate(address: usize) -> f64 {
+    locked(|state| {
+        if state.live.is_null() || address == 0 {
+            return 0.0;
+        }
+        let mask = state.live_capacity - 1;
+        let mut slot = home(address, state.live_capacity);
+        loop {
+            // SAFETY: slot < live_capacity.
+            let entry = unsafe { *state.live.add(slot) };
+            if entry.address == 0 {
+                return 0.0;
+            }
+            if entry.address == address {
+                return entry.weight * entry.size as f64;
+            }
+            slot = (slot + 1) & mask;
+        }
+    })
 }
 
 /// Whether a live sample is recorded for `address`.
@@ -446,16 +523,16 @@ fn put(state: &mut State, entry: Live) {
 }
 
 /// Removes the entry of `address` (backward-shift deletion, so lookups
-/// never need tombstones). True if it was there.
-fn remove(state: &mut State, address: usize) -> bool {
+/// never need tombstones) and returns it, if it was there.
+fn remove(state: &mut State, address: usize) -> Option<Live> {
     let mask = state.live_capacity - 1;
     let mut slot = home(address, state.live_capacity);
     // SAFETY: all slots < live_capacity.
     unsafe {
-        loop {
+        let removed = loop {
             let entry = *state.live.add(slot);
             if entry.address == 0 {
-                return false;
+                return None;
             }
             if entry.address == address {
                 state.live_bytes -= entry.weight * entry.size as f64;
@@ -463,10 +540,10 @@ fn remove(state: &mut State, address: usize) -> bool {
                     state.live_bytes = 0.0;
                 }
                 state.live_count -= 1;
-                break;
+                break entry;
             }
             slot = (slot + 1) & mask;
-        }
+        };
         let mut hole = slot;
         let mut next = (hole + 1) & mask;
         loop {
@@ -489,8 +566,8 @@ fn remove(state: &mut State, address: usize) -> bool {
             next = (next + 1) & mask;
         }
         (*state.live.add(hole)).address = 0;
+        Some(removed)
     }
-    true
 }
 
 fn grow_live(state: &mut State) -> bool {
