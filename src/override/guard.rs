@@ -172,14 +172,15 @@ fn outside(function: &'static str, ptr: *mut c_void) {
     if ptr as usize & 7 != 0 {
         invalid(function, ptr, "no block starts there: not 8-byte aligned")
     }
-    // The hardened override's guarded pool lies outside jemalloc's range:
-    // its blocks take this path (they are sampled, so rarely) and pass.
-    #[cfg(feature = "override-hardened")]
-    if crate::hardened::in_pool(ptr) {
-        return;
-    }
     #[cfg(gb_backend = "jemalloc")]
     {
+        // The hardened override's pool is kept outside the range ([`exclude`]):
+        // its blocks take this path (they are sampled, so rarely) and pass.
+        // (Elsewhere the alignment test alone lets them through.)
+        #[cfg(feature = "override-hardened")]
+        if crate::hardened::in_pool(ptr) {
+            return;
+        }
         if !Selected::owns(ptr) {
             invalid(function, ptr, "not a block of this allocator")
         }
