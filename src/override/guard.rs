@@ -65,8 +65,13 @@ pub(crate) const FAST_EXCLUDES_POOL: bool =
 /// of jemalloc's on the far side of the pool from the range then takes the
 /// cold path at every `free` (slower, still checked); the pool is placed
 /// away from jemalloc's mappings so that this does not happen in practice.
+/// Only where [`FAST_EXCLUDES_POOL`]: elsewhere the hardened `free` tests
+/// the pool itself, and the range may cover it.
 #[cfg(all(gb_backend = "jemalloc", feature = "override-hardened"))]
 pub(crate) fn exclude(base: usize, length: usize) {
+    if !FAST_EXCLUDES_POOL {
+        return;
+    }
     lock_range();
     let (low, high) = (base >> 3, (base + length) >> 3);
     EXCLUDED[0].store(low, Ordering::Relaxed);
