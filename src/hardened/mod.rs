@@ -17,9 +17,13 @@
 //! and `src/ffi/alloc.rs` call instead of the backend itself (one `use` line
 //! each, as the checked override does), and C++ `new`/`delete` reach through
 //! two hidden entry points (`entry_points.h`). Its fast paths add, to each
-//! allocation, a thread-local countdown (`sub` and a branch, x86-64: the
-//! variable is an initial-exec TLS symbol defined below) and, to each free,
-//! `realloc` and `malloc_usable_size`, one range comparison against the pool.
+//! allocation, a thread-local countdown (x86-64: the variable's offset from
+//! the GOT, `sub` and a branch: an initial-exec TLS symbol defined below)
+//! and, to `realloc`, `malloc_usable_size` and `delete`, one comparison
+//! against the pool. `free` adds nothing on jemalloc and x86-64: the pool is
+//! placed away from jemalloc's mappings and kept out of the range that the
+//! default override's guard lets through (`src/override/guard.rs`), so a
+//! sampled block takes the guard's cold path, which tells it by its address.
 
 mod fault;
 mod pool;

@@ -250,11 +250,14 @@ pub(super) fn next_countdown() -> u64 {
         return 1;
     }
     // splitmix64 over a shared counter (the slow path only).
-    let mut z = RANDOM.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    1 + mix(RANDOM.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)) % (2 * rate - 1)
+}
+
+/// splitmix64's output step.
+fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    1 + z % (2 * rate - 1)
+    z ^ (z >> 31)
 }
 
 /// `GB_HARDENED_SAMPLE`: a decimal number (0: off); anything else, or
@@ -305,6 +308,7 @@ fn start() {
         return;
     }
     let page = crate::sys::page_size();
+    RANDOM.store(random_word(), Ordering::Relaxed);
     let Some(base) = reserve_aligned() else {
         STATE.store(OFF, Ordering::Release);
         return;
@@ -318,25 +322,55 @@ fn start() {
         (0..small).for_each(|i| q.small.push(i));
         (0..large).for_each(|j| q.large.push(j));
     });
-    let mut seed = 0u64;
-    // SAFETY: a plain out-parameter.
-    unsafe {
-        let mut now: libc::timespec = core::mem::zeroed();
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
-        seed ^= (now.tv_nsec as u64) << 20 ^ now.tv_sec as u64 ^ (libc::getpid() as u64) << 40;
-    }
-    RANDOM.store(seed ^ base as u64, Ordering::Relaxed);
+    RANDOM.store(random_word() ^ base as u64, Ordering::Relaxed);
     super::fault::install();
     // If this fails (out of memory), a fork while another thread holds the
     // lock could leave the child's pool locked: the child then never samples.
     let _ = crate::sys::at_fork(before_fork, after_fork);
+    crate::r#override::exclude_from_guard(base, POOL_BYTES);
     publish(base);
     STATE.store(ON, Ordering::Release);
 }
 
-/// [`POOL_BYTES`] of address space aligned to [`POOL_BYTES`]: twice that
-/// reserved, the ends given back.
+/// Where the pool is placed when that address space is free: a random
+/// multiple of [`POOL_BYTES`] in `[PLACE_LOW, 2 * PLACE_LOW)` (16 to 32 TiB,
+/// 2^18 places), far below the kernel's top-down mappings (near 128 TiB on
+/// x86-64: libraries, stacks, jemalloc's chunks) and above a non-PIE
+/// program's heap. Away from jemalloc's chunks, the pool stays outside the
+/// address range that `free`'s guard lets through without asking
+/// (src/override/guard.rs), so that one comparison tells both a foreign
+/// pointer and a sampled block from jemalloc's.
+const PLACE_LOW: usize = 1 << 44;
+
+/// [`POOL_BYTES`] of address space aligned to [`POOL_BYTES`]: at a random
+/// place from [`PLACE_LOW`] when it is free (a few tries), or else wherever
+/// the kernel puts twice that, the ends given back.
 fn reserve_aligned() -> Option<usize> {
+    for _ in 0..4 {
+        let hint = PLACE_LOW + (random_word() as usize % (PLACE_LOW / POOL_BYTES)) * POOL_BYTES;
+        // SAFETY: MAP_FIXED_NOREPLACE never replaces a mapping; a kernel
+        // before 4.17 takes the address as a hint, and another one is
+        // given back.
+        unsafe {
+            let region = libc::mmap(
+                hint as *mut c_void,
+                POOL_BYTES,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE
+                    | libc::MAP_ANONYMOUS
+                    | libc::MAP_NORESERVE
+                    | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            );
+            if region as usize == hint {
+                return Some(hint);
+            }
+            if region != libc::MAP_FAILED {
+                libc::munmap(region, POOL_BYTES);
+            }
+        }
+    }
     // SAFETY: a fresh anonymous reservation, then parts of it unmapped.
     unsafe {
         let region = libc::mmap(
@@ -396,6 +430,30 @@ fn data_of(i: usize) -> (usize, usize) {
         let start = base + REGION + page() + (i - MAX_SMALL) * large_stride();
         (start, start + large_data())
     }
+}
+
+/// A random word: the kernel's (`getrandom`, without waiting for its
+/// entropy at boot), mixed by splitmix64 with the shared counter; the
+/// clock and the process id when the kernel has none to give.
+fn random_word() -> u64 {
+    let mut word = 0u64;
+    // SAFETY: 8 writable bytes.
+    let got = unsafe {
+        libc::getrandom(
+            (&mut word as *mut u64).cast::<c_void>(),
+            8,
+            libc::GRND_NONBLOCK,
+        )
+    };
+    if got != 8 {
+        // SAFETY: a plain out-parameter.
+        unsafe {
+            let mut now: libc::timespec = core::mem::zeroed();
+            libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
+            word = (now.tv_nsec as u64) << 20 ^ now.tv_sec as u64 ^ (libc::getpid() as u64) << 40;
+        }
+    }
+    mix(word ^ RANDOM.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed))
 }
 
 /// Whether slot `i` exists.

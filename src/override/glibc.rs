@@ -147,6 +147,12 @@ pub(super) unsafe fn free(ptr: *mut c_void) {
         // SAFETY: as below, once the guard has seen a block.
         return super::guard::free_slow("free", ptr, move || unsafe { free_block(ptr) });
     }
+    #[cfg(feature = "override-hardened")]
+    if super::guard::FAST_EXCLUDES_POOL {
+        // SAFETY: a block in the guard's range, which the hardened
+        // override's pool is kept out of: the backend's.
+        return unsafe { free_block_of(ptr, |ptr| crate::backend::Selected::free(ptr)) };
+    }
     // SAFETY: NULL or a live block (caller's contract).
     unsafe { free_block(ptr) }
 }
@@ -154,13 +160,19 @@ pub(super) unsafe fn free(ptr: *mut c_void) {
 /// `free` of a block that passed the guard.
 #[inline(always)]
 unsafe fn free_block(ptr: *mut c_void) {
+    // SAFETY: NULL or a live block (caller's contract).
+    unsafe { free_block_of(ptr, |ptr| Selected::free(ptr)) }
+}
+
+/// `free` of a block by `release` (`Selected::free`, or the backend's own
+/// where the guard has ruled out the hardened override's pool).
+#[inline(always)]
+unsafe fn free_block_of(ptr: *mut c_void, release: impl Fn(*mut c_void) + Copy) {
     #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call below
     if crate::profile::dropping(ptr) {
-        // SAFETY: as below.
-        return crate::profile::profiled_free(ptr, move || unsafe { Selected::free(ptr) });
+        return crate::profile::profiled_free(ptr, move || release(ptr));
     }
-    // SAFETY: NULL or a live block (caller's contract).
-    unsafe { Selected::free(ptr) }
+    release(ptr)
 }
 
 /// `calloc(3)`: zeroed; an overflowing product or one above `PTRDIFF_MAX`:

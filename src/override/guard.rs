@@ -24,6 +24,11 @@
 //! takes the cold path too, which returns). Measured in
 //! docs/runs/instructions.txt. The checked override does not use it (its
 //! record says more about such a pointer).
+//!
+//! The hardened override's pool ([`exclude`]) is kept outside the range, so
+//! that the same test also sends every sampled block to the cold path and
+//! the hardened `free` needs no test of its own (x86-64, where the order of
+//! the range's two stores is the order in which `free` can see them).
 
 use core::ffi::c_void;
 use core::fmt::Write as _;
@@ -41,9 +46,64 @@ static START: AtomicUsize = AtomicUsize::new(0);
 #[cfg(gb_backend = "jemalloc")]
 static LENGTH: AtomicUsize = AtomicUsize::new(0);
 
-/// The range grows by the 2 MiB chunk around a block found outside it.
+/// Addresses the range must never cover, in units of 8 bytes: the hardened
+/// override's pool (start, end); empty until [`exclude`] names it.
+#[cfg(all(gb_backend = "jemalloc", feature = "override-hardened"))]
+static EXCLUDED: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
+/// Whether a pointer that passed [`free_fast`] is known to be outside the
+/// hardened override's pool: true where the range is kept clear of it
+/// (jemalloc on x86-64), so that `free` skips the pool's own test.
+#[cfg(feature = "override-hardened")]
+pub(crate) const FAST_EXCLUDES_POOL: bool =
+    cfg!(all(gb_backend = "jemalloc", target_arch = "x86_64"));
+
+/// Keeps `[base, base + length)` (the hardened override's pool) out of the
+/// range from now on, before any block there is handed out: a range that
+/// already covers part of it is emptied (it is learnt again, block by block,
+/// on the cold path), and [`widen`] never grows the range over it. A block
+/// of jemalloc's on the far side of the pool from the range then takes the
+/// cold path at every `free` (slower, still checked); the pool is placed
+/// away from jemalloc's mappings so that this does not happen in practice.
+/// Only where [`FAST_EXCLUDES_POOL`]: elsewhere the hardened `free` tests
+/// the pool itself, and the range may cover it.
+#[cfg(all(gb_backend = "jemalloc", feature = "override-hardened"))]
+pub(crate) fn exclude(base: usize, length: usize) {
+    if !FAST_EXCLUDES_POOL {
+        return;
+    }
+    lock_range();
+    let (low, high) = (base >> 3, (base + length) >> 3);
+    EXCLUDED[0].store(low, Ordering::Relaxed);
+    EXCLUDED[1].store(high, Ordering::Relaxed);
+    let start = START.load(Ordering::Relaxed);
+    let length = LENGTH.load(Ordering::Relaxed);
+    if length != 0 && start < high && low < start + length {
+        LENGTH.store(0, Ordering::Relaxed);
+    }
+    unlock_range();
+}
+
+#[cfg(all(not(gb_backend = "jemalloc"), feature = "override-hardened"))]
+pub(crate) fn exclude(_base: usize, _length: usize) {}
+
 #[cfg(gb_backend = "jemalloc")]
-const CHUNK: usize = 2 << 20;
+static BUSY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+#[cfg(gb_backend = "jemalloc")]
+fn lock_range() {
+    while BUSY
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+}
+
+#[cfg(gb_backend = "jemalloc")]
+fn unlock_range() {
+    BUSY.store(false, Ordering::Release);
+}
 
 /// Whether `free(ptr)` may go straight to the backend: `ptr` is 8-byte
 /// aligned and inside the learnt range (jemalloc), or 8-byte aligned (other
@@ -117,14 +177,15 @@ fn outside(function: &'static str, ptr: *mut c_void) {
     if ptr as usize & 7 != 0 {
         invalid(function, ptr, "no block starts there: not 8-byte aligned")
     }
-    // The hardened override's guarded pool lies outside jemalloc's range:
-    // its blocks take this path (they are sampled, so rarely) and pass.
-    #[cfg(feature = "override-hardened")]
-    if crate::hardened::in_pool(ptr) {
-        return;
-    }
     #[cfg(gb_backend = "jemalloc")]
     {
+        // The hardened override's pool is kept outside the range ([`exclude`]):
+        // its blocks take this path (they are sampled, so rarely) and pass.
+        // (Elsewhere the alignment test alone lets them through.)
+        #[cfg(feature = "override-hardened")]
+        if crate::hardened::in_pool(ptr) {
+            return;
+        }
         if !Selected::owns(ptr) {
             invalid(function, ptr, "not a block of this allocator")
         }
@@ -133,31 +194,57 @@ fn outside(function: &'static str, ptr: *mut c_void) {
 }
 
 /// Widens the range to hold `address`'s 2 MiB chunk (callers serialised by
-/// a flag). A reader may see one word new and the other old: a range too
-/// narrow (a block takes the cold path again) or one that reaches past the
-/// end (a foreign pointer there passes, as it did before this check); never
-/// a refused block, since the cold path asks jemalloc before it aborts.
+/// a lock), unless that would cover the hardened override's pool. `free`
+/// reads the start, then the length; they are stored in that order (the
+/// start only when it moves), so that a reader that sees one word new and
+/// the other old sees a range inside the new one (x86-64 keeps stores and
+/// loads in order): too narrow at worst (a block takes the cold path
+/// again), never over the pool, and never a refused block, since the cold
+/// path asks jemalloc before it aborts.
 #[cfg(gb_backend = "jemalloc")]
 fn widen(address: usize) {
-    static BUSY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-    while BUSY
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        core::hint::spin_loop();
-    }
-    let low = (address & !(CHUNK - 1)) >> 3;
-    let high = ((address & !(CHUNK - 1)) + CHUNK) >> 3;
+    lock_range();
     let start = START.load(Ordering::Relaxed);
     let length = LENGTH.load(Ordering::Relaxed);
+    #[cfg(feature = "override-hardened")]
+    let excluded = (
+        EXCLUDED[0].load(Ordering::Relaxed),
+        EXCLUDED[1].load(Ordering::Relaxed),
+    );
+    #[cfg(not(feature = "override-hardened"))]
+    let excluded = (0, 0);
+    if let Some((new_start, new_length)) = widened(start, length, address, excluded) {
+        if new_start != start || length == 0 {
+            START.store(new_start, Ordering::Relaxed);
+        }
+        // Release: not moved before the start's store.
+        LENGTH.store(new_length, Ordering::Release);
+    }
+    unlock_range();
+}
+
+/// The range (start, length, in units of 8 bytes) widened to hold
+/// `address`'s 2 MiB chunk, or None when it would then meet `excluded`
+/// (start, end, in the same units; empty when equal).
+#[cfg_attr(not(gb_backend = "jemalloc"), allow(dead_code))]
+fn widened(
+    start: usize,
+    length: usize,
+    address: usize,
+    excluded: (usize, usize),
+) -> Option<(usize, usize)> {
+    let chunk = 2 << 20;
+    let low = (address & !(chunk - 1)) >> 3;
+    let high = ((address & !(chunk - 1)) + chunk) >> 3;
     let (new_start, new_end) = if length == 0 {
         (low, high)
     } else {
         (start.min(low), (start + length).max(high))
     };
-    LENGTH.store(new_end - new_start, Ordering::Relaxed);
-    START.store(new_start, Ordering::Relaxed);
-    BUSY.store(false, Ordering::Release);
+    if excluded.0 < excluded.1 && excluded.0 < new_end && new_start < excluded.1 {
+        return None;
+    }
+    Some((new_start, new_end - new_start))
 }
 
 #[cold]
@@ -171,4 +258,47 @@ fn invalid(function: &'static str, ptr: *mut c_void, why: &str) -> ! {
     crate::sys::write_stderr(line.as_line());
     // SAFETY: no preconditions.
     unsafe { libc::abort() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::widened;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn widening_keeps_clear_of_the_excluded_addresses() {
+        let none = (0, 0);
+        // The first block sets the range to its 2 MiB chunk.
+        assert_eq!(
+            widened(0, 0, 5 * MIB, none),
+            Some(((4 * MIB) >> 3, (2 * MIB) >> 3))
+        );
+        // Blocks below and above widen it.
+        let (start, length) = widened(0, 0, 100 * MIB, none).unwrap();
+        assert_eq!(
+            widened(start, length, 10 * MIB, none),
+            Some(((10 * MIB) >> 3, (92 * MIB) >> 3))
+        );
+        assert_eq!(
+            widened(start, length, 201 * MIB, none),
+            Some(((100 * MIB) >> 3, (102 * MIB) >> 3))
+        );
+        // A pool at 64..128 MiB: the range above it may not grow over it,
+        // nor may a first block's chunk overlap it, but it may grow upward.
+        let pool = ((64 * MIB) >> 3, (128 * MIB) >> 3);
+        let (start, length) = widened(0, 0, 130 * MIB, pool).unwrap();
+        assert_eq!(widened(start, length, 10 * MIB, pool), None);
+        assert_eq!(widened(start, length, 127 * MIB, pool), None);
+        assert_eq!(widened(0, 0, 64 * MIB, pool), None);
+        assert_eq!(
+            widened(start, length, 300 * MIB, pool),
+            Some((start, (172 * MIB) >> 3))
+        );
+        // Just below the pool is fine.
+        assert_eq!(
+            widened(0, 0, 63 * MIB, pool),
+            Some(((62 * MIB) >> 3, (2 * MIB) >> 3))
+        );
+    }
 }

@@ -48,6 +48,9 @@ mod extensions;
 mod glibc;
 mod guard;
 
+#[cfg(feature = "override-hardened")]
+pub(crate) use guard::exclude as exclude_from_guard;
+
 #[cfg(feature = "checked")]
 compile_error!("features `override` and `checked` cannot be combined");
 #[cfg(feature = "dlopen")]
