@@ -241,10 +241,19 @@ fn widened(
     } else {
         (start.min(low), (start + length).max(high))
     };
-    if excluded.0 < excluded.1 && excluded.0 < new_end && new_start < excluded.1 {
+    let new_length = new_end - new_start;
+    // A reader may pair the old start with the new length (it loads the
+    // start first): that range, too, must stay clear of the excluded one.
+    let (torn_start, torn_end) = if length == 0 {
+        (new_start, new_end)
+    } else {
+        (start, start + new_length)
+    };
+    let overlaps = |a: usize, b: usize| excluded.0 < excluded.1 && excluded.0 < b && a < excluded.1;
+    if overlaps(new_start, new_end) || overlaps(torn_start, torn_end) {
         return None;
     }
-    Some((new_start, new_end - new_start))
+    Some((new_start, new_length))
 }
 
 #[cold]
@@ -294,6 +303,17 @@ mod tests {
         assert_eq!(
             widened(start, length, 300 * MIB, pool),
             Some((start, (172 * MIB) >> 3))
+        );
+        // A range above the pool growing down by more than its gap to the
+        // pool's end: a reader pairing the old start (130 MiB) with the new
+        // length (52 MiB) would see 128..180 MiB, clear; the one below the
+        // pool growing down to 40 MiB would pair 60 MiB with a length
+        // reaching 82 MiB, over the pool: refused.
+        let (below, below_length) = widened(0, 0, 61 * MIB, pool).unwrap();
+        assert_eq!(widened(below, below_length, 40 * MIB, pool), None);
+        assert_eq!(
+            widened(below, below_length, 59 * MIB, pool),
+            Some(((58 * MIB) >> 3, (4 * MIB) >> 3))
         );
         // Just below the pool is fine.
         assert_eq!(
