@@ -6,7 +6,9 @@
 # must give keep_ninety 90% +- 5 points of each profile:
 #  1. the override built with profiling, GB_PROFILE=PATH: the live heap at
 #     exit (PATH) and, for a run that frees everything first, the peak
-#     (PATH.peak, while PATH is empty);
+#     (PATH.peak, while PATH is empty); the stacks by libunwind where
+#     libunwind.so.8 loads (the profile's comment says so), and by libgcc's
+#     unwinder with GB_PROFILE_UNWINDER=libgcc, attributing alike;
 #  2. the prefixed library built with profiling, through gb_profile_start,
 #     gb_profile_dump and gb_profile_dump_peak (and their errors);
 #  2b. every mapping of a profile carries the build ID `readelf -n` prints
@@ -124,6 +126,18 @@ if ((have_override)); then
     (cd "$WORK" && GB_PROFILE="$WORK/keep.pb.gz" GB_PROFILE_SAMPLE=$INTERVAL ./split_override keep) || failed "keep run"
     expect "$WORK/keep.pb.gz" keep_ninety 85 95 "live at exit"
     expect "$WORK/keep.pb.gz" keep_ten 5 15 "live at exit"
+    # The unwinder: libunwind's where libunwind.so.8 loads (the profile's
+    # comment names it), libgcc's when asked; both must attribute alike.
+    want=libgcc
+    ldconfig -p 2>/dev/null | grep -q 'libunwind\.so\.8 ' && want=libunwind
+    unwinder() { go tool pprof -comments "$1" 2>/dev/null | sed -n 's/^graphbit-alloc: stacks by //p'; }
+    [[ $(unwinder "$WORK/keep.pb.gz") == "$want" ]] && echo "ok: stacks by $want" \
+        || failed "stacks by '$(unwinder "$WORK/keep.pb.gz")', want $want"
+    (cd "$WORK" && GB_PROFILE="$WORK/libgcc.pb.gz" GB_PROFILE_SAMPLE=$INTERVAL GB_PROFILE_UNWINDER=libgcc \
+        ./split_override keep) || failed "keep run (libgcc's unwinder)"
+    [[ $(unwinder "$WORK/libgcc.pb.gz") == libgcc ]] && echo "ok: GB_PROFILE_UNWINDER=libgcc is obeyed" \
+        || failed "GB_PROFILE_UNWINDER=libgcc: stacks by '$(unwinder "$WORK/libgcc.pb.gz")'"
+    expect "$WORK/libgcc.pb.gz" keep_ninety 85 95 "live at exit, libgcc's unwinder"
     (cd "$WORK" && GB_PROFILE="$WORK/default.pb.gz" ./split_override keep) || failed "keep run (default interval)"
     expect "$WORK/default.pb.gz" keep_ninety 82 98 "live at exit, default 512 KiB interval (spread about 2.3 points)"
     (cd "$WORK" && GB_PROFILE="$WORK/free.pb.gz" GB_PROFILE_SAMPLE=$INTERVAL ./split_override free) || failed "free run"

@@ -530,6 +530,7 @@ pub(crate) fn start(interval: u64) -> i32 {
         return code;
     }
     stack::locate_self();
+    stack::choose_unwinder();
     if SAMPLING.load(Ordering::Acquire) {
         return libc::EBUSY;
     }

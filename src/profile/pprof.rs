@@ -302,6 +302,10 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
         .unwrap_or(0);
     let period_type = value_type(&mut strings, "space", "bytes");
     let default_type = strings.id("inuse_space") as i64;
+    let comment = strings.id(&format!(
+        "graphbit-alloc: stacks by {}",
+        super::stack::unwinder()
+    )) as i64;
     // String table (field 6) after every id was handed out.
     for text in &strings.list {
         profile.bytes(6, text.as_bytes());
@@ -309,6 +313,7 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
     profile.int(9, now);
     profile.message(11, period_type);
     profile.int(12, interval as i64);
+    profile.int(13, comment);
     profile.int(14, default_type);
     profile.bytes
 }

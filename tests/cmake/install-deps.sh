@@ -44,8 +44,11 @@ python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 for tool in perl git sqlite3 lua5.4; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
-# tests/profile.sh reads the heap profiler's output with Go's pprof.
+# tests/profile.sh reads the heap profiler's output with Go's pprof; the
+# profiler takes its stacks with libunwind where libunwind.so.8 loads
+# (optional at run time; the test checks both unwinders when it is there).
 command -v go >/dev/null || missing+=(golang-go)
+installed libunwind8 || missing+=(libunwind8)
 # c_tests/hooks/ (the manifest's pkg-config column names their modules)
 for package in liblua5.4-dev libsqlite3-dev zlib1g-dev libssl-dev libcurl4-openssl-dev \
     libxml2-dev libjansson-dev; do
