@@ -45,6 +45,9 @@ mod resp;
 mod run;
 mod stats;
 mod svg;
+// The library's symbolizer, shared with its profiler (it uses nothing else
+// of the library).
+#[path = "../../src/profile/symbolize.rs"]
 mod symbolize;
 
 use std::path::{Path, PathBuf};

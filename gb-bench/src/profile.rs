@@ -503,7 +503,8 @@ pub fn decode(bytes: &[u8]) -> Result<Profile, String> {
             .into_iter()
             .map(|function| Frame {
                 function,
-                place: None,
+                file: None,
+                line: None,
             })
             .collect();
         profile.locations.insert(id, frames);
@@ -547,7 +548,7 @@ impl Profile {
                     .ok_or_else(|| format!("a sample names location {id}, which is missing"))?;
                 for frame in location {
                     frames.push(frame.function.clone());
-                    places.push(frame.place.clone());
+                    places.push(frame.place());
                 }
             }
             let value = *values

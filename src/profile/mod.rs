@@ -31,6 +31,7 @@ pub(crate) mod stack;
 
 mod build_id;
 mod pprof;
+mod symbolize;
 
 mod at_exit;
 

@@ -6,8 +6,12 @@
 //! interval. Values are the estimates (each sample weighed by the inverse of
 //! its probability). Every location carries its address and the mapping
 //! (from `/proc/self/maps`, with the object's GNU build ID, see
-//! [`super::build_id`]) it falls in, so `pprof` can symbolize later; names
-//! come from `dladdr` where the object exports the symbol.
+//! [`super::build_id`]) it falls in, so `pprof` can symbolize later; the
+//! function, file and line (inlined calls too) come from the binaries on
+//! disk where they say ([`super::symbolize`]: DWARF, then the symbol
+//! tables), else from `dladdr`, and each mapping says which it got
+//! (`has_functions`, `has_filenames`, `has_line_numbers`,
+//! `has_inline_frames`).
 //!
 //! The file is built after the record's lock is released; Rust's own
 //! allocations here go straight to the backend, not through the hooked
@@ -16,6 +20,8 @@
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::io::Write as _;
+
+use super::symbolize::Frame;
 
 use super::record::Snapshot;
 
@@ -109,6 +115,9 @@ struct Mapping {
     build_id: String,
     /// Every location in it got a function name here.
     all_named: bool,
+    /// ... and a file, and a line (so DWARF also gave its inlined calls).
+    all_filed: bool,
+    all_lined: bool,
     used: bool,
 }
 
@@ -144,6 +153,8 @@ fn mappings() -> Vec<Mapping> {
             path,
             build_id: String::new(),
             all_named: true,
+            all_filed: true,
+            all_lined: true,
             used: false,
         });
     }
@@ -190,9 +201,11 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
     }
 
     let mut maps = mappings();
-    // Location id per address (1-based), with its mapping and name.
+    let mut symbolizer = super::symbolize::Symbolizer::default();
+    // Location id per address (1-based), with its mapping and frames
+    // (inlined ones first, the function they were inlined into last).
     let mut locations: HashMap<u64, u64> = HashMap::new();
-    let mut location_list: Vec<(u64, Option<usize>, Option<String>)> = Vec::new();
+    let mut location_list: Vec<(u64, Option<usize>, Vec<Frame>)> = Vec::new();
     for (stack, totals) in snapshot.stacks().iter().zip(snapshot.totals()) {
         if totals.inuse_objects == 0.0 && totals.alloc_objects == 0.0 {
             continue;
@@ -206,14 +219,29 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
                 let mapping = maps
                     .iter()
                     .position(|m| m.start <= address && address < m.limit);
-                let name = symbol(address);
+                let frames = mapping
+                    .and_then(|index| {
+                        let m = &maps[index];
+                        symbolizer.frames(&m.path, address - m.start + m.offset)
+                    })
+                    .or_else(|| {
+                        symbol(address).map(|function| {
+                            vec![Frame {
+                                function,
+                                file: None,
+                                line: None,
+                            }]
+                        })
+                    })
+                    .unwrap_or_default();
                 if let Some(index) = mapping {
-                    maps[index].used = true;
-                    if name.is_none() {
-                        maps[index].all_named = false;
-                    }
+                    let m = &mut maps[index];
+                    m.used = true;
+                    m.all_named &= !frames.is_empty();
+                    m.all_filed &= !frames.is_empty() && frames.iter().all(|f| f.file.is_some());
+                    m.all_lined &= !frames.is_empty() && frames.iter().all(|f| f.line.is_some());
                 }
-                location_list.push((address, mapping, name));
+                location_list.push((address, mapping, frames));
                 location_list.len() as u64
             });
             ids.push(id);
@@ -258,41 +286,50 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
         m.uint(4, mapping.offset);
         m.int(5, strings.id(&mapping.path) as i64);
         m.int(6, strings.id(&mapping.build_id) as i64);
-        // has_functions; has_filenames (8), has_line_numbers (9) and
-        // has_inline_frames (10) stay false: no location gets a file, a
-        // line or an inlined frame here.
+        // has_functions, has_filenames, has_line_numbers and (DWARF gave
+        // every location's inlined calls with its lines) has_inline_frames.
         m.boolean(7, mapping.all_named);
+        m.boolean(8, mapping.all_filed);
+        m.boolean(9, mapping.all_lined);
+        m.boolean(10, mapping.all_lined);
         profile.message(3, m);
         next += 1;
     }
 
-    // Locations and functions (one function per distinct name).
-    let mut functions: HashMap<String, u64> = HashMap::new();
-    let mut function_list = Vec::new();
-    for (index, (address, mapping, name)) in location_list.iter().enumerate() {
+    // Locations and functions (one function per distinct name and file).
+    let mut functions: HashMap<(String, Option<String>), u64> = HashMap::new();
+    let mut function_list: Vec<(String, Option<String>)> = Vec::new();
+    for (index, (address, mapping, frames)) in location_list.iter().enumerate() {
         let mut m = Message::default();
         m.uint(1, index as u64 + 1);
         if let Some(mapping) = mapping {
             m.uint(2, mapping_ids[*mapping]);
         }
         m.uint(3, *address);
-        if let Some(name) = name {
-            let function = *functions.entry(name.clone()).or_insert_with(|| {
-                function_list.push(name.clone());
+        for frame in frames {
+            let key = (frame.function.clone(), frame.file.clone());
+            let function = *functions.entry(key.clone()).or_insert_with(|| {
+                function_list.push(key);
                 function_list.len() as u64
             });
             let mut line = Message::default();
             line.uint(1, function);
+            if let Some(number) = frame.line {
+                line.int(2, number as i64);
+            }
             m.message(4, line);
         }
         profile.message(4, m);
     }
-    for (index, name) in function_list.iter().enumerate() {
+    for (index, (name, file)) in function_list.iter().enumerate() {
         let mut m = Message::default();
         m.uint(1, index as u64 + 1);
         let id = strings.id(name) as i64;
         m.int(2, id);
         m.int(3, id);
+        if let Some(file) = file {
+            m.int(4, strings.id(file) as i64);
+        }
         profile.message(5, m);
     }
 

@@ -1,15 +1,18 @@
 //! Function, file and line of a profile's frames, from the binaries on disk
-//! (the `addr2line` crate: DWARF, then the symbol table), for
-//! `gb-bench profile`. The profiler writes each frame's address and the
-//! mapping it lies in (file, start, file offset), and names only what
-//! `dladdr` finds (exported symbols); here a frame's file offset becomes the
-//! ELF virtual address the file's own tables use, through its `PT_LOAD`
-//! program headers, and DWARF gives the inlined chain with lines.
+//! (the `addr2line` crate: DWARF, then the symbol table). Used twice: by the
+//! profiler when it writes a profile (feature `profiling`, `pprof.rs`), and
+//! by `gb-bench profile` when it reads one (gb-bench includes this file with
+//! `#[path]`; it depends on nothing else of the library). A frame is given
+//! as the file it lies in and its offset in that file (what a profile's
+//! mapping says); the file offset becomes the ELF virtual address the
+//! file's own tables use, through its `PT_LOAD` program headers, and DWARF
+//! gives the inlined chain with lines; the symbol tables (`.symtab` and
+//! `.dynsym`, static functions included) name what DWARF does not.
 //!
 //! What it cannot do: read separate debug files (`.gnu_debuglink`, build
 //! IDs under /usr/lib/debug), so a distribution's stripped libraries give
-//! their exported symbols only; and it trusts that the files on disk are
-//! the ones the process ran.
+//! their symbol tables' names only; and it trusts that the files on disk
+//! are the ones the process ran.
 
 use std::collections::HashMap;
 
@@ -17,8 +20,23 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     pub function: String,
-    /// "file.c:42" (file name without its directories).
-    pub place: Option<String>,
+    /// The source file as DWARF names it (with its directories).
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+impl Frame {
+    /// "file.c:42" (the file name without its directories), "file.c"
+    /// without a line, None without a file.
+    #[allow(dead_code)] // gb-bench's
+    pub fn place(&self) -> Option<String> {
+        let file = self.file.as_deref()?;
+        let base = file.rsplit('/').next().unwrap_or(file);
+        Some(match self.line {
+            Some(line) => format!("{base}:{line}"),
+            None => base.to_string(),
+        })
+    }
 }
 
 /// An ELF file's loadable segments: (file offset, size in the file,
@@ -99,16 +117,6 @@ fn segments(path: &str) -> Option<Segments> {
     Some(out)
 }
 
-/// "dir/file.c", 42 -> "file.c:42".
-fn place(location: &addr2line::Location<'_>) -> Option<String> {
-    let file = location.file?;
-    let base = file.rsplit('/').next().unwrap_or(file);
-    Some(match location.line {
-        Some(line) => format!("{base}:{line}"),
-        None => base.to_string(),
-    })
-}
-
 impl Symbolizer {
     /// The frames (innermost first: inlined functions, then the one they
     /// were inlined into) at `offset` bytes into the file `path`; `None`
@@ -144,16 +152,19 @@ impl Symbolizer {
                     .and_then(|f| f.demangle().ok().map(|n| n.into_owned()))
                     .or_else(|| symbol.clone());
                 let Some(function) = function else { continue };
+                let location = frame.location.as_ref();
                 out.push(Frame {
                     function,
-                    place: frame.location.as_ref().and_then(place),
+                    file: location.and_then(|l| l.file).map(str::to_string),
+                    line: location.and_then(|l| l.line),
                 });
             }
         }
         if out.is_empty() {
             out.push(Frame {
                 function: symbol?,
-                place: None,
+                file: None,
+                line: None,
             });
         }
         Some(out)
@@ -192,9 +203,7 @@ mod tests {
             frames
                 .iter()
                 .any(|f| f.function.contains("marker_function_for_symbolize")
-                    && f.place
-                        .as_deref()
-                        .is_some_and(|p| p.starts_with("symbolize.rs:"))),
+                    && f.place().is_some_and(|p| p.starts_with("symbolize.rs:"))),
             "{frames:?}"
         );
         assert_eq!(Symbolizer::default().frames("[vdso]", 0), None);
