@@ -21,6 +21,12 @@ if ! node -e 'require("koffi")' 2>/dev/null; then
   echo "test.sh: installing koffi (npm ci)"
   npm ci --no-audit --no-fund
 fi
+# test/package.test.js installs the packed tarballs with `npm install
+# --offline`, which resolves their dependency koffi from npm's cache: `npm
+# ci` caches koffi's tarball but not its registry metadata, so on a machine
+# whose cache has never seen koffi that install fails (ENOTCACHED). Cache it.
+koffi_version=$(node -p 'JSON.parse(require("fs").readFileSync("node_modules/koffi/package.json")).version')
+npm cache add "koffi@$koffi_version" >/dev/null
 
 use_dlopen_lib
 
