@@ -116,12 +116,14 @@ expect() {
     fi
 }
 # total FILE: the live bytes of the program's own blocks (stacks through
-# keep_ninety or keep_ten). Not the whole profile: what the C library keeps
-# until exit (stdout's buffer, a thread's leftovers) is sampled now and then
-# (at 64 KiB, a 4 KiB block about one run in 16) and is rightly live.
+# keep_ninety or keep_ten): what pprof's "Showing nodes accounting for X,
+# P% of T total" gives as X under the focus (T is the whole profile's).
+# Not the whole profile: what the C library keeps until exit (stdout's
+# buffer, the TLS blocks pthread_create caches for reuse) is sampled now and
+# then (at 64 KiB, about one run in 16) and is rightly live.
 total() {
     go tool pprof -top -sample_index=inuse_space -focus='^(keep_ninety|keep_ten)$' "$1" 2>/dev/null \
-        | sed -n 's/.* of \([^ ]*\) total.*/\1/p'
+        | sed -n 's/.*accounting for \([^,]*\), .* total.*/\1/p'
 }
 
 if ((have_override)); then
