@@ -274,9 +274,6 @@ pub(crate) fn insert(address: usize, size: usize, frames: &[usize], weight: f64)
         let record = unsafe { &mut *state.stacks.add(stack) };
         record.alloc_objects += weight;
         record.alloc_space += weight * size as f64;
-        if (state.live_count + 1) * 2 > state.live_capacity && !grow_live(state) {
-            return;
-        }
         add_live(
             state,
             Live {
@@ -291,8 +288,12 @@ pub(crate) fn insert(address: usize, size: usize, frames: &[usize], weight: f64)
 
 /// Adds a live sample (replacing one of the same address: a block freed by a
 /// path the profiler did not see, whose address is reused) and keeps the
-/// live bytes, the flag and the peak. The live table has room for it.
+/// live bytes, the flag and the peak. Grows the live table first when it
+/// would be more than half full; drops the sample when it cannot.
 fn add_live(state: &mut State, entry: Live) {
+    if (state.live_count + 1) * 2 > state.live_capacity && !grow_live(state) {
+        return;
+    }
     if remove(state, entry.address).is_some() {
         filter_slot(entry.address).fetch_sub(1, Ordering::Relaxed);
     }
@@ -357,9 +358,7 @@ pub(crate) fn take(address: usize) -> Option<Taken> {
 #[cold]
 pub(crate) fn restore(address: usize, size: usize, taken: Taken) {
     locked(|state| {
-        if state.live.is_null()
-            || ((state.live_count + 1) * 2 > state.live_capacity && !grow_live(state))
-        {
+        if state.live.is_null() {
             return;
         }
         add_live(
