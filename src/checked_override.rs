@@ -333,6 +333,8 @@ impl Backend for Checked {
         }
     }
 
+    const C_FREE: unsafe extern "C" fn(*mut c_void) = crate::backend::free_of::<Self>;
+
     unsafe fn free_sized(ptr: *mut c_void, size: usize) {
         // SAFETY: as free.
         unsafe { release("free_sized", ptr, Expect::Size(size)) }

@@ -66,6 +66,9 @@ impl Backend for Jemalloc {
         unsafe { front::free(ptr) }
     }
 
+    // jemalloc's `free` keeps `errno` and takes NULL: itself.
+    const C_FREE: unsafe extern "C" fn(*mut c_void) = front::free;
+
     #[inline(always)]
     unsafe fn free_sized(ptr: *mut c_void, size: usize) {
         // `size` is the size asked for (0 was served as 1), so its size

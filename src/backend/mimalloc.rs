@@ -56,6 +56,9 @@ impl Backend for Mimalloc {
         crate::sys::errno::preserve(|| unsafe { mi::mi_free(ptr) })
     }
 
+    // Its `free` with `errno` kept, as a C function.
+    const C_FREE: unsafe extern "C" fn(*mut c_void) = super::free_of::<Self>;
+
     #[inline(always)]
     unsafe fn free_sized(ptr: *mut c_void, size: usize) {
         // SAFETY: a live block of this backend.

@@ -62,6 +62,12 @@ pub(crate) trait Backend {
     unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void;
     /// `gb_free`: NULL or a live block; keeps `errno`.
     unsafe fn free(ptr: *mut c_void);
+    /// `free` as a C function (the same contract): what `gb_free` jumps to
+    /// while no heap and no profile sample is live (`src/heap/mod.rs`,
+    /// `FREE`), so that it jumps straight into the backend where the
+    /// backend's own entry point keeps the contract.
+    /// ([`free_of`] where the backend's entry point is not one itself.)
+    const C_FREE: unsafe extern "C" fn(*mut c_void);
     /// `gb_free_sized` for a live block `ptr` (never NULL) from `alloc`,
     /// `calloc` or `realloc` of `size` (at most `PTRDIFF_MAX`); keeps `errno`.
     unsafe fn free_sized(ptr: *mut c_void, size: usize);
@@ -163,4 +169,21 @@ pub struct Stats {
     pub retained: Option<u64>,
     /// Allocations made since start-up, where the backend counts them.
     pub allocations: Option<u64>,
+}
+
+/// `B::free` as a C function: [`Backend::C_FREE`] for a backend whose own
+/// `free` is not a C entry point that keeps the contract.
+///
+/// # Safety
+/// NULL or a live block of `B`.
+#[cfg_attr(
+    all(
+        gb_backend = "jemalloc",
+        not(any(feature = "override-hardened", feature = "override-checked"))
+    ),
+    allow(dead_code)
+)]
+pub(crate) unsafe extern "C" fn free_of<B: Backend>(ptr: *mut c_void) {
+    // SAFETY: as above.
+    unsafe { B::free(ptr) }
 }

@@ -76,6 +76,9 @@ impl Backend for System {
         crate::sys::errno::preserve(|| unsafe { libc::free(ptr) })
     }
 
+    // Its `free` with `errno` kept, as a C function.
+    const C_FREE: unsafe extern "C" fn(*mut c_void) = super::free_of::<Self>;
+
     #[inline(always)]
     unsafe fn free_sized(ptr: *mut c_void, _size: usize) {
         // SAFETY: a live block of this backend; there is no sized free here.

@@ -342,6 +342,8 @@ impl Backend for Hardened {
         unsafe { Selected::free(ptr) }
     }
 
+    const C_FREE: unsafe extern "C" fn(*mut c_void) = crate::backend::free_of::<Self>;
+
     #[inline(always)]
     unsafe fn free_sized(ptr: *mut c_void, size: usize) {
         when_in_pool!(ptr, {

@@ -56,24 +56,27 @@ const MAX_SIZE: usize = isize::MAX as usize;
 /// one check covers both.
 pub(crate) static LIVE_HEAPS: AtomicUsize = AtomicUsize::new(0);
 
-/// What `gb_free` calls: `plain_free` while no heap exists, `free_any`
-/// while one does (`free_sampled` while only profile samples are live). `gb_free` then costs one load and an indirect jump more
-/// than the backend's free (a flag check costs a load, a test and a branch:
-/// Rust's atomic loads are not folded into a compare). Switched under
+/// What `gb_free` calls: the backend's own C `free` while no heap exists
+/// and no profile sample is live ([`plain_free`]), `free_any` while a heap
+/// does, `free_sampled` while only samples are live. `gb_free` then costs
+/// one load and an indirect jump more than the backend's free (a flag
+/// check costs a load, a test and a branch: Rust's atomic loads are not
+/// folded into a compare). Switched under
 /// `TRANSITIONS` with `LIVE_HEAPS`, so that it is `free_any` whenever a heap
 /// exists; a block of a heap reaches another thread only through some
 /// synchronisation, after which that thread sees the switch.
-static FREE: AtomicPtr<()> = AtomicPtr::new(plain_free as *mut ());
+static FREE: AtomicPtr<()> = AtomicPtr::new(plain_free() as *mut ());
 static TRANSITIONS: Mutex<()> = Mutex::new(());
 
-/// `gb_free` while no heap exists.
-///
-/// # Safety
-/// NULL or a live block of the backend.
-unsafe fn plain_free(ptr: *mut c_void) {
+/// The type of `gb_free`'s functions.
+type FreeFn = unsafe extern "C" fn(*mut c_void);
+
+/// `gb_free`'s function while no heap exists and no sample is live: the
+/// backend's own C `free` (jemalloc's entry point itself), so that nothing
+/// stands between `gb_free`'s jump and the backend.
+const fn plain_free() -> FreeFn {
     use crate::backend::{Backend, Selected};
-    // SAFETY: as above.
-    unsafe { Selected::free(ptr) }
+    Selected::C_FREE
 }
 
 /// `gb_free` while a heap exists or a profile sample is live.
@@ -81,7 +84,7 @@ unsafe fn plain_free(ptr: *mut c_void) {
 /// # Safety
 /// NULL or a live block.
 #[inline(never)]
-unsafe fn free_any(ptr: *mut c_void) {
+unsafe extern "C" fn free_any(ptr: *mut c_void) {
     use crate::backend::{Backend, Selected};
     // gb-profile hook: a live sample's block drops its sample; with no heap,
     // no lookup.
@@ -110,7 +113,7 @@ unsafe fn free_any(ptr: *mut c_void) {
 /// NULL or a live block of the backend.
 #[cfg(feature = "profiling")]
 #[inline(never)]
-unsafe fn free_sampled(ptr: *mut c_void) {
+unsafe extern "C" fn free_sampled(ptr: *mut c_void) {
     use crate::backend::{Backend, Selected};
     crate::profile::drop_sample_if_held(ptr); // gb-profile hook
                                               // SAFETY: as above.
@@ -122,7 +125,7 @@ unsafe fn free_sampled(ptr: *mut c_void) {
 /// `free_any` while a heap exists.
 pub(crate) fn free_for(live: usize) -> *mut () {
     if live == 0 {
-        plain_free as *mut ()
+        plain_free() as *mut ()
     } else if live == SAMPLES_LIVE {
         samples_only_free()
     } else {
@@ -144,11 +147,11 @@ fn samples_only_free() -> *mut () {
 
 /// The function `gb_free` calls for a block (see `FREE`).
 #[inline(always)]
-pub(crate) fn free_fn() -> unsafe fn(*mut c_void) {
+pub(crate) fn free_fn() -> FreeFn {
     let f = FREE.load(Ordering::Relaxed);
-    // SAFETY: FREE only ever holds `plain_free`, `free_sampled` or
-    // `free_any`.
-    unsafe { core::mem::transmute::<*mut (), unsafe fn(*mut c_void)>(f) }
+    // SAFETY: FREE only ever holds `plain_free()`, `free_sampled` or
+    // `free_any`, all `FreeFn`s.
+    unsafe { core::mem::transmute::<*mut (), FreeFn>(f) }
 }
 
 /// Counts a heap made (`+1`) or destroyed (`-1`), switching `FREE`.
