@@ -173,6 +173,17 @@ fn main() {
             )
             .flag_if_supported("-fvisibility=hidden")
             .compile("graphbit_alloc_override_new");
+        // An executable of this package built with the override (the unit
+        // tests, gb-info) links it as GraphBitAlloc::override_static links a
+        // program: nothing there calls `operator new`, so its object is
+        // pulled in by name and the operators exported
+        // (cmake/pick_variant.cmake), so that the process's C++ allocations
+        // are the override's, as gb_verify's host_malloc_captured requires.
+        // (In the shared library they are already.)
+        println!("cargo::rustc-link-arg=-Wl,--undefined=_Znwm");
+        for pattern in ["_Znw*", "_Zna*", "_Zdl*", "_Zda*"] {
+            println!("cargo::rustc-link-arg=-Wl,--export-dynamic-symbol={pattern}");
+        }
         if target_os == "linux" {
             // The functions small programs run, together at the start of the
             // code: each fault maps 64-128 KiB of the library, and scattered

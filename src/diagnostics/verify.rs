@@ -594,11 +594,19 @@ pub(crate) mod tests {
             .expect("check exists")
     }
 
+    /// The third check: whether the host's `malloc` must be this library's
+    /// (the override) or must not be (every other build).
+    const HOST_CHECK: &str = if cfg!(feature = "override") {
+        "host_malloc_captured"
+    } else {
+        "host_malloc_not_captured"
+    };
+
     #[test]
     fn gb_alloc_and_host_malloc_checks_pass() {
         let _turn = serial();
         let report = run();
-        for name in ["gb_alloc_served_by_backend", "host_malloc_not_captured"] {
+        for name in ["gb_alloc_served_by_backend", HOST_CHECK] {
             let c = check(&report, name);
             assert!(c.passed, "{name}: {}", c.evidence);
         }
@@ -647,15 +655,24 @@ pub(crate) mod tests {
             p.counter_delta.is_some(),
             Selected::COUNTER != Counter::None
         );
-        if Selected::COUNTER == Counter::PerThread {
+        if Selected::COUNTER == Counter::PerThread && cfg!(feature = "override-checked") {
+            // The checked override asks the backend for one byte more (the
+            // canary, src/checked_override.rs): the next size class up.
+            assert!(p.counter_delta > Some(PROBE_BYTES as u64));
+        } else if Selected::COUNTER == Counter::PerThread {
             // thread.allocated is per thread: exactly the probe's size class.
             assert_eq!(p.counter_delta, Some(PROBE_BYTES as u64));
         }
-        let Evidence::HostMalloc(h) = check(&report, "host_malloc_not_captured").evidence else {
+        let Evidence::HostMalloc(h) = check(&report, HOST_CHECK).evidence else {
             panic!("host malloc evidence");
         };
         assert!(h.malloc_object.is_some() && h.library_object.is_some());
-        assert_ne!(h.malloc_object, h.library_object);
+        // The override defines `malloc` itself (in this test executable);
+        // the prefixed library leaves it to the C library.
+        assert_eq!(
+            h.malloc_object == h.library_object,
+            cfg!(feature = "override")
+        );
     }
 
     /// The JSON document at the C boundary: valid JSON, the fields consumers
