@@ -48,6 +48,13 @@ fn main() {
         "cargo::rustc-check-cfg=cfg(gb_backend, values(\"jemalloc\", \"mimalloc\", \"system\"))"
     );
     println!("cargo::rustc-cfg=gb_backend=\"{backend}\"");
+    // gb_free as one indirect jump in assembly (src/ffi/alloc.rs): x86-64
+    // Linux, outside checked mode (whose check comes first).
+    println!("cargo::rustc-check-cfg=cfg(gb_free_jumps)");
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if arch == "x86_64" && target_os == "linux" && !feature("checked") {
+        println!("cargo::rustc-cfg=gb_free_jumps");
+    }
     // For the tests that compile C programs against the library.
     println!(
         "cargo::rustc-env=GB_TARGET={}",

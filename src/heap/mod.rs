@@ -59,13 +59,14 @@ pub(crate) static LIVE_HEAPS: AtomicUsize = AtomicUsize::new(0);
 /// What `gb_free` calls: the backend's own C `free` while no heap exists
 /// and no profile sample is live ([`plain_free`]), `free_any` while a heap
 /// does, `free_sampled` while only samples are live. `gb_free` then costs
-/// one load and an indirect jump more than the backend's free (a flag
-/// check costs a load, a test and a branch: Rust's atomic loads are not
-/// folded into a compare). Switched under
+/// one indirect jump through it more than the backend's free on x86-64
+/// Linux (`jmp [FREE]`, in assembly: src/ffi/alloc.rs), elsewhere a load
+/// and the jump (a flag check costs a load, a test and a branch: Rust's
+/// atomic loads are not folded into a compare). Switched under
 /// `TRANSITIONS` with `LIVE_HEAPS`, so that it is `free_any` whenever a heap
 /// exists; a block of a heap reaches another thread only through some
 /// synchronisation, after which that thread sees the switch.
-static FREE: AtomicPtr<()> = AtomicPtr::new(plain_free() as *mut ());
+pub(crate) static FREE: AtomicPtr<()> = AtomicPtr::new(plain_free() as *mut ());
 static TRANSITIONS: Mutex<()> = Mutex::new(());
 
 /// The type of `gb_free`'s functions.
@@ -146,6 +147,7 @@ fn samples_only_free() -> *mut () {
 }
 
 /// The function `gb_free` calls for a block (see `FREE`).
+#[cfg(not(gb_free_jumps))]
 #[inline(always)]
 pub(crate) fn free_fn() -> FreeFn {
     let f = FREE.load(Ordering::Relaxed);
