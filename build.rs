@@ -113,6 +113,7 @@ fn main() {
         println!("cargo::rustc-link-search=native={out_dir}");
         println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_jemalloc_conf");
         percpu_experiment();
+        jeprof_experiment();
     }
 
     if backend == "mimalloc" && target_os == "linux" {
@@ -232,6 +233,22 @@ pub(crate) fn library_name(
         (false, true) => "graphbit_alloc_dlopen",
         (false, false) => "graphbit_alloc",
     }
+}
+
+/// jemalloc's profiler with libunwind's stacks (src/profile/jemalloc_prof_experiment.c,
+/// gb-bench/scripts/profile_jemalloc.sh), only when built with
+/// GB_JEPROF_EXPERIMENT=1 (x86-64 Linux, jemalloc built with `profiling`).
+fn jeprof_experiment() {
+    println!("cargo::rerun-if-env-changed=GB_JEPROF_EXPERIMENT");
+    if env::var("GB_JEPROF_EXPERIMENT").as_deref() != Ok("1") {
+        return;
+    }
+    println!("cargo::rerun-if-changed=src/profile/jemalloc_prof_experiment.c");
+    cc::Build::new()
+        .file("src/profile/jemalloc_prof_experiment.c")
+        .cargo_metadata(false)
+        .compile("graphbit_alloc_jeprof_experiment");
+    println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_jeprof_experiment");
 }
 
 /// The per-CPU cache experiment (src/percpu/, docs/memory.md), only when

@@ -6,9 +6,12 @@
 # (`override,profiling`), off and under GB_PROFILE (512 KiB); and with
 # jemalloc's profiler compiled in instead, run with
 # `prof:true,prof_active:false` (compiled in, off) and
-# `prof:true,prof_active:true,lg_prof_sample:19` (on, 512 KiB; jemalloc's
-# own stacks, libgcc's unwinder) through `_RJEM_MALLOC_CONF`: jemalloc's
-# samples go to its own tables, which nothing reads here.
+# `prof:true,prof_active:true,lg_prof_sample:19` (on, 512 KiB) through
+# `_RJEM_MALLOC_CONF`, with jemalloc's own stacks (libgcc's unwinder) and,
+# built again with GB_JEPROF_EXPERIMENT=1
+# (src/profile/jemalloc_prof_experiment.c), with libunwind's
+# `unw_backtrace` as its backtrace hook: jemalloc's samples go to its own
+# tables, which nothing reads here.
 #
 # Instructions (valgrind callgrind): per malloc+free pair of
 # gb-bench/pair_loop.c ((1,100,000 pairs - 100,000) / 10^6), and per
@@ -32,6 +35,7 @@ build() { # extra features, name
 build "" override
 build ",profiling" override-profiling
 build ",tikv-jemalloc-sys/profiling" override-jeprof
+GB_JEPROF_EXPERIMENT=1 build ",tikv-jemalloc-sys/profiling" override-jeprof-unwind
 bench=target/release/gb-bench
 [[ -x $bench ]] || cargo build --release -p gb-bench >/dev/null 2>&1 || { echo "build gb-bench failed" >&2; exit 1; }
 driver=target/release/gb-bench-work/driver-system
@@ -65,20 +69,22 @@ echo "jemalloc's own profiler in the override: instructions (callgrind; gb-bench
 echo "graphbit-alloc $(git describe --always --dirty 2>/dev/null); override = --features override;"
 echo "gb = --features override,profiling, on: GB_PROFILE=FILE (512 KiB, libunwind where it loads)"
 echo "jeprof = --features override,tikv-jemalloc-sys/profiling; off: $off; on: $on"
+echo "jeprof-on-unw: jeprof-on with libunwind's stacks (GB_JEPROF_EXPERIMENT=1 build)"
 echo "off/ovr: compiled in but off against the override; on/off: on against off"
-printf '  %-16s %9s %9s %9s %9s %9s %8s %8s %8s %8s\n' workload override gb-off gb-on jeprof-off jeprof-on \
-    gb-off/ovr gb-on/off je-off/ovr je-on/off
+printf '  %-16s %9s %9s %9s %9s %9s %9s %8s %8s %8s %8s %8s\n' workload override gb-off gb-on jeprof-off \
+    jeprof-on jeprof-on-unw gb-off/ovr gb-on/off je-off/ovr je-on/off je-unw/off
 row() { # label, then the command printing one figure given env assignments
-    local label=$1 a b c d e
+    local label=$1 a b c d e f
     shift
     a=$("$@" LD_PRELOAD="$work/override.so")
     b=$("$@" LD_PRELOAD="$work/override-profiling.so")
     c=$("$@" LD_PRELOAD="$work/override-profiling.so" GB_PROFILE="$work/profile.pb.gz")
     d=$("$@" LD_PRELOAD="$work/override-jeprof.so" "$off")
     e=$("$@" LD_PRELOAD="$work/override-jeprof.so" "$on")
-    awk -v l="$label" -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v e="$e" \
-        'BEGIN { printf "  %-16s %9s %9s %9s %9s %9s %8.3f %8.3f %8.3f %8.3f\n", l, a, b, c, d, e,
-                 b / a, c / b, d / a, e / d }'
+    f=$("$@" LD_PRELOAD="$work/override-jeprof-unwind.so" "$on")
+    awk -v l="$label" -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v e="$e" -v f="$f" \
+        'BEGIN { printf "  %-16s %9s %9s %9s %9s %9s %9s %8.3f %8.3f %8.3f %8.3f %8.3f\n", l, a, b, c, d, e, f,
+                 b / a, c / b, d / a, e / d, f / d }'
 }
 row "pair (per pair)" pair
 for workload in ${PROFILE_JEMALLOC_BENCH:-churn leak aligned realloc}; do
