@@ -49,10 +49,11 @@ fn main() {
     );
     println!("cargo::rustc-cfg=gb_backend=\"{backend}\"");
     // gb_free as one indirect jump in assembly (src/ffi/alloc.rs): x86-64
-    // Linux, outside checked mode (whose check comes first).
+    // Linux, outside checked mode (whose check comes first), with a Rust
+    // that has naked functions (1.88; the crate's rust-version is 1.81).
     println!("cargo::rustc-check-cfg=cfg(gb_free_jumps)");
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
-    if arch == "x86_64" && target_os == "linux" && !feature("checked") {
+    if arch == "x86_64" && target_os == "linux" && !feature("checked") && rustc_minor() >= 88 {
         println!("cargo::rustc-cfg=gb_free_jumps");
     }
     // For the tests that compile C programs against the library.
@@ -233,6 +234,22 @@ pub(crate) fn library_name(
         (false, true) => "graphbit_alloc_dlopen",
         (false, false) => "graphbit_alloc",
     }
+}
+
+/// The minor version of the Rust compiler building the crate (`rustc
+/// --version`: "rustc 1.MINOR.PATCH ..."); 0 when it cannot be told.
+fn rustc_minor() -> u32 {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| {
+            let version = text.split_whitespace().nth(1)?.to_string();
+            version.split('.').nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 /// jemalloc's profiler with libunwind's stacks (src/profile/jemalloc_prof_experiment.c,

@@ -183,38 +183,28 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
     }
 }
 
-/// `gb_free` on x86-64 Linux outside checked mode: one indirect jump
-/// through `heap::FREE` (a memory operand: Rust would load the pointer
-/// first, then jump), to the backend's free while no heap and no profile
-/// sample is live, else to the function that knows heap blocks and drops
-/// samples.
-#[cfg(gb_free_jumps)]
-macro_rules! gb_free_body {
-    ($ptr:ident) => {
-        core::arch::naked_asm!("jmp qword ptr [rip + {free}]", free = sym heap::FREE)
-    };
-}
-
-/// `gb_free` elsewhere: checked mode's check, then the same function as
-/// above (one load and an indirect jump, no compare and branch).
-#[cfg(not(gb_free_jumps))]
-macro_rules! gb_free_body {
-    ($ptr:ident) => {{
-        if CHECKED {
-            checked::on_free($ptr);
-        }
-        // SAFETY: NULL or a live block (caller's contract).
-        unsafe { heap::free_fn()($ptr) }
-    }};
-}
-
 /// Releases a block from any `gb_` allocation function. NULL is a no-op.
 /// Any thread may free any block. Never changes `errno`.
+#[cfg(not(gb_free_jumps))]
 #[no_mangle]
-#[cfg_attr(gb_free_jumps, unsafe(naked))]
 pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
-    gb_free_body!(ptr)
+    if CHECKED {
+        checked::on_free(ptr);
+    }
+    // The backend's free while no heap and no profile sample is live, else
+    // one that knows heap blocks and drops samples (heap::free_fn; the
+    // gb-profile hook is there): one load and an indirect jump, no compare
+    // and branch.
+    // SAFETY: NULL or a live block (caller's contract).
+    unsafe { heap::free_fn()(ptr) }
 }
+
+// On x86-64 Linux outside checked mode, with Rust 1.88 or newer (build.rs):
+// `gb_free` as one indirect jump, in a file that older compilers never parse.
+#[cfg(gb_free_jumps)]
+mod free_jump;
+#[cfg(gb_free_jumps)]
+pub use free_jump::gb_free;
 
 /// Releases a block from `gb_alloc`, `gb_calloc` or `gb_realloc`, given the
 /// size that was asked for when it was allocated (or last resized; `count *
