@@ -102,7 +102,7 @@ impl Heap {
     /// [`alloc_zeroed`](Self::alloc_zeroed) and was not freed yet.
     pub unsafe fn dealloc(&self, block: NonNull<u8>) {
         // SAFETY: a live block of this library (the caller's contract).
-        unsafe { ffi::gb_free(block.as_ptr().cast::<c_void>()) }
+        unsafe { ffi::free_block(block.as_ptr().cast::<c_void>()) }
     }
 
     /// The heap's counters (`gb_heap_stats`): a snapshot that other threads

@@ -112,7 +112,7 @@ pub fn run() -> Report {
                 },
                 |block| {
                     // SAFETY: the block just allocated by gb_alloc.
-                    unsafe { crate::ffi::gb_free(block.cast()) }
+                    unsafe { crate::ffi::free_block(block.cast()) }
                 },
             ),
             probe(

@@ -6,7 +6,7 @@
 
 use core::ffi::c_void;
 
-use super::alloc::{gb_alloc, gb_calloc, gb_free, gb_free_sized, gb_realloc};
+use super::alloc::{gb_alloc, gb_calloc, gb_free_sized, gb_realloc};
 use super::heap::gb_heap_realloc;
 
 /// Lua's allocator function (`lua_Alloc`, for `lua_newstate(gb_lua_alloc,
@@ -33,7 +33,7 @@ pub unsafe extern "C" fn gb_lua_alloc(
 ) -> *mut c_void {
     if nsize == 0 {
         // SAFETY: NULL or a live block (Lua's contract).
-        unsafe { gb_free(ptr) };
+        unsafe { super::free_block(ptr) };
         return core::ptr::null_mut();
     }
     let block = if ud.is_null() {
@@ -103,7 +103,7 @@ pub unsafe extern "C" fn gb_ctx_realloc(
 pub unsafe extern "C" fn gb_ctx_free(ctx: *mut c_void, ptr: *mut c_void) {
     let _ = ctx;
     // SAFETY: NULL or a live block (caller's contract).
-    unsafe { gb_free(ptr) }
+    unsafe { super::free_block(ptr) }
 }
 
 /// `gb_free_sized` with a leading context argument, which is not used: for a

@@ -188,6 +188,19 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
 #[cfg(not(gb_free_jumps))]
 #[no_mangle]
 pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
+    // SAFETY: NULL or a live block (caller's contract).
+    unsafe { free_block(ptr) }
+}
+
+/// `gb_free`'s work, for the library's own callers (adapters, the Rust
+/// API, gb_verify): inlined, so that they never call the exported symbol,
+/// which the same library loaded earlier under another name (a binding's
+/// dlopen variant beside the default library) would interpose.
+///
+/// # Safety
+/// NULL or a live block of this library.
+#[inline(always)]
+pub(crate) unsafe fn free_block(ptr: *mut c_void) {
     if CHECKED {
         checked::on_free(ptr);
     }

@@ -19,6 +19,7 @@ mod profile;
 mod adapters;
 
 pub use adapters::*;
+pub(crate) use alloc::free_block;
 pub use alloc::*;
 pub use heap::*;
 pub use info::*;

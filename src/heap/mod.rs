@@ -147,7 +147,6 @@ fn samples_only_free() -> *mut () {
 }
 
 /// The function `gb_free` calls for a block (see `FREE`).
-#[cfg(not(gb_free_jumps))]
 #[inline(always)]
 pub(crate) fn free_fn() -> FreeFn {
     let f = FREE.load(Ordering::Relaxed);
