@@ -21,7 +21,8 @@
 //!
 //! **Freeing**: `gb_free` and its relatives accept heap blocks. While no
 //! heap exists (`LIVE_HEAPS` is 0) they pay one load and a branch (`gb_free`
-//! a load and an indirect jump: `FREE`); while
+//! an indirect jump through `FREE`, with a load before it where it is not
+//! assembly); while
 //! one does, every free looks the block's chunk up in the chunk table of
 //! small blocks, then asks the backend which heap, if any, the block
 //! belongs to ([`free_if_heap_block`]).
