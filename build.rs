@@ -256,16 +256,11 @@ fn rustc_minor() -> u32 {
 /// gb-bench/scripts/profile_jemalloc.sh), only when built with
 /// GB_JEPROF_EXPERIMENT=1 (x86-64 Linux, jemalloc built with `profiling`).
 fn jeprof_experiment() {
-    println!("cargo::rerun-if-env-changed=GB_JEPROF_EXPERIMENT");
-    if env::var("GB_JEPROF_EXPERIMENT").as_deref() != Ok("1") {
-        return;
-    }
-    println!("cargo::rerun-if-changed=src/profile/jemalloc_prof_experiment.c");
-    cc::Build::new()
-        .file("src/profile/jemalloc_prof_experiment.c")
-        .cargo_metadata(false)
-        .compile("graphbit_alloc_jeprof_experiment");
-    println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_jeprof_experiment");
+    experiment(
+        "GB_JEPROF_EXPERIMENT",
+        "src/profile/jemalloc_prof_experiment.c",
+        "graphbit_alloc_jeprof_experiment",
+    );
 }
 
 /// The per-CPU cache experiment (src/percpu/, docs/memory.md), only when
@@ -273,16 +268,24 @@ fn jeprof_experiment() {
 /// gb_free_sized then go through it. Not a Cargo feature: it is not sound
 /// and fast enough to offer (docs/memory.md says why), only to measure.
 fn percpu_experiment() {
-    println!("cargo::rerun-if-env-changed=GB_PERCPU");
     println!("cargo::rustc-check-cfg=cfg(gb_percpu)");
-    if env::var("GB_PERCPU").as_deref() != Ok("1") {
-        return;
+    if experiment("GB_PERCPU", "src/percpu/percpu.c", "graphbit_alloc_percpu") {
+        println!("cargo::rustc-cfg=gb_percpu");
     }
-    println!("cargo::rerun-if-changed=src/percpu/percpu.c");
+}
+
+/// An experiment's C file, compiled and linked whole into the library only
+/// when `variable` is 1 in the build's environment; whether it was.
+fn experiment(variable: &str, file: &str, library: &str) -> bool {
+    println!("cargo::rerun-if-env-changed={variable}");
+    if env::var(variable).as_deref() != Ok("1") {
+        return false;
+    }
+    println!("cargo::rerun-if-changed={file}");
     cc::Build::new()
-        .file("src/percpu/percpu.c")
+        .file(file)
         .cargo_metadata(false)
-        .compile("graphbit_alloc_percpu");
-    println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_percpu");
-    println!("cargo::rustc-cfg=gb_percpu");
+        .compile(library);
+    println!("cargo::rustc-link-lib=static:+whole-archive={library}");
+    true
 }

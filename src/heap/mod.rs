@@ -117,8 +117,9 @@ unsafe extern "C" fn free_any(ptr: *mut c_void) {
 #[inline(never)]
 unsafe extern "C" fn free_sampled(ptr: *mut c_void) {
     use crate::backend::{Backend, Selected};
-    crate::profile::drop_sample_if_held(ptr); // gb-profile hook
-                                              // SAFETY: as above.
+    // gb-profile hook
+    crate::profile::drop_sample_if_held(ptr);
+    // SAFETY: as above.
     unsafe { Selected::free(ptr) }
 }
 
