@@ -93,6 +93,12 @@ fn main() {
         // The backend registers per-thread destructors; unloading its code
         // while threads still run would leave them pointing at nothing.
         println!("cargo::rustc-cdylib-link-arg=-Wl,-z,nodelete");
+        // The library's calls to its own exported functions (an adapter's
+        // table of gb_alloc/gb_free, the Rust API, gb_verify) bind to its own
+        // definitions, never to another copy of the library that the process
+        // loaded first (a binding's bundled copy beside a system one): that
+        // copy's backend would free this one's blocks.
+        println!("cargo::rustc-cdylib-link-arg=-Wl,-Bsymbolic-functions");
     }
 
     if backend == "jemalloc" {

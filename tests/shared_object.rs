@@ -46,6 +46,38 @@ fn exports_exactly_the_header_functions() {
     );
 }
 
+/// No call or function pointer inside the library goes through the dynamic
+/// linker to a function the library defines itself: with a second copy of
+/// the library loaded first (a binding's own copy beside an installed one),
+/// such a reference would resolve to that copy, whose backend then frees
+/// this copy's blocks (it did: ruby_binding, with `gb_free` called through
+/// its GOT entry).
+#[test]
+fn binds_its_own_functions_locally() {
+    let out = run_ok(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(shared_lib()),
+    );
+    let defined: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_string)
+        .collect();
+    assert!(defined.contains("gb_alloc"), "nm found {defined:?}");
+    let out = run_ok(Command::new("readelf").args(["-rW"]).arg(shared_lib()));
+    let through_linker: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|sym| defined.contains(*sym))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        through_linker.is_empty(),
+        "the library reaches its own functions through the dynamic linker: {through_linker:?}"
+    );
+}
+
 #[test]
 fn does_not_define_malloc_family() {
     let out = run_ok(
