@@ -33,6 +33,8 @@
 void *graphbit_percpu_alloc(size_t size);
 void graphbit_percpu_free(void *ptr);
 void graphbit_percpu_free_sized(void *ptr, size_t size);
+size_t _rjem_sallocx(const void *ptr, int flags);
+size_t _rjem_nallocx(size_t size, int flags);
 
 static atomic_ulong next_tag = 1;
 
@@ -53,6 +55,10 @@ static block_t make(size_t size) {
     block_t b = {graphbit_percpu_alloc(size), size, (unsigned char)(atomic_fetch_add(&next_tag, 1) | 1)};
     if (b.ptr == NULL) FAIL("alloc(%zu) returned NULL", size);
     if (((uintptr_t)b.ptr & 15) != 0 && size > 8) FAIL("alloc(%zu) misaligned %p", size, (void *)b.ptr);
+    /* The block is of the class jemalloc gives the size: a block cached
+     * under the wrong class (by its address) would show here. */
+    size_t usable = _rjem_sallocx(b.ptr, 0), expected = _rjem_nallocx(size ? size : 1, 0);
+    if (usable != expected) FAIL("alloc(%zu) gave a block of %zu B, not %zu", size, usable, expected);
     memset(b.ptr, b.tag, size);
     return b;
 }
@@ -75,7 +81,7 @@ static uint64_t rng(uint64_t *x) {
 
 static size_t random_size(uint64_t *x) {
     uint64_t r = rng(x);
-    return (r & 7) == 0 ? (size_t)(r >> 8) % 5200 : (size_t)(r >> 8) % 300;
+    return (r & 7) == 0 ? (size_t)(r >> 8) % 16400 : (size_t)(r >> 8) % 300;
 }
 
 /* threads: each keeps 256 live blocks and passes one in 8 to the next. */
