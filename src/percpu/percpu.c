@@ -67,7 +67,7 @@ struct extent_hooks_s {
     _Bool (*merge)(extent_hooks_t *, void *, size_t, void *, size_t, _Bool, unsigned);
 };
 
-#define TCACHE_NONE (1 << 8) /* jemalloc's MALLOCX_TCACHE_NONE */
+#define TCACHE_NONE (1 << 8)            /* jemalloc's MALLOCX_TCACHE_NONE */
 #define ARENA(a) (((int)(a) + 1) << 20) /* MALLOCX_ARENA */
 #define HIDDEN __attribute__((visibility("hidden")))
 
@@ -304,8 +304,15 @@ static __attribute__((cold, noinline)) char *setup(void) {
     if (spans_at != MAP_FAILED) {
         range = (uint64_t)spans_at;
         static const extent_hooks_t hooks = {
-            span_alloc,      span_dalloc,       span_destroy, span_commit, span_decommit,
-            span_purge_lazy, span_purge_forced, span_split,   span_merge,
+            span_alloc,
+            span_dalloc,
+            span_destroy,
+            span_commit,
+            span_decommit,
+            span_purge_lazy,
+            span_purge_forced,
+            span_split,
+            span_merge,
         };
         for (uint32_t c = 0; c < CLASSES; c++) {
             spans[c].hooks = hooks;
