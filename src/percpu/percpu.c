@@ -290,19 +290,21 @@ static __attribute__((cold, noinline)) char *setup(void) {
     /* The classes' spans: address space only, until an arena asks. Without
      * it the cache still works; unsized frees then ask jemalloc the size. */
     void *spans_at = MAP_FAILED;
-    for (lg_span = LG_SPAN_MAX; spans_at == MAP_FAILED && lg_span >= LG_SPAN_MIN; lg_span--)
-        spans_at = mmap(NULL, (uint64_t)CLASSES << lg_span, PROT_NONE,
+    uint64_t lg = LG_SPAN_MAX + 1;
+    while (spans_at == MAP_FAILED && --lg >= LG_SPAN_MIN)
+        spans_at = mmap(NULL, (uint64_t)CLASSES << lg, PROT_NONE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    lg_span++;
     char *expected = NULL;
     region_count = (uint32_t)cpus;
     if (!atomic_compare_exchange_strong(&regions, &expected, (char *)mem)) {
         munmap(mem, (size_t)cpus * REGION); /* another thread won */
-        if (spans_at != MAP_FAILED) munmap(spans_at, CLASSES * SPAN);
+        if (spans_at != MAP_FAILED) munmap(spans_at, (uint64_t)CLASSES << lg);
         return expected;
     }
     if (spans_at != MAP_FAILED) {
+        /* Published by the store of `ranged` below (release). */
         range = (uint64_t)spans_at;
+        lg_span = lg;
         static const extent_hooks_t hooks = {
             span_alloc,
             span_dalloc,
