@@ -10,8 +10,9 @@
  * the new count. So no atomic instruction and no lock; every block in a
  * stack is a jemalloc block of exactly that class's size.
  *
- * An empty stack is refilled with half its capacity from jemalloc, bypassing
- * the thread's cache (MALLOCX_TCACHE_NONE); a full one is drained by half.
+ * An empty stack is refilled with half its capacity from jemalloc, through a
+ * jemalloc thread cache of the CPU's own (batches under one lock); a full one
+ * is drained by half the same way.
  *
  * A free without the size (gb_free, free) reads the class from the block's
  * address: each class is refilled from an arena of its own (arenas.create)
@@ -430,14 +431,56 @@ aborted:
     goto retry;
 }
 
+/* Refills and drains go through a jemalloc thread cache of the CPU's own
+ * (tcache.create), which takes and returns blocks in batches, one lock
+ * each, rather than one per block: held by one thread at a time through its
+ * flag. A thread that finds it busy (another thread of that CPU refilling,
+ * or, in a fork child, the parent's thread that held it) goes to the
+ * arenas directly. */
+#define TCACHE(t) (((int)(t) + 2) << 8) /* MALLOCX_TCACHE */
+#define MAX_CPUS 4096
+static _Atomic unsigned tcache_of[MAX_CPUS]; /* index + 1; 0 until created */
+static atomic_flag tcache_busy[MAX_CPUS];
+
+/* The flags for a batch through this CPU's cache, or TCACHE_NONE (with
+ * *cpu_out set to MAX_CPUS) when it is busy or cannot be had. */
+static int take_cpu_cache(uint32_t *cpu_out) {
+    uint32_t cpu = (uint32_t)rseq_area()->cpu_id;
+    *cpu_out = MAX_CPUS;
+    if (cpu >= region_count || cpu >= MAX_CPUS) return TCACHE_NONE;
+    if (atomic_flag_test_and_set_explicit(&tcache_busy[cpu], memory_order_acquire)) return TCACHE_NONE;
+    unsigned t = atomic_load_explicit(&tcache_of[cpu], memory_order_relaxed);
+    if (t == 0) {
+        unsigned created;
+        size_t len = sizeof created;
+        if (_rjem_mallctl("tcache.create", &created, &len, NULL, 0) == 0) {
+            t = created + 1;
+            atomic_store_explicit(&tcache_of[cpu], t, memory_order_relaxed);
+        }
+    }
+    if (t == 0) {
+        atomic_flag_clear_explicit(&tcache_busy[cpu], memory_order_release);
+        return TCACHE_NONE;
+    }
+    *cpu_out = cpu;
+    return TCACHE(t - 1);
+}
+
+static void put_cpu_cache(uint32_t cpu) {
+    if (cpu < MAX_CPUS) atomic_flag_clear_explicit(&tcache_busy[cpu], memory_order_release);
+}
+
 static __attribute__((noinline)) void *refill(char *base, uint64_t c) {
     size_t size = class_size[c];
     unsigned arena = atomic_load_explicit(&arena_of[c], memory_order_relaxed);
     if (arena == 0) arena = create_arena(c);
-    int flags = TCACHE_NONE | (arena ? ARENA(arena) : 0);
+    uint32_t cpu;
+    int cache = take_cpu_cache(&cpu);
+    int flags = cache | (arena ? ARENA(arena) : 0);
     void *first = _rjem_mallocx(size, flags);
-    if (first == NULL && arena != 0) first = _rjem_mallocx(size, flags = TCACHE_NONE);
+    if (first == NULL && arena != 0) first = _rjem_mallocx(size, flags = cache);
     if (first == NULL) {
+        put_cpu_cache(cpu);
         errno = ENOMEM;
         return NULL;
     }
@@ -445,22 +488,26 @@ static __attribute__((noinline)) void *refill(char *base, uint64_t c) {
         void *block = _rjem_mallocx(size, flags);
         if (block == NULL) break;
         if (push(base, c, block) != 1) {
-            _rjem_sdallocx(block, size, TCACHE_NONE);
+            _rjem_sdallocx(block, size, cache);
             break;
         }
     }
+    put_cpu_cache(cpu);
     return first;
 }
 
 static __attribute__((noinline)) void drain(char *base, uint64_t c, void *block) {
     size_t size = class_size[c];
     int saved = errno;
-    _rjem_sdallocx(block, size, TCACHE_NONE);
+    uint32_t cpu;
+    int cache = take_cpu_cache(&cpu);
+    _rjem_sdallocx(block, size, cache);
     for (uint32_t i = 1; i < cap[c] / 2; i++) {
         void *other;
         if (pop(base, c, &other) != 1) break;
-        _rjem_sdallocx(other, size, TCACHE_NONE);
+        _rjem_sdallocx(other, size, cache);
     }
+    put_cpu_cache(cpu);
     errno = saved;
 }
 
