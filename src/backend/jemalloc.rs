@@ -40,7 +40,9 @@ impl Backend for Jemalloc {
     #[inline(always)]
     unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
         // SAFETY: jemalloc's calloc checks the product and sets ENOMEM.
-        unsafe { je::calloc(count, size) }
+        let block = unsafe { je::calloc(count, size) };
+        front::note(block, count.wrapping_mul(size));
+        block
     }
 
     #[inline(always)]
@@ -48,7 +50,9 @@ impl Backend for Jemalloc {
         // realloc(p, 0) frees p and returns NULL under jemalloc's default
         // zero_realloc:free; a one-byte block is the contract's answer.
         // SAFETY: NULL or a live block of this backend; jemalloc sets ENOMEM.
-        unsafe { je::realloc(ptr, size.max(1)) }
+        let block = unsafe { je::realloc(ptr, size.max(1)) };
+        front::note(block, size);
+        block
     }
 
     #[inline(always)]
@@ -57,7 +61,9 @@ impl Backend for Jemalloc {
         // size 0 as 1, sets ENOMEM, and sizes the block as
         // sdallocx(.., MALLOCX_ALIGN(alignment)) expects it.
         // SAFETY: alignment is a power of two (checked by the caller).
-        unsafe { je::aligned_alloc(alignment, size) }
+        let block = unsafe { je::aligned_alloc(alignment, size) };
+        front::note(block, usize::MAX);
+        block
     }
 
     #[inline(always)]
@@ -346,6 +352,9 @@ extern "C" {
 #[cfg(not(gb_percpu))]
 mod front {
     pub(super) use super::je::{free, malloc, sdallocx};
+    /// Only the experiment keeps a page map.
+    #[inline(always)]
+    pub(super) fn note(_block: *mut core::ffi::c_void, _size: usize) {}
 }
 /// The experiment's entry points.
 ///
@@ -360,6 +369,16 @@ mod front {
         pub(super) fn free(ptr: *mut c_void);
         #[link_name = "graphbit_percpu_free_sized"]
         fn free_sized(ptr: *mut c_void, size: usize);
+        #[link_name = "graphbit_percpu_note"]
+        fn note_block(block: *mut c_void, size: usize);
+    }
+    /// A block that jemalloc handed out past the cache (calloc, realloc,
+    /// aligned): its page's class in the cache's page map (`usize::MAX`:
+    /// unknown, so `gb_free` asks jemalloc).
+    #[inline(always)]
+    pub(super) fn note(block: *mut c_void, size: usize) {
+        // SAFETY: takes any pointer (NULL included) and any size.
+        unsafe { note_block(block, size) }
     }
     /// sdallocx without flags (the only form the backend calls).
     #[inline(always)]

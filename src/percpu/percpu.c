@@ -14,15 +14,15 @@
  * jemalloc thread cache of the CPU's own (batches under one lock); a full one
  * is drained by half the same way.
  *
- * A free without the size (gb_free, free) reads the class from the block's
- * address: each class is refilled from an arena of its own (arenas.create)
- * whose extent hooks carve its memory out of that class's span of one
- * reserved range, so (ptr - range) >> lg_span is the class of every block
- * inside the range. That holds because jemalloc never resizes a small block
- * in place into another class, and nothing but the refill allocates from
- * these arenas (jemalloc never picks a created arena on its own). A block
- * outside the range (a thread without rseq, a class whose arena or span
- * ran out) is freed by jemalloc's own free.
+ * A free without the size (gb_free, free) reads the class from a page map:
+ * one byte per 4 KiB page of the address space (reserved, touched only where
+ * blocks are), class + 1 of the blocks on that page, or 0 for "ask
+ * jemalloc". Every path that hands a block out writes its page's byte before
+ * it does (the refill, for each block it takes; gb_calloc, gb_realloc and
+ * gb_alloc_aligned through graphbit_percpu_note), and a page holds blocks of
+ * one class only while any of them is live (jemalloc's slabs are
+ * single-class and its large extents whole pages), so the byte a free reads
+ * is its block's class or 0. A free that reads 0 goes to jemalloc's free.
  * Where the thread has no rseq registration (glibc older than 2.35,
  * GLIBC_TUNABLES=glibc.pthread.rseq=0, valgrind: cpu_id is then negative),
  * the calls go to jemalloc's own entry points and its thread cache.
@@ -54,22 +54,7 @@ void _rjem_sdallocx(void *ptr, size_t size, int flags);
 size_t _rjem_sallocx(const void *ptr, int flags);
 int _rjem_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 
-/* jemalloc's extent hooks (jemalloc_typedefs.h). */
-typedef struct extent_hooks_s extent_hooks_t;
-struct extent_hooks_s {
-    void *(*alloc)(extent_hooks_t *, void *, size_t, size_t, _Bool *, _Bool *, unsigned);
-    _Bool (*dalloc)(extent_hooks_t *, void *, size_t, _Bool, unsigned);
-    void (*destroy)(extent_hooks_t *, void *, size_t, _Bool, unsigned);
-    _Bool (*commit)(extent_hooks_t *, void *, size_t, size_t, size_t, unsigned);
-    _Bool (*decommit)(extent_hooks_t *, void *, size_t, size_t, size_t, unsigned);
-    _Bool (*purge_lazy)(extent_hooks_t *, void *, size_t, size_t, size_t, unsigned);
-    _Bool (*purge_forced)(extent_hooks_t *, void *, size_t, size_t, size_t, unsigned);
-    _Bool (*split)(extent_hooks_t *, void *, size_t, size_t, size_t, _Bool, unsigned);
-    _Bool (*merge)(extent_hooks_t *, void *, size_t, void *, size_t, _Bool, unsigned);
-};
-
-#define TCACHE_NONE (1 << 8)            /* jemalloc's MALLOCX_TCACHE_NONE */
-#define ARENA(a) (((int)(a) + 1) << 20) /* MALLOCX_ARENA */
+#define TCACHE_NONE (1 << 8) /* jemalloc's MALLOCX_TCACHE_NONE */
 #define HIDDEN __attribute__((visibility("hidden")))
 
 /* jemalloc's size classes up to 4 KiB on x86-64 (quantum 16), all served
@@ -128,108 +113,15 @@ static uint32_t region_count;
 /* Set when the cache cannot be used in this process (no rseq, no memory). */
 static atomic_int disabled;
 
-/* The reserved range: class c's blocks lie in [range + c * SPAN, range +
- * (c + 1) * SPAN). ranged is CLASSES once the range is reserved, else 0, so
- * that no pointer is taken for a ranged block before. */
-static uint64_t range;
-static _Atomic uint64_t ranged;
-/* Address space per class: 16 GiB, or down to 1 GiB where less is allowed
- * (valgrind maps at most ~64 GiB). */
-#define LG_SPAN_MAX 34
-#define LG_SPAN_MIN 30
-static uint64_t lg_span;
-#define SPAN ((uint64_t)1 << lg_span)
+/* The page map: byte p >> 12 is class + 1 of the blocks on page p, or 0.
+ * NULL until set up, and where it cannot be reserved (frees then ask
+ * jemalloc the size). Covers the 47-bit user address space of x86-64. */
+#define MAP_PAGES ((uint64_t)1 << 35)
+static _Atomic(_Atomic uint8_t *) page_map;
 
-/* Per class: its arena's hooks and the next unused byte of its span; and
- * its arena (0 until created: jemalloc's arena 0 is never a created one). */
-typedef struct {
-    extent_hooks_t hooks; /* first: jemalloc passes &hooks back */
-    uint32_t c;
-    _Atomic uint64_t next;
-} span_t;
-static span_t spans[CLASSES];
-static _Atomic unsigned arena_of[CLASSES];
-
-/* The extent hooks of a class's arena. Memory comes only from the class's
- * span, bump-allocated and made accessible on the way out (the range is
- * reserved PROT_NONE); jemalloc keeps what it no longer needs (dalloc
- * refuses, so the address space is retained and reused) and gives the pages
- * back through the purge hooks, as its own default hooks do. */
-static void *span_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t alignment,
-                        _Bool *zero, _Bool *commit, unsigned arena_ind) {
-    (void)arena_ind;
-    span_t *sp = (span_t *)h;
-    uint64_t start = range + (uint64_t)sp->c * SPAN, end = start + SPAN;
-    uint64_t next = atomic_load(&sp->next), at;
-    if (alignment < 4096) alignment = 4096;
-    do {
-        at = (next + alignment - 1) & ~(uint64_t)(alignment - 1);
-        if (new_addr != NULL && (uint64_t)new_addr != at) return NULL;
-        if (at < start || at > end || end - at < size) return NULL;
-    } while (!atomic_compare_exchange_weak(&sp->next, &next, at + size));
-    if (mprotect((void *)at, size, PROT_READ | PROT_WRITE) != 0) return NULL;
-    *zero = 1; /* never used before */
-    *commit = 1;
-    return (void *)at;
-}
-static _Bool span_dalloc(extent_hooks_t *h, void *addr, size_t size, _Bool committed,
-                         unsigned arena_ind) {
-    (void)h, (void)addr, (void)size, (void)committed, (void)arena_ind;
-    return 1; /* kept: jemalloc retains the extent */
-}
-static void span_destroy(extent_hooks_t *h, void *addr, size_t size, _Bool committed,
-                         unsigned arena_ind) {
-    (void)h, (void)committed, (void)arena_ind;
-    madvise(addr, size, MADV_DONTNEED);
-}
-static _Bool span_commit(extent_hooks_t *h, void *addr, size_t size, size_t offset,
-                         size_t length, unsigned arena_ind) {
-    (void)h, (void)addr, (void)size, (void)offset, (void)length, (void)arena_ind;
-    return 0; /* always accessible once handed out */
-}
-static _Bool span_decommit(extent_hooks_t *h, void *addr, size_t size, size_t offset,
-                           size_t length, unsigned arena_ind) {
-    (void)h, (void)addr, (void)size, (void)offset, (void)length, (void)arena_ind;
-    return 1; /* not supported: jemalloc purges instead */
-}
-static _Bool span_purge_lazy(extent_hooks_t *h, void *addr, size_t size, size_t offset,
-                             size_t length, unsigned arena_ind) {
-    (void)h, (void)size, (void)arena_ind;
-    return madvise((char *)addr + offset, length, MADV_FREE) != 0;
-}
-static _Bool span_purge_forced(extent_hooks_t *h, void *addr, size_t size, size_t offset,
-                               size_t length, unsigned arena_ind) {
-    (void)h, (void)size, (void)arena_ind;
-    return madvise((char *)addr + offset, length, MADV_DONTNEED) != 0;
-}
-static _Bool span_split(extent_hooks_t *h, void *addr, size_t size, size_t a, size_t b,
-                        _Bool committed, unsigned arena_ind) {
-    (void)h, (void)addr, (void)size, (void)a, (void)b, (void)committed, (void)arena_ind;
-    return 0;
-}
-static _Bool span_merge(extent_hooks_t *h, void *a, size_t size_a, void *b, size_t size_b,
-                        _Bool committed, unsigned arena_ind) {
-    (void)h, (void)a, (void)size_a, (void)b, (void)size_b, (void)committed, (void)arena_ind;
-    return 0;
-}
-
-/* Class c's arena, created on its first refill; 0 when none can be (the
- * refill then takes jemalloc's own arenas, outside the range). No lock of
- * ours (a fork could copy it held): two threads that race both create one,
- * and the loser destroys its own before it holds any block. */
-static __attribute__((cold, noinline)) unsigned create_arena(uint64_t c) {
-    if (atomic_load_explicit(&ranged, memory_order_acquire) == 0) return 0;
-    extent_hooks_t *mine = &spans[c].hooks;
-    unsigned created = 0, expected = 0;
-    size_t len = sizeof created;
-    if (_rjem_mallctl("arenas.create", &created, &len, &mine, sizeof mine) != 0) return 0;
-    if (!atomic_compare_exchange_strong(&arena_of[c], &expected, created)) {
-        char name[32];
-        snprintf(name, sizeof name, "arena.%u.destroy", created);
-        _rjem_mallctl(name, NULL, NULL, NULL, 0);
-        return expected;
-    }
-    return created;
+static inline void map_set(_Atomic uint8_t *map, const void *block, uint8_t value) {
+    uint64_t page = (uint64_t)block >> 12;
+    if (map != NULL && page < MAP_PAGES) atomic_store_explicit(&map[page], value, memory_order_relaxed);
 }
 
 static inline struct rseq *rseq_area(void) {
@@ -288,41 +180,20 @@ static __attribute__((cold, noinline)) char *setup(void) {
         atomic_store(&disabled, 1);
         return NULL;
     }
-    /* The classes' spans: address space only, until an arena asks. Without
-     * it the cache still works; unsized frees then ask jemalloc the size. */
-    void *spans_at = MAP_FAILED;
-    uint64_t lg = LG_SPAN_MAX + 1;
-    while (spans_at == MAP_FAILED && --lg >= LG_SPAN_MIN)
-        spans_at = mmap(NULL, (uint64_t)CLASSES << lg, PROT_NONE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* The page map: address space only, until blocks are recorded. Set
+     * before the regions, so that every refill writes it. */
+    void *map = mmap(NULL, MAP_PAGES, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map != MAP_FAILED) {
+        _Atomic uint8_t *none = NULL;
+        if (!atomic_compare_exchange_strong(&page_map, &none, (_Atomic uint8_t *)map))
+            munmap(map, MAP_PAGES); /* another thread's is in place */
+    }
     char *expected = NULL;
     region_count = (uint32_t)cpus;
     if (!atomic_compare_exchange_strong(&regions, &expected, (char *)mem)) {
         munmap(mem, (size_t)cpus * REGION); /* another thread won */
-        if (spans_at != MAP_FAILED) munmap(spans_at, (uint64_t)CLASSES << lg);
         return expected;
-    }
-    if (spans_at != MAP_FAILED) {
-        /* Published by the store of `ranged` below (release). */
-        range = (uint64_t)spans_at;
-        lg_span = lg;
-        static const extent_hooks_t hooks = {
-            span_alloc,
-            span_dalloc,
-            span_destroy,
-            span_commit,
-            span_decommit,
-            span_purge_lazy,
-            span_purge_forced,
-            span_split,
-            span_merge,
-        };
-        for (uint32_t c = 0; c < CLASSES; c++) {
-            spans[c].hooks = hooks;
-            spans[c].c = c;
-            atomic_store(&spans[c].next, range + c * SPAN);
-        }
-        atomic_store_explicit(&ranged, CLASSES, memory_order_release);
     }
     return (char *)mem;
 }
@@ -472,23 +343,22 @@ static void put_cpu_cache(uint32_t cpu) {
 
 static __attribute__((noinline)) void *refill(char *base, uint64_t c) {
     size_t size = class_size[c];
-    unsigned arena = atomic_load_explicit(&arena_of[c], memory_order_relaxed);
-    if (arena == 0) arena = create_arena(c);
+    _Atomic uint8_t *map = atomic_load_explicit(&page_map, memory_order_acquire);
     uint32_t cpu;
-    int cache = take_cpu_cache(&cpu);
-    int flags = cache | (arena ? ARENA(arena) : 0);
+    int flags = take_cpu_cache(&cpu);
     void *first = _rjem_mallocx(size, flags);
-    if (first == NULL && arena != 0) first = _rjem_mallocx(size, flags = cache);
     if (first == NULL) {
         put_cpu_cache(cpu);
         errno = ENOMEM;
         return NULL;
     }
+    map_set(map, first, (uint8_t)(c + 1));
     for (uint32_t i = 1; i < cap[c] / 2; i++) {
         void *block = _rjem_mallocx(size, flags);
         if (block == NULL) break;
+        map_set(map, block, (uint8_t)(c + 1));
         if (push(base, c, block) != 1) {
-            _rjem_sdallocx(block, size, cache);
+            _rjem_sdallocx(block, size, flags);
             break;
         }
     }
@@ -520,17 +390,36 @@ static __attribute__((cold, noinline)) void *first_alloc(size_t size) {
     return graphbit_percpu_alloc(size);
 }
 
+HIDDEN void graphbit_percpu_note(void *block, size_t size);
+
+/* A block from jemalloc's own entry points, past the cache. */
+static __attribute__((noinline)) void *uncached_alloc(size_t size) {
+    void *block = _rjem_malloc(size);
+    graphbit_percpu_note(block, size);
+    return block;
+}
+
 /* gb_alloc through the per-CPU cache. */
 HIDDEN void *graphbit_percpu_alloc(size_t size) {
     char *base = atomic_load_explicit(&regions, memory_order_acquire);
-    if (__builtin_expect(size > MAX_SMALL, 0)) return _rjem_malloc(size);
+    if (__builtin_expect(size > MAX_SMALL, 0)) return uncached_alloc(size);
     if (__builtin_expect(base == NULL, 0)) return first_alloc(size);
     uint64_t c = class_of[(size + 7) >> 3];
     void *block;
     int got = pop(base, c, &block);
     if (__builtin_expect(got == 1, 1)) return block;
     if (got == 0) return refill(base, c);
-    return _rjem_malloc(size);
+    return uncached_alloc(size);
+}
+
+/* Records in the page map a block (NULL allowed) that jemalloc handed out
+ * for a request of `size` bytes without alignment: its class is the one the
+ * size names; SIZE_MAX (an aligned request) and sizes above the cache's
+ * records 0, "ask jemalloc". Called before the block is handed out. */
+HIDDEN void graphbit_percpu_note(void *block, size_t size) {
+    _Atomic uint8_t *map = atomic_load_explicit(&page_map, memory_order_acquire);
+    if (block == NULL || map == NULL) return;
+    map_set(map, block, size <= MAX_SMALL ? (uint8_t)(class_of[(size + 7) >> 3] + 1) : 0);
 }
 
 /* gb_free_sized through the per-CPU cache (ptr not NULL). */
@@ -547,25 +436,25 @@ HIDDEN void graphbit_percpu_free_sized(void *ptr, size_t size) {
     else _rjem_sdallocx(ptr, size ? size : 1, 0);
 }
 
-/* gb_free through the per-CPU cache: the class from the block's address;
- * a block outside the range (and NULL) goes to jemalloc's free. */
+/* gb_free through the per-CPU cache: the class from the page map; a block
+ * whose page reads 0 (and NULL) goes to jemalloc's free. */
 HIDDEN void graphbit_percpu_free(void *ptr) {
-    /* Acquire: `range` is read after the count that says it is set. */
-    uint64_t limit = atomic_load_explicit(&ranged, memory_order_acquire);
-    uint64_t c = ((uint64_t)ptr - range) >> lg_span;
-    if (__builtin_expect(c >= limit, 0)) {
-        if (limit == 0 && ptr != NULL) {
-            /* No range: jemalloc says the size (and the block goes back to
-             * this CPU's cache, not to the thread's). */
-            graphbit_percpu_free_sized(ptr, _rjem_sallocx(ptr, 0));
+    _Atomic uint8_t *map = atomic_load_explicit(&page_map, memory_order_acquire);
+    uint64_t page = (uint64_t)ptr >> 12;
+    if (__builtin_expect(map != NULL && page < MAP_PAGES, 1)) {
+        uint64_t c = (uint64_t)atomic_load_explicit(&map[page], memory_order_relaxed) - 1;
+        if (__builtin_expect(c >= CLASSES, 0)) {
+            _rjem_free(ptr);
             return;
         }
-        _rjem_free(ptr);
+        char *base = atomic_load_explicit(&regions, memory_order_relaxed);
+        int put = push(base, c, ptr);
+        if (__builtin_expect(put == 1, 1)) return;
+        if (put == 0) drain(base, c, ptr);
+        else _rjem_sdallocx(ptr, class_size[c], 0);
         return;
     }
-    char *base = atomic_load_explicit(&regions, memory_order_relaxed);
-    int put = push(base, c, ptr);
-    if (__builtin_expect(put == 1, 1)) return;
-    if (put == 0) drain(base, c, ptr);
-    else _rjem_sdallocx(ptr, class_size[c], 0);
+    /* No map: jemalloc says the size (and the block goes back to this CPU's
+     * cache, not to the thread's). */
+    if (ptr != NULL) graphbit_percpu_free_sized(ptr, _rjem_sallocx(ptr, 0));
 }

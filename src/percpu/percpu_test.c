@@ -33,8 +33,14 @@
 void *graphbit_percpu_alloc(size_t size);
 void graphbit_percpu_free(void *ptr);
 void graphbit_percpu_free_sized(void *ptr, size_t size);
+void graphbit_percpu_note(void *block, size_t size);
 size_t _rjem_sallocx(const void *ptr, int flags);
 size_t _rjem_nallocx(size_t size, int flags);
+void *_rjem_calloc(size_t count, size_t size);
+void *_rjem_malloc(size_t size);
+void *_rjem_realloc(void *ptr, size_t size);
+void *_rjem_mallocx(size_t size, int flags);
+#define ALIGN_64 6 /* MALLOCX_LG_ALIGN(6) */
 
 static atomic_ulong next_tag = 1;
 
@@ -49,15 +55,45 @@ typedef struct {
     unsigned char *ptr;
     size_t size;
     unsigned char tag;
+    unsigned char aligned; /* from an aligned request: freed without the size */
 } block_t;
 
+/* One allocation in four takes one of the library's other paths (gb_calloc,
+ * gb_realloc, gb_alloc_aligned in a GB_PERCPU build: jemalloc's entry point,
+ * then graphbit_percpu_note), whose blocks the cache sees only when they
+ * are freed. */
+static unsigned char *other_path(size_t size, uint64_t r, unsigned char *aligned) {
+    void *p;
+    switch (r % 3) {
+    case 0:
+        p = _rjem_calloc(1, size);
+        graphbit_percpu_note(p, size);
+        return p;
+    case 1:
+        p = _rjem_malloc(size / 2);
+        graphbit_percpu_note(p, size / 2);
+        p = _rjem_realloc(p, size ? size : 1);
+        graphbit_percpu_note(p, size ? size : 1);
+        return p;
+    default:
+        p = _rjem_mallocx(size ? size : 1, ALIGN_64);
+        graphbit_percpu_note(p, SIZE_MAX);
+        *aligned = 1;
+        return p;
+    }
+}
+
 static block_t make(size_t size) {
-    block_t b = {graphbit_percpu_alloc(size), size, (unsigned char)(atomic_fetch_add(&next_tag, 1) | 1)};
+    unsigned tag = atomic_fetch_add(&next_tag, 1);
+    block_t b = {NULL, size, (unsigned char)(tag | 1), 0};
+    uint64_t r = (uint64_t)tag * 0x9E3779B97F4A7C15ull >> 32;
+    b.ptr = r % 4 == 0 ? other_path(size, r >> 2, &b.aligned) : graphbit_percpu_alloc(size);
     if (b.ptr == NULL) FAIL("alloc(%zu) returned NULL", size);
     if (((uintptr_t)b.ptr & 15) != 0 && size > 8) FAIL("alloc(%zu) misaligned %p", size, (void *)b.ptr);
     /* The block is of the class jemalloc gives the size: a block cached
-     * under the wrong class (by its address) would show here. */
-    size_t usable = _rjem_sallocx(b.ptr, 0), expected = _rjem_nallocx(size ? size : 1, 0);
+     * under the wrong class (its page's class misread) would show here. */
+    size_t usable = _rjem_sallocx(b.ptr, 0),
+           expected = _rjem_nallocx(size ? size : 1, b.aligned ? ALIGN_64 : 0);
     if (usable != expected) FAIL("alloc(%zu) gave a block of %zu B, not %zu", size, usable, expected);
     memset(b.ptr, b.tag, size);
     return b;
@@ -67,7 +103,7 @@ static void check_and_free(block_t b, int sized) {
     for (size_t i = 0; i < b.size; i++)
         if (b.ptr[i] != b.tag) FAIL("block %p of %zu B: byte %zu is %u, not %u", (void *)b.ptr, b.size, i, b.ptr[i], b.tag);
     int saved = errno = 4242;
-    if (sized) graphbit_percpu_free_sized(b.ptr, b.size);
+    if (sized && !b.aligned) graphbit_percpu_free_sized(b.ptr, b.size);
     else graphbit_percpu_free(b.ptr);
     if (errno != saved) FAIL("free changed errno");
 }
