@@ -62,7 +62,14 @@ impl Backend for Jemalloc {
         // sdallocx(.., MALLOCX_ALIGN(alignment)) expects it.
         // SAFETY: alignment is a power of two (checked by the caller).
         let block = unsafe { je::aligned_alloc(alignment, size) };
-        front::note(block, usize::MAX);
+        // jemalloc's class for it is the one of the size rounded up to the
+        // alignment (sz_sa2u, for classes up to a page).
+        front::note(
+            block,
+            size.max(1)
+                .checked_next_multiple_of(alignment)
+                .unwrap_or(usize::MAX),
+        );
         block
     }
 

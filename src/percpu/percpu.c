@@ -413,9 +413,10 @@ HIDDEN void *graphbit_percpu_alloc(size_t size) {
 }
 
 /* Records in the page map a block (NULL allowed) that jemalloc handed out
- * for a request of `size` bytes without alignment: its class is the one the
- * size names; SIZE_MAX (an aligned request) and sizes above the cache's
- * records 0, "ask jemalloc". Called before the block is handed out. */
+ * for a request of `size` bytes (for an aligned request, the size rounded up
+ * to the alignment): its class is the one the size names; sizes above the
+ * cache's (SIZE_MAX included) record 0, "ask jemalloc". Called before the
+ * block is handed out. */
 HIDDEN void graphbit_percpu_note(void *block, size_t size) {
     _Atomic uint8_t *map = atomic_load_explicit(&page_map, memory_order_acquire);
     if (block == NULL || map == NULL) return;

@@ -60,11 +60,11 @@ typedef struct {
 
 /* One allocation in four takes one of the library's other paths (gb_calloc,
  * gb_realloc, gb_alloc_aligned in a GB_PERCPU build: jemalloc's entry point,
- * then graphbit_percpu_note), whose blocks the cache sees only when they
- * are freed. */
+ * then graphbit_percpu_note; and an aligned block noted as unknown), whose
+ * blocks the cache sees only when they are freed. */
 static unsigned char *other_path(size_t size, uint64_t r, unsigned char *aligned) {
     void *p;
-    switch (r % 3) {
+    switch (r % 4) {
     case 0:
         p = _rjem_calloc(1, size);
         graphbit_percpu_note(p, size);
@@ -75,7 +75,12 @@ static unsigned char *other_path(size_t size, uint64_t r, unsigned char *aligned
         p = _rjem_realloc(p, size ? size : 1);
         graphbit_percpu_note(p, size ? size : 1);
         return p;
-    default:
+    case 2: /* noted as gb_alloc_aligned does: the size rounded up */
+        p = _rjem_mallocx(size ? size : 1, ALIGN_64);
+        graphbit_percpu_note(p, ((size ? size : 1) + 63) & ~(size_t)63);
+        *aligned = 1;
+        return p;
+    default: /* noted as unknown */
         p = _rjem_mallocx(size ? size : 1, ALIGN_64);
         graphbit_percpu_note(p, SIZE_MAX);
         *aligned = 1;
