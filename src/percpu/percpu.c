@@ -341,7 +341,60 @@ static void put_cpu_cache(uint32_t cpu) {
     if (cpu < MAX_CPUS) atomic_flag_clear_explicit(&tcache_busy[cpu], memory_order_release);
 }
 
+/* Per class, blocks that one CPU drained and another may take (tcmalloc's
+ * transfer cache): a stack of at most twice the class's per-CPU capacity,
+ * held by one thread at a time through a flag that nobody waits for (a
+ * thread that finds it busy, or a fork child whose parent held it, goes to
+ * jemalloc instead). So when one CPU allocates what another frees, blocks
+ * cycle through here without reaching jemalloc. */
+#define TRANSFER_MAX 128
+typedef struct {
+    atomic_flag busy;
+    uint32_t count;
+    void *blocks[TRANSFER_MAX];
+} transfer_t;
+static transfer_t transfer[CLASSES];
+
+/* Takes up to half a stack of class c from the transfer cache: returns one
+ * block and pushes the others onto this CPU's stack; NULL when it has none
+ * or is busy. */
+static void *transfer_take(char *base, uint64_t c) {
+    transfer_t *t = &transfer[c];
+    if (atomic_flag_test_and_set_explicit(&t->busy, memory_order_acquire)) return NULL;
+    void *first = NULL;
+    if (t->count > 0) {
+        first = t->blocks[--t->count];
+        for (uint32_t i = 1; i < cap[c] / 2 && t->count > 0; i++) {
+            if (push(base, c, t->blocks[t->count - 1]) != 1) break;
+            t->count--;
+        }
+    }
+    atomic_flag_clear_explicit(&t->busy, memory_order_release);
+    return first;
+}
+
+/* Puts `block` and up to half a stack more of this CPU's class c into the
+ * transfer cache; returns 0 when it is busy or full (nothing moved). */
+static int transfer_give(char *base, uint64_t c, void *block) {
+    transfer_t *t = &transfer[c];
+    uint32_t limit = 2 * cap[c] < TRANSFER_MAX ? 2 * cap[c] : TRANSFER_MAX;
+    if (atomic_flag_test_and_set_explicit(&t->busy, memory_order_acquire)) return 0;
+    int moved = t->count < limit;
+    if (moved) {
+        t->blocks[t->count++] = block;
+        for (uint32_t i = 1; i < cap[c] / 2 && t->count < limit; i++) {
+            void *other;
+            if (pop(base, c, &other) != 1) break;
+            t->blocks[t->count++] = other;
+        }
+    }
+    atomic_flag_clear_explicit(&t->busy, memory_order_release);
+    return moved;
+}
+
 static __attribute__((noinline)) void *refill(char *base, uint64_t c) {
+    void *taken = transfer_take(base, c);
+    if (taken != NULL) return taken;
     size_t size = class_size[c];
     _Atomic uint8_t *map = atomic_load_explicit(&page_map, memory_order_acquire);
     uint32_t cpu;
@@ -367,6 +420,7 @@ static __attribute__((noinline)) void *refill(char *base, uint64_t c) {
 }
 
 static __attribute__((noinline)) void drain(char *base, uint64_t c, void *block) {
+    if (transfer_give(base, c, block)) return;
     size_t size = class_size[c];
     int saved = errno;
     uint32_t cpu;
