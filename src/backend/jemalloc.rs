@@ -61,16 +61,7 @@ impl Backend for Jemalloc {
         // size 0 as 1, sets ENOMEM, and sizes the block as
         // sdallocx(.., MALLOCX_ALIGN(alignment)) expects it.
         // SAFETY: alignment is a power of two (checked by the caller).
-        let block = unsafe { je::aligned_alloc(alignment, size) };
-        // jemalloc's class for it is the one of the size rounded up to the
-        // alignment (sz_sa2u, for classes up to a page).
-        front::note(
-            block,
-            size.max(1)
-                .checked_next_multiple_of(alignment)
-                .unwrap_or(usize::MAX),
-        );
-        block
+        unsafe { front::aligned_alloc(alignment, size) }
     }
 
     #[inline(always)]
@@ -358,7 +349,7 @@ extern "C" {
 /// cbindgen:ignore
 #[cfg(not(gb_percpu))]
 mod front {
-    pub(super) use super::je::{free, malloc, sdallocx};
+    pub(super) use super::je::{aligned_alloc, free, malloc, sdallocx};
     /// Only the experiment keeps a page map.
     #[inline(always)]
     pub(super) fn note(_block: *mut core::ffi::c_void, _size: usize) {}
@@ -378,10 +369,12 @@ mod front {
         fn free_sized(ptr: *mut c_void, size: usize);
         #[link_name = "graphbit_percpu_note"]
         fn note_block(block: *mut c_void, size: usize);
+        #[link_name = "graphbit_percpu_alloc_aligned"]
+        pub(super) fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void;
     }
-    /// A block that jemalloc handed out past the cache (calloc, realloc,
-    /// aligned): its page's class in the cache's page map (`usize::MAX`:
-    /// unknown, so `gb_free` asks jemalloc).
+    /// A block that jemalloc handed out past the cache (calloc, realloc):
+    /// its page's class in the cache's page map (`usize::MAX`: unknown, so
+    /// `gb_free` asks jemalloc).
     #[inline(always)]
     pub(super) fn note(block: *mut c_void, size: usize) {
         // SAFETY: takes any pointer (NULL included) and any size.

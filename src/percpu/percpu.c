@@ -52,6 +52,7 @@ void *_rjem_mallocx(size_t size, int flags);
 void _rjem_free(void *ptr);
 void _rjem_sdallocx(void *ptr, size_t size, int flags);
 size_t _rjem_sallocx(const void *ptr, int flags);
+void *_rjem_aligned_alloc(size_t alignment, size_t size);
 int _rjem_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 
 #define TCACHE_NONE (1 << 8) /* jemalloc's MALLOCX_TCACHE_NONE */
@@ -464,6 +465,21 @@ HIDDEN void *graphbit_percpu_alloc(size_t size) {
     if (__builtin_expect(got == 1, 1)) return block;
     if (got == 0) return refill(base, c);
     return uncached_alloc(size);
+}
+
+/* gb_alloc_aligned through the per-CPU cache (alignment a power of two):
+ * jemalloc gives an aligned request the class of its size rounded up to the
+ * alignment, and that class's blocks are all aligned to it when the class
+ * size is a multiple of it (slabs start on a page); other requests go to
+ * jemalloc, noted. */
+HIDDEN void *graphbit_percpu_alloc_aligned(size_t alignment, size_t size) {
+    size_t rounded = ((size ? size : 1) + alignment - 1) & ~(alignment - 1);
+    if (alignment <= 4096 && rounded >= size && rounded <= MAX_SMALL &&
+        (class_size[class_of[(rounded + 7) >> 3]] & (alignment - 1)) == 0)
+        return graphbit_percpu_alloc(rounded);
+    void *block = _rjem_aligned_alloc(alignment, size);
+    graphbit_percpu_note(block, rounded >= size ? rounded : SIZE_MAX);
+    return block;
 }
 
 /* Records in the page map a block (NULL allowed) that jemalloc handed out

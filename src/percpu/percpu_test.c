@@ -34,13 +34,14 @@ void *graphbit_percpu_alloc(size_t size);
 void graphbit_percpu_free(void *ptr);
 void graphbit_percpu_free_sized(void *ptr, size_t size);
 void graphbit_percpu_note(void *block, size_t size);
+void *graphbit_percpu_alloc_aligned(size_t alignment, size_t size);
 size_t _rjem_sallocx(const void *ptr, int flags);
 size_t _rjem_nallocx(size_t size, int flags);
 void *_rjem_calloc(size_t count, size_t size);
 void *_rjem_malloc(size_t size);
 void *_rjem_realloc(void *ptr, size_t size);
 void *_rjem_mallocx(size_t size, int flags);
-#define ALIGN_64 6 /* MALLOCX_LG_ALIGN(6) */
+#define ALIGN_64 6 /* MALLOCX_LG_ALIGN(6); MALLOCX_LG_ALIGN(la) is la */
 
 static atomic_ulong next_tag = 1;
 
@@ -55,13 +56,14 @@ typedef struct {
     unsigned char *ptr;
     size_t size;
     unsigned char tag;
-    unsigned char aligned; /* from an aligned request: freed without the size */
+    unsigned char aligned; /* log2 of an aligned request's alignment, or 0:
+                              freed without the size */
 } block_t;
 
-/* One allocation in four takes one of the library's other paths (gb_calloc,
- * gb_realloc, gb_alloc_aligned in a GB_PERCPU build: jemalloc's entry point,
- * then graphbit_percpu_note; and an aligned block noted as unknown), whose
- * blocks the cache sees only when they are freed. */
+/* One allocation in four takes one of the library's other paths in a
+ * GB_PERCPU build: gb_calloc and gb_realloc (jemalloc's entry point, then
+ * graphbit_percpu_note), gb_alloc_aligned (the cache, or jemalloc and the
+ * note), and an aligned block noted as unknown. */
 static unsigned char *other_path(size_t size, uint64_t r, unsigned char *aligned) {
     void *p;
     switch (r % 4) {
@@ -75,15 +77,13 @@ static unsigned char *other_path(size_t size, uint64_t r, unsigned char *aligned
         p = _rjem_realloc(p, size ? size : 1);
         graphbit_percpu_note(p, size ? size : 1);
         return p;
-    case 2: /* noted as gb_alloc_aligned does: the size rounded up */
-        p = _rjem_mallocx(size ? size : 1, ALIGN_64);
-        graphbit_percpu_note(p, ((size ? size : 1) + 63) & ~(size_t)63);
-        *aligned = 1;
-        return p;
+    case 2: /* gb_alloc_aligned: alignments of 8 B to 4 KiB */
+        *aligned = (unsigned char)(3 + (r >> 2) % 10);
+        return graphbit_percpu_alloc_aligned((size_t)1 << *aligned, size);
     default: /* noted as unknown */
         p = _rjem_mallocx(size ? size : 1, ALIGN_64);
         graphbit_percpu_note(p, SIZE_MAX);
-        *aligned = 1;
+        *aligned = ALIGN_64;
         return p;
     }
 }
@@ -98,7 +98,9 @@ static block_t make(size_t size) {
     /* The block is of the class jemalloc gives the size: a block cached
      * under the wrong class (its page's class misread) would show here. */
     size_t usable = _rjem_sallocx(b.ptr, 0),
-           expected = _rjem_nallocx(size ? size : 1, b.aligned ? ALIGN_64 : 0);
+           expected = _rjem_nallocx(size ? size : 1, b.aligned);
+    if (b.aligned && ((uintptr_t)b.ptr & (((uintptr_t)1 << b.aligned) - 1)) != 0)
+        FAIL("aligned(%zu, %zu) gave %p", (size_t)1 << b.aligned, size, (void *)b.ptr);
     if (usable != expected) FAIL("alloc(%zu) gave a block of %zu B, not %zu", size, usable, expected);
     memset(b.ptr, b.tag, size);
     return b;
