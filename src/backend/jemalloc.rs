@@ -248,6 +248,7 @@ impl Backend for Jemalloc {
     /// back to the arenas (it would also purge the thread's arena with more
     /// than two arenas per CPU; the built-in percpu_arena runs one).
     fn thread_idle() -> libc::c_int {
+        front::flush_cpu();
         // SAFETY: a write-only mallctl that takes no value.
         unsafe {
             je::mallctl(
@@ -261,6 +262,7 @@ impl Backend for Jemalloc {
     }
 
     fn trim() -> libc::c_int {
+        front::flush_cpu();
         let _turn = TrimTurn::take();
         // SAFETY: "background_thread" is a read-write bool.
         let running = unsafe { read(c"background_thread", false) }.unwrap_or(false);
@@ -353,6 +355,9 @@ mod front {
     /// Only the experiment keeps a page map.
     #[inline(always)]
     pub(super) fn note(_block: *mut core::ffi::c_void, _size: usize) {}
+    /// Only the experiment has CPU caches.
+    #[inline(always)]
+    pub(super) fn flush_cpu() {}
 }
 /// The experiment's entry points.
 ///
@@ -371,6 +376,14 @@ mod front {
         fn note_block(block: *mut c_void, size: usize);
         #[link_name = "graphbit_percpu_alloc_aligned"]
         pub(super) fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void;
+        #[link_name = "graphbit_percpu_flush"]
+        fn flush();
+    }
+    /// gb_thread_idle and gb_trim: this CPU's cached blocks back to jemalloc.
+    #[inline(always)]
+    pub(super) fn flush_cpu() {
+        // SAFETY: no preconditions.
+        unsafe { flush() }
     }
     /// A block that jemalloc handed out past the cache (calloc, realloc):
     /// its page's class in the cache's page map (`usize::MAX`: unknown, so

@@ -507,6 +507,33 @@ HIDDEN void graphbit_percpu_free_sized(void *ptr, size_t size) {
     else _rjem_sdallocx(ptr, size ? size : 1, 0);
 }
 
+/* gb_thread_idle and gb_trim: the blocks cached for the CPU the thread runs
+ * on (its stacks, its jemalloc thread cache) and those in the transfer
+ * cache go back to jemalloc's arenas. Other CPUs' stacks stay (only a
+ * thread running there may touch them). */
+HIDDEN void graphbit_percpu_flush(void) {
+    char *base = atomic_load_explicit(&regions, memory_order_acquire);
+    if (base == NULL) return;
+    int saved = errno;
+    for (uint64_t c = 0; c < CLASSES; c++) {
+        void *block;
+        while (pop(base, c, &block) == 1) _rjem_sdallocx(block, class_size[c], TCACHE_NONE);
+        transfer_t *t = &transfer[c];
+        if (!atomic_flag_test_and_set_explicit(&t->busy, memory_order_acquire)) {
+            while (t->count > 0) _rjem_sdallocx(t->blocks[--t->count], class_size[c], TCACHE_NONE);
+            atomic_flag_clear_explicit(&t->busy, memory_order_release);
+        }
+    }
+    uint32_t cpu;
+    take_cpu_cache(&cpu);
+    if (cpu < MAX_CPUS) {
+        unsigned t = atomic_load_explicit(&tcache_of[cpu], memory_order_relaxed) - 1;
+        _rjem_mallctl("tcache.flush", NULL, NULL, &t, sizeof t);
+        put_cpu_cache(cpu);
+    }
+    errno = saved;
+}
+
 /* gb_free through the per-CPU cache: the class from the page map; a block
  * whose page reads 0 (and NULL) goes to jemalloc's free. */
 HIDDEN void graphbit_percpu_free(void *ptr) {

@@ -35,6 +35,7 @@ void graphbit_percpu_free(void *ptr);
 void graphbit_percpu_free_sized(void *ptr, size_t size);
 void graphbit_percpu_note(void *block, size_t size);
 void *graphbit_percpu_alloc_aligned(size_t alignment, size_t size);
+void graphbit_percpu_flush(void);
 size_t _rjem_sallocx(const void *ptr, int flags);
 size_t _rjem_nallocx(size_t size, int flags);
 void *_rjem_calloc(size_t count, size_t size);
@@ -151,6 +152,8 @@ static void *churn(void *arg) {
             check_and_free(live[i], (int)(x & 1));
         }
         live[i] = make(random_size(&x));
+        /* gb_thread_idle and gb_trim, while the other threads allocate. */
+        if (round % 20000 == id) graphbit_percpu_flush();
     }
     for (int i = 0; i < SLOTS; i++) check_and_free(live[i], 1);
     return NULL;
