@@ -21,18 +21,23 @@ fn header_functions() -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn exports_exactly_the_header_functions() {
+/// The symbols the shared library defines in its dynamic symbol table.
+fn defined_symbols() -> BTreeSet<String> {
     let out = run_ok(
         Command::new("nm")
             .args(["-D", "--defined-only"])
             .arg(shared_lib()),
     );
-    let exported: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2))
         .map(str::to_string)
-        .collect();
+        .collect()
+}
+
+#[test]
+fn exports_exactly_the_header_functions() {
+    let exported = defined_symbols();
     let declared = header_functions();
     assert!(declared.len() >= 13, "header parse found {declared:?}");
     let stray: Vec<_> = exported.iter().filter(|s| !s.starts_with("gb_")).collect();
@@ -54,16 +59,7 @@ fn exports_exactly_the_header_functions() {
 /// its GOT entry).
 #[test]
 fn binds_its_own_functions_locally() {
-    let out = run_ok(
-        Command::new("nm")
-            .args(["-D", "--defined-only"])
-            .arg(shared_lib()),
-    );
-    let defined: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(2))
-        .map(str::to_string)
-        .collect();
+    let defined = defined_symbols();
     assert!(defined.contains("gb_alloc"), "nm found {defined:?}");
     let out = run_ok(Command::new("readelf").args(["-rW"]).arg(shared_lib()));
     let through_linker: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -80,12 +76,7 @@ fn binds_its_own_functions_locally() {
 
 #[test]
 fn does_not_define_malloc_family() {
-    let out = run_ok(
-        Command::new("nm")
-            .args(["-D", "--defined-only"])
-            .arg(shared_lib()),
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let exported = defined_symbols();
     for name in [
         "malloc",
         "free",
@@ -96,9 +87,7 @@ fn does_not_define_malloc_family() {
         "mi_malloc",
     ] {
         assert!(
-            !text
-                .lines()
-                .any(|l| l.split_whitespace().nth(2) == Some(name)),
+            !exported.contains(name),
             "the shared library exports {name}"
         );
     }
