@@ -193,9 +193,10 @@ pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
 }
 
 /// `gb_free`'s work, for the library's own callers (adapters, the Rust
-/// API, gb_verify): inlined, so that they never call the exported symbol,
-/// which the same library loaded earlier under another name (a binding's
-/// dlopen variant beside the default library) would interpose.
+/// API, gb_verify): inlined, since `gb_free` itself is assembly where it
+/// jumps through `FREE` and cannot be. (That those calls never reach another
+/// copy of the library loaded first is the link's `-Bsymbolic-functions`,
+/// build.rs, for every call of an exported function.)
 ///
 /// # Safety
 /// NULL or a live block of this library.

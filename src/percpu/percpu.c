@@ -104,7 +104,8 @@ static uint64_t slot_offset[CLASSES];
 /* (size + 7) / 8 -> class, for sizes 0 - 4096. */
 static uint8_t class_of[MAX_SMALL / 8 + 1];
 
-#define LG_REGION 14 /* 16 KiB per CPU: 128 B of counts, the slots */
+#define MAX_CPUS 4096 /* the most CPUs the cache serves; more: disabled */
+#define LG_REGION 14  /* 16 KiB per CPU: 128 B of counts, the slots */
 #define COUNTS 128
 #define REGION ((size_t)1 << LG_REGION)
 
@@ -134,7 +135,7 @@ static __attribute__((cold, noinline)) char *setup(void) {
     long cpus = sysconf(_SC_NPROCESSORS_CONF);
     /* The first caller's registration stands for the process's: glibc
      * registers every thread or none (cpu_id is negative when it did not). */
-    if ((int32_t)rseq_area()->cpu_id < 0 || cpus <= 0 || cpus > 4096) {
+    if ((int32_t)rseq_area()->cpu_id < 0 || cpus <= 0 || cpus > MAX_CPUS) {
         atomic_store(&disabled, 1);
         return NULL;
     }
@@ -309,8 +310,7 @@ aborted:
  * flag. A thread that finds it busy (another thread of that CPU refilling,
  * or, in a fork child, the parent's thread that held it) goes to the
  * arenas directly. */
-#define TCACHE(t) (((int)(t) + 2) << 8) /* MALLOCX_TCACHE */
-#define MAX_CPUS 4096
+#define TCACHE(t) (((int)(t) + 2) << 8)      /* MALLOCX_TCACHE */
 static _Atomic unsigned tcache_of[MAX_CPUS]; /* index + 1; 0 until created */
 static atomic_flag tcache_busy[MAX_CPUS];
 
@@ -319,7 +319,7 @@ static atomic_flag tcache_busy[MAX_CPUS];
 static int take_cpu_cache(uint32_t *cpu_out) {
     uint32_t cpu = (uint32_t)rseq_area()->cpu_id;
     *cpu_out = MAX_CPUS;
-    if (cpu >= region_count || cpu >= MAX_CPUS) return TCACHE_NONE;
+    if (cpu >= region_count) return TCACHE_NONE; /* region_count <= MAX_CPUS */
     if (atomic_flag_test_and_set_explicit(&tcache_busy[cpu], memory_order_acquire)) return TCACHE_NONE;
     unsigned t = atomic_load_explicit(&tcache_of[cpu], memory_order_relaxed);
     if (t == 0) {
