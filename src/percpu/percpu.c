@@ -54,6 +54,8 @@ void _rjem_sdallocx(void *ptr, size_t size, int flags);
 size_t _rjem_sallocx(const void *ptr, int flags);
 void *_rjem_aligned_alloc(size_t alignment, size_t size);
 int _rjem_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+int _rjem_mallctlnametomib(const char *name, size_t *mibp, size_t *miblenp);
+int _rjem_mallctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 
 #define TCACHE_NONE (1 << 8) /* jemalloc's MALLOCX_TCACHE_NONE */
 #define HIDDEN __attribute__((visibility("hidden")))
@@ -99,6 +101,15 @@ static const uint16_t class_size[CLASSES] = {
 
 /* Per class: at most 32 KiB of blocks, between 8 and 64 of them. */
 static uint32_t cap[CLASSES];
+/* Per class: how many blocks a refill takes from jemalloc in one
+ * experimental.batch_alloc call (fewer than a slab holds: a batch of a whole
+ * slab or more would take fresh slabs and leave partly used ones unused),
+ * or 0 where that is under 2 (refills then take block by block). */
+static uint32_t batch[CLASSES];
+/* experimental.batch_alloc's MIB; batch_mib_len 0 where jemalloc has none. */
+static size_t batch_mib[3];
+static size_t batch_mib_len;
+
 /* Per class: where its slots start in a CPU's region, in bytes. */
 static uint64_t slot_offset[CLASSES];
 /* (size + 7) / 8 -> class, for sizes 0 - 4096. */
@@ -139,6 +150,10 @@ static __attribute__((cold, noinline)) char *setup(void) {
         atomic_store(&disabled, 1);
         return NULL;
     }
+    /* Two threads may set up at once, and the first to finish is refilling
+     * while the other runs: what they share is written with final values
+     * only (the same in both), the rest is computed in locals. */
+    uint32_t nregs[CLASSES];
     /* The classes must be jemalloc's (its page size or build could differ). */
     unsigned nbins = 0;
     size_t len = sizeof nbins;
@@ -157,20 +172,31 @@ static __attribute__((cold, noinline)) char *setup(void) {
             atomic_store(&disabled, 1);
             return NULL;
         }
+        memcpy(name + at, ".nregs", 7);
+        len = sizeof nregs[c];
+        if (_rjem_mallctl(name, &nregs[c], &len, NULL, 0) != 0) nregs[c] = 0;
     }
+    size_t mib[3], mib_len = 3;
+    if (_rjem_mallctlnametomib("experimental.batch_alloc", mib, &mib_len) != 0) mib_len = 0;
     uint64_t offset = COUNTS;
     for (int c = 0; c < CLASSES; c++) {
         uint32_t n = 32768 / class_size[c];
         cap[c] = n < 8 ? 8 : n > 64 ? 64
                                     : n;
         slot_offset[c] = offset;
+        uint32_t most = nregs[c] > 0 ? nregs[c] - 1 : 0;
+        if (most > cap[c] / 2) most = cap[c] / 2;
+        batch[c] = most < 2 ? 0 : most;
         offset += (uint64_t)cap[c] * sizeof(void *);
     }
     _Static_assert(CLASSES * 4 <= COUNTS, "the counts fit before the slots");
+    _Static_assert(64 / 2 <= 32, "a batch fits refill's buffer");
     if (offset > REGION) {
         atomic_store(&disabled, 1);
         return NULL;
     }
+    memcpy(batch_mib, mib, sizeof mib);
+    batch_mib_len = mib_len;
     for (size_t size = 0, c = 0; size <= MAX_SMALL; size += 8) {
         while (class_size[c] < (size ? size : 1)) c++;
         class_of[size / 8] = (uint8_t)c;
@@ -304,6 +330,125 @@ aborted:
     goto retry;
 }
 
+/* Puts blocks[0..n) (n >= 1) on this CPU's stack of class c in one critical
+ * section: the slots above the count are written, then the count is
+ * committed. Returns 1, 0 when they do not all fit, -1 when this thread has
+ * no rseq registration. */
+static inline int push_many(char *base, uint64_t c, void *const *blocks, uint64_t n) {
+    struct rseq *rs = rseq_area();
+retry:
+    __asm__ goto(
+        ".pushsection __rseq_cs, \"aw\"\n\t"
+        ".balign 32\n"
+        "3:\n\t"
+        ".long 0, 0\n\t"
+        ".quad 1f, (2f - 1f), 4f\n\t"
+        ".popsection\n\t"
+        "leaq 3b(%%rip), %%rax\n\t"
+        "movq %%rax, %c[cs](%[rs])\n"
+        "1:\n\t"
+        "movl %c[cpu](%[rs]), %%eax\n\t"
+        "cmpl %[ncpu], %%eax\n\t"
+        "jae %l[unregistered]\n\t"
+        "shlq %[lg], %%rax\n\t"
+        "addq %[base], %%rax\n\t"
+        "movl (%%rax, %q[c], 4), %%edx\n\t"
+        "movl %%edx, %%ecx\n\t"
+        "addl %k[n], %%ecx\n\t"
+        "cmpl %[cap], %%ecx\n\t"
+        "ja %l[full]\n\t"
+        "movq %[off], %%r8\n\t"
+        "addq %%rax, %%r8\n\t"
+        "leaq (%%r8, %%rdx, 8), %%r8\n\t"
+        "xorl %%r9d, %%r9d\n"
+        "5:\n\t" /* above the count: not yet visible */
+        "movq (%[blocks], %%r9, 8), %%r10\n\t"
+        "movq %%r10, (%%r8, %%r9, 8)\n\t"
+        "addq $1, %%r9\n\t"
+        "cmpq %[n], %%r9\n\t"
+        "jb 5b\n\t"
+        "movl %%ecx, (%%rax, %q[c], 4)\n" /* commit */
+        "2:\n\t"
+        ".pushsection __rseq_failure, \"ax\"\n\t"
+        ".byte 0x0f, 0xb9, 0x3d\n\t"
+        ".long 0x53053053\n"
+        "4:\n\t"
+        "jmp %l[aborted]\n\t"
+        ".popsection\n\t"
+        :
+        : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "m"(slot_offset[c]),
+          [cap] "m"(cap[c]), [blocks] "r"(blocks), [n] "r"(n), [ncpu] "m"(region_count),
+          [lg] "i"(LG_REGION), [cs] "i"(offsetof(struct rseq, rseq_cs)),
+          [cpu] "i"(offsetof(struct rseq, cpu_id))
+        : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
+        : unregistered, full, aborted);
+    return 1;
+full:
+    return 0;
+unregistered:
+    return -1;
+aborted:
+    goto retry;
+}
+
+/* Takes the top n blocks (n >= 1) of this CPU's stack of class c into
+ * out[0..n) in one critical section (copied, then the count is committed).
+ * Returns 1, 0 when the stack holds fewer, -1 when this thread has no rseq
+ * registration. */
+static inline int pop_many(char *base, uint64_t c, void **out, uint64_t n) {
+    struct rseq *rs = rseq_area();
+retry:
+    __asm__ goto(
+        ".pushsection __rseq_cs, \"aw\"\n\t"
+        ".balign 32\n"
+        "3:\n\t"
+        ".long 0, 0\n\t"
+        ".quad 1f, (2f - 1f), 4f\n\t"
+        ".popsection\n\t"
+        "leaq 3b(%%rip), %%rax\n\t"
+        "movq %%rax, %c[cs](%[rs])\n"
+        "1:\n\t"
+        "movl %c[cpu](%[rs]), %%eax\n\t"
+        "cmpl %[ncpu], %%eax\n\t"
+        "jae %l[unregistered]\n\t"
+        "shlq %[lg], %%rax\n\t"
+        "addq %[base], %%rax\n\t"
+        "movl (%%rax, %q[c], 4), %%edx\n\t"
+        "subq %[n], %%rdx\n\t"
+        "jb %l[empty]\n\t"
+        "movq %[off], %%r8\n\t"
+        "addq %%rax, %%r8\n\t"
+        "leaq (%%r8, %%rdx, 8), %%r8\n\t"
+        "xorl %%r9d, %%r9d\n"
+        "5:\n\t"
+        "movq (%%r8, %%r9, 8), %%r10\n\t"
+        "movq %%r10, (%[out], %%r9, 8)\n\t"
+        "addq $1, %%r9\n\t"
+        "cmpq %[n], %%r9\n\t"
+        "jb 5b\n\t"
+        "movl %%edx, (%%rax, %q[c], 4)\n" /* commit */
+        "2:\n\t"
+        ".pushsection __rseq_failure, \"ax\"\n\t"
+        ".byte 0x0f, 0xb9, 0x3d\n\t"
+        ".long 0x53053053\n"
+        "4:\n\t"
+        "jmp %l[aborted]\n\t"
+        ".popsection\n\t"
+        :
+        : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "m"(slot_offset[c]),
+          [out] "r"(out), [n] "r"(n), [ncpu] "m"(region_count), [lg] "i"(LG_REGION),
+          [cs] "i"(offsetof(struct rseq, rseq_cs)), [cpu] "i"(offsetof(struct rseq, cpu_id))
+        : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
+        : unregistered, empty, aborted);
+    return 1;
+empty:
+    return 0;
+unregistered:
+    return -1;
+aborted:
+    goto retry;
+}
+
 /* Refills and drains go through a jemalloc thread cache of the CPU's own
  * (tcache.create), which takes and returns blocks in batches, one lock
  * each, rather than one per block: held by one thread at a time through its
@@ -400,6 +545,26 @@ static __attribute__((noinline)) void *refill(char *base, uint64_t c) {
     _Atomic uint8_t *map = atomic_load_explicit(&page_map, memory_order_acquire);
     uint32_t cpu;
     int flags = take_cpu_cache(&cpu);
+    if (batch[c] != 0 && batch_mib_len != 0) {
+        /* One call for the batch: jemalloc copies it out of the CPU's
+         * thread cache (filling that from the arena as needed). */
+        void *got[32];
+        struct {
+            void **ptrs;
+            size_t num;
+            size_t size;
+            int flags;
+        } packet = {got, batch[c] < 32 ? batch[c] : 32, size, flags};
+        size_t filled = 0, len = sizeof filled;
+        if (_rjem_mallctlbymib(batch_mib, batch_mib_len, &filled, &len, &packet, sizeof packet) == 0 &&
+            filled > 0) {
+            for (size_t i = 0; i < filled; i++) map_set(map, got[i], (uint8_t)(c + 1));
+            if (filled > 1 && push_many(base, c, got + 1, filled - 1) != 1)
+                for (size_t i = 1; i < filled; i++) _rjem_sdallocx(got[i], size, flags);
+            put_cpu_cache(cpu);
+            return got[0];
+        }
+    }
     void *first = _rjem_mallocx(size, flags);
     if (first == NULL) {
         put_cpu_cache(cpu);
@@ -427,11 +592,10 @@ static __attribute__((noinline)) void drain(char *base, uint64_t c, void *block)
     uint32_t cpu;
     int cache = take_cpu_cache(&cpu);
     _rjem_sdallocx(block, size, cache);
-    for (uint32_t i = 1; i < cap[c] / 2; i++) {
-        void *other;
-        if (pop(base, c, &other) != 1) break;
-        _rjem_sdallocx(other, size, cache);
-    }
+    void *out[32];
+    uint64_t n = cap[c] / 2 - 1;
+    if (n > 0 && pop_many(base, c, out, n) == 1)
+        for (uint64_t i = 0; i < n; i++) _rjem_sdallocx(out[i], size, cache);
     put_cpu_cache(cpu);
     errno = saved;
 }
@@ -473,6 +637,11 @@ HIDDEN void *graphbit_percpu_alloc(size_t size) {
  * size is a multiple of it (slabs start on a page); other requests go to
  * jemalloc, noted. */
 HIDDEN void *graphbit_percpu_alloc_aligned(size_t alignment, size_t size) {
+    /* class_of is filled by setup(): a process whose first requests are
+     * aligned sets the cache up here (until then every class read 8 B, so
+     * each aligned block went to jemalloc and each free asked its size). */
+    if (__builtin_expect(atomic_load_explicit(&regions, memory_order_acquire) == NULL, 0) && setup() == NULL)
+        return _rjem_aligned_alloc(alignment, size);
     size_t rounded = ((size ? size : 1) + alignment - 1) & ~(alignment - 1);
     if (alignment <= 4096 && rounded >= size && rounded <= MAX_SMALL &&
         (class_size[class_of[(rounded + 7) >> 3]] & (alignment - 1)) == 0)

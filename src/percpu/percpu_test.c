@@ -8,6 +8,9 @@
  *   repin     2 threads that move themselves to another CPU
  *             (sched_setaffinity) before every call
  *   signals   a 20 kHz SIGALRM interrupting two threads that share CPU 0
+ *   first     in 40 fresh processes (forked before anything allocated), 8
+ *             threads make their first allocations at once: set-up runs
+ *             in several threads while others already refill
  *   fork      fork while 4 threads allocate; the child allocates and exits
  *
  * Build: gb-bench/scripts/percpu.sh (links target/release/libgraphbit_alloc.a). Run it
@@ -290,10 +293,45 @@ static void run_fork(void) {
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
 }
 
+static pthread_barrier_t start_line;
+static void *first_churn(void *arg) {
+    uint64_t x = 0x9E3779B97F4A7C15ull * (uint64_t)((intptr_t)arg + 1);
+    block_t live[64];
+    pthread_barrier_wait(&start_line);
+    for (int i = 0; i < 64; i++) live[i] = make(random_size(&x));
+    for (int round = 0; round < 4000; round++) {
+        int i = (int)(rng(&x) % 64);
+        check_and_free(live[i], (int)(x & 1));
+        live[i] = make(random_size(&x));
+    }
+    for (int i = 0; i < 64; i++) check_and_free(live[i], 1);
+    return NULL;
+}
+
+/* Before main has allocated through the cache: each child's threads set it
+ * up. */
+static void run_first(void) {
+    for (int n = 0; n < 40; n++) {
+        pid_t pid = fork();
+        if (pid < 0) FAIL("fork: %s", strerror(errno));
+        if (pid == 0) {
+            pthread_barrier_init(&start_line, NULL, THREADS);
+            run_threads(THREADS, first_churn);
+            _exit(0);
+        }
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            FAIL("first allocations at once: child %d failed (status %d)", n, status);
+    }
+}
+
 int main(void) {
     struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
     printf("percpu_test: rseq %s (size %u, cpu_id %d)\n", __rseq_size ? "registered" : "not registered",
            __rseq_size, (int)rs->cpu_id);
+    fflush(stdout);
+    run_first();
+    puts("percpu_test: first: ok");
     uint64_t x = 1;
     for (int i = 0; i < 100000; i++) check_and_free(make(random_size(&x)), i & 1);
     check_and_free(make(0), 1);
