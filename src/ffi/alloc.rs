@@ -106,8 +106,16 @@ pub unsafe extern "C" fn gb_realloc(ptr: *mut c_void, size: usize) -> *mut c_voi
         // SAFETY: the block is checked first.
         return unsafe { checked_realloc(ptr, size) };
     }
-    // gb-profile hook: counts only what the block gains (see
-    // profiled_realloc).
+    // SAFETY: NULL or a live block (caller's contract).
+    unsafe { backend_realloc(ptr, size) }
+}
+
+/// The backend's realloc, with the profiler's hooks around it in a
+/// `profiling` build (it counts only what the block gains, see
+/// profiled_realloc); the checked library calls it after its checks.
+#[inline(always)]
+unsafe fn backend_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    // gb-profile hook
     #[cfg(feature = "profiling")]
     {
         return crate::profile::profiled_realloc(
@@ -140,11 +148,11 @@ unsafe fn heap_realloc(ptr: *mut c_void, size: usize) -> Option<*mut c_void> {
 unsafe fn checked_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     if ptr.is_null() {
         // SAFETY: NULL is a valid argument.
-        return checked::record(unsafe { Selected::realloc(ptr, size) }, size, 0);
+        return checked::record(unsafe { backend_realloc(ptr, size) }, size, 0);
     }
     let old = checked::take_for_realloc(ptr);
     // SAFETY: ptr is a live block (just checked).
-    let block = unsafe { Selected::realloc(ptr, size) };
+    let block = unsafe { backend_realloc(ptr, size) };
     if block.is_null() {
         checked::restore(ptr, old);
         return block;
