@@ -18,6 +18,9 @@ lib=target/release/libgraphbit_alloc.a
 native="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
 cc=${CC:-cc}
 $cc -O2 -Wall -Wextra -Werror -Iinclude src/percpu/percpu.c src/percpu/percpu_test.c $lib $native -o "$work/test"
+# A debug build of the library compiles it without optimisation, where the
+# critical sections' operands must still find registers.
+$cc -O0 -fno-omit-frame-pointer -fPIC -Wall -Wextra -Werror -c src/percpu/percpu.c -o "$work/percpu-O0.o"
 $cc -O2 -Wall -Wextra -Werror -Iinclude -DPERCPU_LOOP src/percpu/percpu.c gb-bench/scripts/percpu_loop.c $lib $native -o "$work/loop"
 echo "# gb-bench/scripts/percpu.sh, graphbit-alloc $(git describe --always --dirty), $(date -u +%FT%RZ), $(nproc) CPUs, $(uname -r)"
 echo "== soundness (src/percpu/percpu_test.c)"

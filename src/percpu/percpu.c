@@ -362,8 +362,8 @@ retry:
         "leaq (%%r8, %%rdx, 8), %%r8\n\t"
         "xorl %%r9d, %%r9d\n"
         "5:\n\t" /* above the count: not yet visible */
-        "movq (%[blocks], %%r9, 8), %%r10\n\t"
-        "movq %%r10, (%%r8, %%r9, 8)\n\t"
+        "movq (%[blocks], %%r9, 8), %%rdx\n\t"
+        "movq %%rdx, (%%r8, %%r9, 8)\n\t"
         "addq $1, %%r9\n\t"
         "cmpq %[n], %%r9\n\t"
         "jb 5b\n\t"
@@ -380,7 +380,7 @@ retry:
           [cap] "m"(cap[c]), [blocks] "r"(blocks), [n] "r"(n), [ncpu] "m"(region_count),
           [lg] "i"(LG_REGION), [cs] "i"(offsetof(struct rseq, rseq_cs)),
           [cpu] "i"(offsetof(struct rseq, cpu_id))
-        : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
+        : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc"
         : unregistered, full, aborted);
     return 1;
 full:
@@ -421,8 +421,8 @@ retry:
         "leaq (%%r8, %%rdx, 8), %%r8\n\t"
         "xorl %%r9d, %%r9d\n"
         "5:\n\t"
-        "movq (%%r8, %%r9, 8), %%r10\n\t"
-        "movq %%r10, (%[out], %%r9, 8)\n\t"
+        "movq (%%r8, %%r9, 8), %%rcx\n\t"
+        "movq %%rcx, (%[out], %%r9, 8)\n\t"
         "addq $1, %%r9\n\t"
         "cmpq %[n], %%r9\n\t"
         "jb 5b\n\t"
@@ -438,7 +438,7 @@ retry:
         : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "m"(slot_offset[c]),
           [out] "r"(out), [n] "r"(n), [ncpu] "m"(region_count), [lg] "i"(LG_REGION),
           [cs] "i"(offsetof(struct rseq, rseq_cs)), [cpu] "i"(offsetof(struct rseq, cpu_id))
-        : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
+        : "rax", "rcx", "rdx", "r8", "r9", "memory", "cc"
         : unregistered, empty, aborted);
     return 1;
 empty:
