@@ -510,10 +510,8 @@ static void *transfer_take(char *base, uint64_t c) {
     void *first = NULL;
     if (t->count > 0) {
         first = t->blocks[--t->count];
-        for (uint32_t i = 1; i < cap[c] / 2 && t->count > 0; i++) {
-            if (push(base, c, t->blocks[t->count - 1]) != 1) break;
-            t->count--;
-        }
+        uint32_t n = cap[c] / 2 - 1 < t->count ? cap[c] / 2 - 1 : t->count;
+        if (n > 0 && push_many(base, c, &t->blocks[t->count - n], n) == 1) t->count -= n;
     }
     atomic_flag_clear_explicit(&t->busy, memory_order_release);
     return first;
@@ -528,11 +526,8 @@ static int transfer_give(char *base, uint64_t c, void *block) {
     int moved = t->count < limit;
     if (moved) {
         t->blocks[t->count++] = block;
-        for (uint32_t i = 1; i < cap[c] / 2 && t->count < limit; i++) {
-            void *other;
-            if (pop(base, c, &other) != 1) break;
-            t->blocks[t->count++] = other;
-        }
+        uint32_t n = cap[c] / 2 - 1 < limit - t->count ? cap[c] / 2 - 1 : limit - t->count;
+        if (n > 0 && pop_many(base, c, &t->blocks[t->count], n) == 1) t->count += n;
     }
     atomic_flag_clear_explicit(&t->busy, memory_order_release);
     return moved;
