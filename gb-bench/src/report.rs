@@ -443,6 +443,36 @@ impl Verdict {
 }
 
 /// The whole text report for stdout, from the report alone.
+/// Below this, burst-idle's burst (all that its speed counts) is a few
+/// dozen blocks and page faults: its ratios move severalfold between runs.
+const SHORT_BURST_SECONDS: f64 = 0.1;
+
+/// A line under burst-idle's table when its burst was too short to compare
+/// speeds (as `--quick` runs it): the median burst time, and what to run.
+fn short_burst_note(r: &Report, workload: &str) -> Option<String> {
+    if workload != "burst-idle" {
+        return None;
+    }
+    let mut seconds: Vec<f64> = r
+        .runs
+        .iter()
+        .filter(|run| run.workload == workload && run.error.is_none())
+        .map(|run| run.seconds)
+        .collect();
+    if seconds.is_empty() {
+        return None;
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    (median < SHORT_BURST_SECONDS).then(|| {
+        format!(
+            "  (the burst took {:.0} ms at this time scale: its speed is mostly page faults and noise; \
+             compare it at --time-scale 0.5 or more)",
+            median * 1000.0
+        )
+    })
+}
+
 pub fn table(r: &Report) -> String {
     let mut t = String::new();
     let contenders: Vec<&Contender> = r.measured().collect();
@@ -567,6 +597,9 @@ pub fn table(r: &Report) -> String {
                 let _ = write!(t, "  ({} run(s) FAILED)", s.failed);
             }
             let _ = writeln!(t);
+        }
+        if let Some(note) = short_burst_note(r, &w.id) {
+            let _ = writeln!(t, "{note}");
         }
     }
 

@@ -195,6 +195,8 @@ fn smoke_run_writes_report_json_and_chart() {
         "Memory targets",
         "RSS/live",
         "Per-request memory",
+        // A smoke run's burst is a few ms: the table says its speed is noise.
+        "compare it at --time-scale 0.5 or more",
     ] {
         assert!(
             stdout.contains(heading),
