@@ -99,7 +99,9 @@ static const uint16_t class_size[CLASSES] = {
     4096,
 };
 
-/* Per class: at most 32 KiB of blocks, between 8 and 64 of them. */
+/* Per class: at most 32 KiB of blocks, between 8 and MAX_CAP of them. A
+ * refill or a drain moves at most half a stack (MAX_CAP / 2 blocks). */
+#define MAX_CAP 64
 static uint32_t cap[CLASSES];
 /* Per class: how many blocks a refill takes from jemalloc in one
  * experimental.batch_alloc call (fewer than a slab holds: a batch of a whole
@@ -181,8 +183,8 @@ static __attribute__((cold, noinline)) char *setup(void) {
     uint64_t offset = COUNTS;
     for (int c = 0; c < CLASSES; c++) {
         uint32_t n = 32768 / class_size[c];
-        cap[c] = n < 8 ? 8 : n > 64 ? 64
-                                    : n;
+        cap[c] = n < 8 ? 8 : n > MAX_CAP ? MAX_CAP
+                                         : n;
         slot_offset[c] = offset;
         uint32_t most = nregs[c] > 0 ? nregs[c] - 1 : 0;
         if (most > cap[c] / 2) most = cap[c] / 2;
@@ -190,7 +192,6 @@ static __attribute__((cold, noinline)) char *setup(void) {
         offset += (uint64_t)cap[c] * sizeof(void *);
     }
     _Static_assert(CLASSES * 4 <= COUNTS, "the counts fit before the slots");
-    _Static_assert(64 / 2 <= 32, "a batch fits refill's buffer");
     if (offset > REGION) {
         atomic_store(&disabled, 1);
         return NULL;
@@ -226,6 +227,33 @@ static __attribute__((cold, noinline)) char *setup(void) {
     return (char *)mem;
 }
 
+/* The frame of every critical section below (one per operation): its
+ * descriptor in __rseq_cs (start 1, length up to the post-commit label 2,
+ * abort handler 4), stored in the thread's rseq area before label 1; the
+ * section then runs from label 1 to its commit, the last instruction before
+ * RSEQ_END. The abort handler, preceded by the signature glibc registered
+ * (RSEQ_SIG), jumps to the C label `aborted`, which retries. Operands [rs]
+ * (the rseq area) and [cs] (offsetof rseq_cs) must be given; %rax is
+ * clobbered. */
+#define RSEQ_START                       \
+    ".pushsection __rseq_cs, \"aw\"\n\t" \
+    ".balign 32\n"                       \
+    "3:\n\t"                             \
+    ".long 0, 0\n\t"                     \
+    ".quad 1f, (2f - 1f), 4f\n\t"        \
+    ".popsection\n\t"                    \
+    "leaq 3b(%%rip), %%rax\n\t"          \
+    "movq %%rax, %c[cs](%[rs])\n"        \
+    "1:\n\t"
+#define RSEQ_END                              \
+    "2:\n\t"                                  \
+    ".pushsection __rseq_failure, \"ax\"\n\t" \
+    ".byte 0x0f, 0xb9, 0x3d\n\t"              \
+    ".long 0x53053053\n"                      \
+    "4:\n\t"                                  \
+    "jmp %l[aborted]\n\t"                     \
+    ".popsection\n\t"
+
 /* One block of class c from this CPU's stack. Returns 1 and sets *out, 0 when
  * the stack is empty, -1 when this thread has no rseq registration. */
 static inline int pop(char *base, uint64_t c, void **out) {
@@ -233,15 +261,7 @@ static inline int pop(char *base, uint64_t c, void **out) {
     void *block;
 retry:
     __asm__ goto(
-        ".pushsection __rseq_cs, \"aw\"\n\t"
-        ".balign 32\n"
-        "3:\n\t"
-        ".long 0, 0\n\t"
-        ".quad 1f, (2f - 1f), 4f\n\t"
-        ".popsection\n\t"
-        "leaq 3b(%%rip), %%rax\n\t"
-        "movq %%rax, %c[cs](%[rs])\n"
-        "1:\n\t"
+        RSEQ_START
         "movl %c[cpu](%[rs]), %%eax\n\t"
         "cmpl %[ncpu], %%eax\n\t"
         "jae %l[unregistered]\n\t"
@@ -256,13 +276,7 @@ retry:
         "movq (%%rcx, %%rdx, 8), %%rcx\n\t"
         "movq %%rcx, %[out]\n\t"
         "movl %%edx, (%%rax, %q[c], 4)\n" /* commit */
-        "2:\n\t"
-        ".pushsection __rseq_failure, \"ax\"\n\t"
-        ".byte 0x0f, 0xb9, 0x3d\n\t"
-        ".long 0x53053053\n" /* RSEQ_SIG, what glibc registered */
-        "4:\n\t"
-        "jmp %l[aborted]\n\t"
-        ".popsection\n\t"
+        RSEQ_END
         : [out] "=&r"(block)
         : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "m"(slot_offset[c]),
           [ncpu] "m"(region_count), [lg] "i"(LG_REGION),
@@ -285,15 +299,7 @@ static inline int push(char *base, uint64_t c, void *block) {
     struct rseq *rs = rseq_area();
 retry:
     __asm__ goto(
-        ".pushsection __rseq_cs, \"aw\"\n\t"
-        ".balign 32\n"
-        "3:\n\t"
-        ".long 0, 0\n\t"
-        ".quad 1f, (2f - 1f), 4f\n\t"
-        ".popsection\n\t"
-        "leaq 3b(%%rip), %%rax\n\t"
-        "movq %%rax, %c[cs](%[rs])\n"
-        "1:\n\t"
+        RSEQ_START
         "movl %c[cpu](%[rs]), %%eax\n\t"
         "cmpl %[ncpu], %%eax\n\t"
         "jae %l[unregistered]\n\t"
@@ -307,13 +313,7 @@ retry:
         "movq %[block], (%%rcx, %%rdx, 8)\n\t" /* above the count: not yet visible */
         "addl $1, %%edx\n\t"
         "movl %%edx, (%%rax, %q[c], 4)\n" /* commit */
-        "2:\n\t"
-        ".pushsection __rseq_failure, \"ax\"\n\t"
-        ".byte 0x0f, 0xb9, 0x3d\n\t"
-        ".long 0x53053053\n"
-        "4:\n\t"
-        "jmp %l[aborted]\n\t"
-        ".popsection\n\t"
+        RSEQ_END
         :
         : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "m"(slot_offset[c]),
           [cap] "m"(cap[c]), [block] "r"(block), [ncpu] "m"(region_count),
@@ -338,15 +338,7 @@ static inline int push_many(char *base, uint64_t c, void *const *blocks, uint64_
     struct rseq *rs = rseq_area();
 retry:
     __asm__ goto(
-        ".pushsection __rseq_cs, \"aw\"\n\t"
-        ".balign 32\n"
-        "3:\n\t"
-        ".long 0, 0\n\t"
-        ".quad 1f, (2f - 1f), 4f\n\t"
-        ".popsection\n\t"
-        "leaq 3b(%%rip), %%rax\n\t"
-        "movq %%rax, %c[cs](%[rs])\n"
-        "1:\n\t"
+        RSEQ_START
         "movl %c[cpu](%[rs]), %%eax\n\t"
         "cmpl %[ncpu], %%eax\n\t"
         "jae %l[unregistered]\n\t"
@@ -368,13 +360,7 @@ retry:
         "cmpq %[n], %%r9\n\t"
         "jb 5b\n\t"
         "movl %%ecx, (%%rax, %q[c], 4)\n" /* commit */
-        "2:\n\t"
-        ".pushsection __rseq_failure, \"ax\"\n\t"
-        ".byte 0x0f, 0xb9, 0x3d\n\t"
-        ".long 0x53053053\n"
-        "4:\n\t"
-        "jmp %l[aborted]\n\t"
-        ".popsection\n\t"
+        RSEQ_END
         :
         : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "m"(slot_offset[c]),
           [cap] "m"(cap[c]), [blocks] "r"(blocks), [n] "r"(n), [ncpu] "m"(region_count),
@@ -399,15 +385,7 @@ static inline int pop_many(char *base, uint64_t c, void **out, uint64_t n) {
     struct rseq *rs = rseq_area();
 retry:
     __asm__ goto(
-        ".pushsection __rseq_cs, \"aw\"\n\t"
-        ".balign 32\n"
-        "3:\n\t"
-        ".long 0, 0\n\t"
-        ".quad 1f, (2f - 1f), 4f\n\t"
-        ".popsection\n\t"
-        "leaq 3b(%%rip), %%rax\n\t"
-        "movq %%rax, %c[cs](%[rs])\n"
-        "1:\n\t"
+        RSEQ_START
         "movl %c[cpu](%[rs]), %%eax\n\t"
         "cmpl %[ncpu], %%eax\n\t"
         "jae %l[unregistered]\n\t"
@@ -427,13 +405,7 @@ retry:
         "cmpq %[n], %%r9\n\t"
         "jb 5b\n\t"
         "movl %%edx, (%%rax, %q[c], 4)\n" /* commit */
-        "2:\n\t"
-        ".pushsection __rseq_failure, \"ax\"\n\t"
-        ".byte 0x0f, 0xb9, 0x3d\n\t"
-        ".long 0x53053053\n"
-        "4:\n\t"
-        "jmp %l[aborted]\n\t"
-        ".popsection\n\t"
+        RSEQ_END
         :
         : [rs] "r"(rs), [base] "r"(base), [c] "r"(c), [off] "m"(slot_offset[c]),
           [out] "r"(out), [n] "r"(n), [ncpu] "m"(region_count), [lg] "i"(LG_REGION),
@@ -543,13 +515,13 @@ static __attribute__((noinline)) void *refill(char *base, uint64_t c) {
     if (batch[c] != 0 && batch_mib_len != 0) {
         /* One call for the batch: jemalloc copies it out of the CPU's
          * thread cache (filling that from the arena as needed). */
-        void *got[32];
+        void *got[MAX_CAP / 2];
         struct {
             void **ptrs;
             size_t num;
             size_t size;
             int flags;
-        } packet = {got, batch[c] < 32 ? batch[c] : 32, size, flags};
+        } packet = {got, batch[c] < MAX_CAP / 2 ? batch[c] : MAX_CAP / 2, size, flags};
         size_t filled = 0, len = sizeof filled;
         if (_rjem_mallctlbymib(batch_mib, batch_mib_len, &filled, &len, &packet, sizeof packet) == 0 &&
             filled > 0) {
@@ -587,7 +559,7 @@ static __attribute__((noinline)) void drain(char *base, uint64_t c, void *block)
     uint32_t cpu;
     int cache = take_cpu_cache(&cpu);
     _rjem_sdallocx(block, size, cache);
-    void *out[32];
+    void *out[MAX_CAP / 2];
     uint64_t n = cap[c] / 2 - 1;
     if (n > 0 && pop_many(base, c, out, n) == 1)
         for (uint64_t i = 0; i < n; i++) _rjem_sdallocx(out[i], size, cache);
