@@ -115,6 +115,9 @@ fn main() {
         if feature("override") {
             conf.define("GB_WHOLE_PROCESS", None);
         }
+        if feature("profiling") {
+            conf.define("GB_PROFILING", None);
+        }
         conf.compile("graphbit_alloc_jemalloc_conf");
         let out_dir = env::var("OUT_DIR").unwrap_or_default();
         println!("cargo::rustc-link-search=native={out_dir}");

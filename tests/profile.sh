@@ -126,6 +126,17 @@ total() {
         | sed -n 's/.*accounting for \([^,]*\), .* total.*/\1/p'
 }
 
+# The sampler a profile names: jemalloc's own in a shared library on
+# jemalloc (src/backend/jemalloc_sampler.rs), the entry points' elsewhere.
+want_sampler=jemalloc
+[[ " $* " == *backend-mimalloc* || " $* " == *backend-system* ]] && want_sampler=graphbit-alloc
+check_sampler() { # profile label
+    local got
+    got=$(go tool pprof -comments "$1" 2>/dev/null | sed -n 's/^graphbit-alloc: samples by //p')
+    [[ $got == "$want_sampler" ]] && echo "ok: $2: samples by $want_sampler" \
+        || failed "$2: samples by '$got', want $want_sampler"
+}
+
 if ((have_override)); then
     echo "== GB_PROFILE (override, whole process)"
     (cd "$WORK" && GB_PROFILE="$WORK/keep.pb.gz" GB_PROFILE_SAMPLE=$INTERVAL ./split_override keep) || failed "keep run"
@@ -138,6 +149,7 @@ if ((have_override)); then
     unwinder() { go tool pprof -comments "$1" 2>/dev/null | sed -n 's/^graphbit-alloc: stacks by //p'; }
     [[ $(unwinder "$WORK/keep.pb.gz") == "$want" ]] && echo "ok: stacks by $want" \
         || failed "stacks by '$(unwinder "$WORK/keep.pb.gz")', want $want"
+    check_sampler "$WORK/keep.pb.gz" "GB_PROFILE"
     (cd "$WORK" && GB_PROFILE="$WORK/libgcc.pb.gz" GB_PROFILE_SAMPLE=$INTERVAL GB_PROFILE_UNWINDER=libgcc \
         ./split_override keep) || failed "keep run (libgcc's unwinder)"
     [[ $(unwinder "$WORK/libgcc.pb.gz") == libgcc ]] && echo "ok: GB_PROFILE_UNWINDER=libgcc is obeyed" \
@@ -220,6 +232,7 @@ fi
 echo "== gb_profile_start/dump/dump_peak (prefixed library)"
 "$WORK/split_api" api "$WORK/api.pb.gz" $INTERVAL >/dev/null || failed "api run"
 expect "$WORK/api.pb.gz" keep_ninety 85 95 "gb_profile_dump"
+check_sampler "$WORK/api.pb.gz" "gb_profile_dump"
 expect "$WORK/api.pb.gz.peak" keep_ninety 85 95 "gb_profile_dump_peak after freeing"
 
 echo "== build IDs, and symbolization by pprof from the binaries"

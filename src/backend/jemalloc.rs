@@ -304,6 +304,21 @@ impl Backend for Jemalloc {
         }
     }
 
+    #[cfg(feature = "profiling")]
+    const OWN_SAMPLER: bool = true;
+    #[cfg(feature = "profiling")]
+    fn sampler_start(lg_interval: u32) -> core::ffi::c_int {
+        super::jemalloc_sampler::start(lg_interval)
+    }
+    #[cfg(feature = "profiling")]
+    fn sampler_stop() {
+        super::jemalloc_sampler::stop()
+    }
+    #[cfg(feature = "profiling")]
+    fn usable_size_of(size: usize) -> usize {
+        super::jemalloc_sampler::usable_size_of(size)
+    }
+
     /// Whether this jemalloc keeps statistics (`config.stats`).
     fn stats_enabled() -> bool {
         // SAFETY: "config.stats" is a read-only bool.

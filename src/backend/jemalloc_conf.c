@@ -27,11 +27,21 @@
  *   a lower peak RSS on the server and the built-in workloads at the same
  *   speed within noise.
  */
+/* The profiling variants (Cargo feature `profiling`, GB_PROFILING here) build
+ * jemalloc with its sampler, which their shared libraries use
+ * (src/profile/jemalloc_sampler.rs): enabled, inactive until
+ * gb_profile_start or GB_PROFILE. Other builds have no such options (jemalloc
+ * would print "Invalid conf pair" for them). */
+#ifdef GB_PROFILING
+#define GB_PROF_CONF ",prof:true,prof_active:false,lg_prof_sample:19"
+#else
+#define GB_PROF_CONF ""
+#endif
 #ifndef GB_WHOLE_PROCESS
 __attribute__((visibility("hidden"))) const char *_rjem_malloc_conf =
     "background_thread:true,max_background_threads:1,oversize_threshold:0,"
     "disable_large_size_classes:false,dirty_decay_ms:1000,"
-    "percpu_arena:percpu,tcache_max:4096,tcache_nslots_small_max:64";
+    "percpu_arena:percpu,tcache_max:4096,tcache_nslots_small_max:64" GB_PROF_CONF;
 #else
 /* The override library (Cargo feature `override`) serves every program it is
  * preloaded into: a thread of jemalloc's own from the first malloc would make
@@ -51,7 +61,7 @@ __attribute__((visibility("hidden"))) const char *_rjem_malloc_conf =
 
 __attribute__((visibility("hidden"))) const char *_rjem_malloc_conf =
     "max_background_threads:1,oversize_threshold:0,disable_large_size_classes:false,"
-    "dirty_decay_ms:1000,percpu_arena:percpu,tcache_max:4096,tcache_nslots_small_max:64";
+    "dirty_decay_ms:1000,percpu_arena:percpu,tcache_max:4096,tcache_nslots_small_max:64" GB_PROF_CONF;
 
 int _rjem_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 

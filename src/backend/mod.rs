@@ -14,6 +14,8 @@ use core::ffi::{c_int, c_void, CStr};
 
 #[cfg(gb_backend = "jemalloc")]
 mod jemalloc;
+#[cfg(all(gb_backend = "jemalloc", feature = "profiling"))]
+mod jemalloc_sampler;
 /// The backend this build uses.
 #[cfg(gb_backend = "jemalloc")]
 pub(crate) type Selected = jemalloc::Jemalloc;
@@ -101,6 +103,33 @@ pub(crate) trait Backend {
     #[inline(always)]
     fn keeping_errno_on_success(allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
         allocate()
+    }
+
+    // Heap profiles (src/profile/, feature `profiling`).
+
+    /// Whether the backend has a sampler of its own for the profiler
+    /// (jemalloc's, compiled in by the feature): [`Backend::sampler_start`]
+    /// can work.
+    #[cfg(feature = "profiling")]
+    const OWN_SAMPLER: bool = false;
+    /// Starts the backend's sampler at a mean interval of `2^lg_interval`
+    /// bytes, forgetting its earlier samples; it then reports each sampled
+    /// block to `crate::profile::backend_sampled` with a stack from
+    /// `crate::profile::stack::capture_in_library`, and each sampled
+    /// block's free to `crate::profile::backend_freed`. 0 or an errno value.
+    #[cfg(feature = "profiling")]
+    fn sampler_start(_lg_interval: u32) -> c_int {
+        libc::ENOTSUP
+    }
+    /// Stops the backend's sampler (the frees of sampled blocks are still
+    /// reported).
+    #[cfg(feature = "profiling")]
+    fn sampler_stop() {}
+    /// The usable size of a block of `size` bytes (any size), 0 if unknown:
+    /// a resize that keeps it keeps the block.
+    #[cfg(feature = "profiling")]
+    fn usable_size_of(_size: usize) -> usize {
+        0
     }
 
     // Introspection (src/ffi/info.rs, src/diagnostics/).

@@ -39,6 +39,8 @@ use core::cell::Cell;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use crate::backend::{Backend, Selected};
+
 /// Default sample interval: 512 KiB, jemalloc's `lg_prof_sample:19`.
 pub(crate) const DEFAULT_INTERVAL: u64 = 512 * 1024;
 
@@ -89,8 +91,20 @@ pub(crate) fn above_malloc_limit(size: usize) -> bool {
 /// The interval of the current (or last) run, in bytes.
 static INTERVAL: AtomicU64 = AtomicU64::new(DEFAULT_INTERVAL);
 
-/// Sets [`SAMPLES_LIVE`]; called by the record under its lock.
+/// Set once the backend's own sampler serves this process
+/// ([`backend_sampler`]; never cleared): the entry points' sampler and the
+/// frees' filter are then never used, and their flags stay clear.
+static BACKEND_SAMPLER: AtomicBool = AtomicBool::new(false);
+
+/// Set while the backend's sampler is on.
+static BACKEND_SAMPLING: AtomicBool = AtomicBool::new(false);
+
+/// Sets [`SAMPLES_LIVE`]; called by the record under its lock. Nothing
+/// while the backend samples: its frees report their samples themselves.
 pub(crate) fn set_samples_live(live: bool) {
+    if BACKEND_SAMPLER.load(Ordering::Relaxed) {
+        return;
+    }
     if SAMPLES_LIVE.swap(live, Ordering::AcqRel) == live {
         return;
     }
@@ -355,6 +369,17 @@ pub(crate) fn profiled_realloc(
     usable: impl FnOnce() -> usize,
     resize: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
+    if BACKEND_SAMPLING.load(Ordering::Relaxed) {
+        // The backend counts every resize's whole new size; one that keeps
+        // the block's usable size gains nothing, and is not asked.
+        if !ptr.is_null() && size != 0 {
+            let kept = Selected::usable_size_of(size);
+            if kept != 0 && kept == usable() {
+                return ptr;
+            }
+        }
+        return resize();
+    }
     if !tracking() && !sampling() {
         return resize();
     }
@@ -386,6 +411,45 @@ pub(crate) fn profiled_realloc(
     }
     after_alloc(block, size);
     block
+}
+
+/// A block the backend's sampler sampled ([`backend_sampler`]): `block`
+/// of `size` bytes asked for and `usable` bytes, allocated from `frames`
+/// (the library's own dropped). Not recorded when the profiler itself
+/// allocated it (a dump's buffers).
+pub(crate) fn backend_sampled(block: usize, size: usize, usable: usize, frames: &[usize]) {
+    if SAMPLER.try_with(|sampler| sampler.busy.get()) != Ok(false) {
+        return;
+    }
+    let interval = INTERVAL.load(Ordering::Relaxed);
+    // The backend counts usable bytes towards its samples (jemalloc's
+    // thread-event counter): a block is sampled with probability
+    // 1 - exp(-usable / interval).
+    record::insert_usable(block, size, usable, frames, weight(usable, interval));
+}
+
+/// A sampled block of `usable` bytes freed, reported by the backend's
+/// sampler.
+pub(crate) fn backend_freed(block: usize, usable: usize) {
+    record::forget_usable(block, usable);
+}
+
+/// Whether the backend's sampler can serve this process: the backend has
+/// one, and this library is a shared object whose own frames the stacks
+/// can drop (linked into a program, its frames and jemalloc's are the
+/// program's, and only the entry points' sampler knows how deep it is).
+fn backend_sampler() -> bool {
+    Selected::OWN_SAMPLER && stack::own_frames_known()
+}
+
+/// Which sampler the samples come from, for the profile's comments: the
+/// backend's name (its own sampler) or "graphbit-alloc" (the entry points').
+pub(crate) fn sampler() -> &'static str {
+    if BACKEND_SAMPLER.load(Ordering::Relaxed) {
+        Selected::NAME.to_str().unwrap_or("the backend")
+    } else {
+        "graphbit-alloc"
+    }
 }
 
 /// The hooks of the C++ operators (src/override/new.cpp): `new`'s block
@@ -532,8 +596,11 @@ pub(crate) fn start(interval: u64) -> i32 {
     }
     stack::locate_self();
     stack::choose_unwinder();
-    if SAMPLING.load(Ordering::Acquire) {
+    if SAMPLING.load(Ordering::Acquire) || BACKEND_SAMPLING.load(Ordering::Acquire) {
         return libc::EBUSY;
+    }
+    if backend_sampler() && start_backend(interval) == 0 {
+        return 0;
     }
     record::reset();
     INTERVAL.store(interval, Ordering::Relaxed);
@@ -547,9 +614,39 @@ pub(crate) fn start(interval: u64) -> i32 {
     0
 }
 
+/// Starts the backend's sampler at the power of two nearest `interval`;
+/// 0, or its error (the entry points' sampler is used then).
+fn start_backend(interval: u64) -> i32 {
+    // Nearest in log scale: 2^lg <= interval < 2^(lg + 1), rounded up
+    // from 1.5 * 2^lg.
+    let mut lg = 63 - interval.leading_zeros();
+    if lg < 62 && interval >= 3 << lg >> 1 {
+        lg += 1;
+    }
+    if BACKEND_SAMPLING
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return libc::EBUSY;
+    }
+    BACKEND_SAMPLER.store(true, Ordering::Relaxed);
+    record::reset();
+    INTERVAL.store(1 << lg, Ordering::Relaxed);
+    let code = Selected::sampler_start(lg);
+    if code != 0 {
+        BACKEND_SAMPLING.store(false, Ordering::Release);
+        BACKEND_SAMPLER.store(false, Ordering::Relaxed);
+    }
+    code
+}
+
 /// Stops sampling. The samples taken stay (for a dump) until their blocks
 /// are freed or the next start. `EINVAL` when not sampling.
 pub(crate) fn stop() -> i32 {
+    if BACKEND_SAMPLING.swap(false, Ordering::AcqRel) {
+        Selected::sampler_stop();
+        return 0;
+    }
     if SAMPLING.swap(false, Ordering::AcqRel) {
         MALLOC_LIMIT.store(crate::backend::LARGE_BLOCK - 1, Ordering::Release);
         0
@@ -655,6 +752,37 @@ mod tests {
         assert!(blocks.iter().all(|&block| !record::holds(block)));
         // Other tests' blocks may have been sampled meanwhile: the flag
         // must say whether any sample is live, whichever.
+        assert_eq!(tracking(), record::live_samples() != 0);
+    }
+
+    /// The backend sampler's reports (jemalloc's hooks): a sample recorded
+    /// with its usable size goes with a free of that usable size only
+    /// (jemalloc reports a block resized in place and sampled again as the
+    /// new sample first, then the old one's free); the profiler's own
+    /// allocations (a thread inside it) are not recorded.
+    #[test]
+    fn backend_reports_keep_a_resampled_block_and_skip_the_profilers_own() {
+        let _serial = SERIAL.lock().unwrap();
+        assert_eq!(record::prepare(), Ok(()));
+        // Addresses no allocator hands out here: only the record sees them.
+        let (resized, own) = (0x10_0000_0010usize, 0x10_0000_0020usize);
+        backend_sampled(resized, 100, 112, &[0x1000, 0x2000]);
+        assert!(record::holds(resized));
+        backend_freed(resized, 128);
+        assert!(
+            record::holds(resized),
+            "the old size's free dropped the new sample"
+        );
+        backend_freed(resized, 112);
+        assert!(!record::holds(resized));
+        {
+            let _inside = Busy::enter();
+            backend_sampled(own, 64, 64, &[0x1000]);
+        }
+        assert!(
+            !record::holds(own),
+            "the profiler's own allocation was recorded"
+        );
         assert_eq!(tracking(), record::live_samples() != 0);
     }
 

@@ -343,6 +343,7 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
         "graphbit-alloc: stacks by {}",
         super::stack::unwinder()
     )) as i64;
+    let sampler = strings.id(&format!("graphbit-alloc: samples by {}", super::sampler())) as i64;
     // String table (field 6) after every id was handed out.
     for text in &strings.list {
         profile.bytes(6, text.as_bytes());
@@ -351,6 +352,7 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
     profile.message(11, period_type);
     profile.int(12, interval as i64);
     profile.int(13, comment);
+    profile.int(13, sampler);
     profile.int(14, default_type);
     profile.bytes
 }

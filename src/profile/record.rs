@@ -65,6 +65,8 @@ struct Live {
     /// 0: empty slot.
     address: usize,
     size: usize,
+    /// The block's usable size where the sampler said (jemalloc's), else 0.
+    usable: usize,
     stack: usize,
     weight: f64,
 }
@@ -263,6 +265,17 @@ pub(crate) fn reset() {
 /// Records a sampled block: `address` of `size` bytes, from `frames`,
 /// standing for `weight` allocations like it.
 pub(crate) fn insert(address: usize, size: usize, frames: &[usize], weight: f64) {
+    insert_usable(address, size, 0, frames, weight)
+}
+
+/// As [`insert`], with the block's usable size (see [`forget_usable`]).
+pub(crate) fn insert_usable(
+    address: usize,
+    size: usize,
+    usable: usize,
+    frames: &[usize],
+    weight: f64,
+) {
     locked(|state| {
         if state.live.is_null() || state.stacks.is_null() {
             return;
@@ -279,6 +292,7 @@ pub(crate) fn insert(address: usize, size: usize, frames: &[usize], weight: f64)
             Live {
                 address,
                 size,
+                usable,
                 stack,
                 weight,
             },
@@ -329,6 +343,30 @@ pub(crate) fn forget(address: usize) {
     let _ = take(address);
 }
 
+/// Drops the sample of `address` of `usable` bytes, if there is one: not
+/// one recorded with another usable size. (jemalloc reports a block resized
+/// in place and sampled again as the new sample first, then the old one's
+/// free, for the same address.)
+#[inline(never)]
+#[cold]
+pub(crate) fn forget_usable(address: usize, usable: usize) {
+    locked(|state| {
+        if state.live.is_null() {
+            return;
+        }
+        match find(state, address) {
+            Some(entry) if entry.usable == 0 || entry.usable == usable => {}
+            _ => return,
+        }
+        if remove(state, address).is_some() {
+            filter_slot(address).fetch_sub(1, Ordering::Relaxed);
+            if state.live_count == 0 {
+                super::set_samples_live(false);
+            }
+        }
+    })
+}
+
 /// Drops the sample of `address`, if there is one, and returns what
 /// [`restore`] needs to put it back.
 #[inline(never)]
@@ -366,6 +404,7 @@ pub(crate) fn restore(address: usize, size: usize, taken: Taken) {
             Live {
                 address,
                 size,
+                usable: 0,
                 stack: taken.stack,
                 weight: taken.weight,
             },
@@ -383,47 +422,13 @@ pub(crate) fn live_samples() -> usize {
 /// (weight times size; 0 when there is none).
 #[cfg(test)]
 pub(crate) fn estimate(address: usize) -> f64 {
-    locked(|state| {
-        if state.live.is_null() || address == 0 {
-            return 0.0;
-        }
-        let mask = state.live_capacity - 1;
-        let mut slot = home(address, state.live_capacity);
-        loop {
-            // SAFETY: slot < live_capacity.
-            let entry = unsafe { *state.live.add(slot) };
-            if entry.address == 0 {
-                return 0.0;
-            }
-            if entry.address == address {
-                return entry.weight * entry.size as f64;
-            }
-            slot = (slot + 1) & mask;
-        }
-    })
+    locked(|state| find(state, address).map_or(0.0, |entry| entry.weight * entry.size as f64))
 }
 
 /// Whether a live sample is recorded for `address`.
 #[cfg(test)]
 pub(crate) fn holds(address: usize) -> bool {
-    locked(|state| {
-        if state.live.is_null() || address == 0 {
-            return false;
-        }
-        let mask = state.live_capacity - 1;
-        let mut slot = home(address, state.live_capacity);
-        loop {
-            // SAFETY: slot < live_capacity.
-            let entry = unsafe { *state.live.add(slot) };
-            if entry.address == 0 {
-                return false;
-            }
-            if entry.address == address {
-                return true;
-            }
-            slot = (slot + 1) & mask;
-        }
-    })
+    locked(|state| find(state, address).is_some())
 }
 
 fn stack_hash(frames: &[usize]) -> u64 {
@@ -518,6 +523,26 @@ fn put(state: &mut State, entry: Live) {
             slot = (slot + 1) & mask;
         }
         state.live.add(slot).write(entry);
+    }
+}
+
+/// The live entry of `address` (not 0), if there is one.
+fn find(state: &State, address: usize) -> Option<Live> {
+    if state.live.is_null() || address == 0 {
+        return None;
+    }
+    let mask = state.live_capacity - 1;
+    let mut slot = home(address, state.live_capacity);
+    loop {
+        // SAFETY: slot < live_capacity; the table is never full.
+        let entry = unsafe { *state.live.add(slot) };
+        if entry.address == 0 {
+            return None;
+        }
+        if entry.address == address {
+            return Some(entry);
+        }
+        slot = (slot + 1) & mask;
     }
 }
 

@@ -136,18 +136,41 @@ impl Walk<'_> {
     }
 }
 
+/// Whether this library is a shared object whose frames `locate_self`
+/// found (so that every frame of its own on top of a stack is dropped,
+/// however deep in the backend the capture runs).
+pub(crate) fn own_frames_known() -> bool {
+    OWN_START.load(Ordering::Relaxed) != OWN_END.load(Ordering::Relaxed)
+}
+
 /// Fills `frames` with the return addresses of the caller of the entry
 /// point and its callers, innermost first; returns how many. Never inlined:
 /// its frame is one of `PROFILER_FRAMES`.
 #[inline(never)]
 pub(crate) fn capture(frames: &mut [usize]) -> usize {
+    let linked_in = !own_frames_known();
+    // Linked into the program: the entry point's frame too.
+    walk(frames, PROFILER_FRAMES + usize::from(linked_in))
+}
+
+/// As `capture`, for a caller deep inside this shared library (jemalloc's
+/// backtrace hook): every frame on top that is the library's is dropped, so
+/// nothing is skipped unseen. Only where `own_frames_known`.
+#[inline(never)]
+pub(crate) fn capture_in_library(frames: &mut [usize]) -> usize {
+    walk(frames, 0)
+}
+
+/// The walk of `capture` and `capture_in_library`: always inlined into
+/// them, so the frames above the stack are theirs alone.
+#[inline(always)]
+fn walk(frames: &mut [usize], skip: usize) -> usize {
     let own_start = OWN_START.load(Ordering::Relaxed);
     let own_end = OWN_END.load(Ordering::Relaxed);
     let mut walk = Walk {
         frames,
         depth: 0,
-        // Linked into the program: the entry point's frame too.
-        skip: PROFILER_FRAMES + usize::from(own_start == own_end),
+        skip,
         own_start,
         own_end,
     };
