@@ -41,6 +41,10 @@ bench=target/release/gb-bench
 driver=target/release/gb-bench-work/driver-system
 [[ -x $driver ]] || "$bench" --quick --reps 1 --no-progress --workloads pair --contenders system >/dev/null 2>&1
 cc -O2 -Iinclude gb-bench/pair_loop.c -o "$work/pair_loop" -ldl
+# Since 2026-12-07 the profiling feature builds jemalloc's profiler in and
+# its shared libraries use it; prof:false turns it off, so that "gb" stays
+# the entry points' sampler this script compares jemalloc's with.
+entry="_RJEM_MALLOC_CONF=prof:false"
 off="_RJEM_MALLOC_CONF=prof:true,prof_active:false"
 on="_RJEM_MALLOC_CONF=prof:true,prof_active:true,lg_prof_sample:19"
 collected() { awk '/Collected/ { print $4 }' "$work/cg.log"; }
@@ -67,7 +71,7 @@ per_op() { # workload, then env assignments
 }
 echo "jemalloc's own profiler in the override: instructions (callgrind; gb-bench/scripts/profile_jemalloc.sh)"
 echo "graphbit-alloc $(git describe --always --dirty 2>/dev/null); override = --features override;"
-echo "gb = --features override,profiling, on: GB_PROFILE=FILE (512 KiB, libunwind where it loads)"
+echo "gb = --features override,profiling with $entry, on: GB_PROFILE=FILE (512 KiB, libunwind where it loads)"
 echo "jeprof = --features override,tikv-jemalloc-sys/profiling; off: $off; on: $on"
 echo "jeprof-on-unw: jeprof-on with libunwind's stacks (GB_JEPROF_EXPERIMENT=1 build)"
 echo "off/ovr: compiled in but off against the override; on/off: on against off"
@@ -77,8 +81,8 @@ row() { # label, then the command printing one figure given env assignments
     local label=$1 a b c d e f
     shift
     a=$("$@" LD_PRELOAD="$work/override.so")
-    b=$("$@" LD_PRELOAD="$work/override-profiling.so")
-    c=$("$@" LD_PRELOAD="$work/override-profiling.so" GB_PROFILE="$work/profile.pb.gz")
+    b=$("$@" LD_PRELOAD="$work/override-profiling.so" "$entry")
+    c=$("$@" LD_PRELOAD="$work/override-profiling.so" "$entry" GB_PROFILE="$work/profile.pb.gz")
     d=$("$@" LD_PRELOAD="$work/override-jeprof.so" "$off")
     e=$("$@" LD_PRELOAD="$work/override-jeprof.so" "$on")
     f=$("$@" LD_PRELOAD="$work/override-jeprof-unwind.so" "$on")

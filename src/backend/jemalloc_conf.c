@@ -29,11 +29,16 @@
  */
 /* The profiling variants (Cargo feature `profiling`, GB_PROFILING here) build
  * jemalloc with its sampler, which their shared libraries use
- * (src/profile/jemalloc_sampler.rs): enabled, inactive until
+ * (src/backend/jemalloc_sampler.rs): enabled, inactive until
  * gb_profile_start or GB_PROFILE. Other builds have no such options (jemalloc
- * would print "Invalid conf pair" for them). */
+ * would print "Invalid conf pair" for them). cache_oblivious:false: jemalloc
+ * places a sampled block on a page boundary, and with cache-oblivious large
+ * blocks (at a random offset in their first page) every sampled resize of a
+ * large block then moved and copied it: 1.40x the instructions per realloc of
+ * profiling off on gb-bench's realloc workload, 1.01x without
+ * (docs/profiling.md, Cost). */
 #ifdef GB_PROFILING
-#define GB_PROF_CONF ",prof:true,prof_active:false,lg_prof_sample:19"
+#define GB_PROF_CONF ",prof:true,prof_active:false,lg_prof_sample:19,cache_oblivious:false"
 #else
 #define GB_PROF_CONF ""
 #endif
