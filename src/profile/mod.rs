@@ -417,6 +417,7 @@ pub(crate) fn profiled_realloc(
 /// of `size` bytes asked for and `usable` bytes, allocated from `frames`
 /// (the library's own dropped). Not recorded when the profiler itself
 /// allocated it (a dump's buffers).
+#[allow(dead_code)] // called by a backend with a sampler of its own (jemalloc)
 pub(crate) fn backend_sampled(block: usize, size: usize, usable: usize, frames: &[usize]) {
     if SAMPLER.try_with(|sampler| sampler.busy.get()) != Ok(false) {
         return;
@@ -430,6 +431,7 @@ pub(crate) fn backend_sampled(block: usize, size: usize, usable: usize, frames: 
 
 /// A sampled block of `usable` bytes freed, reported by the backend's
 /// sampler.
+#[allow(dead_code)] // as backend_sampled
 pub(crate) fn backend_freed(block: usize, usable: usize) {
     record::forget_usable(block, usable);
 }

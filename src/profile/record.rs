@@ -349,6 +349,7 @@ pub(crate) fn forget(address: usize) {
 /// free, for the same address.)
 #[inline(never)]
 #[cold]
+#[allow(dead_code)] // reached through a backend's own sampler (jemalloc)
 pub(crate) fn forget_usable(address: usize, usable: usize) {
     locked(|state| {
         if state.live.is_null() {

@@ -157,6 +157,7 @@ pub(crate) fn capture(frames: &mut [usize]) -> usize {
 /// backtrace hook): every frame on top that is the library's is dropped, so
 /// nothing is skipped unseen. Only where `own_frames_known`.
 #[inline(never)]
+#[allow(dead_code)] // called by a backend with a sampler of its own (jemalloc)
 pub(crate) fn capture_in_library(frames: &mut [usize]) -> usize {
     walk(frames, 0)
 }
