@@ -59,13 +59,58 @@ pub struct Symbolizer {
     objects: HashMap<String, Option<Object>>,
 }
 
+/// A file mapped read-only while it lives: the parser reads the pages it
+/// touches from the page cache (reading the whole file instead put all of
+/// it, 2 MiB for libc, on the heap of the process being profiled, for the
+/// length of a dump). As `addr2line::Loader` maps its files.
+struct Mapped {
+    data: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    fn open(path: &str) -> Option<Mapped> {
+        use std::os::fd::AsRawFd as _;
+        let file = std::fs::File::open(path).ok()?;
+        let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        if len == 0 {
+            return None;
+        }
+        // SAFETY: a read-only private mapping of an open file (the mapping
+        // outlives the descriptor); the result is checked.
+        let data = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (data != libc::MAP_FAILED).then_some(Mapped { data, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` readable bytes, mapped until drop.
+        unsafe { core::slice::from_raw_parts(self.data as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `open`, unmapped once.
+        unsafe { libc::munmap(self.data, self.len) };
+    }
+}
+
 /// The functions of the symbol table and the dynamic one, with their sizes.
 fn symbols(path: &str) -> Symbols {
     use object::{Object as _, ObjectSymbol as _};
-    let Ok(data) = std::fs::read(path) else {
+    let Some(mapped) = Mapped::open(path) else {
         return Vec::new();
     };
-    let Ok(file) = object::File::parse(&*data) else {
+    let Ok(file) = object::File::parse(mapped.bytes()) else {
         return Vec::new();
     };
     let mut out: Symbols = file
