@@ -304,6 +304,9 @@ impl Backend for Jemalloc {
         }
     }
 
+    // jemalloc's `malloc` takes any size and sets ENOMEM: itself.
+    #[cfg(feature = "profiling")]
+    const C_ALLOC: unsafe extern "C" fn(usize) -> *mut c_void = front::malloc;
     #[cfg(feature = "profiling")]
     const OWN_SAMPLER: bool = true;
     #[cfg(feature = "profiling")]

@@ -121,6 +121,13 @@ pub(crate) trait Backend {
     fn sampler_start(_lg_interval: u32) -> c_int {
         libc::ENOTSUP
     }
+    /// `alloc` as a C function (the same contract): what the profiling
+    /// library's `gb_alloc` jumps to while the entry points' sampler is off
+    /// (`crate::ffi::ALLOC`). ([`alloc_of`] where the backend's entry point
+    /// is not one itself.)
+    #[cfg(feature = "profiling")]
+    #[allow(dead_code)] // read where gb_alloc jumps (x86-64 Linux)
+    const C_ALLOC: unsafe extern "C" fn(usize) -> *mut c_void = alloc_of::<Self>;
     /// Stops the backend's sampler (the frees of sampled blocks are still
     /// reported).
     #[cfg(feature = "profiling")]
@@ -198,6 +205,18 @@ pub struct Stats {
     pub retained: Option<u64>,
     /// Allocations made since start-up, where the backend counts them.
     pub allocations: Option<u64>,
+}
+
+/// `B::alloc` as a C function: [`Backend::C_ALLOC`] for a backend whose own
+/// allocation function is not a C entry point that keeps the contract.
+///
+/// # Safety
+/// None beyond `B::alloc`'s: any size.
+#[cfg(feature = "profiling")]
+#[allow(dead_code)] // as C_ALLOC
+pub(crate) unsafe extern "C" fn alloc_of<B: Backend + ?Sized>(size: usize) -> *mut c_void {
+    // SAFETY: any size.
+    unsafe { B::alloc(size) }
 }
 
 /// `B::free` as a C function: [`Backend::C_FREE`] for a backend whose own

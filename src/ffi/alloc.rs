@@ -39,6 +39,7 @@ fn fail(code: c_int) -> *mut c_void {
 /// memory cannot be had.
 ///
 /// cbindgen:postfix=GB_MALLOC GB_ALLOC_SIZE(1)
+#[cfg(not(all(feature = "profiling", gb_free_jumps)))]
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
@@ -49,6 +50,42 @@ pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
     }
     // SAFETY: any size.
     unsafe { alloc_unprofiled(size) }
+}
+
+/// What `gb_alloc` jumps to in a profiling build on x86-64 Linux
+/// (`free_jump::gb_alloc`): the backend's C allocation function while the
+/// entry points' sampler is off, so that the feature costs `gb_alloc`
+/// nothing then (the other definition tests a flag: two instructions), and
+/// `alloc_sampling` while it runs ([`route_alloc`]).
+#[cfg(all(feature = "profiling", gb_free_jumps))]
+pub(crate) static ALLOC: core::sync::atomic::AtomicPtr<()> =
+    core::sync::atomic::AtomicPtr::new(<Selected as crate::backend::Backend>::C_ALLOC as *mut ());
+
+/// `gb_alloc` while the entry points' sampler runs (see [`ALLOC`]): the
+/// countdown, then the backend; reached by a jump, so its frame is the
+/// entry point's on the sampler's stacks.
+#[cfg(all(feature = "profiling", gb_free_jumps))]
+unsafe extern "C" fn alloc_sampling(size: usize) -> *mut c_void {
+    // SAFETY: any size.
+    crate::profile::profiled_alloc(size, move || unsafe { alloc_unprofiled(size) })
+}
+
+/// Points `gb_alloc` at the sampling or the plain allocation function (the
+/// entry points' sampler starting or stopping); elsewhere nothing (the
+/// Rust `gb_alloc` tests the sampler's flag itself).
+#[cfg(feature = "profiling")]
+pub(crate) fn route_alloc(sampling: bool) {
+    #[cfg(gb_free_jumps)]
+    {
+        let target = if sampling {
+            alloc_sampling as unsafe extern "C" fn(usize) -> *mut c_void
+        } else {
+            <Selected as crate::backend::Backend>::C_ALLOC
+        };
+        ALLOC.store(target as *mut (), core::sync::atomic::Ordering::Release);
+    }
+    #[cfg(not(gb_free_jumps))]
+    let _ = sampling;
 }
 
 /// `gb_alloc` itself.
@@ -225,6 +262,8 @@ pub(crate) unsafe fn free_block(ptr: *mut c_void) {
 // `gb_free` as one indirect jump, in a file that older compilers never parse.
 #[cfg(gb_free_jumps)]
 mod free_jump;
+#[cfg(all(feature = "profiling", gb_free_jumps))]
+pub use free_jump::gb_alloc;
 #[cfg(gb_free_jumps)]
 pub use free_jump::gb_free;
 

@@ -613,6 +613,7 @@ pub(crate) fn start(interval: u64) -> i32 {
         return libc::EBUSY;
     }
     MALLOC_LIMIT.store(0, Ordering::Release);
+    crate::ffi::route_alloc(true);
     0
 }
 
@@ -651,6 +652,7 @@ pub(crate) fn stop() -> i32 {
     }
     if SAMPLING.swap(false, Ordering::AcqRel) {
         MALLOC_LIMIT.store(crate::backend::LARGE_BLOCK - 1, Ordering::Release);
+        crate::ffi::route_alloc(false);
         0
     } else {
         libc::EINVAL

@@ -1,7 +1,7 @@
 //! `gb_free` on x86-64 Linux outside checked mode (cfg `gb_free_jumps`,
-//! set by build.rs for Rust 1.88 or newer: naked functions). Its contract
-//! is the doc comment of the other definition, in `src/ffi/alloc.rs`, which
-//! the header carries.
+//! set by build.rs for Rust 1.88 or newer: naked functions), and in the
+//! profiling builds `gb_alloc`. Their contracts are the doc comments of the
+//! other definitions, in `src/ffi/alloc.rs`, which the header carries.
 
 use core::ffi::c_void;
 
@@ -16,4 +16,18 @@ use core::ffi::c_void;
 #[unsafe(naked)]
 pub unsafe extern "C" fn gb_free(ptr: *mut c_void) {
     core::arch::naked_asm!("jmp qword ptr [rip + {free}]", free = sym crate::heap::FREE)
+}
+
+/// `gb_alloc` of a profiling build as one indirect jump through
+/// `alloc::ALLOC`: to the backend's allocation function while the entry
+/// points' sampler is off (jemalloc's own sampler, in a shared library,
+/// needs nothing here), else to the function that counts down first.
+/// (cbindgen takes the declaration from the other definition.)
+///
+/// cbindgen:ignore
+#[cfg(feature = "profiling")]
+#[no_mangle]
+#[unsafe(naked)]
+pub unsafe extern "C" fn gb_alloc(size: usize) -> *mut c_void {
+    core::arch::naked_asm!("jmp qword ptr [rip + {alloc}]", alloc = sym super::ALLOC)
 }
