@@ -170,6 +170,19 @@ fn map(bytes: usize) -> *mut u8 {
     }
 }
 
+/// Zeroes `bytes` of a mapping made by [`map`], releasing its pages.
+fn clear(memory: *mut u8, bytes: usize) {
+    if memory.is_null() || bytes == 0 {
+        return;
+    }
+    // SAFETY: a private anonymous mapping of at least `bytes` made by `map`;
+    // MADV_DONTNEED makes it read as zeros again.
+    if unsafe { libc::madvise(memory as *mut libc::c_void, bytes, libc::MADV_DONTNEED) } != 0 {
+        // SAFETY: as above, writable.
+        unsafe { core::ptr::write_bytes(memory, 0, bytes) };
+    }
+}
+
 fn unmap(memory: *mut u8, bytes: usize) {
     if !memory.is_null() {
         // SAFETY: a mapping of `bytes` made by `map`, no longer used.
@@ -243,11 +256,14 @@ pub(crate) fn prepare() -> Result<(), i32> {
 /// Forgets every sample and stack (a new start).
 pub(crate) fn reset() {
     locked(|state| {
-        // SAFETY: the tables are mappings of these capacities.
-        unsafe {
-            core::ptr::write_bytes(state.live, 0, state.live_capacity);
-            core::ptr::write_bytes(state.index, 0, state.index_capacity);
-        }
+        // Zeroed by giving their pages back (anonymous private mappings
+        // read as zeros again): writing zeros would make every page of a
+        // table never used resident.
+        clear(
+            state.live as *mut u8,
+            state.live_capacity * core::mem::size_of::<Live>(),
+        );
+        clear(state.index as *mut u8, state.index_capacity * 4);
         state.live_count = 0;
         state.stack_count = 0;
         state.live_bytes = 0.0;
