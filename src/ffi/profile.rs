@@ -7,9 +7,10 @@ use core::ffi::CStr;
 use core::ffi::{c_char, c_int};
 
 /// Starts sampling allocations: on average one sample every `sample_bytes`
-/// bytes allocated (0: the default, 512 KiB), drawn geometrically per
-/// thread, so a block of `s` bytes is sampled with probability
-/// `1 - exp(-s / sample_bytes)`. A sample records the block's size and the
+/// bytes allocated (0: the default, 512 KiB; the shared libraries on
+/// jemalloc, which sample with jemalloc's sampler, round it to the nearest
+/// power of two), drawn geometrically per thread, so a block of `s` bytes
+/// is sampled with probability `1 - exp(-s / sample_bytes)`. A sample records the block's size and the
 /// call stack that allocated it, and is dropped when the block is freed.
 /// Clears the samples and the peak of an earlier run. Returns 0, or
 /// `EBUSY` when already sampling, `EINVAL` when `sample_bytes` exceeds
