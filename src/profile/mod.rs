@@ -601,8 +601,13 @@ pub(crate) fn start(interval: u64) -> i32 {
     if SAMPLING.load(Ordering::Acquire) || BACKEND_SAMPLING.load(Ordering::Acquire) {
         return libc::EBUSY;
     }
-    if backend_sampler() && start_backend(interval) == 0 {
-        return 0;
+    if backend_sampler() {
+        // Started, or another thread's start won the race; any other
+        // error (jemalloc's profiler is off): the entry points' sampler.
+        let code = start_backend(interval);
+        if code == 0 || code == libc::EBUSY {
+            return code;
+        }
     }
     record::reset();
     INTERVAL.store(interval, Ordering::Relaxed);
