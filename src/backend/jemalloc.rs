@@ -459,18 +459,27 @@ fn read_size(name: &CStr) -> Option<u64> {
     unsafe { read(name, 0usize) }.map(|v| v as u64)
 }
 
-/// Sets the `bool` mallctl `background_thread` (stopping the thread joins it).
-fn set_background_thread(mut on: bool) -> libc::c_int {
-    // SAFETY: "background_thread" reads and writes a bool; nothing is read here.
+/// Writes a mallctl whose value is a `T`: 0 or jemalloc's errno value.
+///
+/// # Safety
+/// `name` must be a writable mallctl whose value has type `T`.
+pub(super) unsafe fn write<T>(name: &CStr, mut value: T) -> libc::c_int {
+    // SAFETY: the caller vouches for the type; jemalloc checks the length.
     unsafe {
         je::mallctl(
-            c"background_thread".as_ptr(),
+            name.as_ptr(),
             ptr::null_mut(),
             ptr::null_mut(),
-            (&mut on as *mut bool).cast(),
-            core::mem::size_of::<bool>(),
+            (&mut value as *mut T).cast(),
+            core::mem::size_of::<T>(),
         )
     }
+}
+
+/// Sets the `bool` mallctl `background_thread` (stopping the thread joins it).
+fn set_background_thread(on: bool) -> libc::c_int {
+    // SAFETY: "background_thread" reads and writes a bool.
+    unsafe { write(c"background_thread", on) }
 }
 
 /// Set while a `trim` runs; the next one waits for it to finish.

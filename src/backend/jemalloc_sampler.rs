@@ -19,8 +19,9 @@
 //! them is served but never sampled; they take the record's lock and
 //! allocate nothing.
 
-use core::ffi::{c_int, c_uint, c_void, CStr};
-use core::ptr;
+use core::ffi::{c_int, c_uint, c_void};
+
+use super::jemalloc::write;
 
 #[cfg(gb_backend_auto_dep)]
 use graphbit_alloc_auto::tikv_jemalloc_sys as je;
@@ -51,24 +52,6 @@ unsafe extern "C" fn sampled(
 
 unsafe extern "C" fn freed(block: *const c_void, usable: usize) {
     crate::profile::backend_freed(block as usize, usable);
-}
-
-/// Writes a mallctl whose value is a `T`: 0 or jemalloc's errno value.
-///
-/// # Safety
-/// `name` must be a writable mallctl whose value has type `T`.
-unsafe fn write<T>(name: &CStr, value: T) -> c_int {
-    let mut value = value;
-    // SAFETY: the caller vouches for the type; jemalloc checks the length.
-    unsafe {
-        je::mallctl(
-            name.as_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            (&mut value as *mut T).cast(),
-            core::mem::size_of::<T>(),
-        )
-    }
 }
 
 type Backtrace = unsafe extern "C" fn(*mut *mut c_void, *mut c_uint, c_uint);

@@ -359,6 +359,17 @@ pub(crate) fn forget(address: usize) {
     let _ = take(address);
 }
 
+/// Removes the live sample of `address`, if there is one, and keeps the
+/// filter and the flag (the state is under the lock).
+fn drop_live(state: &mut State, address: usize) -> Option<Live> {
+    let entry = remove(state, address)?;
+    filter_slot(address).fetch_sub(1, Ordering::Relaxed);
+    if state.live_count == 0 {
+        super::set_samples_live(false);
+    }
+    Some(entry)
+}
+
 /// Drops the sample of `address` of `usable` bytes, if there is one: not
 /// one recorded with another usable size. (jemalloc reports a block resized
 /// in place and sampled again as the new sample first, then the old one's
@@ -372,14 +383,10 @@ pub(crate) fn forget_usable(address: usize, usable: usize) {
             return;
         }
         match find(state, address) {
-            Some(entry) if entry.usable == 0 || entry.usable == usable => {}
-            _ => return,
-        }
-        if remove(state, address).is_some() {
-            filter_slot(address).fetch_sub(1, Ordering::Relaxed);
-            if state.live_count == 0 {
-                super::set_samples_live(false);
+            Some(entry) if entry.usable == 0 || entry.usable == usable => {
+                drop_live(state, address);
             }
+            _ => {}
         }
     })
 }
@@ -393,11 +400,7 @@ pub(crate) fn take(address: usize) -> Option<Taken> {
         if state.live.is_null() {
             return None;
         }
-        let entry = remove(state, address)?;
-        filter_slot(address).fetch_sub(1, Ordering::Relaxed);
-        if state.live_count == 0 {
-            super::set_samples_live(false);
-        }
+        let entry = drop_live(state, address)?;
         Some(Taken {
             size: entry.size,
             stack: entry.stack,
