@@ -293,6 +293,18 @@ expect "$WORK/fork.pb.gz.child" child_only 15 30 "the child's own profile (30 Mi
 timeout 120 "$WORK/split_api" race "$WORK/race.pb.gz" $INTERVAL || failed "race run (100 dumps while 4 threads allocate)"
 ((fail)) || echo "ok: 100 dumps while 4 threads allocate and free"
 
+echo "== aligned blocks stay aligned while sampled"
+# At a 4 KiB interval nearly every block is sampled, and jemalloc moves a
+# sampled block of a small class to a page of its own, which
+# gb_aligned_alloc's small path (a plain malloc of the size rounded up to
+# the alignment, src/backend/jemalloc.rs) relies on being aligned still; with
+# cache_oblivious:true (large blocks at a random cache line) too.
+for conf in "" cache_oblivious:true; do
+    _RJEM_MALLOC_CONF=$conf "$WORK/split_api" aligned "$WORK/aligned.pb.gz" 4096 \
+        && echo "ok: aligned blocks sampled at 4 KiB${conf:+ with $conf}" \
+        || failed "aligned run${conf:+ with $conf}"
+done
+
 echo "== without profiling: ENOTSUP"
 "$WORK/split_plain" notsup || failed "plain library: gb_profile_* did not answer ENOTSUP"
 ((fail)) || echo "ok: ENOTSUP"

@@ -14,11 +14,17 @@
  *               without profiling)
  *   static PATH keep 8 MiB from keep_static(), a static function, and dump
  *               PATH
+ *   aligned PATH aligned blocks (alignments 1 B - 64 KiB, sizes 0 - 40 KB)
+ *               with the given (small) interval, so that many are sampled:
+ *               each must be aligned and usable to its size (jemalloc
+ *               moves a sampled block; src/backend/jemalloc.rs,
+ *               small_aligned), then freed both ways
  * Built with -rdynamic so dladdr names the functions, all but the static
  * ones (not in the dynamic symbol table): keep_static is named only by
  * pprof reading the program's DWARF (tests/profile.sh). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +221,24 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "static") == 0) {
         for (size_t bytes = 0; bytes < 8 * MIB; bytes += 33000) keep_static(0, 33000);
         check(gb_profile_dump(path), "gb_profile_dump (static)");
+        return 0;
+    }
+    if (strcmp(mode, "aligned") == 0) {
+        static const size_t asked[] = {0, 1, 7, 24, 100, 1000, 3000, 4096, 5000, 9000, 14336, 16000, 40000};
+        size_t bad = 0;
+        for (int round = 0; round < 40; round++)
+            for (size_t a = 1; a <= 65536; a <<= 1)
+                for (size_t i = 0; i < sizeof asked / sizeof asked[0]; i++) {
+                    size_t n = asked[i];
+                    unsigned char *p = gb_aligned_alloc(a, n);
+                    if (p == NULL) return fprintf(stderr, "gb_aligned_alloc(%zu, %zu) failed\n", a, n), 1;
+                    if (((uintptr_t)p & (a - 1)) != 0 || gb_usable_size(p) < n) bad++;
+                    memset(p, 0x5A, n);
+                    if ((round + i) % 2) gb_free_aligned_sized(p, a, n);
+                    else gb_free(p);
+                }
+        check(gb_profile_dump(path), "gb_profile_dump (aligned)");
+        if (bad) return fprintf(stderr, "%zu misaligned or short aligned blocks\n", bad), 1;
         return 0;
     }
     if (strcmp(mode, "race") == 0) {

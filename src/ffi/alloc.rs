@@ -110,10 +110,22 @@ unsafe fn alloc_unprofiled(size: usize) -> *mut c_void {
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn gb_calloc(count: usize, size: usize) -> *mut c_void {
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
+    if crate::profile::sampling() {
+        // SAFETY: any arguments.
+        return crate::profile::profiled_alloc(count.wrapping_mul(size), move || unsafe {
+            calloc_unprofiled(count, size)
+        });
+    }
+    // SAFETY: any arguments.
+    unsafe { calloc_unprofiled(count, size) }
+}
+
+/// `gb_calloc` itself.
+#[inline(always)]
+unsafe fn calloc_unprofiled(count: usize, size: usize) -> *mut c_void {
     // SAFETY: any arguments (the backend checks the product).
     let block = unsafe { Selected::calloc(count, size) };
-    #[cfg(feature = "profiling")]
-    crate::profile::after_alloc(block, count.wrapping_mul(size)); // gb-profile hook
     if CHECKED {
         return checked::record(block, count.wrapping_mul(size), 0);
     }
@@ -215,17 +227,40 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
     }
     match size.checked_next_multiple_of(alignment) {
         Some(padded) if padded <= MAX_SIZE && alignment <= MAX_SIZE => {
-            // SAFETY: alignment is a power of two, the size fits.
-            let block = unsafe { Selected::aligned_alloc(alignment, size) };
-            #[cfg(feature = "profiling")]
-            crate::profile::after_alloc(block, size); // gb-profile hook
-            if CHECKED {
-                return checked::record(block, size, alignment);
+            #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
+            if crate::profile::sampling() {
+                // SAFETY: as below.
+                return unsafe { aligned_alloc_sampling(alignment, size) };
             }
-            block
+            // SAFETY: alignment is a power of two, the size fits.
+            unsafe { aligned_alloc_unprofiled(alignment, size) }
         }
         _ => fail(libc::ENOMEM),
     }
+}
+
+/// `gb_aligned_alloc` while the entry points' sampler runs: out of line, so
+/// that the path without it saves no registers; tail-called, so its frame
+/// is the entry point's on the sampler's stacks.
+#[cfg(feature = "profiling")]
+#[inline(never)]
+unsafe fn aligned_alloc_sampling(alignment: usize, size: usize) -> *mut c_void {
+    // SAFETY: as the caller vouches.
+    crate::profile::profiled_alloc(size, move || unsafe {
+        aligned_alloc_unprofiled(alignment, size)
+    })
+}
+
+/// `gb_aligned_alloc` itself, for a power-of-two `alignment` and a `size`
+/// that fits when rounded up to it.
+#[inline(always)]
+unsafe fn aligned_alloc_unprofiled(alignment: usize, size: usize) -> *mut c_void {
+    // SAFETY: as the caller vouches.
+    let block = unsafe { Selected::aligned_alloc(alignment, size) };
+    if CHECKED {
+        return checked::record(block, size, alignment);
+    }
+    block
 }
 
 /// Releases a block from any `gb_` allocation function. NULL is a no-op.
