@@ -122,8 +122,24 @@ fn main() {
         let out_dir = env::var("OUT_DIR").unwrap_or_default();
         println!("cargo::rustc-link-search=native={out_dir}");
         println!("cargo::rustc-link-lib=static:+whole-archive=graphbit_alloc_jemalloc_conf");
-        percpu_experiment();
+        let percpu = percpu_experiment();
         jeprof_experiment();
+        // In the shared library, `gb_alloc` is jemalloc's `malloc` itself
+        // (same contract: any size, ENOMEM, a unique block for 0): the
+        // symbol names its address, which saves the jump of the definition
+        // in src/ffi/alloc.rs (kept for the static library, which takes no
+        // link arguments). Not where gb_alloc does more: checked mode, the
+        // profiling builds (their sampler), the checked and hardened
+        // overrides, the per-CPU experiment.
+        let more = [
+            "checked",
+            "profiling",
+            "override-checked",
+            "override-hardened",
+        ];
+        if target_os == "linux" && !percpu && !more.iter().any(|f| feature(f)) {
+            println!("cargo::rustc-cdylib-link-arg=-Wl,--defsym=gb_alloc=_rjem_malloc");
+        }
     }
 
     if backend == "mimalloc" && target_os == "linux" {
@@ -276,11 +292,14 @@ fn jeprof_experiment() {
 /// built with GB_PERCPU=1 (x86-64 Linux, jemalloc): gb_alloc, gb_free and
 /// gb_free_sized then go through it. Not a Cargo feature: it is not sound
 /// and fast enough to offer (docs/memory.md says why), only to measure.
-fn percpu_experiment() {
+/// Whether it is built.
+fn percpu_experiment() -> bool {
     println!("cargo::rustc-check-cfg=cfg(gb_percpu)");
-    if experiment("GB_PERCPU", "src/percpu/percpu.c", "graphbit_alloc_percpu") {
+    let built = experiment("GB_PERCPU", "src/percpu/percpu.c", "graphbit_alloc_percpu");
+    if built {
         println!("cargo::rustc-cfg=gb_percpu");
     }
+    built
 }
 
 /// An experiment's C file, compiled and linked whole into the library only
