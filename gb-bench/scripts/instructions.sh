@@ -65,7 +65,7 @@ echo "graphbit-alloc $(git -C "$repo" describe --always --dirty 2>/dev/null), ba
 PRELOAD=()
 row "glibc $(ldd --version | head -1 | awk '{print $NF}') malloc/free" "$work/plain"
 for so in libjemalloc.so.2 libmimalloc.so.2 libtcmalloc_minimal.so.4; do
-    path=$(ldconfig -p | awk -v n="$so" '$1 == n { print $NF; exit }')
+    path=$(ldconfig -p | awk -v n="$so" '$1 == n && !p { p = $NF } END { print p }')
     if [ -z "$path" ]; then
         printf '  %-76s not installed\n' "Debian $so, preloaded"
         continue
@@ -113,7 +113,7 @@ by_function() { # label, program, its arguments after PAIRS (as row)
         END { for (f in t) if (t[f] / 1e6 >= 0.05) printf "    %7.2f  %s\n", t[f] / 1e6, f }' | sort -rn
 }
 echo "per function, instructions per pair:"
-path=$(ldconfig -p | awk '$1 == "libjemalloc.so.2" { print $NF; exit }')
+path=$(ldconfig -p | awk '$1 == "libjemalloc.so.2" && !p { p = $NF } END { print p }')
 if [ -n "$path" ]; then
     PRELOAD=("LD_PRELOAD=$path")
     by_function "Debian libjemalloc.so.2, preloaded" "$work/plain"
