@@ -4,6 +4,8 @@
  *   pair_loop PAIRS            the process's malloc/free (glibc, or a preload)
  *   pair_loop PAIRS gb         gb_alloc/gb_free, linked in (static or shared)
  *   pair_loop PAIRS LIB.so     gb_alloc/gb_free from LIB.so, loaded with dlopen
+ *   pair_loop PAIRS libc calloc, pair_loop PAIRS gb calloc
+ *                              calloc(1, n) (gb_calloc) instead of malloc
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -15,19 +17,25 @@
 #endif
 
 typedef void *(*alloc_fn)(size_t);
+typedef void *(*calloc_fn)(size_t, size_t);
 typedef void (*free_fn)(void *);
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s PAIRS [gb | LIB.so]\n", argv[0]);
+        fprintf(stderr, "usage: %s PAIRS [gb | LIB.so | libc] [calloc]\n", argv[0]);
         return 2;
     }
     long pairs = atol(argv[1]);
     alloc_fn volatile alloc = malloc;
+    calloc_fn volatile zeroed = calloc;
     free_fn volatile release = free;
-    if (argc > 2 && strcmp(argv[2], "gb") == 0) {
+    int use_calloc = argc > 3 && strcmp(argv[3], "calloc") == 0;
+    if (argc > 2 && strcmp(argv[2], "libc") == 0) {
+        /* the process's, as without an argument */
+    } else if (argc > 2 && strcmp(argv[2], "gb") == 0) {
 #ifdef PAIR_LOOP_GB
         alloc = gb_alloc;
+        zeroed = gb_calloc;
         release = gb_free;
 #else
         fprintf(stderr, "built without graphbit-alloc\n");
@@ -47,6 +55,16 @@ int main(int argc, char **argv) {
         }
     }
     unsigned long sum = 0;
+    if (use_calloc) { /* its own loop, so that the malloc loop's instructions stay the same */
+        for (long i = 0; i < pairs; i++) {
+            char *p = zeroed(1, 16 + (size_t)((i * 37) & 63));
+            if (!p) return 1;
+            sum += (unsigned char)p[1];
+            release(p);
+        }
+        printf("%lu\n", sum);
+        return 0;
+    }
     for (long i = 0; i < pairs; i++) {
         char *p = alloc(16 + (size_t)((i * 37) & 63));
         if (!p) return 1;

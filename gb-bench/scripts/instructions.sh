@@ -6,9 +6,11 @@
 # allocators, in one run: the figure is (instructions for 1,100,000 pairs -
 # instructions for 100,000 pairs) / 1,000,000, so start-up cancels out. The
 # loop (gb-bench/pair_loop.c) calls the functions through pointers and adds a
-# few instructions of its own per pair, the same for every row.
+# few instructions of its own per pair, the same for every row. Then the same
+# loop with calloc(1, n) in place of malloc, for glibc, Debian's jemalloc, the
+# override and the shared library.
 #
-# Usage: gb-bench/scripts/instructions.sh [LIB_DIR] | tee docs/instructions.txt
+# Usage: gb-bench/scripts/instructions.sh [LIB_DIR] | tee docs/runs/instructions.txt
 #   LIB_DIR: where CMake staged the libraries, in its build tree (default build/default/lib,
 #   built with `cmake --preset default && cmake --build --preset default`
 #   when missing). Debian's libjemalloc2, libmimalloc2.0 and
@@ -93,6 +95,21 @@ row "graphbit-alloc shared (initial-exec), dlopen-ed" "$work/plain" "$lib/libgra
 PRELOAD=("GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096")
 row "graphbit-alloc dlopen variant, dlopen-ed, optional_static_tls=4096" "$work/plain" "$lib/libgraphbit_alloc_dlopen.so"
 row "graphbit-alloc shared (initial-exec), dlopen-ed, optional_static_tls=4096" "$work/plain" "$lib/libgraphbit_alloc.so"
+# The same loop with calloc(1, n) (gb_calloc) in place of malloc.
+echo "calloc(1, n)+free pairs, 16-79 B, the same loop:"
+PRELOAD=()
+row "glibc $(ldd --version | head -1 | awk '{print $NF}') calloc/free" "$work/plain" libc calloc
+path=$(ldconfig -p | awk '$1 == "libjemalloc.so.2" && !p { p = $NF } END { print p }')
+if [ -n "$path" ]; then
+    PRELOAD=("LD_PRELOAD=$path")
+    row "Debian libjemalloc.so.2 calloc/free, preloaded" "$work/plain" libc calloc
+fi
+if [ -n "$override" ]; then
+    PRELOAD=("LD_PRELOAD=$override")
+    row "graphbit-alloc override calloc/free, preloaded" "$work/plain" libc calloc
+fi
+PRELOAD=()
+row "graphbit-alloc shared gb_calloc/gb_free, linked (libgraphbit_alloc.so)" "$work/shared" gb calloc
 # Where a pair's instructions go, per function (callgrind_annotate's totals
 # per function name, the same difference of two runs), for the override
 # and Debian's jemalloc: the functions above 0.05 per pair.

@@ -39,6 +39,22 @@ impl Backend for Jemalloc {
 
     #[inline(always)]
     unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
+        // A small block: `malloc`'s fast path, then zeros over the bytes
+        // asked for. jemalloc's `calloc` takes its generic path and zeroes
+        // the whole size class in the same way (a small block is never
+        // known to be zero); only a large one can come zeroed from the
+        // system, which is why larger requests still go to it
+        // (gb-bench/scripts/instructions.sh's calloc rows,
+        // docs/performance.md).
+        if let Some(total) = count.checked_mul(size).filter(|&t| t <= SMALL_MAX) {
+            // SAFETY: any size; jemalloc sets ENOMEM.
+            let block = unsafe { front::malloc(total) };
+            if !block.is_null() {
+                // SAFETY: `total` bytes of a block just allocated.
+                unsafe { core::ptr::write_bytes(block.cast::<u8>(), 0, total) };
+            }
+            return block;
+        }
         // SAFETY: jemalloc's calloc checks the product and sets ENOMEM.
         let block = unsafe { je::calloc(count, size) };
         front::note(block, count.wrapping_mul(size));
