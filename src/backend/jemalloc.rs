@@ -393,8 +393,8 @@ const SMALL_MAX: usize = 14 << 10;
 /// of the alignment, whose blocks lie at multiples of the class in
 /// page-aligned slabs: its `arena_palloc` calls `arena_malloc` with that
 /// class, after a generic entry path that `malloc` and `sdallocx` without
-/// flags skip (gb-bench's aligned workload: 28% fewer instructions an
-/// operation, docs/memory.md). A block of a small class that jemalloc
+/// flags skip (gb-bench's aligned workload: 27% fewer instructions an
+/// operation, docs/performance.md). A block of a small class that jemalloc
 /// samples (profiling builds) gets a page of its own instead, at its start
 /// (`prof_sample_align`): aligned all the more. `alignment` is a power of
 /// two.
