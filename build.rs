@@ -129,16 +129,24 @@ fn main() {
         // symbol names its address, which saves the jump of the definition
         // in src/ffi/alloc.rs (kept for the static library, which takes no
         // link arguments). Not where gb_alloc does more: checked mode, the
-        // profiling builds (their sampler), the checked and hardened
-        // overrides, the per-CPU experiment.
+        // profiling builds (their sampler), the per-CPU experiment; nor in
+        // the overrides, whose exports the next flag would bind too.
+        // -Bsymbolic (after -Bsymbolic-functions above, which it widens):
+        // a symbol made by --defsym is not a function to the linker, so the
+        // library's own references to gb_alloc (function pointers in its
+        // tables) would otherwise go through the dynamic linker
+        // (tests/shared_object.rs, binds_its_own_functions_locally). This
+        // library exports functions only (exports_exactly_the_header_functions).
         let more = [
             "checked",
             "profiling",
+            "override",
             "override-checked",
             "override-hardened",
         ];
         if target_os == "linux" && !percpu && !more.iter().any(|f| feature(f)) {
             println!("cargo::rustc-cdylib-link-arg=-Wl,--defsym=gb_alloc=_rjem_malloc");
+            println!("cargo::rustc-cdylib-link-arg=-Wl,-Bsymbolic");
         }
     }
 
