@@ -39,10 +39,10 @@ fn fail(code: c_int) -> *mut c_void {
 /// memory cannot be had.
 ///
 /// cbindgen:postfix=GB_MALLOC GB_ALLOC_SIZE(1)
-// In the shared library on jemalloc (outside checked mode, profiling and
-// the per-CPU experiment) the exported `gb_alloc` is jemalloc's `malloc`
-// itself, and this definition is unused: build.rs links with
-// `--defsym=gb_alloc=_rjem_malloc`, which saves this function's jump.
+// In the shared library on jemalloc (outside checked mode, profiling, the
+// overrides and the per-CPU experiment) the exported `gb_alloc` is
+// jemalloc's `malloc` itself, and this definition is unused: build.rs links
+// with `--defsym=gb_alloc=_rjem_malloc`, which saves this function's jump.
 #[cfg(not(all(feature = "profiling", gb_free_jumps)))]
 #[no_mangle]
 #[must_use]
