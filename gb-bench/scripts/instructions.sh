@@ -64,10 +64,15 @@ row() { # label, then the command without PAIRS (PAIRS goes after the program)
 backend=$(sed -n 's/^GraphBitAlloc_ALLOCATOR:INTERNAL=//p' "$lib/../CMakeCache.txt")
 echo "instructions per malloc+free pair, 16-79 B (callgrind; gb-bench/scripts/instructions.sh)"
 echo "graphbit-alloc $(git -C "$repo" describe --always --dirty 2>/dev/null), backend $backend, $lib"
+# The path of an installed library (Debian's preloads), or nothing. awk
+# reads to the end: exiting early would end ldconfig on SIGPIPE (pipefail).
+installed() { ldconfig -p | awk -v n="$1" '$1 == n && !p { p = $NF } END { print p }'; }
+glibc=$(ldd --version | awk 'NR == 1 { print $NF }')
+jemalloc=$(installed libjemalloc.so.2)
 PRELOAD=()
-row "glibc $(ldd --version | head -1 | awk '{print $NF}') malloc/free" "$work/plain"
+row "glibc $glibc malloc/free" "$work/plain"
 for so in libjemalloc.so.2 libmimalloc.so.2 libtcmalloc_minimal.so.4; do
-    path=$(ldconfig -p | awk -v n="$so" '$1 == n && !p { p = $NF } END { print p }')
+    path=$(installed "$so")
     if [ -z "$path" ]; then
         printf '  %-76s not installed\n' "Debian $so, preloaded"
         continue
@@ -98,10 +103,9 @@ row "graphbit-alloc shared (initial-exec), dlopen-ed, optional_static_tls=4096" 
 # The same loop with calloc(1, n) (gb_calloc) in place of malloc.
 echo "calloc(1, n)+free pairs, 16-79 B, the same loop:"
 PRELOAD=()
-row "glibc $(ldd --version | head -1 | awk '{print $NF}') calloc/free" "$work/plain" libc calloc
-path=$(ldconfig -p | awk '$1 == "libjemalloc.so.2" && !p { p = $NF } END { print p }')
-if [ -n "$path" ]; then
-    PRELOAD=("LD_PRELOAD=$path")
+row "glibc $glibc calloc/free" "$work/plain" libc calloc
+if [ -n "$jemalloc" ]; then
+    PRELOAD=("LD_PRELOAD=$jemalloc")
     row "Debian libjemalloc.so.2 calloc/free, preloaded" "$work/plain" libc calloc
 fi
 if [ -n "$override" ]; then
@@ -130,9 +134,8 @@ by_function() { # label, program, its arguments after PAIRS (as row)
         END { for (f in t) if (t[f] / 1e6 >= 0.05) printf "    %7.2f  %s\n", t[f] / 1e6, f }' | sort -rn
 }
 echo "per function, instructions per pair:"
-path=$(ldconfig -p | awk '$1 == "libjemalloc.so.2" && !p { p = $NF } END { print p }')
-if [ -n "$path" ]; then
-    PRELOAD=("LD_PRELOAD=$path")
+if [ -n "$jemalloc" ]; then
+    PRELOAD=("LD_PRELOAD=$jemalloc")
     by_function "Debian libjemalloc.so.2, preloaded" "$work/plain"
 fi
 if [ -n "$override" ]; then
