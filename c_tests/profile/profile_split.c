@@ -42,7 +42,23 @@ static void *blocks[THREADS][SLOTS];
 static size_t counts[THREADS];
 static size_t bytes_ninety[THREADS], bytes_ten[THREADS];
 
-static void *get(size_t size) { return use_api ? gb_alloc(size) : malloc(size); }
+/* Each entry point in turn (`turn` picks it: a thread's block count), so
+ * that every one must put its caller on the sampled stacks: malloc, calloc
+ * and posix_memalign (the override's memalign family), or gb_alloc,
+ * gb_calloc and gb_aligned_alloc. Inlined, so that the caller is the
+ * allocating function on every stack. */
+static inline __attribute__((always_inline)) void *get(size_t turn, size_t size) {
+    void *block = NULL;
+    switch (turn % 3) {
+    case 0:
+        return use_api ? gb_alloc(size) : malloc(size);
+    case 1:
+        return use_api ? gb_calloc(1, size) : calloc(1, size);
+    default:
+        if (use_api) return gb_aligned_alloc(64, size);
+        return posix_memalign(&block, 64, size) == 0 ? block : NULL;
+    }
+}
 static void put(void *block) {
     if (use_api)
         gb_free(block);
@@ -63,19 +79,19 @@ static void keep(int thread, void *block, size_t size) {
 }
 
 __attribute__((noinline)) void keep_ninety(int thread, size_t size) {
-    keep(thread, get(size), size);
+    keep(thread, get(counts[thread], size), size);
     __asm__ volatile("" ::
                          : "memory"); /* not a tail call */
 }
 
 __attribute__((noinline)) void keep_ten(int thread, size_t size) {
-    keep(thread, get(size), size);
+    keep(thread, get(counts[thread], size), size);
     __asm__ volatile("" ::
                          : "memory");
 }
 
 __attribute__((noinline)) void child_only(int thread, size_t size) {
-    keep(thread, get(size), size);
+    keep(thread, get(counts[thread], size), size);
     __asm__ volatile("" ::
                          : "memory");
 }
@@ -93,7 +109,7 @@ __attribute__((noinline)) void child_only(int thread, size_t size) {
 #endif
 static volatile size_t static_calls;
 static __attribute__((noinline)) NOCLONE void keep_static(int thread, size_t size) {
-    keep(thread, get(size), size);
+    keep(thread, get(counts[thread], size), size);
     static_calls++;
     __asm__ volatile("" ::
                          : "memory");
@@ -158,7 +174,7 @@ static void *churn(void *arg) {
     while (!stop_churn) {
         unsigned slot = i++ % 64;
         put(ring[slot]);
-        ring[slot] = get(sizes[i % NSIZES]);
+        ring[slot] = get(i, sizes[i % NSIZES]);
     }
     for (int s = 0; s < 64; s++) put(ring[s]);
     return NULL;

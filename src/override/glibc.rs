@@ -49,10 +49,25 @@ fn allocate(allocation: impl FnOnce() -> *mut c_void) -> *mut c_void {
 /// less than glibc's 16 bytes.
 #[inline]
 pub(super) unsafe fn memalign(alignment: usize, size: usize) -> *mut c_void {
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call
+    if crate::profile::sampling() {
+        // SAFETY: any arguments.
+        return unsafe { memalign_sampling(alignment, size) };
+    }
     // SAFETY: any arguments.
-    let block = unsafe { memalign_unprofiled(alignment, size) };
-    profile_hook!(after_alloc(block, size));
-    block
+    unsafe { memalign_unprofiled(alignment, size) }
+}
+
+/// `memalign` while sampling: out of line, so that the path without it
+/// saves no registers; tail-called, so its frame is the entry point's on
+/// the sampler's stacks.
+#[cfg(feature = "profiling")]
+#[inline(never)]
+unsafe fn memalign_sampling(alignment: usize, size: usize) -> *mut c_void {
+    // SAFETY: any arguments.
+    crate::profile::profiled_alloc(size, move || unsafe {
+        memalign_unprofiled(alignment, size)
+    })
 }
 
 /// `memalign` itself.
@@ -179,11 +194,31 @@ unsafe fn free_block_of(ptr: *mut c_void, release: impl Fn(*mut c_void) + Copy) 
 /// NULL and `ENOMEM`.
 #[inline(always)]
 pub(super) unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
+    #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call
+    if crate::profile::sampling() {
+        // SAFETY: any arguments.
+        return unsafe { calloc_sampling(count, size) };
+    }
+    // SAFETY: any arguments.
+    unsafe { calloc_unprofiled(count, size) }
+}
+
+/// `calloc` while sampling (as [`memalign_sampling`]).
+#[cfg(feature = "profiling")]
+#[inline(never)]
+unsafe fn calloc_sampling(count: usize, size: usize) -> *mut c_void {
+    // SAFETY: any arguments.
+    crate::profile::profiled_alloc(count.wrapping_mul(size), move || unsafe {
+        calloc_unprofiled(count, size)
+    })
+}
+
+/// `calloc` itself.
+#[inline(always)]
+unsafe fn calloc_unprofiled(count: usize, size: usize) -> *mut c_void {
     before_request(count.saturating_mul(size));
     // SAFETY: any arguments (the backend checks the product).
-    let block = allocate(|| unsafe { Selected::calloc(count, size) });
-    profile_hook!(after_alloc(block, count.wrapping_mul(size)));
-    block
+    allocate(|| unsafe { Selected::calloc(count, size) })
 }
 
 /// `realloc(3)` as glibc: `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)`
