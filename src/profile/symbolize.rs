@@ -39,7 +39,7 @@ impl Frame {
     }
 }
 
-/// An ELF file's loadable segments: (file offset, size in the file,
+/// An object file's loadable segments: (file offset, size in the file,
 /// virtual address).
 type Segments = Vec<(u64, u64, u64)>;
 
@@ -104,24 +104,29 @@ impl Drop for Mapped {
     }
 }
 
-/// The functions of the symbol table and the dynamic one, with their sizes.
-fn symbols(path: &str) -> Symbols {
-    use object::{Object as _, ObjectSymbol as _};
-    let Some(mapped) = Mapped::open(path) else {
-        return Vec::new();
-    };
-    let Ok(file) = object::File::parse(mapped.bytes()) else {
-        return Vec::new();
-    };
-    let mut out: Symbols = file
+/// A file's loadable segments and its functions (the symbol table's and the
+/// dynamic one's, with their sizes), from one parse of the mapped file;
+/// `None` when it is not an object file.
+fn tables(path: &str) -> Option<(Segments, Symbols)> {
+    use object::{Object as _, ObjectSegment as _, ObjectSymbol as _};
+    let mapped = Mapped::open(path)?;
+    let file = object::File::parse(mapped.bytes()).ok()?;
+    let segments = file
+        .segments()
+        .map(|s| {
+            let (offset, size) = s.file_range();
+            (offset, size, s.address())
+        })
+        .collect();
+    let mut symbols: Symbols = file
         .symbols()
         .chain(file.dynamic_symbols())
         .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0)
         .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
         .collect();
-    out.sort();
-    out.dedup_by_key(|s| s.0);
-    out
+    symbols.sort();
+    symbols.dedup_by_key(|s| s.0);
+    Some((segments, symbols))
 }
 
 /// The function whose code holds `probe`, if the tables say.
@@ -129,37 +134,6 @@ fn function_at(symbols: &Symbols, probe: u64) -> Option<&str> {
     let index = symbols.partition_point(|s| s.0 <= probe).checked_sub(1)?;
     let (address, size, name) = &symbols[index];
     (probe < address + size).then_some(name.as_str())
-}
-
-/// The `PT_LOAD` segments of a 64-bit little-endian ELF file.
-fn segments(path: &str) -> Option<Segments> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut header = [0u8; 64];
-    file.read_exact(&mut header).ok()?;
-    // \x7fELF, ELFCLASS64, ELFDATA2LSB.
-    if header[..4] != *b"\x7fELF" || header[4] != 2 || header[5] != 1 {
-        return None;
-    }
-    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
-    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
-    let phoff = u64_at(&header, 0x20);
-    let phentsize = u16_at(&header, 0x36) as usize;
-    let phnum = u16_at(&header, 0x38) as usize;
-    if phentsize < 56 || phnum == 0 || phnum > 4096 {
-        return None;
-    }
-    let mut table = vec![0u8; phentsize * phnum];
-    file.seek(SeekFrom::Start(phoff)).ok()?;
-    file.read_exact(&mut table).ok()?;
-    let mut out = Vec::new();
-    for entry in table.chunks_exact(phentsize) {
-        const PT_LOAD: u32 = 1;
-        if u32::from_le_bytes(entry[..4].try_into().unwrap()) == PT_LOAD {
-            out.push((u64_at(entry, 8), u64_at(entry, 32), u64_at(entry, 16)));
-        }
-    }
-    Some(out)
 }
 
 impl Symbolizer {
@@ -174,10 +148,11 @@ impl Symbolizer {
             .objects
             .entry(path.to_string())
             .or_insert_with(|| {
+                let (segments, symbols) = tables(path)?;
                 Some(Object {
                     loader: addr2line::Loader::new(path).ok()?,
-                    segments: segments(path)?,
-                    symbols: symbols(path),
+                    segments,
+                    symbols,
                 })
             })
             .as_ref()?;
