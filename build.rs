@@ -52,6 +52,7 @@ fn main() {
     // Linux, outside checked mode (whose check comes first), with a Rust
     // that has naked functions (1.88; the crate's rust-version is 1.81).
     println!("cargo::rustc-check-cfg=cfg(gb_free_jumps)");
+    println!("cargo::rustc-check-cfg=cfg(gb_shared_alloc_aliased)");
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     if arch == "x86_64" && target_os == "linux" && !feature("checked") && rustc_minor() >= 88 {
         println!("cargo::rustc-cfg=gb_free_jumps");
@@ -129,17 +130,21 @@ fn main() {
         // symbol names its address, which saves the jump of the definition
         // in src/ffi/alloc.rs (kept for the static library, which takes no
         // link arguments). Not where gb_alloc does more: checked mode, the
-        // profiling builds (their sampler), the per-CPU experiment; nor in
-        // the overrides, whose exports the next flag would bind too.
+        // per-CPU experiment; nor in the overrides, whose exports the next
+        // flag would bind too.
         // -Bsymbolic (after -Bsymbolic-functions above, which it widens):
         // a symbol made by --defsym is not a function to the linker, so the
         // library's own references to gb_alloc (function pointers in its
         // tables) would otherwise go through the dynamic linker
         // (tests/shared_object.rs, binds_its_own_functions_locally). This
         // library exports functions only (exports_exactly_the_header_functions).
+        // The profiling library too: there jemalloc's own sampler serves the
+        // shared library (src/profile/mod.rs), and gb_alloc would only jump
+        // to jemalloc's malloc; cfg gb_shared_alloc_aliased tells the
+        // profiler that its entry points' sampler cannot take over in the
+        // shared library (it answers ENOTSUP where jemalloc's is turned off).
         let more = [
             "checked",
-            "profiling",
             "override",
             "override-checked",
             "override-hardened",
@@ -147,6 +152,9 @@ fn main() {
         if target_os == "linux" && !percpu && !more.iter().any(|f| feature(f)) {
             println!("cargo::rustc-cdylib-link-arg=-Wl,--defsym=gb_alloc=_rjem_malloc");
             println!("cargo::rustc-cdylib-link-arg=-Wl,-Bsymbolic");
+            if feature("profiling") {
+                println!("cargo::rustc-cfg=gb_shared_alloc_aliased");
+            }
         }
     }
 

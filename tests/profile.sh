@@ -18,7 +18,8 @@
 #     `go tool pprof -symbolize=local:force` from the program's DWARF;
 #  3. a fork child dumps its own profile (its own allocations in it, the
 #     parent's not changed); dumps while 4 threads allocate and free;
-#  4. a library built without profiling answers ENOTSUP;
+#  4. a library built without profiling answers ENOTSUP, and so does the
+#     profiling one on jemalloc with jemalloc's profiler turned off;
 #  5. `gb-bench profile` on the same program: its top live stack is
 #     keep_ninety's at 90% +- 5, its pprof file says the same, and both
 #     flame graphs name keep_ninety; with NumPy installed, a program that
@@ -308,6 +309,14 @@ done
 echo "== without profiling: ENOTSUP"
 "$WORK/split_plain" notsup || failed "plain library: gb_profile_* did not answer ENOTSUP"
 ((fail)) || echo "ok: ENOTSUP"
+# On jemalloc the shared profiling library samples with jemalloc's profiler
+# and its gb_alloc is jemalloc's malloc itself (build.rs): with that
+# profiler turned off it cannot profile, and must say so.
+if [[ " $* " != *backend-mimalloc* && " $* " != *backend-system* ]]; then
+    _RJEM_MALLOC_CONF=prof:false "$WORK/split_api" off \
+        && echo "ok: jemalloc's profiler off: ENOTSUP, and gb_verify_report says why" \
+        || failed "prof:false: gb_profile_start did not answer ENOTSUP with a reason"
+fi
 
 ((fail)) && { echo "profile.sh: FAILED"; exit 1; }
 echo "profile.sh: all passed"

@@ -12,6 +12,9 @@
  *               times (each must succeed)
  *   notsup      every gb_profile_* call answers ENOTSUP (a library built
  *               without profiling)
+ *   off         gb_profile_start answers ENOTSUP and gb_verify_report says
+ *               why (the shared profiling library on jemalloc, run with
+ *               _RJEM_MALLOC_CONF=prof:false)
  *   static PATH keep 8 MiB from keep_static(), a static function, and dump
  *               PATH
  *   aligned PATH aligned blocks (alignments 1 B - 64 KiB, sizes 0 - 40 KB)
@@ -201,6 +204,18 @@ int main(int argc, char **argv) {
                        access(name, F_OK) != 0
                    ? 0
                    : 1;
+    }
+    if (strcmp(mode, "off") == 0) {
+        /* jemalloc's profiler turned off; the report's length can change */
+        size_t room = gb_verify_report(NULL, 0) + 4096;
+        char *report = malloc(room);
+        if (report == NULL || gb_verify_report(report, room) >= room) return 1;
+        int says_why = strstr(report, "prof:false") != NULL;
+        free(report);
+        int started = gb_profile_start(0);
+        if (started != ENOTSUP) fprintf(stderr, "gb_profile_start: %s\n", strerror(started));
+        if (!says_why) fprintf(stderr, "gb_verify_report does not say prof:false\n");
+        return started == ENOTSUP && says_why ? 0 : 1;
     }
     if (path == NULL) return 2;
     use_api = 1;

@@ -111,22 +111,27 @@ awk '
 # where the wall times above are not): gb-bench's drivers, off and on, each
 # at two scales; (instructions at the larger - at the smaller) / (ops at
 # the larger - at the smaller), so start-up and the dump at exit cancel.
-# Four runs: off (the library without the feature), idle (the profiling
-# library, profiling not started), on (it under GB_PROFILE) and entry (the
-# same with jemalloc's profiler turned off, so the entry points' sampler
-# runs: src/profile/mod.rs; on another backend it is "on" again).
+# Three runs: off (the library without the feature), idle (the profiling
+# library, profiling not started) and on (it under GB_PROFILE: jemalloc's
+# sampler on jemalloc, the entry points' one elsewhere). (The entry points'
+# sampler on jemalloc is the static library's: the pair rows above. The
+# shared one answers ENOTSUP with jemalloc's profiler off, since its
+# gb_alloc is jemalloc's malloc itself.)
 echo "instructions per operation, gb-bench's drivers under callgrind (scales 0.02 and 0.1, difference);"
 echo "off: libgraphbit_alloc.so; idle: libgraphbit_alloc_profiling.so, not started; on: it under GB_PROFILE"
-echo "(jemalloc's sampler on jemalloc); entry: on with _RJEM_MALLOC_CONF=prof:false (the entry points' sampler):"
+echo "(jemalloc's sampler on jemalloc):"
 drivers=target/release/gb-bench-work
-cg() { # off|idle|on|entry workload threads scale: "instructions ops"
+cg() { # off|idle|on workload threads scale: "instructions ops"
     local out instructions library=on profile=()
     [[ $1 == off ]] && library=off
-    [[ $1 == on || $1 == entry ]] && profile=(GB_PROFILE="$work/cg.pb.gz")
-    [[ $1 == entry ]] && profile+=(_RJEM_MALLOC_CONF=prof:false)
+    [[ $1 == on ]] && profile=(GB_PROFILE="$work/cg.pb.gz")
     out=$(env "${profile[@]}" LD_LIBRARY_PATH="$work/var-$library" valgrind --tool=callgrind \
         --callgrind-out-file=/dev/null "$drivers/driver-gb@$library-shared" "$2" "$4" "$3" 1 2>"$work/cg.log")
     instructions=$(awk '/Collected/ { print $4 }' "$work/cg.log")
+    if [[ $1 == on ]]; then
+        [[ -s $work/cg.pb.gz ]] || echo "GB_PROFILE wrote no profile ($2): not profiled" >&2
+        rm -f "$work/cg.pb.gz"
+    fi
     sed -n 's/^{"ops":\([0-9]*\),.*/\1/p' <<<"$out" | sed "s/^/$instructions /"
 }
 IFS=, read -ra workloads <<<"$PROFILE_COST_BENCH"
@@ -134,12 +139,12 @@ for name in "${workloads[@]}"; do
     workload=$name threads=1
     if [[ $name =~ ^(.*)-([0-9]+)t$ ]]; then workload=${BASH_REMATCH[1]} threads=${BASH_REMATCH[2]}; fi
     per_op=()
-    for variant in off idle on entry; do
+    for variant in off idle on; do
         read -r i1 o1 <<<"$(cg "$variant" "$workload" "$threads" 0.02)"
         read -r i2 o2 <<<"$(cg "$variant" "$workload" "$threads" 0.1)"
         per_op+=("$(awk -v a="$i1" -v b="$i2" -v c="$o1" -v d="$o2" 'BEGIN { printf "%.1f", (b - a) / (d - c) }')")
     done
-    awk -v n="$name" -v off="${per_op[0]}" -v idle="${per_op[1]}" -v on="${per_op[2]}" -v entry="${per_op[3]}" \
-        'BEGIN { printf "  %-18s off %8.1f  idle %8.1f  on %8.1f  entry %8.1f  on/off %.3f  on/idle %.3f  entry/off %.3f\n",
-            n, off, idle, on, entry, on / off, on / idle, entry / off }'
+    awk -v n="$name" -v off="${per_op[0]}" -v idle="${per_op[1]}" -v on="${per_op[2]}" \
+        'BEGIN { printf "  %-18s off %8.1f  idle %8.1f  on %8.1f  on/off %.3f  on/idle %.3f\n",
+            n, off, idle, on, on / off, on / idle }'
 done

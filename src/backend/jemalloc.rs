@@ -339,6 +339,11 @@ impl Backend for Jemalloc {
         super::jemalloc_sampler::start(lg_interval)
     }
     #[cfg(feature = "profiling")]
+    fn sampler_available() -> bool {
+        // SAFETY: "opt.prof" is a read-only bool.
+        unsafe { read(c"opt.prof", false) }.unwrap_or(false)
+    }
+    #[cfg(feature = "profiling")]
     fn sampler_stop() {
         super::jemalloc_sampler::stop()
     }

@@ -121,6 +121,12 @@ pub(crate) trait Backend {
     fn sampler_start(_lg_interval: u32) -> c_int {
         libc::ENOTSUP
     }
+    /// Whether [`Backend::sampler_start`] can work in this process (the
+    /// backend's sampler was not turned off by its own options).
+    #[cfg(feature = "profiling")]
+    fn sampler_available() -> bool {
+        Self::OWN_SAMPLER
+    }
     /// `alloc` as a C function (the same contract): what the profiling
     /// library's `gb_alloc` jumps to while the entry points' sampler is off
     /// (`crate::ffi::ALLOC`). ([`alloc_of`] where the backend's entry point

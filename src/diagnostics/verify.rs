@@ -152,6 +152,20 @@ pub struct Profiling {
 
 /// What `gb_profile_start` will answer in this build, and why.
 pub fn profiling() -> Profiling {
+    #[cfg(feature = "profiling")]
+    if !crate::profile::startable() {
+        return Profiling {
+            available: false,
+            why: concat!(
+                "lib",
+                env!("GB_LIBRARY_NAME"),
+                " samples with jemalloc's profiler, which is turned off here \
+                 (_RJEM_MALLOC_CONF=prof:false): gb_profile_start answers ENOTSUP (this shared \
+                 library's gb_alloc is jemalloc's malloc itself, so no other sampler can see \
+                 it); drop prof:false, or link libgraphbit_alloc_profiling.a"
+            ),
+        };
+    }
     if cfg!(feature = "profiling") {
         Profiling {
             available: true,

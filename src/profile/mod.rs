@@ -444,6 +444,19 @@ fn backend_sampler() -> bool {
     Selected::OWN_SAMPLER && stack::own_frames_known()
 }
 
+/// Whether `start` can succeed in this process: false only in the shared
+/// library whose `gb_alloc` is jemalloc's `malloc` itself (build.rs) when
+/// jemalloc's profiler is turned off (`_RJEM_MALLOC_CONF=prof:false`), since
+/// the entry points' sampler cannot take over there (`gb_verify_report`'s
+/// `build.profiling` says so).
+pub(crate) fn startable() -> bool {
+    if !cfg!(gb_shared_alloc_aliased) {
+        return true;
+    }
+    stack::locate_self();
+    !backend_sampler() || Selected::sampler_available()
+}
+
 /// Which sampler the samples come from, for the profile's comments: the
 /// backend's name (its own sampler) or "graphbit-alloc" (the entry points').
 pub(crate) fn sampler() -> &'static str {
@@ -603,10 +616,15 @@ pub(crate) fn start(interval: u64) -> i32 {
     }
     if backend_sampler() {
         // Started, or another thread's start won the race; any other
-        // error (jemalloc's profiler is off): the entry points' sampler.
+        // error (jemalloc's profiler is off): the entry points' sampler,
+        // except in the shared library whose gb_alloc is jemalloc's malloc
+        // itself (build.rs), where it could not see gb_alloc.
         let code = start_backend(interval);
         if code == 0 || code == libc::EBUSY {
             return code;
+        }
+        if cfg!(gb_shared_alloc_aliased) {
+            return libc::ENOTSUP;
         }
     }
     record::reset();
