@@ -16,8 +16,11 @@ use core::ffi::{c_char, c_int};
 /// `EBUSY` when already sampling, `EINVAL` when `sample_bytes` exceeds
 /// `INT64_MAX`, `ENOMEM` when the record cannot be mapped, `ENOTSUP` in a
 /// library built without profiling (only `libgraphbit_alloc_profiling` and
-/// the override built with it sample). Thread-safe; samples allocations of
-/// every thread made through this library.
+/// the override built with it sample) and in the shared
+/// `libgraphbit_alloc_profiling` on jemalloc when jemalloc's profiler is
+/// turned off (`_RJEM_MALLOC_CONF=prof:false`; `gb_verify_report` says
+/// which). Thread-safe; samples allocations of every thread made through
+/// this library.
 #[no_mangle]
 pub extern "C" fn gb_profile_start(sample_bytes: usize) -> c_int {
     #[cfg(feature = "profiling")]
