@@ -6,7 +6,7 @@
 //! `libgraphbit_alloc_checked`) every block is also recorded and every free
 //! checked; in the default library that code is compiled but never reached.
 
-use core::ffi::{c_int, c_void};
+use core::ffi::c_void;
 
 #[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
 use crate::backend::Selected;
@@ -15,7 +15,7 @@ use crate::backend::{Backend, MAX_SIZE};
 use crate::checked_override::Checked as Selected;
 #[cfg(feature = "override-hardened")]
 use crate::hardened::Hardened as Selected;
-use crate::sys::errno;
+use crate::sys::errno::null_with as fail;
 use crate::{checked, heap};
 
 use super::heap::gb_heap_realloc;
@@ -23,13 +23,6 @@ use super::heap::gb_heap_realloc;
 /// True in the checked library: a constant, so the default library carries
 /// no flag and no branch.
 const CHECKED: bool = cfg!(feature = "checked");
-
-#[cold]
-#[inline(never)]
-fn fail(code: c_int) -> *mut c_void {
-    errno::set(code);
-    core::ptr::null_mut()
-}
 
 /// Allocates `size` bytes, aligned as `malloc` aligns them (for any object
 /// that fits in `size` bytes), and returns the block, which the caller owns
@@ -234,25 +227,15 @@ pub unsafe extern "C" fn gb_aligned_alloc(alignment: usize, size: usize) -> *mut
             #[cfg(feature = "profiling")] // gb-profile hook: a check, then the backend's tail call
             if crate::profile::sampling() {
                 // SAFETY: as below.
-                return unsafe { aligned_alloc_sampling(alignment, size) };
+                return crate::profile::profiled_alloc_out_of_line(size, move || unsafe {
+                    aligned_alloc_unprofiled(alignment, size)
+                });
             }
             // SAFETY: alignment is a power of two, the size fits.
             unsafe { aligned_alloc_unprofiled(alignment, size) }
         }
         _ => fail(libc::ENOMEM),
     }
-}
-
-/// `gb_aligned_alloc` while the entry points' sampler runs: out of line, so
-/// that the path without it saves no registers; tail-called, so its frame
-/// is the entry point's on the sampler's stacks.
-#[cfg(feature = "profiling")]
-#[inline(never)]
-unsafe fn aligned_alloc_sampling(alignment: usize, size: usize) -> *mut c_void {
-    // SAFETY: as the caller vouches.
-    crate::profile::profiled_alloc(size, move || unsafe {
-        aligned_alloc_unprofiled(alignment, size)
-    })
 }
 
 /// `gb_aligned_alloc` itself, for a power-of-two `alignment` and a `size`

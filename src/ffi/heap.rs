@@ -54,10 +54,8 @@ fn heap<'a>(function: &str, heap: *const gb_heap_t) -> Option<&'a Heap> {
     Some(unsafe { &*heap.cast::<Heap>() })
 }
 
-#[cold]
 fn einval() -> *mut c_void {
-    crate::sys::errno::set(libc::EINVAL);
-    core::ptr::null_mut()
+    crate::sys::errno::null_with(libc::EINVAL)
 }
 
 /// Creates a heap whose live blocks may take at most `limit_bytes` usable

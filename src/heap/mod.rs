@@ -238,10 +238,8 @@ pub struct Counters {
     pub refused: u64,
 }
 
-#[cold]
 fn enomem() -> *mut c_void {
-    errno::set(libc::ENOMEM);
-    core::ptr::null_mut()
+    errno::null_with(libc::ENOMEM)
 }
 
 impl Heap {

@@ -13,18 +13,12 @@ use crate::backend::{Backend, LARGE_BLOCK, MAX_SIZE};
 use crate::checked_override::Checked as Selected;
 #[cfg(feature = "override-hardened")]
 use crate::hardened::Hardened as Selected;
-use crate::sys::{self, errno};
+use crate::sys;
+use crate::sys::errno::null_with as fail;
 
 /// Largest alignment glibc's `memalign` accepts (`SIZE_MAX / 2 + 1`); above
 /// it, `EINVAL`.
 const MAX_ALIGNMENT: usize = usize::MAX / 2 + 1;
-
-#[cold]
-#[inline(never)]
-fn fail(code: c_int) -> *mut c_void {
-    errno::set(code);
-    core::ptr::null_mut()
-}
 
 /// Before a request of `size` bytes: a large one goes to the backend's
 /// [`Backend::before_large_request`]. One comparison, and none at all where
@@ -52,22 +46,12 @@ pub(super) unsafe fn memalign(alignment: usize, size: usize) -> *mut c_void {
     #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call
     if crate::profile::sampling() {
         // SAFETY: any arguments.
-        return unsafe { memalign_sampling(alignment, size) };
+        return crate::profile::profiled_alloc_out_of_line(size, move || unsafe {
+            memalign_unprofiled(alignment, size)
+        });
     }
     // SAFETY: any arguments.
     unsafe { memalign_unprofiled(alignment, size) }
-}
-
-/// `memalign` while sampling: out of line, so that the path without it
-/// saves no registers; tail-called, so its frame is the entry point's on
-/// the sampler's stacks.
-#[cfg(feature = "profiling")]
-#[inline(never)]
-unsafe fn memalign_sampling(alignment: usize, size: usize) -> *mut c_void {
-    // SAFETY: any arguments.
-    crate::profile::profiled_alloc(size, move || unsafe {
-        memalign_unprofiled(alignment, size)
-    })
 }
 
 /// `memalign` itself.
@@ -197,20 +181,13 @@ pub(super) unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
     #[cfg(feature = "profiling")] // gb-profile hook: a check, then the tail call
     if crate::profile::sampling() {
         // SAFETY: any arguments.
-        return unsafe { calloc_sampling(count, size) };
+        return crate::profile::profiled_alloc_out_of_line(
+            count.wrapping_mul(size),
+            move || unsafe { calloc_unprofiled(count, size) },
+        );
     }
     // SAFETY: any arguments.
     unsafe { calloc_unprofiled(count, size) }
-}
-
-/// `calloc` while sampling (as [`memalign_sampling`]).
-#[cfg(feature = "profiling")]
-#[inline(never)]
-unsafe fn calloc_sampling(count: usize, size: usize) -> *mut c_void {
-    // SAFETY: any arguments.
-    crate::profile::profiled_alloc(count.wrapping_mul(size), move || unsafe {
-        calloc_unprofiled(count, size)
-    })
 }
 
 /// `calloc` itself.

@@ -301,6 +301,18 @@ pub(crate) fn profiled_alloc(size: usize, allocate: impl FnOnce() -> *mut c_void
     allocate()
 }
 
+/// [`profiled_alloc`] out of line, for an entry point whose path without
+/// sampling must save no registers (its allocation's arguments live across
+/// the check): the entry point tail-calls this, so its frame is the entry
+/// point's on the sampler's stacks.
+#[inline(never)]
+pub(crate) fn profiled_alloc_out_of_line(
+    size: usize,
+    allocate: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    profiled_alloc(size, allocate)
+}
+
 /// An allocation whose bytes crossed the countdown: `allocate`, then the
 /// sampler. Out of line and tail-called by the entry point, so its frame
 /// stands in for the entry point's, which is the library's and is dropped

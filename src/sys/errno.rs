@@ -24,6 +24,19 @@ pub fn set(code: c_int) {
     unsafe { *errno_location() = code }
 }
 
+/// NULL, with `errno` set to `code`: an allocation function's failure. The
+/// NULL goes through `black_box`, so that the compiler cannot know what this
+/// returns: an entry point then tail-calls it, instead of calling it and
+/// returning NULL itself, which needs a stack frame that the compiler sets
+/// up on every path (`gb_aligned_alloc` had a `push`/`pop` on its fast
+/// path).
+#[cold]
+#[inline(never)]
+pub fn null_with(code: c_int) -> *mut core::ffi::c_void {
+    set(code);
+    core::hint::black_box(core::ptr::null_mut())
+}
+
 /// Runs `f` and puts `errno` back as it was, looking its address up once
 /// (for the backends whose free path may change it).
 #[allow(dead_code)] // used by the backends whose free path may change errno
