@@ -72,7 +72,7 @@ compile_error!("features `backend-jemalloc` and `backend-system` are exclusive: 
 compile_error!("features `backend-mimalloc` and `backend-system` are exclusive: pick one backend");
 
 /// A hook of the heap profiler (`src/profile/`, Cargo feature `profiling`):
-/// `profile_hook!(after_alloc(block, size))`; nothing without the feature.
+/// `profile_hook!(before_free(ptr))`; nothing without the feature.
 #[allow(unused_macros)]
 macro_rules! profile_hook {
     ($($call:tt)*) => {
