@@ -117,7 +117,16 @@ fn main() {
             conf.define("GB_WHOLE_PROCESS", None);
         }
         if feature("profiling") {
-            conf.define("GB_PROFILING", None);
+            // jemalloc's profiler calls `log` and `exp`: ours
+            // (src/backend/jemalloc_math.c), so that the shared libraries
+            // need no libm (its pages at load time, docs/profiling.md).
+            println!("cargo::rerun-if-changed=src/backend/jemalloc_math.c");
+            conf.define("GB_PROFILING", None)
+                .file("src/backend/jemalloc_math.c");
+            if target_os == "linux" {
+                println!("cargo::rustc-cdylib-link-arg=-Wl,--defsym=log=graphbit_alloc_log");
+                println!("cargo::rustc-cdylib-link-arg=-Wl,--defsym=exp=graphbit_alloc_exp");
+            }
         }
         conf.compile("graphbit_alloc_jemalloc_conf");
         let out_dir = env::var("OUT_DIR").unwrap_or_default();

@@ -694,3 +694,97 @@ mod tests {
         }
     }
 }
+
+/// The `log` and `exp` that the profiling shared libraries give jemalloc's
+/// profiler instead of libm's (src/backend/jemalloc_math.c), against Rust's
+/// (libm's), over the whole double range and the special values.
+#[cfg(all(test, feature = "profiling"))]
+mod math_tests {
+    extern "C" {
+        fn graphbit_alloc_log(x: f64) -> f64;
+        fn graphbit_alloc_exp(x: f64) -> f64;
+    }
+
+    /// Distance in units in the last place (same sign, both finite).
+    fn ulps(a: f64, b: f64) -> u64 {
+        (a.to_bits() as i64).abs_diff(b.to_bits() as i64)
+    }
+
+    /// Doubles spread over [low, high] by a fixed xorshift sequence, with
+    /// the ends.
+    fn samples(low: f64, high: f64) -> impl Iterator<Item = f64> {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        (0..200_000)
+            .map(move |_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                low + (high - low) * ((state >> 11) as f64 / (1u64 << 53) as f64)
+            })
+            .chain([low, high])
+    }
+
+    #[test]
+    fn log_is_libms_within_two_ulps() {
+        // SAFETY (every call): a pure function of any double.
+        let log = |x: f64| unsafe { graphbit_alloc_log(x) };
+        // Every binade (exponents of subnormals to the largest), and the
+        // fractions jemalloc passes (u in (0, 1], 1 - 2^-lg).
+        let by_bits =
+            samples(0.0, (0x7fefffffffffffff_u64) as f64).map(|b| f64::from_bits(b as u64));
+        for x in by_bits.chain(samples(1e-300, 1.0)).chain(samples(0.5, 2.0)) {
+            if x <= 0.0 {
+                continue;
+            }
+            let (ours, theirs) = (log(x), x.ln());
+            let tolerance = if theirs.abs() < 1e-3 { 4 } else { 2 };
+            assert!(
+                ulps(ours, theirs) <= tolerance || (ours - theirs).abs() < 1e-300,
+                "log({x:e}) = {ours:e}, libm {theirs:e}"
+            );
+        }
+        for lg in 0..63 {
+            let x = 1.0 - 1.0 / (1u64 << lg) as f64;
+            if x > 0.0 {
+                assert!(ulps(log(x), x.ln()) <= 2, "log(1 - 2^-{lg})");
+            }
+        }
+        assert_eq!(log(1.0), 0.0);
+        assert_eq!(log(0.0), f64::NEG_INFINITY);
+        assert_eq!(log(-0.0), f64::NEG_INFINITY);
+        assert_eq!(log(f64::INFINITY), f64::INFINITY);
+        assert!(log(-1.0).is_nan() && log(f64::NEG_INFINITY).is_nan() && log(f64::NAN).is_nan());
+        assert_eq!(log(f64::MIN_POSITIVE / 4.0), (f64::MIN_POSITIVE / 4.0).ln());
+    }
+
+    #[test]
+    fn exp_is_libms_within_two_ulps() {
+        // SAFETY (every call): a pure function of any double.
+        let exp = |x: f64| unsafe { graphbit_alloc_exp(x) };
+        for x in samples(-708.0, 709.7)
+            .chain(samples(-1.0, 1.0))
+            .chain(samples(-1e-6, 1e-6))
+        {
+            let (ours, theirs) = (exp(x), x.exp());
+            assert!(
+                ulps(ours, theirs) <= 2,
+                "exp({x:e}) = {ours:e}, libm {theirs:e}"
+            );
+        }
+        // Subnormal results: within 2 of the smallest subnormal's units.
+        for x in samples(-745.0, -708.5) {
+            let (ours, theirs) = (exp(x), x.exp());
+            assert!(
+                ulps(ours, theirs) <= 2,
+                "exp({x:e}) = {ours:e}, libm {theirs:e}"
+            );
+        }
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(710.0), f64::INFINITY);
+        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp(-746.0), 0.0);
+        assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+        assert!(exp(f64::NAN).is_nan());
+        assert_eq!(exp(709.78), 709.78_f64.exp());
+    }
+}
