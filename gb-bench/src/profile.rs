@@ -17,7 +17,7 @@ use std::process::Command;
 
 use clap::Args;
 
-use crate::symbolize::{Frame, Symbolizer};
+use crate::symbolize::{self, Frame};
 
 /// The options of `gb-bench profile`.
 #[derive(Debug, Args)]
@@ -186,7 +186,6 @@ fn run_and_report(
     }
 
     let mut read_any = false;
-    let mut symbolizer = Symbolizer::default();
     for (label, file, svg) in [
         ("live heap at exit", path, args.svg.clone()),
         (
@@ -204,7 +203,7 @@ fn run_and_report(
             continue;
         }
         let mut profile = read_profile(file)?;
-        profile.symbolize(&mut symbolizer);
+        profile.symbolize();
         read_any = true;
         let stacks = profile.stacks("inuse_space")?;
         out(&top_table(label, &stacks, args.top as usize));
@@ -523,10 +522,17 @@ impl Profile {
     /// Names every frame from the binaries on disk where they can: the
     /// function (the static ones too, which `dladdr` cannot see), inlined
     /// calls, file and line. Frames they say nothing about keep their name.
-    pub fn symbolize(&mut self, symbolizer: &mut Symbolizer) {
+    pub fn symbolize(&mut self) {
+        let mut by_file: HashMap<&str, Vec<(u64, u64)>> = HashMap::new();
         for (id, (file, offset)) in &self.objects {
-            if let Some(frames) = symbolizer.frames(file, *offset) {
-                self.locations.insert(*id, frames);
+            by_file.entry(file).or_default().push((*id, *offset));
+        }
+        for (file, wanted) in by_file {
+            let offsets: Vec<u64> = wanted.iter().map(|&(_, offset)| offset).collect();
+            for (&(id, _), found) in wanted.iter().zip(symbolize::frames(file, &offsets)) {
+                if let Some(frames) = found {
+                    self.locations.insert(id, frames);
+                }
             }
         }
     }

@@ -30,6 +30,7 @@ pub(crate) mod record;
 pub(crate) mod stack;
 
 mod build_id;
+mod gzip;
 mod pprof;
 mod symbolize;
 

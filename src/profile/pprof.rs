@@ -19,7 +19,6 @@
 
 use std::collections::HashMap;
 use std::ffi::CStr;
-use std::io::Write as _;
 
 use super::symbolize::Frame;
 
@@ -201,53 +200,69 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
     }
 
     let mut maps = mappings();
-    let mut symbolizer = super::symbolize::Symbolizer::default();
-    // Location id per address (1-based), with its mapping and frames
-    // (inlined ones first, the function they were inlined into last).
+    // Each stack's frames as addresses: every frame is a return address
+    // (the entry point's frame is not recorded), so the call is the
+    // instruction before it.
+    let stacks: Vec<(Vec<u64>, &super::record::Totals)> = snapshot
+        .stacks()
+        .iter()
+        .zip(snapshot.totals())
+        .filter(|(_, totals)| totals.inuse_objects != 0.0 || totals.alloc_objects != 0.0)
+        .map(|(stack, totals)| {
+            let addresses = stack.frames().iter().map(|&f| (f as u64).saturating_sub(1));
+            (addresses.collect(), totals)
+        })
+        .collect();
+    // Location ids (1-based) in order of first appearance, each with its
+    // mapping; then each mapping's file symbolized once for all of its
+    // addresses.
     let mut locations: HashMap<u64, u64> = HashMap::new();
     let mut location_list: Vec<(u64, Option<usize>, Vec<Frame>)> = Vec::new();
-    for (stack, totals) in snapshot.stacks().iter().zip(snapshot.totals()) {
-        if totals.inuse_objects == 0.0 && totals.alloc_objects == 0.0 {
+    for &address in stacks.iter().flat_map(|(addresses, _)| addresses) {
+        locations.entry(address).or_insert_with(|| {
+            let mapping = maps
+                .iter()
+                .position(|m| m.start <= address && address < m.limit);
+            location_list.push((address, mapping, Vec::new()));
+            location_list.len() as u64
+        });
+    }
+    for (index, m) in maps.iter_mut().enumerate() {
+        let mine: Vec<usize> = (0..location_list.len())
+            .filter(|&l| location_list[l].1 == Some(index))
+            .collect();
+        if mine.is_empty() {
             continue;
         }
-        let mut ids = Vec::with_capacity(stack.frames().len());
-        for &frame in stack.frames() {
-            // Every frame is a return address (the entry point's frame is
-            // not recorded): the call is the instruction before it.
-            let address = (frame as u64).saturating_sub(1);
-            let id = *locations.entry(address).or_insert_with(|| {
-                let mapping = maps
-                    .iter()
-                    .position(|m| m.start <= address && address < m.limit);
-                let frames = mapping
-                    .and_then(|index| {
-                        let m = &maps[index];
-                        symbolizer.frames(&m.path, address - m.start + m.offset)
-                    })
-                    .or_else(|| {
-                        symbol(address).map(|function| {
-                            vec![Frame {
-                                function,
-                                file: None,
-                                line: None,
-                            }]
-                        })
-                    })
-                    .unwrap_or_default();
-                if let Some(index) = mapping {
-                    let m = &mut maps[index];
-                    m.used = true;
-                    m.all_named &= !frames.is_empty();
-                    m.all_filed &= !frames.is_empty() && frames.iter().all(|f| f.file.is_some());
-                    m.all_lined &= !frames.is_empty() && frames.iter().all(|f| f.line.is_some());
-                }
-                location_list.push((address, mapping, frames));
-                location_list.len() as u64
-            });
-            ids.push(id);
+        let offsets: Vec<u64> = mine
+            .iter()
+            .map(|&l| location_list[l].0 - m.start + m.offset)
+            .collect();
+        m.used = true;
+        for (&l, found) in mine.iter().zip(super::symbolize::frames(&m.path, &offsets)) {
+            location_list[l].2 = found.unwrap_or_default();
         }
+    }
+    for (address, mapping, frames) in &mut location_list {
+        if frames.is_empty() {
+            if let Some(function) = symbol(*address) {
+                frames.push(Frame {
+                    function,
+                    file: None,
+                    line: None,
+                });
+            }
+        }
+        if let Some(index) = *mapping {
+            let m = &mut maps[index];
+            m.all_named &= !frames.is_empty();
+            m.all_filed &= !frames.is_empty() && frames.iter().all(|f| f.file.is_some());
+            m.all_lined &= !frames.is_empty() && frames.iter().all(|f| f.line.is_some());
+        }
+    }
+    for (addresses, totals) in &stacks {
         let mut sample = Message::default();
-        sample.packed(1, ids.into_iter());
+        sample.packed(1, addresses.iter().map(|address| locations[address]));
         let values = [
             totals.alloc_objects,
             totals.alloc_space,
@@ -361,11 +376,8 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
 pub(crate) fn write(path: &CStr, snapshot: &Snapshot, interval: u64) -> i32 {
     use std::os::unix::ffi::OsStrExt as _;
     let raw = encode(snapshot, interval);
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let compressed = match encoder.write_all(&raw).and_then(|()| encoder.finish()) {
-        Ok(bytes) => bytes,
-        Err(_) => return libc::ENOMEM,
-    };
+    let compressed = super::gzip::gzip(&raw);
+    drop(raw);
     let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path.to_bytes()));
     match std::fs::write(path, compressed) {
         Ok(()) => 0,

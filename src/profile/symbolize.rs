@@ -14,8 +14,6 @@
 //! their symbol tables' names only; and it trusts that the files on disk
 //! are the ones the process ran.
 
-use std::collections::HashMap;
-
 /// One frame: a function, and where in the source when DWARF says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
@@ -39,30 +37,10 @@ impl Frame {
     }
 }
 
-/// An object file's loadable segments: (file offset, size in the file,
-/// virtual address).
-type Segments = Vec<(u64, u64, u64)>;
-
-/// A file's functions: (address, size, name), sorted by address.
-type Symbols = Vec<(u64, u64, String)>;
-
-/// One loaded file.
-struct Object {
-    loader: addr2line::Loader,
-    segments: Segments,
-    symbols: Symbols,
-}
-
-/// Loaded files, each once (`None`: not readable or not ELF).
-#[derive(Default)]
-pub struct Symbolizer {
-    objects: HashMap<String, Option<Object>>,
-}
-
 /// A file mapped read-only while it lives: the parser reads the pages it
 /// touches from the page cache (reading the whole file instead put all of
 /// it, 2 MiB for libc, on the heap of the process being profiled, for the
-/// length of a dump). As `addr2line::Loader` maps its files.
+/// length of a dump).
 struct Mapped {
     data: *mut libc::c_void,
     len: usize,
@@ -104,91 +82,141 @@ impl Drop for Mapped {
     }
 }
 
-/// A file's loadable segments and its functions (the symbol table's and the
-/// dynamic one's, with their sizes), from one parse of the mapped file;
-/// `None` when it is not an object file.
-fn tables(path: &str) -> Option<(Segments, Symbols)> {
+/// What one parse of a file says about some of its file offsets: each
+/// one's virtual address (None outside the loaded segments) and the
+/// function of the symbol tables that holds it; and whether the file has
+/// DWARF.
+struct Tables {
+    probes: Vec<Option<u64>>,
+    functions: Vec<Option<String>>,
+    dwarf: bool,
+}
+
+/// A symbol-table function (start, size, name) is a better name for an
+/// address it holds than `other` when it starts later (the innermost of
+/// nested ones), then when it is shorter, then by name.
+fn better(this: (u64, u64, &str), other: Option<(u64, u64, &str)>) -> bool {
+    use core::cmp::Reverse;
+    other.map_or(true, |(address, size, name)| {
+        (this.0, Reverse(this.1), Reverse(this.2)) > (address, Reverse(size), Reverse(name))
+    })
+}
+
+/// [`Tables`] for `offsets` in the file `path`, from one parse of the
+/// mapped file and one pass over its symbol tables (`.symtab` and
+/// `.dynsym`) that keeps only the names asked for (a table of every
+/// function of libc, names included, was most of a dump's memory). `None`
+/// when it is not an object file.
+fn tables(path: &str, offsets: &[u64]) -> Option<Tables> {
     use object::{Object as _, ObjectSegment as _, ObjectSymbol as _};
     let mapped = Mapped::open(path)?;
     let file = object::File::parse(mapped.bytes()).ok()?;
-    let segments = file
+    let segments: Vec<(u64, u64, u64)> = file
         .segments()
         .map(|s| {
             let (offset, size) = s.file_range();
             (offset, size, s.address())
         })
         .collect();
-    let mut symbols: Symbols = file
-        .symbols()
-        .chain(file.dynamic_symbols())
-        .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0)
-        .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+    let probes: Vec<Option<u64>> = offsets
+        .iter()
+        .map(|&offset| {
+            let &(start, _, address) = segments
+                .iter()
+                .find(|&&(start, size, _)| start <= offset && offset < start + size)?;
+            Some(offset - start + address)
+        })
         .collect();
-    symbols.sort();
-    symbols.dedup_by_key(|s| s.0);
-    Some((segments, symbols))
-}
-
-/// The function whose code holds `probe`, if the tables say.
-fn function_at(symbols: &Symbols, probe: u64) -> Option<&str> {
-    let index = symbols.partition_point(|s| s.0 <= probe).checked_sub(1)?;
-    let (address, size, name) = &symbols[index];
-    (probe < address + size).then_some(name.as_str())
-}
-
-impl Symbolizer {
-    /// The frames (innermost first: inlined functions, then the one they
-    /// were inlined into) at `offset` bytes into the file `path`; `None`
-    /// when the file has nothing for that address.
-    pub fn frames(&mut self, path: &str, offset: u64) -> Option<Vec<Frame>> {
-        if !path.starts_with('/') {
-            return None; // [vdso], anonymous memory
+    let mut sorted: Vec<u64> = probes.iter().flatten().copied().collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut best: Vec<Option<(u64, u64, &str)>> = vec![None; sorted.len()];
+    for symbol in file.symbols().chain(file.dynamic_symbols()) {
+        if symbol.kind() != object::SymbolKind::Text || symbol.size() == 0 {
+            continue;
         }
-        let object = self
-            .objects
-            .entry(path.to_string())
-            .or_insert_with(|| {
-                let (segments, symbols) = tables(path)?;
-                Some(Object {
-                    loader: addr2line::Loader::new(path).ok()?,
-                    segments,
-                    symbols,
-                })
-            })
-            .as_ref()?;
-        let &(file_offset, _, vaddr) = object
-            .segments
-            .iter()
-            .find(|&&(start, size, _)| start <= offset && offset < start + size)?;
-        let probe = offset - file_offset + vaddr;
-        let symbol = function_at(&object.symbols, probe)
-            .map(|s| addr2line::demangle_auto(std::borrow::Cow::Borrowed(s), None).into_owned());
-        let mut out = Vec::new();
-        if let Ok(mut frames) = object.loader.find_frames(probe) {
-            while let Ok(Some(frame)) = frames.next() {
-                let function = frame
-                    .function
-                    .as_ref()
-                    .and_then(|f| f.demangle().ok().map(|n| n.into_owned()))
-                    .or_else(|| symbol.clone());
-                let Some(function) = function else { continue };
-                let location = frame.location.as_ref();
-                out.push(Frame {
-                    function,
-                    file: location.and_then(|l| l.file).map(str::to_string),
-                    line: location.and_then(|l| l.line),
-                });
+        let (address, size) = (symbol.address(), symbol.size());
+        let first = sorted.partition_point(|&p| p < address);
+        let held = sorted[first..].partition_point(|&p| p - address < size);
+        if held == 0 {
+            continue;
+        }
+        let Ok(name) = symbol.name() else { continue };
+        for slot in &mut best[first..first + held] {
+            if better((address, size, name), *slot) {
+                *slot = Some((address, size, name));
             }
         }
-        if out.is_empty() {
-            out.push(Frame {
-                function: symbol?,
-                file: None,
-                line: None,
-            });
-        }
-        Some(out)
     }
+    let functions = probes
+        .iter()
+        .map(|probe| {
+            let (_, _, name) = best[sorted.binary_search(probe.as_ref()?).ok()?]?;
+            Some(addr2line::demangle_auto(std::borrow::Cow::Borrowed(name), None).into_owned())
+        })
+        .collect();
+    let dwarf = file.section_by_name(".debug_info").is_some();
+    Some(Tables {
+        probes,
+        functions,
+        dwarf,
+    })
+}
+
+/// The frames at each of `offsets`, byte offsets into the file `path`
+/// (innermost first: inlined functions, then the one they were inlined
+/// into): `None` for an offset the file says nothing about, and for all of
+/// them when `path` is not an object file on disk ([vdso], anonymous
+/// memory). The file is read once for all of them and nothing of it is
+/// kept: callers ask once per file.
+pub fn frames(path: &str, offsets: &[u64]) -> Vec<Option<Vec<Frame>>> {
+    let Some(Tables {
+        probes,
+        functions,
+        dwarf,
+    }) = path
+        .starts_with('/')
+        .then(|| tables(path, offsets))
+        .flatten()
+    else {
+        return vec![None; offsets.len()];
+    };
+    // DWARF's reader only where there is DWARF: it maps the file again and
+    // builds a symbol map of its own, which a stripped library (libc) does
+    // not need.
+    let loader = dwarf.then(|| addr2line::Loader::new(path).ok()).flatten();
+    probes
+        .into_iter()
+        .zip(functions)
+        .map(|(probe, symbol)| {
+            let probe = probe?;
+            let mut out = Vec::new();
+            if let Some(mut found) = loader.as_ref().and_then(|l| l.find_frames(probe).ok()) {
+                while let Ok(Some(frame)) = found.next() {
+                    let function = frame
+                        .function
+                        .as_ref()
+                        .and_then(|f| f.demangle().ok().map(|n| n.into_owned()))
+                        .or_else(|| symbol.clone());
+                    let Some(function) = function else { continue };
+                    let location = frame.location.as_ref();
+                    out.push(Frame {
+                        function,
+                        file: location.and_then(|l| l.file).map(str::to_string),
+                        line: location.and_then(|l| l.line),
+                    });
+                }
+            }
+            if out.is_empty() {
+                out.push(Frame {
+                    function: symbol?,
+                    file: None,
+                    line: None,
+                });
+            }
+            Some(out)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -217,23 +245,71 @@ mod tests {
                     .then(|| (f[5].to_string(), address - start + offset))
             })
             .expect("the function's mapping");
-        let frames = Symbolizer::default().frames(&path, offset).expect("frames");
+        // Asked with an offset outside the file's segments beside it.
+        let found = frames(&path, &[offset, u64::MAX]);
+        let frames_here = found[0].as_ref().expect("frames");
         // Its first instruction may be inlined code (black_box), then it.
         assert!(
-            frames
+            frames_here
                 .iter()
                 .any(|f| f.function.contains("marker_function_for_symbolize")
                     && f.place().is_some_and(|p| p.starts_with("symbolize.rs:"))),
-            "{frames:?}"
+            "{frames_here:?}"
         );
-        assert_eq!(Symbolizer::default().frames("[vdso]", 0), None);
-        let table = vec![
-            (0x100, 0x10, "f".to_string()),
-            (0x200, 0x10, "g".to_string()),
-        ];
-        assert_eq!(function_at(&table, 0x105), Some("f"));
-        assert_eq!(function_at(&table, 0x150), None, "a gap between functions");
-        assert_eq!(function_at(&table, 0x50), None);
-        assert_eq!(Symbolizer::default().frames("/nonexistent", 0), None);
+        assert_eq!(found[1], None, "an offset outside the file");
+        // A library without DWARF (Debian's libc): its dynamic symbols.
+        let getpid = libc::getpid as unsafe extern "C" fn() -> libc::pid_t as usize as u64;
+        let (libc_path, libc_offset) = maps
+            .lines()
+            .find_map(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let (start, end) = f[0].split_once('-')?;
+                let start = u64::from_str_radix(start, 16).ok()?;
+                let end = u64::from_str_radix(end, 16).ok()?;
+                let offset = u64::from_str_radix(f[2], 16).ok()?;
+                (start <= getpid && getpid < end && f.len() > 5)
+                    .then(|| (f[5].to_string(), getpid - start + offset))
+            })
+            .expect("getpid's mapping");
+        let named = frames(&libc_path, &[libc_offset]);
+        assert!(
+            named[0]
+                .as_ref()
+                .is_some_and(|f| f[0].function.contains("getpid")),
+            "{libc_path}: {named:?}"
+        );
+        assert_eq!(frames("[vdso]", &[0]), vec![None]);
+        assert_eq!(frames("/nonexistent", &[0, 1]), vec![None, None]);
+        let name = |offered: &[(u64, u64, &'static str)]| {
+            offered.iter().fold(
+                None,
+                |best, &this| {
+                    if better(this, best) {
+                        Some(this)
+                    } else {
+                        best
+                    }
+                },
+            )
+        };
+        // Nested functions: the innermost; equal starts: the shorter.
+        assert_eq!(
+            name(&[(0x100, 0x100, "outer"), (0x140, 0x10, "inner")])
+                .unwrap()
+                .2,
+            "inner"
+        );
+        assert_eq!(
+            name(&[(0x140, 0x10, "inner"), (0x100, 0x100, "outer")])
+                .unwrap()
+                .2,
+            "inner"
+        );
+        assert_eq!(
+            name(&[(0x100, 0x20, "long"), (0x100, 0x10, "short")])
+                .unwrap()
+                .2,
+            "short"
+        );
     }
 }
