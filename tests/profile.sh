@@ -145,8 +145,14 @@ if ((have_override)); then
     expect "$WORK/keep.pb.gz" keep_ten 5 15 "live at exit"
     # The unwinder: libunwind's where libunwind.so.8 loads (the profile's
     # comment names it), libgcc's when asked; both must attribute alike.
+    # With more sampling threads (4) than CPUs, libunwind's per-thread
+    # caches go to as many threads as there are CPUs, libgcc to the others.
     want=libgcc
-    ldconfig -p 2>/dev/null | grep -q 'libunwind\.so\.8 ' && want=libunwind
+    if ldconfig -p 2>/dev/null | grep -q 'libunwind\.so\.8 '; then
+        want=libunwind
+        cpus=$(getconf _NPROCESSORS_ONLN)
+        ((cpus < 4)) && want="libunwind ($cpus threads), libgcc (the others)"
+    fi
     unwinder() { go tool pprof -comments "$1" 2>/dev/null | sed -n 's/^graphbit-alloc: stacks by //p'; }
     [[ $(unwinder "$WORK/keep.pb.gz") == "$want" ]] && echo "ok: stacks by $want" \
         || failed "stacks by '$(unwinder "$WORK/keep.pb.gz")', want $want"

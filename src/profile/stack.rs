@@ -10,7 +10,9 @@
 //!   address's frame rule per thread, so a stack it has seen costs about
 //!   100 instructions a frame (libgcc's: about 1,400). Its caches are made
 //!   per-thread (`unw_set_caching_policy`), so no lock of libunwind's is
-//!   ever held across a `fork`.
+//!   ever held across a `fork`; and since each costs up to 256 KiB, only
+//!   as many threads as there are CPUs use it (`CACHE_SLOTS`), the others
+//!   libgcc's.
 //! - **libgcc_s's `_Unwind_Backtrace`** otherwise (every Rust program on
 //!   Linux links it already; unlike glibc's `backtrace` it needs no
 //!   `dlopen`), or when `GB_PROFILE_UNWINDER=libgcc` (read with
@@ -176,7 +178,7 @@ fn walk(frames: &mut [usize], skip: usize) -> usize {
         own_end,
     };
     let fast = FAST_BACKTRACE.load(Ordering::Relaxed);
-    if fast != 0 {
+    if fast != 0 && thread_may_cache() {
         // SAFETY: FAST_BACKTRACE holds 0 or libunwind's `unw_backtrace`
         // (set by `choose_unwinder`; the library is never unloaded).
         let backtrace: UnwBacktrace = unsafe { core::mem::transmute(fast) };
@@ -211,6 +213,45 @@ const UNW_CACHE_PER_THREAD: c_int = 2;
 /// (libgcc's unwinder).
 static FAST_BACKTRACE: AtomicUsize = AtomicUsize::new(0);
 
+/// How many threads may unwind with libunwind: its cache of frame rules is
+/// per thread (always, in `unw_backtrace`; 2^14 records, up to 256 KiB
+/// resident each), so a 64-thread server took 16.7 MiB more at its peak
+/// with profiling on (docs/profiling.md, Cost). The first threads to take
+/// a sample, as many as the CPUs online when profiling started, get one;
+/// later ones unwind with libgcc (no cache, slower per sample). So this
+/// memory grows with the CPUs, not with the threads. A thread keeps its
+/// unwinder; a slot is not given back when its thread exits.
+static CACHE_SLOTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Threads that took a slot of `CACHE_SLOTS`.
+static CACHED_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether a thread found no slot left (and unwinds with libgcc).
+static FELL_BACK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+thread_local! {
+    /// This thread's unwinder: 0 not chosen yet, 1 libunwind, 2 libgcc.
+    static THREAD_UNWINDER: core::cell::Cell<u8> = const { core::cell::Cell::new(0) };
+}
+
+/// Whether this thread unwinds with libunwind's cache: chosen at its
+/// first sample, while slots last.
+fn thread_may_cache() -> bool {
+    THREAD_UNWINDER.with(|chosen| {
+        if chosen.get() == 0 {
+            let slots = CACHE_SLOTS.load(Ordering::Relaxed);
+            let took = CACHED_THREADS
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < slots).then_some(n + 1))
+                .is_ok();
+            if !took {
+                FELL_BACK.store(true, Ordering::Relaxed);
+            }
+            chosen.set(if took { 1 } else { 2 });
+        }
+        chosen.get() == 1
+    })
+}
+
 /// Picks the unwinder (see the module's comment): libunwind when
 /// `libunwind.so.8` loads and has what is needed, unless
 /// `GB_PROFILE_UNWINDER=libgcc`. Called when profiling starts, outside
@@ -228,6 +269,9 @@ pub(crate) fn choose_unwinder() {
         return;
     }
     if let Some(backtrace) = load_libunwind() {
+        // SAFETY: no preconditions.
+        let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        CACHE_SLOTS.store(usize::try_from(cpus).unwrap_or(1).max(1), Ordering::Relaxed);
         FAST_BACKTRACE.store(backtrace as usize, Ordering::Relaxed);
     }
 }
@@ -269,11 +313,17 @@ fn load_libunwind() -> Option<UnwBacktrace> {
     None
 }
 
-/// The unwinder profiles use now: "libunwind" or "libgcc".
-pub(crate) fn unwinder() -> &'static str {
-    if FAST_BACKTRACE.load(Ordering::Relaxed) != 0 {
-        "libunwind"
+/// The unwinders the profile's stacks came from: "libgcc", "libunwind", or
+/// "libunwind (N threads), libgcc (the others)" when more threads took
+/// samples than there were slots.
+pub(crate) fn unwinder() -> String {
+    if FAST_BACKTRACE.load(Ordering::Relaxed) == 0 {
+        return "libgcc".into();
+    }
+    let slots = CACHE_SLOTS.load(Ordering::Relaxed);
+    if FELL_BACK.load(Ordering::Relaxed) {
+        format!("libunwind ({slots} threads), libgcc (the others)")
     } else {
-        "libgcc"
+        "libunwind".into()
     }
 }
