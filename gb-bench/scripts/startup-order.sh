@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Writes src/override/startup-order.ld: the functions of the override library
+# Writes src/startup-order.ld: the functions of the override library
 # that small programs run (start-up, the malloc family, exit), placed together
-# at the start of its code by the linker (build.rs passes the script to the
-# override's link on Linux). Each fault on the library's code maps 64-128 KiB
+# at the start of its code by the linker (build.rs passes the script to every
+# shared library's link on Linux). Each fault on the library's code maps 64-128 KiB
 # of it; with these ~170 KiB scattered over 840 KiB, every page of the code
 # ended up resident in every process (docs/memory.md, "Small programs").
 #
@@ -31,7 +31,7 @@ profile perl "$P/churn.pl" 20
 profile sqlite3 :memory: -cmd ".parameter set @n 500" ".read $P/churn.sql"
 nm "$lib" | awk '$2 ~ /[tTwW]/ {print $3}' >"$work/mangled"
 nm -C "$lib" | awk '$2 ~ /[tTwW]/ {$1 = ""; $2 = ""; sub(/^  /, ""); print}' >"$work/demangled"
-python3 - "$work" "$(basename "$lib")" >src/override/startup-order.ld <<'PY'
+python3 - "$work" "$(basename "$lib")" >src/startup-order.ld <<'PY'
 import collections, glob, re, sys
 work, libname = sys.argv[1], sys.argv[2]
 ran = set()
@@ -66,4 +66,4 @@ for p in sorted(patterns):
     print(f"    *(.text.{p})")
 print("  }\n}\nINSERT BEFORE .text;")
 PY
-echo "src/override/startup-order.ld: $(grep -c '^    \*' src/override/startup-order.ld) functions"
+echo "src/startup-order.ld: $(grep -c '^    \*' src/startup-order.ld) functions"
