@@ -241,7 +241,9 @@ fn thread_may_cache() -> bool {
         if chosen.get() == 0 {
             let slots = CACHE_SLOTS.load(Ordering::Relaxed);
             let took = CACHED_THREADS
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < slots).then_some(n + 1))
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < slots).then_some(n + 1)
+                })
                 .is_ok();
             if !took {
                 FELL_BACK.store(true, Ordering::Relaxed);
