@@ -231,20 +231,22 @@ mod tests {
         fn marker_function_for_symbolize() -> usize {
             std::hint::black_box(42)
         }
-        let address = marker_function_for_symbolize as fn() -> usize as usize as u64;
+        // The file holding `address` and its offset in it, from the maps.
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-        let (path, offset) = maps
-            .lines()
-            .find_map(|line| {
-                let f: Vec<&str> = line.split_whitespace().collect();
-                let (start, end) = f[0].split_once('-')?;
-                let start = u64::from_str_radix(start, 16).ok()?;
-                let end = u64::from_str_radix(end, 16).ok()?;
-                let offset = u64::from_str_radix(f[2], 16).ok()?;
-                (start <= address && address < end && f.len() > 5)
-                    .then(|| (f[5].to_string(), address - start + offset))
-            })
-            .expect("the function's mapping");
+        let locate = |address: u64| {
+            maps.lines()
+                .find_map(|line| {
+                    let f: Vec<&str> = line.split_whitespace().collect();
+                    let (start, end) = f[0].split_once('-')?;
+                    let start = u64::from_str_radix(start, 16).ok()?;
+                    let end = u64::from_str_radix(end, 16).ok()?;
+                    let offset = u64::from_str_radix(f[2], 16).ok()?;
+                    (start <= address && address < end && f.len() > 5)
+                        .then(|| (f[5].to_string(), address - start + offset))
+                })
+                .expect("the address's mapping")
+        };
+        let (path, offset) = locate(marker_function_for_symbolize as fn() -> usize as usize as u64);
         // Asked with an offset outside the file's segments beside it.
         let found = frames(&path, &[offset, u64::MAX]);
         let frames_here = found[0].as_ref().expect("frames");
@@ -259,18 +261,7 @@ mod tests {
         assert_eq!(found[1], None, "an offset outside the file");
         // A library without DWARF (Debian's libc): its dynamic symbols.
         let getpid = libc::getpid as unsafe extern "C" fn() -> libc::pid_t as usize as u64;
-        let (libc_path, libc_offset) = maps
-            .lines()
-            .find_map(|line| {
-                let f: Vec<&str> = line.split_whitespace().collect();
-                let (start, end) = f[0].split_once('-')?;
-                let start = u64::from_str_radix(start, 16).ok()?;
-                let end = u64::from_str_radix(end, 16).ok()?;
-                let offset = u64::from_str_radix(f[2], 16).ok()?;
-                (start <= getpid && getpid < end && f.len() > 5)
-                    .then(|| (f[5].to_string(), getpid - start + offset))
-            })
-            .expect("getpid's mapping");
+        let (libc_path, libc_offset) = locate(getpid);
         let named = frames(&libc_path, &[libc_offset]);
         assert!(
             named[0]
