@@ -200,25 +200,26 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
     }
 
     let mut maps = mappings();
-    // Each stack's frames as addresses: every frame is a return address
-    // (the entry point's frame is not recorded), so the call is the
-    // instruction before it.
-    let stacks: Vec<(Vec<u64>, &super::record::Totals)> = snapshot
-        .stacks()
-        .iter()
-        .zip(snapshot.totals())
-        .filter(|(_, totals)| totals.inuse_objects != 0.0 || totals.alloc_objects != 0.0)
-        .map(|(stack, totals)| {
-            let addresses = stack.frames().iter().map(|&f| (f as u64).saturating_sub(1));
-            (addresses.collect(), totals)
-        })
-        .collect();
+    // The stacks written, each frame as an address: every frame is a
+    // return address (the entry point's frame is not recorded), so the call
+    // is the instruction before it.
+    let stacks = || {
+        snapshot
+            .stacks()
+            .iter()
+            .zip(snapshot.totals())
+            .filter(|(_, totals)| totals.inuse_objects != 0.0 || totals.alloc_objects != 0.0)
+            .map(|(stack, totals)| {
+                let addresses = stack.frames().iter().map(|&f| (f as u64).saturating_sub(1));
+                (addresses, totals)
+            })
+    };
     // Location ids (1-based) in order of first appearance, each with its
     // mapping; then each mapping's file symbolized once for all of its
     // addresses.
     let mut locations: HashMap<u64, u64> = HashMap::new();
     let mut location_list: Vec<(u64, Option<usize>, Vec<Frame>)> = Vec::new();
-    for &address in stacks.iter().flat_map(|(addresses, _)| addresses) {
+    for address in stacks().flat_map(|(addresses, _)| addresses) {
         locations.entry(address).or_insert_with(|| {
             let mapping = maps
                 .iter()
@@ -260,9 +261,9 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
             m.all_lined &= !frames.is_empty() && frames.iter().all(|f| f.line.is_some());
         }
     }
-    for (addresses, totals) in &stacks {
+    for (addresses, totals) in stacks() {
         let mut sample = Message::default();
-        sample.packed(1, addresses.iter().map(|address| locations[address]));
+        sample.packed(1, addresses.map(|address| locations[&address]));
         let values = [
             totals.alloc_objects,
             totals.alloc_space,
