@@ -38,6 +38,15 @@ static double power_of_two(int k) {
 static const double ln2_hi = 6.93147180369123816490e-01;
 static const double ln2_lo = 1.90821492927058770002e-10;
 
+/* 1/3, 1/5, ..., 1/25 and 1/1, 1/2, ..., 1/18: the series' coefficients,
+ * so that a sample (jemalloc calls log once for each) costs multiplications,
+ * not divisions. */
+static const double one_over_odd[12] = {1.0 / 3, 1.0 / 5, 1.0 / 7, 1.0 / 9, 1.0 / 11, 1.0 / 13,
+                                        1.0 / 15, 1.0 / 17, 1.0 / 19, 1.0 / 21, 1.0 / 23, 1.0 / 25};
+static const double one_over[18] = {1.0, 1.0 / 2, 1.0 / 3, 1.0 / 4, 1.0 / 5, 1.0 / 6,
+                                    1.0 / 7, 1.0 / 8, 1.0 / 9, 1.0 / 10, 1.0 / 11, 1.0 / 12,
+                                    1.0 / 13, 1.0 / 14, 1.0 / 15, 1.0 / 16, 1.0 / 17, 1.0 / 18};
+
 __attribute__((visibility("hidden"))) double graphbit_alloc_log(double x) {
     uint64_t bits = to_bits(x);
     if (x != x) return x;                     /* NaN */
@@ -63,7 +72,7 @@ __attribute__((visibility("hidden"))) double graphbit_alloc_log(double x) {
     double s = f / (2.0 + f);
     double z = s * s;
     double series = 0; /* z/3 + z^2/5 + ... + z^12/25 */
-    for (int n = 25; n >= 3; n -= 2) series = (series + 1.0 / n) * z;
+    for (int i = 11; i >= 0; i--) series = (series + one_over_odd[i]) * z;
     /* log(m) = f - f*f/2 + s*(f*f/2 + 2 series), the form that keeps the
      * rounding of f out of the result, as fdlibm writes it. */
     double half = 0.5 * f * f;
@@ -81,7 +90,7 @@ __attribute__((visibility("hidden"))) double graphbit_alloc_exp(double x) {
     double r = (x - k * ln2_hi) - k * ln2_lo;
     /* e^r by its series: 18 terms leave less than 1e-20 for |r| <= 0.35 */
     double sum = 1.0;
-    for (int n = 18; n >= 1; n--) sum = 1.0 + sum * r / n;
+    for (int i = 17; i >= 0; i--) sum = 1.0 + sum * r * one_over[i];
     /* times 2^k, in two steps where 2^k alone is not a normal double */
     if (k > 1023) return sum * power_of_two(1023) * power_of_two(k - 1023);
     if (k < -1022) return sum * power_of_two(k + 1000) * power_of_two(-1000);

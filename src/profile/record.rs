@@ -39,6 +39,12 @@ pub(crate) struct Stack {
     pub(crate) alloc_objects: f64,
     /// The same, in bytes.
     pub(crate) alloc_space: f64,
+    /// Its live samples, weighted (estimated count), kept as samples come
+    /// and go so that a peak or a dump copies these instead of walking the
+    /// live table.
+    inuse_objects: f64,
+    /// The same, in bytes.
+    inuse_space: f64,
     frames: [usize; MAX_DEPTH],
 }
 
@@ -330,11 +336,15 @@ fn add_live(state: &mut State, entry: Live) {
     put(state, entry);
     state.live_count += 1;
     state.live_bytes += entry.weight * entry.size as f64;
+    // SAFETY: entry.stack < stack_count, within the store.
+    let stack = unsafe { &mut *state.stacks.add(entry.stack) };
+    stack.inuse_objects += entry.weight;
+    stack.inuse_space += entry.weight * entry.size as f64;
     filter_slot(entry.address).fetch_add(1, Ordering::Relaxed);
     super::set_samples_live(true);
     if state.live_bytes > state.peak_bytes {
         // A new high: keep the live heap of this moment, at most every
-        // 1/64 of growth (each copy walks the table).
+        // 1/64 of growth (each copy walks the stacks).
         if (state.peak_stacks == 0 || state.live_bytes >= state.peak_bytes * (1.0 + 1.0 / 64.0))
             && take_peak(state)
         {
@@ -494,6 +504,8 @@ fn stack_id(state: &mut State, frames: &[usize]) -> Option<usize> {
         depth: frames.len() as u64,
         alloc_objects: 0.0,
         alloc_space: 0.0,
+        inuse_objects: 0.0,
+        inuse_space: 0.0,
         frames: [0; MAX_DEPTH],
     };
     stack.frames[..frames.len()].copy_from_slice(frames);
@@ -583,6 +595,9 @@ fn remove(state: &mut State, address: usize) -> Option<Live> {
                 if state.live_bytes < 0.0 {
                     state.live_bytes = 0.0;
                 }
+                let stack = &mut *state.stacks.add(entry.stack);
+                stack.inuse_objects -= entry.weight;
+                stack.inuse_space -= entry.weight * entry.size as f64;
                 state.live_count -= 1;
                 break entry;
             }
@@ -635,29 +650,21 @@ fn grow_live(state: &mut State) -> bool {
     true
 }
 
-/// Sums the live samples per stack into `totals` (stack_count long).
+/// The live samples' totals per stack (kept by `add_live` and `remove`)
+/// and the totals since the start, into `totals` (stack_count long).
 fn sum_live(state: &State, totals: *mut Totals) {
     for id in 0..state.stack_count {
         // SAFETY: id < stack_count, within both.
         unsafe {
             let stack = &*state.stacks.add(id);
+            // Sums kept by additions and subtractions: a stack whose
+            // samples are all freed may be a rounding error from 0.
             totals.add(id).write(Totals {
-                inuse_objects: 0.0,
-                inuse_space: 0.0,
+                inuse_objects: stack.inuse_objects.max(0.0),
+                inuse_space: stack.inuse_space.max(0.0),
                 alloc_objects: stack.alloc_objects,
                 alloc_space: stack.alloc_space,
             });
-        }
-    }
-    for slot in 0..state.live_capacity {
-        // SAFETY: slot < live_capacity; entry.stack < stack_count.
-        unsafe {
-            let entry = *state.live.add(slot);
-            if entry.address != 0 {
-                let total = &mut *totals.add(entry.stack);
-                total.inuse_objects += entry.weight;
-                total.inuse_space += entry.weight * entry.size as f64;
-            }
         }
     }
 }
