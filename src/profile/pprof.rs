@@ -215,23 +215,24 @@ fn encode(snapshot: &Snapshot, interval: u64) -> Vec<u8> {
             })
     };
     // Location ids (1-based) in order of first appearance, each with its
-    // mapping; then each mapping's file symbolized once for all of its
-    // addresses.
+    // mapping, and each mapping's locations; then each mapping's file
+    // symbolized once for all of its addresses.
     let mut locations: HashMap<u64, u64> = HashMap::new();
     let mut location_list: Vec<(u64, Option<usize>, Vec<Frame>)> = Vec::new();
+    let mut by_mapping: Vec<Vec<usize>> = vec![Vec::new(); maps.len()];
     for address in stacks().flat_map(|(addresses, _)| addresses) {
         locations.entry(address).or_insert_with(|| {
             let mapping = maps
                 .iter()
                 .position(|m| m.start <= address && address < m.limit);
+            if let Some(index) = mapping {
+                by_mapping[index].push(location_list.len());
+            }
             location_list.push((address, mapping, Vec::new()));
             location_list.len() as u64
         });
     }
-    for (index, m) in maps.iter_mut().enumerate() {
-        let mine: Vec<usize> = (0..location_list.len())
-            .filter(|&l| location_list[l].1 == Some(index))
-            .collect();
+    for (m, mine) in maps.iter_mut().zip(&by_mapping) {
         if mine.is_empty() {
             continue;
         }
