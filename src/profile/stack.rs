@@ -223,11 +223,9 @@ static FAST_BACKTRACE: AtomicUsize = AtomicUsize::new(0);
 /// unwinder; a slot is not given back when its thread exits.
 static CACHE_SLOTS: AtomicUsize = AtomicUsize::new(0);
 
-/// Threads that took a slot of `CACHE_SLOTS`.
-static CACHED_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether a thread found no slot left (and unwinds with libgcc).
-static FELL_BACK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// Threads that chose their unwinder: the first `CACHE_SLOTS` of them took
+/// libunwind, any beyond them libgcc.
+static CHOSEN_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// This thread's unwinder: 0 not chosen yet, 1 libunwind, 2 libgcc.
@@ -239,15 +237,8 @@ thread_local! {
 fn thread_may_cache() -> bool {
     THREAD_UNWINDER.with(|chosen| {
         if chosen.get() == 0 {
-            let slots = CACHE_SLOTS.load(Ordering::Relaxed);
-            let took = CACHED_THREADS
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                    (n < slots).then_some(n + 1)
-                })
-                .is_ok();
-            if !took {
-                FELL_BACK.store(true, Ordering::Relaxed);
-            }
+            let before = CHOSEN_THREADS.fetch_add(1, Ordering::Relaxed);
+            let took = before < CACHE_SLOTS.load(Ordering::Relaxed);
             chosen.set(if took { 1 } else { 2 });
         }
         chosen.get() == 1
@@ -323,7 +314,7 @@ pub(crate) fn unwinder() -> String {
         return "libgcc".into();
     }
     let slots = CACHE_SLOTS.load(Ordering::Relaxed);
-    if FELL_BACK.load(Ordering::Relaxed) {
+    if CHOSEN_THREADS.load(Ordering::Relaxed) > slots {
         format!("libunwind ({slots} threads), libgcc (the others)")
     } else {
         "libunwind".into()
