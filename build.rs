@@ -188,7 +188,7 @@ fn main() {
         // (src/override/new.cpp), calling the backend's entry points
         // (src/backend/<backend>_entry_points.h) with the library's own
         // constants (src/backend/large_block.rs); in the checked override,
-        // checked mode's entry points instead (src/checked_override.rs).
+        // checked mode's entry points instead (src/checked_override/).
         println!("cargo::rerun-if-changed=src/override/new.cpp");
         println!("cargo::rerun-if-changed=src/backend/{backend}_entry_points.h");
         println!("cargo::rerun-if-changed=src/backend/large_block.rs");

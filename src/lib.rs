@@ -128,6 +128,11 @@ mod checked;
 mod checked_override;
 pub mod diagnostics;
 mod global;
+/// Sampled guarded blocks, for the hardened and the checked override.
+///
+/// cbindgen:ignore
+#[cfg(any(feature = "override-checked", feature = "override-hardened"))]
+mod guarded;
 /// The hardened override (Cargo feature `override-hardened`).
 ///
 /// cbindgen:ignore
@@ -146,9 +151,6 @@ mod r#override;
 /// cbindgen:ignore
 #[cfg(feature = "profiling")]
 mod profile;
-/// cbindgen:ignore
-#[cfg(feature = "override-checked")]
-mod quarantine;
 mod sys;
 
 pub use api::*;

@@ -10,7 +10,10 @@
 #
 # Libraries (each column is left out when its file is missing):
 #   GB_OVERRIDE_LIB          libgraphbit_alloc_override.so (preloaded)
-#   GB_OVERRIDE_CHECKED_LIB  libgraphbit_alloc_override_checked.so (preloaded)
+#   GB_OVERRIDE_CHECKED_LIB  libgraphbit_alloc_override_checked.so (preloaded
+#                            twice: GB_CHECKED_SAMPLE=1, every block that
+#                            fits its pool guarded, as the hardened column's;
+#                            and at its default, one block in 1000)
 #   GB_OVERRIDE_HARDENED_LIB libgraphbit_alloc_override_hardened.so (preloaded;
 #                            GB_HARDENED_SAMPLE=1: the column shows what it
 #                            catches in a block it sampled, up to 1 MiB)
@@ -19,9 +22,12 @@
 # Debian's: /usr/lib/<triplet>/libjemalloc.so.2, libmimalloc.so.2,
 # libtcmalloc_minimal.so.4 (tests/cmake/install-deps.sh installs them).
 #
-#   tests/misuse-matrix.sh --check LIB   only the checked override's column:
-#   exits non-zero unless every case but read_after_free and underflow at
-#   256 KiB is caught (ctest's misuse_checked_override runs this).
+#   tests/misuse-matrix.sh --check LIB   only the checked override's columns:
+#   exits non-zero unless, with GB_CHECKED_SAMPLE=1, every case is caught,
+#   and at the default rate every case but read_after_free and underflow at
+#   256 KiB (which need the block guarded) is caught; through malloc/free
+#   and through the preloaded library's gb_* API (ctest's
+#   misuse_checked_override runs this).
 #   tests/misuse-matrix.sh --check-override LIB   the default override's
 #   guard: free_unaligned (every size) and free_interior at 8 B are caught,
 #   and on jemalloc free_stack, free_static and realloc_stack (every size; free_far too
@@ -59,25 +65,40 @@ if [[ ${1:-} == --check || ${1:-} == --check-override ]]; then
     lib=$2
     fail=0
     backend=$(LD_PRELOAD=$lib "$WORK/misuse_matrix" backend)
-    for c in $("$WORK/misuse_matrix" list); do
-        for s in 8 4096 262144; do
-            expected=caught
-            if [[ $1 == --check-override ]]; then
-                [[ $c == free_unaligned || ($c == free_interior && $s == 8) ||
-                    ($backend == jemalloc && $c =~ ^(free_stack|free_static|realloc_stack)$) ]] || continue
-            fi
-            v=$(cell "LD_PRELOAD=$lib" -- "$c" "$s")
-            # The checked override's known misses (docs/checked-override.md):
-            # silent, or caught where the backend's size classes leave slack
-            # before the block (mimalloc's 256 KiB class).
-            [[ $c == read_after_free ]] && expected=silent
-            [[ $c == underflow && $s == 262144 ]] && expected="silent|caught"
-            if ! [[ $v =~ ^($expected)$ ]]; then
-                echo "FAIL: $c $s: $v, expected $expected: $(head -c 300 "$WORK/err")"
-                fail=1
-            else
-                echo "ok: $c $s: $v $(head -c 160 "$WORK/err")"
-            fi
+    unset GB_CHECKED_SAMPLE
+    runs=(default:libc)
+    # The checked override through malloc/free and through its gb_* API
+    # (gb_free must reach the same checks and never hand a guarded block to
+    # the backend).
+    [[ $1 == --check ]] && runs=(1:libc default:libc 1:gb default:gb)
+    for run in "${runs[@]}"; do
+        rate=${run%:*} api=${run#*:}
+        sample=GB_CHECKED_SAMPLE=$rate
+        [[ $rate == default ]] && sample=GB_NOTHING=1
+        for c in $("$WORK/misuse_matrix" list); do
+            for s in 8 4096 262144; do
+                expected=caught
+                if [[ $1 == --check-override ]]; then
+                    [[ $c == free_unaligned || ($c == free_interior && $s == 8) ||
+                        ($backend == jemalloc && $c =~ ^(free_stack|free_static|realloc_stack)$) ]] || continue
+                fi
+                v=$(cell "LD_PRELOAD=$lib" "GB_MISUSE_LIB=$lib" "$sample" -- "$c" "$s" "$api")
+                # The checked override's misses at its default rate
+                # (docs/checked-override.md): a read after free, and an
+                # underflow before a large block, are caught only in a
+                # guarded block (one in 1000), or where the backend's size
+                # classes leave slack before the block (mimalloc's 256 KiB
+                # class).
+                if [[ $1 == --check && $rate == default ]]; then
+                    [[ $c == read_after_free || ($c == underflow && $s == 262144) ]] && expected="silent|caught"
+                fi
+                if ! [[ $v =~ ^($expected)$ ]]; then
+                    echo "FAIL: $c $s (rate $rate, $api): $v, expected $expected: $(head -c 300 "$WORK/err")"
+                    fail=1
+                else
+                    echo "ok: $c $s (rate $rate, $api): $v $(head -c 160 "$WORK/err")"
+                fi
+            done
         done
     done
     if [[ $1 == --check-override ]]; then
@@ -89,19 +110,19 @@ fi
 
 OUT=${1:-docs/runs/misuse-matrix.txt}
 triplet=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-names=() envs=() apis=()
-add() { # NAME FILE API(libc|gb)
+names=() envs=() apis=() extra=()
+add() { # NAME FILE API(libc|gb) [VARIABLE=VALUE]
     [[ -f $2 ]] || { echo "skipped column $1: $2 not found" >&2; return; }
     names+=("$1")
+    extra+=("${4:-GB_NOTHING=1}")
     if [[ $3 == gb ]]; then envs+=("GB_MISUSE_LIB=$2"); else envs+=("LD_PRELOAD=$2"); fi
     apis+=("$3")
 }
-names+=(glibc) envs+=(GB_NOTHING=1) apis+=(libc)
+names+=(glibc) envs+=(GB_NOTHING=1) apis+=(libc) extra+=(GB_NOTHING=1)
 add gb-override "${GB_OVERRIDE_LIB:-}" libc
-add gb-override-checked "${GB_OVERRIDE_CHECKED_LIB:-}" libc
-add gb-override-hardened "${GB_OVERRIDE_HARDENED_LIB:-}" libc
-# Every allocation sampled; the other libraries do not read it.
-export GB_HARDENED_SAMPLE=${GB_HARDENED_SAMPLE:-1}
+add gb-override-checked "${GB_OVERRIDE_CHECKED_LIB:-}" libc GB_CHECKED_SAMPLE=1
+add gb-override-checked-1k "${GB_OVERRIDE_CHECKED_LIB:-}" libc GB_CHECKED_SAMPLE=1000
+add gb-override-hardened "${GB_OVERRIDE_HARDENED_LIB:-}" libc GB_HARDENED_SAMPLE=1
 # An experiment: the override built with jemalloc's own checks
 # (CPPFLAGS="-DJEMALLOC_OPT_SAFETY_CHECKS -DJEMALLOC_OPT_SIZE_CHECKS").
 add gb-override-je-checks "${GB_OVERRIDE_JE_CHECKS_LIB:-}" libc
@@ -117,6 +138,8 @@ declare -A total
     echo "# tests/misuse-matrix.sh: caught = killed by a signal with a message;"
     echo "# crash = a signal, no message; silent = unnoticed. $(date -u +%Y-%m-%d), $(ldd --version | head -1)"
     echo "# gb-*-api columns: the case through gb_alloc/gb_free/gb_free_sized of that library."
+    echo "# gb-override-checked and gb-override-hardened: every block guarded that fits the pool"
+    echo "# (GB_CHECKED_SAMPLE=1, GB_HARDENED_SAMPLE=1); gb-override-checked-1k: its default, 1 in 1000."
     printf '%-26s %-6s' case size
     printf ' %-22s' "${names[@]}"
     echo
@@ -124,7 +147,7 @@ declare -A total
         for s in 8 4096 262144; do
             printf '%-26s %-6s' "$c" "$s"
             for i in "${!names[@]}"; do
-                v=$(cell "${envs[$i]}" -- "$c" "$s" "${apis[$i]}")
+                v=$(cell "${envs[$i]}" "${extra[$i]}" -- "$c" "$s" "${apis[$i]}")
                 [[ $v == caught ]] && total[$i]=$((${total[$i]:-0} + 1))
                 printf ' %-22s' "$v"
             done

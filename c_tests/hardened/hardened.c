@@ -18,12 +18,14 @@
  *                   write one byte past its end, free; must be caught
  *                   (prints the iterations done on stdout every 10000)
  * Cases that must run to the end (exit 0, nothing on stderr):
- *   api             every malloc-family function and their results
+ *   api             every malloc-family function and their results, and
+ *                   the gb_* API of the preloaded library
  *   threads         8 threads allocating, filling, checking, freeing
  *   fork            fork with sampled blocks live, both sides use them
  *   null            a NULL dereference: the default SIGSEGV death
  *                   (tests/hardened.sh expects signal 11, no hardened line) */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -120,6 +122,37 @@ static int api(void) {
     for (int i = 0; i < LIVE; i++) {
         for (int j = 0; j < 48; j++) CHECK(live[i][j] == (i & 0xff));
         free(live[i]);
+    }
+    /* The prefixed API of the preloaded library: its blocks are sampled as
+     * malloc's are, and gb_free, gb_free_sized, gb_free_aligned_sized and
+     * gb_realloc free them in the pool (gb_free handed them to the backend,
+     * which crashed). */
+    void *(*gb_alloc)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "gb_alloc");
+    void *(*gb_aligned_alloc)(size_t, size_t) =
+        (void *(*)(size_t, size_t))dlsym(RTLD_DEFAULT, "gb_aligned_alloc");
+    void *(*gb_realloc)(void *, size_t) = (void *(*)(void *, size_t))dlsym(RTLD_DEFAULT, "gb_realloc");
+    void (*gb_free)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "gb_free");
+    void (*gb_free_sized)(void *, size_t) = (void (*)(void *, size_t))dlsym(RTLD_DEFAULT, "gb_free_sized");
+    void (*gb_free_aligned_sized)(void *, size_t, size_t) =
+        (void (*)(void *, size_t, size_t))dlsym(RTLD_DEFAULT, "gb_free_aligned_sized");
+    CHECK(gb_alloc && gb_aligned_alloc && gb_realloc && gb_free && gb_free_sized && gb_free_aligned_sized);
+    for (int i = 0; i < 100; i++) {
+        unsigned char *p = opaque(gb_alloc(64));
+        CHECK(p != NULL);
+        memset(p, 3, 64);
+        gb_free(p);
+        p = opaque(gb_alloc(100));
+        CHECK(p != NULL);
+        gb_free_sized(p, 100);
+        p = opaque(gb_aligned_alloc(256, 512));
+        CHECK(p != NULL && ((uintptr_t)p & 255) == 0);
+        gb_free_aligned_sized(p, 256, 512);
+        p = opaque(gb_alloc(32));
+        CHECK(p != NULL);
+        memset(p, 4, 32);
+        p = opaque(gb_realloc(p, 5000));
+        CHECK(p != NULL && p[31] == 4);
+        gb_free(p);
     }
     puts("api ok");
     return 0;

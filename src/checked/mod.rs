@@ -71,17 +71,22 @@ pub use table::Block;
 #[cold]
 #[inline(never)]
 pub fn record(block: *mut c_void, size: usize, alignment: usize) -> *mut c_void {
-    if block.is_null() {
-        return block;
-    }
-    register_fork_handlers();
-    if RECORD.insert(block as usize, Block { size, alignment }) {
+    if block.is_null() || try_record(block, size, alignment) {
         return block;
     }
     // SAFETY: a live block of this backend, just allocated, not handed out.
     unsafe { Selected::free(block) };
     errno::set(libc::ENOMEM);
     core::ptr::null_mut()
+}
+
+/// Records `block` (not NULL), a block of any allocator's: false when the
+/// record has no room and the memory for more cannot be had (the caller
+/// frees the block); the block that `gb_realloc` returns, recorded right
+/// after its `take`, always fits.
+pub fn try_record(block: *mut c_void, size: usize, alignment: usize) -> bool {
+    register_fork_handlers();
+    RECORD.insert(block as usize, Block { size, alignment })
 }
 
 /// gb_free's check (NULL is fine). Out of line and cold, so that the

@@ -10,11 +10,13 @@
 use core::ffi::{c_void, CStr};
 use core::fmt;
 
-#[cfg(not(feature = "override-hardened"))]
+#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
 use crate::backend::Selected;
 use crate::backend::{Backend, Counter};
 use crate::diagnostics::{backend_name, Address, Lossy};
-// The hardened override's sampled blocks are its own too.
+// The checked and hardened overrides' sampled blocks are the library's too.
+#[cfg(feature = "override-checked")]
+use crate::checked_override::Checked as Selected;
 #[cfg(feature = "override-hardened")]
 use crate::hardened::Hardened as Selected;
 use crate::sys;
@@ -671,7 +673,7 @@ pub(crate) mod tests {
         );
         if Selected::COUNTER == Counter::PerThread && cfg!(feature = "override-checked") {
             // The checked override asks the backend for one byte more (the
-            // canary, src/checked_override.rs): the next size class up.
+            // canary, src/checked_override/): the next size class up.
             assert!(p.counter_delta > Some(PROBE_BYTES as u64));
         } else if Selected::COUNTER == Counter::PerThread {
             // thread.allocated is per thread: exactly the probe's size class.

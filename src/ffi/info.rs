@@ -3,10 +3,12 @@
 use core::ffi::{c_char, c_int, c_void};
 
 use crate::backend::Backend;
-#[cfg(not(feature = "override-hardened"))]
+#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
 use crate::backend::Selected;
 use crate::diagnostics::{self, Text};
-// The hardened override's sampled blocks are its own too (gb_owns).
+// The checked and hardened overrides' sampled blocks are its own too (gb_owns).
+#[cfg(feature = "override-checked")]
+use crate::checked_override::Checked as Selected;
 #[cfg(feature = "override-hardened")]
 use crate::hardened::Hardened as Selected;
 

@@ -3,13 +3,13 @@
 //! production, with GWP-ASan's sampled guard pages on top (docs/security.md,
 //! "The hardened override").
 //!
-//! One allocation in `GB_HARDENED_SAMPLE` (default [`DEFAULT_RATE`], read
+//! One allocation in `GB_HARDENED_SAMPLE` (default 5000, read
 //! once with `secure_getenv`; 0 turns sampling off) is served from a pool of
-//! guarded slots (`pool.rs`) instead of the backend: the block ends where a
+//! guarded slots (`src/guarded/pool.rs`) instead of the backend: the block ends where a
 //! `PROT_NONE` page begins, so the first byte written or read past its end
 //! faults; when it is freed its pages become `PROT_NONE` and stay so until
 //! the slot is reused (the least recently freed slot first), so a read or
-//! write after free faults as well. The fault handler (`fault.rs`) names the
+//! write after free faults as well. The fault handler (`src/guarded/fault.rs`) names the
 //! block in one line and aborts; any other fault goes to the handler that
 //! was there before.
 //!
@@ -25,16 +25,11 @@
 //! default override's guard lets through (`src/override/guard.rs`), so a
 //! sampled block takes the guard's cold path, which tells it by its address.
 
-mod fault;
-mod pool;
+use crate::guarded::pool;
 
 use core::ffi::{c_int, c_void};
 
 use crate::backend::{Backend, Selected, LARGE_BLOCK, MAX_SIZE};
-
-/// One allocation in this many is sampled unless `GB_HARDENED_SAMPLE` says
-/// otherwise (GWP-ASan's default rate).
-pub(crate) const DEFAULT_RATE: u64 = 5000;
 
 // The countdown: allocations left before the next sample (0 in a new thread,
 // which sends its first allocation to the slow path, where it is drawn). An
@@ -106,7 +101,7 @@ macro_rules! when_in_pool {
         // SAFETY: a load of the library's own variable.
         unsafe {
             core::arch::asm!(
-                "mov {high}, qword ptr [rip + gb_hardened_pool_high]",
+                "mov {high}, qword ptr [rip + gb_guarded_pool_high]",
                 high = out(reg) high,
                 options(pure, readonly, nostack, preserves_flags),
             )
@@ -180,10 +175,13 @@ fn set_countdown(value: u64) {
     COUNTDOWN.with(|c| c.set(value));
 }
 
-/// Whether `ptr` lies in the pool (off the fast paths).
-pub(crate) fn in_pool(ptr: *const c_void) -> bool {
-    pool::contains(ptr as usize)
+/// No sampled blocks on this thread any more (tests).
+#[cfg(test)]
+pub(crate) fn unguarded_thread() {
+    set_countdown(u64::MAX);
 }
+
+pub(crate) use crate::guarded::in_pool;
 
 /// The allocation that `when_sampled!` picked: a pool block of `size`
 /// bytes aligned to `alignment` (0: malloc's), zeroed; or NULL (the caller

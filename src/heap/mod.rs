@@ -73,11 +73,22 @@ static TRANSITIONS: Mutex<()> = Mutex::new(());
 /// The type of `gb_free`'s functions.
 type FreeFn = unsafe extern "C" fn(*mut c_void);
 
+/// What `gb_free` frees an ordinary block with: the backend; in the checked
+/// and hardened overrides, the wrapper that `free` calls (their records and
+/// sampled blocks: the backend must never see a guarded block).
+#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
+use crate::backend::Selected;
+#[cfg(feature = "override-checked")]
+use crate::checked_override::Checked as Selected;
+#[cfg(feature = "override-hardened")]
+use crate::hardened::Hardened as Selected;
+
 /// `gb_free`'s function while no heap exists and no sample is live: the
 /// backend's own C `free` (jemalloc's entry point itself), so that nothing
-/// stands between `gb_free`'s jump and the backend.
+/// stands between `gb_free`'s jump and the backend (in the checked and
+/// hardened overrides, their `free`).
 const fn plain_free() -> FreeFn {
-    use crate::backend::{Backend, Selected};
+    use crate::backend::Backend;
     Selected::C_FREE
 }
 
@@ -87,7 +98,7 @@ const fn plain_free() -> FreeFn {
 /// NULL or a live block.
 #[inline(never)]
 unsafe extern "C" fn free_any(ptr: *mut c_void) {
-    use crate::backend::{Backend, Selected};
+    use crate::backend::Backend;
     // gb-profile hook: a live sample's block drops its sample; with no heap,
     // no lookup.
     #[cfg(feature = "profiling")]
@@ -116,7 +127,7 @@ unsafe extern "C" fn free_any(ptr: *mut c_void) {
 #[cfg(feature = "profiling")]
 #[inline(never)]
 unsafe extern "C" fn free_sampled(ptr: *mut c_void) {
-    use crate::backend::{Backend, Selected};
+    use crate::backend::Backend;
     // gb-profile hook
     crate::profile::drop_sample_if_held(ptr);
     // SAFETY: as above.

@@ -1,7 +1,7 @@
 /* The checked override's entry points for new.cpp (build.rs names this
  * header instead of the backend's when the Cargo feature override-checked is
  * on): every block recorded and every delete checked
- * (src/checked_override.rs); size SIZE_MAX and alignment 0 mean "not
+ * (src/checked_override/); size SIZE_MAX and alignment 0 mean "not
  * given". The two functions are hidden symbols of the library. */
 #include <stddef.h>
 #include <stdint.h>

@@ -20,19 +20,29 @@
 //!   from the address; a free or `realloc` that finds one changed reports an
 //!   overflow (so does an underflow into the previous block's slack, when
 //!   that block is freed);
-//! - quarantine (`src/quarantine.rs`): freed blocks are filled and held back,
+//! - quarantine (`quarantine.rs`): freed blocks are filled and held back,
 //!   so that a double free long after (with the address not yet reused) is
 //!   still caught, and a write into a freed block is caught when it leaves;
 //! - `realloc` that does not fit in the block moves it and quarantines the
 //!   old one; `malloc_usable_size` answers the requested size (the bytes
-//!   after it are the canary's).
+//!   after it are the canary's);
+//! - guarded blocks (`src/guarded/`): one allocation in `GB_CHECKED_SAMPLE`
+//!   (default 1000; 1: every one that fits the pool; 0: none) is a block of
+//!   the pool of guarded slots instead of the backend's, recorded like the
+//!   others, without a canary: it ends where a `PROT_NONE` page begins and
+//!   the bytes around it hold a pattern, so an overflow or underflow faults
+//!   or is found when it is freed, and once freed its pages are protected
+//!   until it leaves the quarantine, so that a read or write after free
+//!   faults at once. Its slot is handed out again only after that.
+
+mod quarantine;
 
 use core::ffi::{c_int, c_void};
 use core::fmt::Write as _;
 
 use crate::backend::{Backend, Selected, LARGE_BLOCK, MAX_SIZE};
 use crate::checked::{self, Claim};
-use crate::quarantine;
+use crate::guarded::{in_pool, pool};
 use crate::sys::errno;
 
 /// Largest size any function accepts: `PTRDIFF_MAX`.
@@ -200,6 +210,94 @@ fn finish(block: *mut c_void, size: usize, kind: usize, alignment: usize) -> *mu
     checked::record(block, size, encode(kind, alignment))
 }
 
+std::thread_local! {
+    /// Allocations left before this thread's next guarded block: 0 until
+    /// drawn, `u64::MAX` while one is being served.
+    static COUNTDOWN: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// No guarded blocks on this thread any more (tests).
+#[cfg(test)]
+pub(crate) fn unguarded_thread() {
+    COUNTDOWN.with(|c| c.set(u64::MAX));
+}
+
+/// A guarded block of `size` bytes aligned to `alignment` (0: malloc's),
+/// zeroed and recorded, when this allocation is the one in
+/// `GB_CHECKED_SAMPLE` to guard and the pool has a slot that fits; NULL
+/// otherwise (the caller asks the backend). A thread's first allocation is
+/// not guarded at rates above 1 (it draws the countdown), so that a
+/// program that starts many threads does not fill the pool with their
+/// first blocks.
+fn guarded(size: usize, kind: usize, alignment: usize) -> *mut c_void {
+    let left = COUNTDOWN.with(|c| {
+        let left = c.get();
+        c.set(left.saturating_sub(1));
+        left
+    });
+    if left > 1 {
+        return core::ptr::null_mut();
+    }
+    guarded_slow(left == 0, size, kind, alignment)
+}
+
+#[cold]
+#[inline(never)]
+fn guarded_slow(first: bool, size: usize, kind: usize, alignment: usize) -> *mut c_void {
+    // Allocations made while this one is served (the C library's, when the
+    // pool starts) go to the backend.
+    COUNTDOWN.with(|c| c.set(u64::MAX));
+    let block = errno::preserve(|| {
+        if first && pool::rate() != 1 {
+            core::ptr::null_mut()
+        } else {
+            pool::allocate(size, alignment)
+        }
+    });
+    COUNTDOWN.with(|c| c.set(pool::next_countdown()));
+    if block.is_null() || checked::try_record(block, size, encode(kind, alignment)) {
+        return block;
+    }
+    // No room in the record: as for the backend's blocks, ENOMEM.
+    pool::free("malloc", block, None);
+    fail(libc::ENOMEM)
+}
+
+/// A recorded block of `size` (+ 1 for the canary) bytes from `malloc`,
+/// `calloc` or `realloc`: guarded, or the backend's (zeroed when `zero`).
+fn allocate(size: usize, zero: bool) -> *mut c_void {
+    let block = guarded(size, FROM_MALLOC, 0);
+    if !block.is_null() {
+        return block;
+    }
+    // SAFETY: any size (at most MAX_SIZE, so size + 1 fits).
+    let block = unsafe {
+        if zero {
+            Selected::calloc(1, size + 1)
+        } else {
+            Selected::alloc(size + 1)
+        }
+    };
+    finish(block, size, FROM_MALLOC, 0)
+}
+
+/// Quarantines `ptr`, a block just taken out of the record: a guarded one
+/// retired (checked, its pages protected), the backend's checked for its
+/// canary and filled.
+///
+/// # Safety
+/// `ptr` was a live block, taken out of the record.
+unsafe fn retire(function: &str, ptr: *mut c_void, size: usize, field: usize) {
+    if in_pool(ptr) {
+        pool::retire(function, ptr, None);
+    } else {
+        // SAFETY: a block of the backend (the caller's promise).
+        unsafe { check_canary(function, ptr, size, field) };
+    }
+    // SAFETY: no longer recorded; nothing may use it.
+    unsafe { quarantine::put(ptr, size, field) };
+}
+
 /// What a free claims about the block.
 #[derive(Clone, Copy)]
 enum Expect {
@@ -245,11 +343,8 @@ unsafe fn release(function: &str, ptr: *mut c_void, expect: Expect) {
         );
         line.abort()
     }
-    // SAFETY: a block of the backend, just taken out of the record.
-    unsafe {
-        check_canary(function, ptr, size, field);
-        quarantine::put(ptr, size, field);
-    }
+    // SAFETY: just taken out of the record.
+    unsafe { retire(function, ptr, size, field) }
 }
 
 /// The backend with checked mode, canaries and the quarantine around it.
@@ -260,16 +355,12 @@ impl Backend for Checked {
         if size > MAX_SIZE {
             return fail(libc::ENOMEM);
         }
-        // SAFETY: any size.
-        finish(unsafe { Selected::alloc(size + 1) }, size, FROM_MALLOC, 0)
+        allocate(size, false)
     }
 
     unsafe fn calloc(count: usize, size: usize) -> *mut c_void {
         match count.checked_mul(size) {
-            Some(n) if n <= MAX_SIZE => {
-                // SAFETY: any arguments.
-                finish(unsafe { Selected::calloc(1, n + 1) }, n, FROM_MALLOC, 0)
-            }
+            Some(n) if n <= MAX_SIZE => allocate(n, true),
             _ => fail(libc::ENOMEM),
         }
     }
@@ -281,22 +372,28 @@ impl Backend for Checked {
         }
         let old = checked::take_keeping_room("realloc", ptr);
         let (old_size, field) = (old.size, old.alignment);
-        // SAFETY: just taken out of the record (its room is reserved).
-        unsafe { check_canary("realloc", ptr, old_size, field) };
+        let from_pool = in_pool(ptr);
+        if !from_pool {
+            // SAFETY: just taken out of the record (its room is reserved).
+            unsafe { check_canary("realloc", ptr, old_size, field) };
+        }
         if size > MAX_SIZE {
             checked::restore(ptr, old);
             return fail(libc::ENOMEM);
         }
-        // SAFETY: a live block.
-        let usable = unsafe { Selected::usable_size(ptr) };
-        if size < usable && size >= usable / 2 {
-            // Stays: a new canary after the new size.
-            // SAFETY: size + 1 <= usable.
-            unsafe { write_canary(ptr, size) };
-            return checked::record(ptr, size, encode(FROM_MALLOC, 0));
+        if !from_pool {
+            // SAFETY: a live block of the backend.
+            let usable = unsafe { Selected::usable_size(ptr) };
+            if size < usable && size >= usable / 2 {
+                // Stays: a new canary after the new size.
+                // SAFETY: size + 1 <= usable.
+                unsafe { write_canary(ptr, size) };
+                return checked::record(ptr, size, encode(FROM_MALLOC, 0));
+            }
         }
-        // SAFETY: any size.
-        let block = unsafe { Selected::alloc(size + 1) };
+        // The reservation of the `take` above makes the record of the new
+        // block succeed.
+        let block = allocate(size, false);
         if block.is_null() {
             checked::restore(ptr, old);
             return fail(libc::ENOMEM);
@@ -308,18 +405,19 @@ impl Backend for Checked {
                 block.cast::<u8>(),
                 old_size.min(size),
             );
-            write_canary(block, size);
         }
-        // The reservation of the `take` above makes this record succeed.
-        let block = checked::record(block, size, encode(FROM_MALLOC, 0));
         // SAFETY: the old block is no longer recorded; nothing may use it.
-        unsafe { quarantine::put(ptr, old_size, field) };
+        unsafe { retire("realloc", ptr, old_size, field) };
         block
     }
 
     unsafe fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
         if size >= MAX_SIZE - alignment {
             return fail(libc::ENOMEM);
+        }
+        let block = guarded(size, FROM_ALIGNED, alignment);
+        if !block.is_null() {
+            return block;
         }
         // SAFETY: a power of two; the padded size fits.
         let block = unsafe { Selected::aligned_alloc(alignment, size + 1) };
@@ -377,13 +475,20 @@ impl Backend for Checked {
         Selected::version()
     }
     fn owns(ptr: *const c_void) -> bool {
-        Selected::owns(ptr)
+        in_pool(ptr) || Selected::owns(ptr)
     }
+    /// The backend's counter and the bytes the pool handed out.
     fn allocation_counter() -> Option<u64> {
-        Selected::allocation_counter()
+        Selected::allocation_counter().map(|n| n + pool::totals().0)
     }
+    /// The backend's figures with the pool's live blocks added.
     fn stats() -> crate::backend::Stats {
-        Selected::stats()
+        let mut stats = Selected::stats();
+        let (_, live, blocks) = pool::totals();
+        stats.allocated = stats.allocated.map(|n| n + live);
+        stats.active = stats.active.map(|n| n + live);
+        stats.allocations = stats.allocations.map(|n| n + blocks);
+        stats
     }
     fn stats_enabled() -> bool {
         Selected::stats_enabled()
@@ -410,6 +515,10 @@ extern "C" fn cxx_new(size: usize, alignment: usize) -> *mut c_void {
     }
     if size > MAX_SIZE - alignment.max(1) {
         return core::ptr::null_mut();
+    }
+    let block = guarded(size, FROM_NEW, alignment);
+    if !block.is_null() {
+        return block;
     }
     // SAFETY: any size; a servable power-of-two alignment.
     let block = unsafe {

@@ -1,4 +1,4 @@
-//! The hardened override's `SIGSEGV` handler, installed with the pool (at
+//! The pool's `SIGSEGV` handler, installed with the pool (at
 //! the first sample): a fault inside the pool is a guard page or a freed
 //! slot, named in one line before `abort`; any other fault goes to the
 //! handler that was installed before (called as it asked to be, with

@@ -1,4 +1,4 @@
-//! The hardened override's pool of guarded slots (GWP-ASan's design): one
+//! The pool of guarded slots (GWP-ASan's design): one
 //! reservation of [`POOL_BYTES`], `PROT_NONE` except where a sampled block
 //! lives, in two halves of [`REGION`]: small slots of [`SMALL_PAGES`] pages
 //! (blocks up to 16 KiB with 4 KiB pages) and large slots of
@@ -35,10 +35,10 @@ use crate::diagnostics::Text;
 
 /// log2 of the pool's size: the pool is aligned to its size, so that a
 /// pointer is in it when its bits above these are the pool's.
-pub(super) const SHIFT: u32 = 26;
+pub(crate) const SHIFT: u32 = 26;
 /// The pool's address space, reserved at the first sample (`PROT_NONE`,
 /// `MAP_NORESERVE`: costs no memory until a slot is used).
-pub(super) const POOL_BYTES: usize = 1 << SHIFT;
+pub(crate) const POOL_BYTES: usize = 1 << SHIFT;
 /// Each half: small slots, then large ones.
 const REGION: usize = POOL_BYTES / 2;
 /// Data pages per small slot.
@@ -64,11 +64,11 @@ static BASE: AtomicUsize = AtomicUsize::new(0usize.wrapping_sub(POOL_BYTES));
 core::arch::global_asm!(
     ".pushsection .data,\"aw\",@progbits",
     ".p2align 3",
-    ".globl gb_hardened_pool_high",
-    ".hidden gb_hardened_pool_high",
-    ".type gb_hardened_pool_high,@object",
-    ".size gb_hardened_pool_high,8",
-    "gb_hardened_pool_high:",
+    ".globl gb_guarded_pool_high",
+    ".hidden gb_guarded_pool_high",
+    ".type gb_guarded_pool_high,@object",
+    ".size gb_guarded_pool_high,8",
+    "gb_guarded_pool_high:",
     ".quad -1",
     ".popsection",
 );
@@ -80,7 +80,7 @@ fn publish(base: usize) {
     // SAFETY: a store to the library's own variable (a word: atomic on x86-64).
     unsafe {
         core::arch::asm!(
-            "mov qword ptr [rip + gb_hardened_pool_high], {high}",
+            "mov qword ptr [rip + gb_guarded_pool_high], {high}",
             high = in(reg) base >> SHIFT,
             options(nostack, preserves_flags),
         );
@@ -89,7 +89,7 @@ fn publish(base: usize) {
 
 /// Whether `address` lies in the pool.
 #[inline(always)]
-pub(super) fn contains(address: usize) -> bool {
+pub(crate) fn contains(address: usize) -> bool {
     address.wrapping_sub(BASE.load(Ordering::Relaxed)) < POOL_BYTES
 }
 
@@ -112,7 +112,7 @@ static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
 static BLOCKS_TOTAL: AtomicU64 = AtomicU64::new(0);
 
 /// (bytes ever allocated, bytes live, blocks ever allocated) in the pool.
-pub(super) fn totals() -> (u64, u64, u64) {
+pub(crate) fn totals() -> (u64, u64, u64) {
     (
         ALLOCATED_TOTAL.load(Ordering::Relaxed),
         LIVE_BYTES.load(Ordering::Relaxed),
@@ -232,7 +232,7 @@ extern "C" fn after_fork() {
 }
 
 /// The sampling rate, starting the pool on the first call.
-pub(super) fn rate() -> u64 {
+pub(crate) fn rate() -> u64 {
     if STATE.load(Ordering::Acquire) != ON {
         start();
     }
@@ -241,7 +241,7 @@ pub(super) fn rate() -> u64 {
 
 /// The countdown to the next sample: 1 at rate 1, otherwise uniform in
 /// 1..2*rate (mean: the rate); `u64::MAX` when sampling is off.
-pub(super) fn next_countdown() -> u64 {
+pub(crate) fn next_countdown() -> u64 {
     if STATE.load(Ordering::Acquire) == OFF {
         return u64::MAX;
     }
@@ -260,11 +260,11 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// `GB_HARDENED_SAMPLE`: a decimal number (0: off); anything else, or
+/// [`super::RATE_VARIABLE`]: a decimal number (0: off); anything else, or
 /// unset, or a set-user-ID process: the default.
 fn rate_from_environment() -> u64 {
     // SAFETY: a NUL-terminated name.
-    let value = unsafe { crate::sys::getenv_unless_setuid(c"GB_HARDENED_SAMPLE".as_ptr()) };
+    let value = unsafe { crate::sys::getenv_unless_setuid(super::RATE_VARIABLE.as_ptr()) };
     if value.is_null() {
         return super::DEFAULT_RATE;
     }
@@ -327,6 +327,8 @@ fn start() {
     // If this fails (out of memory), a fork while another thread holds the
     // lock could leave the child's pool locked: the child then never samples.
     let _ = crate::sys::at_fork(before_fork, after_fork);
+    // The checked override does not use the default override's guard.
+    #[cfg(feature = "override-hardened")]
     crate::r#override::exclude_from_guard(base, POOL_BYTES);
     publish(base);
     STATE.store(ON, Ordering::Release);
@@ -482,7 +484,7 @@ fn thread_id() -> usize {
 /// A sampled block of `size` bytes, `alignment` (0, or a power of two);
 /// NULL when the pool is off or full or the block does not fit a slot. The
 /// block's bytes are zero.
-pub(super) fn allocate(size: usize, alignment: usize) -> *mut c_void {
+pub(crate) fn allocate(size: usize, alignment: usize) -> *mut c_void {
     if STATE.load(Ordering::Acquire) != ON {
         start();
         if STATE.load(Ordering::Acquire) != ON {
@@ -615,20 +617,47 @@ fn live_slot(function: &str, ptr: *const c_void) -> usize {
         }
     }
     die(format_args!(
-        "{function}({ptr:p}): invalid pointer: no block starts there (inside the hardened \
-         override's pool of sampled blocks)"
+        "{function}({ptr:p}): invalid pointer: no block starts there (inside the pool of \
+         sampled blocks)"
     ))
 }
 
 /// The requested size of the live pool block `ptr`.
-pub(super) fn usable_size(function: &str, ptr: *const c_void) -> usize {
+#[cfg_attr(not(feature = "override-hardened"), allow(dead_code))]
+pub(crate) fn usable_size(function: &str, ptr: *const c_void) -> usize {
     SLOT[live_slot(function, ptr)].size.load(Ordering::Relaxed)
 }
 
 /// Frees the pool block `ptr` (checking `size` when given and meaningful):
-/// checks its unused bytes, drops its pages and puts the slot at the back
-/// of the queue. Keeps `errno`.
-pub(super) fn free(function: &str, ptr: *mut c_void, size: Option<usize>) {
+/// [`retire`], then the slot goes to the back of the queue. Keeps `errno`.
+pub(crate) fn free(function: &str, ptr: *mut c_void, size: Option<usize>) {
+    put_back(retire(function, ptr, size));
+}
+
+/// Puts the slot of `ptr`, a block [`retire`]d earlier, at the back of the
+/// queue: the checked override does this when the block leaves its
+/// quarantine, so that the address is not handed out again before then.
+#[cfg_attr(feature = "override-hardened", allow(dead_code))]
+pub(crate) fn recycle(ptr: *mut c_void) {
+    if let Some(i) = slot_at(ptr as usize) {
+        put_back(i);
+    }
+}
+
+/// The bytes of the pages that the pool block `ptr` (live or retired)
+/// holds or held.
+#[cfg_attr(feature = "override-hardened", allow(dead_code))]
+pub(crate) fn pages_of(ptr: *const c_void) -> usize {
+    let block = ptr as usize;
+    slot_at(block).map_or(0, |i| data_of(i).1 - (block & !(page() - 1)))
+}
+
+/// Takes the pool block `ptr` out of use without freeing its slot: checks
+/// `size` when given and meaningful, and the pattern around the block
+/// (underflow, overflow into the slack), then makes its pages `PROT_NONE`
+/// (and gives them back when more than one), so that any later access
+/// faults. Returns the slot. Keeps `errno`.
+pub(crate) fn retire(function: &str, ptr: *mut c_void, size: Option<usize>) -> usize {
     let i = live_slot(function, ptr);
     let slot = &SLOT[i];
     if slot
@@ -688,14 +717,14 @@ pub(super) fn free(function: &str, ptr: *mut c_void, size: Option<usize>) {
             }
         }
     });
-    put_back(i);
+    i
 }
 
-/// Writes `graphbit-alloc: hardened: ...` and aborts.
+/// Writes [`super::PREFIX`] and the message, and aborts.
 #[cold]
 fn die(args: core::fmt::Arguments<'_>) -> ! {
     let mut line = Text::<[u8; 320]>::new();
-    let _ = line.write_str("graphbit-alloc: hardened: ");
+    let _ = line.write_str(super::PREFIX);
     let _ = line.write_fmt(args);
     crate::sys::write_stderr(line.as_line());
     // SAFETY: no preconditions.
@@ -705,7 +734,7 @@ fn die(args: core::fmt::Arguments<'_>) -> ! {
 /// From the fault handler: a fault at `address`, inside the pool. Names
 /// what it hit and aborts. Async-signal-safe: reads atomics, formats on the
 /// stack, `write`, `abort`.
-pub(super) fn report_fault(address: usize, access: &str) -> ! {
+pub(crate) fn report_fault(address: usize, access: &str) -> ! {
     let at = address as *const c_void;
     let describe = |i: usize| {
         let slot = &SLOT[i];
@@ -731,7 +760,7 @@ pub(super) fn report_fault(address: usize, access: &str) -> ! {
             }
         }
         die(format_args!(
-            "{access} at {at:p}: inside the hardened override's pool, where no block was"
+            "{access} at {at:p}: inside the pool of sampled blocks, where no block was"
         ))
     };
     let (start, end) = data_of(i);
@@ -791,7 +820,7 @@ pub(super) fn report_fault(address: usize, access: &str) -> ! {
         ))
     }
     die(format_args!(
-        "{access} at {at:p}: inside the hardened override's pool, where no block was"
+        "{access} at {at:p}: inside the pool of sampled blocks, where no block was"
     ))
 }
 

@@ -13,7 +13,12 @@
 //! with one line naming the block. The blocks still in quarantine are
 //! checked the same way when the process exits.
 //!
-//! The budget is 16 MiB of usable bytes, or `GB_QUARANTINE_BYTES` (read
+//! A guarded block (`src/guarded/`) is not filled: its pages were
+//! protected when it was freed, so a write after free faults at once; when
+//! it leaves, its slot goes back to the pool's queue instead of the backend.
+//!
+//! The budget is 16 MiB of usable bytes (a guarded block counts the pages
+//! it held), or `GB_QUARANTINE_BYTES` (read
 //! with `secure_getenv` on first use; 0 turns the quarantine off). A block
 //! larger than the budget goes back to the backend at once (after its
 //! checks). The ring of entries is mapped from the operating system (2 MiB
@@ -25,8 +30,9 @@ use core::ffi::c_void;
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
+use super::{describe, Message};
 use crate::backend::{Backend, Selected};
-use crate::checked_override::{describe, Message};
+use crate::guarded::{in_pool, pool};
 use crate::sys::errno;
 
 /// Most blocks held at once.
@@ -207,8 +213,23 @@ impl Ring {
         self.len -= 1;
         self.bytes -= entry.usable;
         check_fill(&entry);
-        // SAFETY: a block of the backend, held since its checked free.
-        unsafe { Selected::free(entry.address as *mut c_void) };
+        // SAFETY: held since its checked free; nothing else holds it.
+        unsafe { let_go(entry.address as *mut c_void) };
+    }
+}
+
+/// Gives a block that leaves the quarantine back: a guarded block's slot to
+/// the pool, any other block to the backend.
+///
+/// # Safety
+/// `ptr` is a block of the backend, or a retired guarded block, that nothing
+/// may use any more.
+unsafe fn let_go(ptr: *mut c_void) {
+    if in_pool(ptr) {
+        pool::recycle(ptr)
+    } else {
+        // SAFETY: as the caller promises.
+        unsafe { Selected::free(ptr) }
     }
 }
 
@@ -239,19 +260,25 @@ fn check_fill(entry: &Entry) {
 /// the oldest blocks (after checking their fill) beyond the budget.
 ///
 /// # Safety
-/// `ptr` is a block of the backend that nothing may use any more.
+/// `ptr` is a block of the backend, or a retired guarded block, that
+/// nothing may use any more.
 pub(crate) unsafe fn put(ptr: *mut c_void, size: usize, field: usize) {
     register_fork_handlers();
-    // SAFETY: a live block of the backend.
-    let usable = unsafe { Selected::usable_size(ptr) };
+    let (usable, filled) = if in_pool(ptr) {
+        (pool::pages_of(ptr), 0)
+    } else {
+        // SAFETY: a live block of the backend.
+        let usable = unsafe { Selected::usable_size(ptr) };
+        (usable, usable.min(FILL_MAX))
+    };
     let entry = Entry {
         address: ptr as usize,
         size,
         field,
         usable,
-        filled: usable.min(FILL_MAX),
+        filled,
     };
-    // SAFETY: the block's usable bytes are ours to write.
+    // SAFETY: the block's first `filled` bytes are ours to write.
     unsafe { core::ptr::write_bytes(ptr.cast::<u8>(), FREED_BYTE, entry.filled) };
     lock();
     // SAFETY: the lock is held.
@@ -259,7 +286,7 @@ pub(crate) unsafe fn put(ptr: *mut c_void, size: usize, field: usize) {
     if !ring.set_up() || usable > ring.budget {
         unlock();
         // SAFETY: as the caller promises.
-        return unsafe { Selected::free(ptr) };
+        return unsafe { let_go(ptr) };
     }
     while ring.len > 0 && (ring.len == SLOTS || ring.bytes + usable > ring.budget) {
         ring.evict();
