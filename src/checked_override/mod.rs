@@ -456,55 +456,8 @@ impl Backend for Checked {
         old.size
     }
 
-    // Everything else is the backend's.
-    type RustAllocator = <Selected as Backend>::RustAllocator;
-    const RUST_ALLOCATOR: Self::RustAllocator = Selected::RUST_ALLOCATOR;
-    const WATCHES_LARGE_REQUESTS: bool = Selected::WATCHES_LARGE_REQUESTS;
-    fn before_large_request() {
-        Selected::before_large_request()
-    }
-    fn keeping_errno_on_success(allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
-        Selected::keeping_errno_on_success(allocate)
-    }
-    const NAME: &'static core::ffi::CStr = Selected::NAME;
-    const TLS_MODEL: &'static str = Selected::TLS_MODEL;
-    const CAN_TELL_OWNERSHIP: bool = Selected::CAN_TELL_OWNERSHIP;
-    const COUNTER: crate::backend::Counter = Selected::COUNTER;
-    const IS_C_LIBRARY_MALLOC: bool = Selected::IS_C_LIBRARY_MALLOC;
-    fn version() -> &'static core::ffi::CStr {
-        Selected::version()
-    }
-    fn owns(ptr: *const c_void) -> bool {
-        in_pool(ptr) || Selected::owns(ptr)
-    }
-    /// The backend's counter and the bytes the pool handed out.
-    fn allocation_counter() -> Option<u64> {
-        Selected::allocation_counter().map(|n| n + pool::totals().0)
-    }
-    /// The backend's figures with the pool's live blocks added.
-    fn stats() -> crate::backend::Stats {
-        let mut stats = Selected::stats();
-        let (_, live, blocks) = pool::totals();
-        stats.allocated = stats.allocated.map(|n| n + live);
-        stats.active = stats.active.map(|n| n + live);
-        stats.allocations = stats.allocations.map(|n| n + blocks);
-        stats
-    }
-    fn stats_enabled() -> bool {
-        Selected::stats_enabled()
-    }
-    fn thread_idle() -> c_int {
-        Selected::thread_idle()
-    }
-    fn trim() -> c_int {
-        Selected::trim()
-    }
-    fn settings() -> crate::diagnostics::Settings {
-        Selected::settings()
-    }
-    fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        Selected::detailed_stats(out)
-    }
+    // Everything else is the backend's, with the pool's blocks counted.
+    crate::guarded::the_rest_from_the_backend!();
 }
 
 /// C++ `operator new` (alignment 0) and aligned new (a power of two, servable:

@@ -40,6 +40,66 @@ pub(crate) fn in_pool(ptr: *const core::ffi::c_void) -> bool {
     pool::contains(ptr as usize)
 }
 
+/// The items of `impl Backend` that the checked and hardened overrides take
+/// from the selected backend, with the pool's blocks counted as the
+/// library's (`owns`, the counter, the statistics).
+macro_rules! the_rest_from_the_backend {
+    () => {
+        type RustAllocator = <$crate::backend::Selected as $crate::backend::Backend>::RustAllocator;
+        const RUST_ALLOCATOR: Self::RustAllocator = $crate::backend::Selected::RUST_ALLOCATOR;
+        const WATCHES_LARGE_REQUESTS: bool = $crate::backend::Selected::WATCHES_LARGE_REQUESTS;
+        fn before_large_request() {
+            $crate::backend::Selected::before_large_request()
+        }
+        fn keeping_errno_on_success(
+            allocate: impl FnOnce() -> *mut core::ffi::c_void,
+        ) -> *mut core::ffi::c_void {
+            $crate::backend::Selected::keeping_errno_on_success(allocate)
+        }
+        const NAME: &'static core::ffi::CStr = $crate::backend::Selected::NAME;
+        const TLS_MODEL: &'static str = $crate::backend::Selected::TLS_MODEL;
+        const CAN_TELL_OWNERSHIP: bool = $crate::backend::Selected::CAN_TELL_OWNERSHIP;
+        const COUNTER: $crate::backend::Counter = $crate::backend::Selected::COUNTER;
+        const IS_C_LIBRARY_MALLOC: bool = $crate::backend::Selected::IS_C_LIBRARY_MALLOC;
+        fn version() -> &'static core::ffi::CStr {
+            $crate::backend::Selected::version()
+        }
+        fn owns(ptr: *const core::ffi::c_void) -> bool {
+            $crate::guarded::in_pool(ptr) || $crate::backend::Selected::owns(ptr)
+        }
+        /// The backend's counter and the bytes the pool handed out.
+        fn allocation_counter() -> Option<u64> {
+            $crate::backend::Selected::allocation_counter()
+                .map(|n| n + $crate::guarded::pool::totals().0)
+        }
+        /// The backend's figures with the pool's live blocks added.
+        fn stats() -> $crate::backend::Stats {
+            let mut stats = $crate::backend::Selected::stats();
+            let (_, live, blocks) = $crate::guarded::pool::totals();
+            stats.allocated = stats.allocated.map(|n| n + live);
+            stats.active = stats.active.map(|n| n + live);
+            stats.allocations = stats.allocations.map(|n| n + blocks);
+            stats
+        }
+        fn stats_enabled() -> bool {
+            $crate::backend::Selected::stats_enabled()
+        }
+        fn thread_idle() -> core::ffi::c_int {
+            $crate::backend::Selected::thread_idle()
+        }
+        fn trim() -> core::ffi::c_int {
+            $crate::backend::Selected::trim()
+        }
+        fn settings() -> $crate::diagnostics::Settings {
+            $crate::backend::Selected::settings()
+        }
+        fn detailed_stats(out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+            $crate::backend::Selected::detailed_stats(out)
+        }
+    };
+}
+pub(crate) use the_rest_from_the_backend;
+
 /// Turns guarded blocks off for the calling thread, for tests that count
 /// the backend's allocations.
 #[cfg(test)]
