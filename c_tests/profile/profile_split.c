@@ -10,6 +10,10 @@
  *               child_only() and dumps PATH.child; the parent dumps PATH
  *   race PATH   threads allocate and free while the main thread dumps 50
  *               times (each must succeed)
+ *   sequential  8 threads, one after another, each allocating and freeing
+ *               8 MiB (each takes samples); with GB_PROFILE the profile's
+ *               comment must name libunwind alone where it loads: each
+ *               thread gives its slot back when it exits
  *   notsup      every gb_profile_* call answers ENOTSUP (a library built
  *               without profiling)
  *   off         gb_profile_start answers ENOTSUP and gb_verify_report says
@@ -183,6 +187,15 @@ static void *churn(void *arg) {
     return NULL;
 }
 
+/* sequential: 8 MiB in 64 KiB blocks, kept until all are had, then freed. */
+static void *one_after_another(void *unused) {
+    (void)unused;
+    void *blocks[128];
+    for (int i = 0; i < 128; i++) blocks[i] = get(i, 64 * 1024);
+    for (int i = 0; i < 128; i++) put(blocks[i]);
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     const char *mode = argv[1];
@@ -195,6 +208,14 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "free") == 0) {
         fill_all();
         free_all();
+        return 0;
+    }
+    if (strcmp(mode, "sequential") == 0) {
+        for (int t = 0; t < 8; t++) {
+            pthread_t thread;
+            if (pthread_create(&thread, NULL, one_after_another, NULL) != 0) return 2;
+            pthread_join(thread, NULL);
+        }
         return 0;
     }
     if (strcmp(mode, "notsup") == 0) { /* a library built without profiling */

@@ -11,15 +11,15 @@
 //!   100 instructions a frame (libgcc's: about 1,400). Its caches are made
 //!   per-thread (`unw_set_caching_policy`), so no lock of libunwind's is
 //!   ever held across a `fork`; and since each costs up to 256 KiB, only
-//!   as many threads as there are CPUs use it (`CACHE_SLOTS`), the others
-//!   libgcc's.
+//!   as many threads at a time as there are CPUs use it (`CACHE_SLOTS`;
+//!   an exiting thread gives its slot back), the others libgcc's.
 //! - **libgcc_s's `_Unwind_Backtrace`** otherwise (every Rust program on
 //!   Linux links it already; unlike glibc's `backtrace` it needs no
 //!   `dlopen`), or when `GB_PROFILE_UNWINDER=libgcc` (read with
 //!   `secure_getenv`) asks for it.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::sys::getenv_unless_setuid;
 
@@ -213,36 +213,98 @@ const UNW_CACHE_PER_THREAD: c_int = 2;
 /// (libgcc's unwinder).
 static FAST_BACKTRACE: AtomicUsize = AtomicUsize::new(0);
 
-/// How many threads may unwind with libunwind: its cache of frame rules is
-/// per thread (always, in `unw_backtrace`; 2^14 records, up to 256 KiB
-/// resident each), so a 64-thread server took 16.7 MiB more at its peak
-/// with profiling on (docs/profiling.md, Cost). The first threads to take
-/// a sample, as many as the CPUs online when profiling started, get one;
-/// later ones unwind with libgcc (no cache, slower per sample). So this
-/// memory grows with the CPUs, not with the threads. A thread keeps its
-/// unwinder; a slot is not given back when its thread exits.
+/// How many threads may unwind with libunwind at once: its cache of frame
+/// rules is per thread (always, in `unw_backtrace`; 2^14 records, up to 256
+/// KiB resident each), so a 64-thread server took 16.7 MiB more at its peak
+/// with profiling on (docs/profiling.md, Cost). The first threads to take a
+/// sample, as many as the CPUs online when profiling started, get a slot;
+/// others unwind with libgcc (no cache, slower per sample) while the slots
+/// are held. A thread that exits gives its slot back (libunwind frees its
+/// cache then), so this memory grows with the CPUs, not with the threads,
+/// and a process that replaces its threads keeps libunwind's speed.
 static CACHE_SLOTS: AtomicUsize = AtomicUsize::new(0);
 
-/// Threads that chose their unwinder: the first `CACHE_SLOTS` of them took
-/// libunwind, any beyond them libgcc.
-static CHOSEN_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Slots held by live threads.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether a thread ever unwound with libgcc because every slot was held
+/// (for the profile's comment).
+static FELL_BACK: AtomicBool = AtomicBool::new(false);
+
+/// The key whose destructor gives a thread's slot back when it exits
+/// (`pthread_key_create` at the start, outside the hot path; its value is
+/// set only in threads that hold a slot), or `usize::MAX` when none could
+/// be made (slots are then kept until the process ends).
+static SLOT_KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 thread_local! {
     /// This thread's unwinder: 0 not chosen yet, 1 libunwind, 2 libgcc.
     static THREAD_UNWINDER: core::cell::Cell<u8> = const { core::cell::Cell::new(0) };
 }
 
-/// Whether this thread unwinds with libunwind's cache: chosen at its
-/// first sample, while slots last.
+/// Whether this thread unwinds with libunwind's cache: chosen at its first
+/// sample, while slots last; a thread that found none tries again at each
+/// sample (a slot may have been given back since).
 fn thread_may_cache() -> bool {
     THREAD_UNWINDER.with(|chosen| {
-        if chosen.get() == 0 {
-            let before = CHOSEN_THREADS.fetch_add(1, Ordering::Relaxed);
-            let took = before < CACHE_SLOTS.load(Ordering::Relaxed);
-            chosen.set(if took { 1 } else { 2 });
+        if chosen.get() != 1 {
+            let took = HELD
+                .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |held| {
+                    (held < CACHE_SLOTS.load(Ordering::Relaxed)).then_some(held + 1)
+                })
+                .is_ok();
+            if took {
+                let key = SLOT_KEY.load(Ordering::Relaxed);
+                if key != usize::MAX {
+                    // A key below PTHREAD_KEY_2NDLEVEL_SIZE (checked when it
+                    // was made): glibc keeps its value in the thread's own
+                    // descriptor, allocating nothing.
+                    // SAFETY: a key this library made; any non-NULL value.
+                    unsafe {
+                        libc::pthread_setspecific(key as libc::pthread_key_t, 1 as *const c_void)
+                    };
+                }
+                chosen.set(1);
+            } else {
+                FELL_BACK.store(true, Ordering::Relaxed);
+                chosen.set(2);
+            }
         }
         chosen.get() == 1
     })
+}
+
+/// The slot key's destructor: the exiting thread held a slot.
+extern "C" fn give_slot_back(_value: *mut c_void) {
+    HELD.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// In a fork child only the forking thread lives: it keeps its slot, if it
+/// held one, and the others' come back.
+extern "C" fn slots_after_fork_in_child() {
+    let mine = THREAD_UNWINDER.with(|chosen| usize::from(chosen.get() == 1));
+    HELD.store(mine, Ordering::Relaxed);
+}
+
+/// Makes the slot key and the fork handler, once (at the first start).
+fn make_slot_key() {
+    static MADE: AtomicBool = AtomicBool::new(false);
+    if MADE.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: an out-parameter and a destructor that only counts.
+    let rc = unsafe { libc::pthread_key_create(&mut key, Some(give_slot_back)) };
+    // glibc keeps the values of its first 32 keys in the thread descriptor;
+    // a later key's first value allocates, which the sampling path avoids.
+    if rc == 0 && key < 32 {
+        SLOT_KEY.store(key as usize, Ordering::Relaxed);
+    } else if rc == 0 {
+        // SAFETY: the key just made, with no values set.
+        unsafe { libc::pthread_key_delete(key) };
+    }
+    // SAFETY: a handler that only stores to atomics and a thread-local.
+    unsafe { libc::pthread_atfork(None, None, Some(slots_after_fork_in_child)) };
 }
 
 /// Picks the unwinder (see the module's comment): libunwind when
@@ -265,6 +327,7 @@ pub(crate) fn choose_unwinder() {
         // SAFETY: no preconditions.
         let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
         CACHE_SLOTS.store(usize::try_from(cpus).unwrap_or(1).max(1), Ordering::Relaxed);
+        make_slot_key();
         FAST_BACKTRACE.store(backtrace as usize, Ordering::Relaxed);
     }
 }
@@ -307,15 +370,15 @@ fn load_libunwind() -> Option<UnwBacktrace> {
 }
 
 /// The unwinders the profile's stacks came from: "libgcc", "libunwind", or
-/// "libunwind (N threads), libgcc (the others)" when more threads took
-/// samples than there were slots.
+/// "libunwind (N threads at a time), libgcc (the others)" when a thread
+/// took a sample while every slot was held.
 pub(crate) fn unwinder() -> String {
     if FAST_BACKTRACE.load(Ordering::Relaxed) == 0 {
         return "libgcc".into();
     }
     let slots = CACHE_SLOTS.load(Ordering::Relaxed);
-    if CHOSEN_THREADS.load(Ordering::Relaxed) > slots {
-        format!("libunwind ({slots} threads), libgcc (the others)")
+    if FELL_BACK.load(Ordering::Relaxed) {
+        format!("libunwind ({slots} threads at a time), libgcc (the others)")
     } else {
         "libunwind".into()
     }
