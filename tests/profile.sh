@@ -166,6 +166,20 @@ if ((have_override)); then
             && echo "ok: 8 threads one after another: stacks by libunwind alone (slots given back)" \
             || failed "8 threads one after another: stacks by '$(unwinder "$WORK/sequential.pb.gz")', want libunwind"
     fi
+    # Forked children at exit: PATH.PID only from one that took samples of
+    # its own (a shell's subshells would otherwise leave one each).
+    pids=$(cd "$WORK" && GB_PROFILE="$WORK/forks.pb.gz" GB_PROFILE_SAMPLE=$INTERVAL ./split_override forks) \
+        || failed "forks run"
+    pids=$(grep -E '^[0-9]+$' <<<"$pids")
+    quiet=$(sed -n 1p <<<"$pids") busy=$(sed -n 2p <<<"$pids")
+    [[ -n $quiet && ! -e $WORK/forks.pb.gz.$quiet && ! -e $WORK/forks.pb.gz.$quiet.peak ]] \
+        && echo "ok: a forked child that took no sample writes no profile at exit" \
+        || failed "a forked child without samples wrote forks.pb.gz.$quiet (or printed no pid)"
+    if [[ -n $busy && -e $WORK/forks.pb.gz.$busy && -e $WORK/forks.pb.gz.$busy.peak ]]; then
+        expect "$WORK/forks.pb.gz.$busy" child_only 15 30 "a forked child's own profile at exit (30 MiB of 130)"
+    else
+        failed "a forked child that allocated wrote no forks.pb.gz.$busy and .peak"
+    fi
     check_sampler "$WORK/keep.pb.gz" "GB_PROFILE"
     (cd "$WORK" && GB_PROFILE="$WORK/libgcc.pb.gz" GB_PROFILE_SAMPLE=$INTERVAL GB_PROFILE_UNWINDER=libgcc \
         ./split_override keep) || failed "keep run (libgcc's unwinder)"

@@ -10,6 +10,10 @@
  *               child_only() and dumps PATH.child; the parent dumps PATH
  *   race PATH   threads allocate and free while the main thread dumps 50
  *               times (each must succeed)
+ *   forks       under GB_PROFILE: allocate, then fork two children that
+ *               exit (running the library's destructor): the first at
+ *               once, the second after keeping 30 MiB from child_only();
+ *               prints their process ids, the first's line first
  *   sequential  8 threads, one after another, each allocating and freeing
  *               8 MiB (each takes samples); with GB_PROFILE the profile's
  *               comment must name libunwind alone where it loads: each
@@ -208,6 +212,24 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "free") == 0) {
         fill_all();
         free_all();
+        return 0;
+    }
+    if (strcmp(mode, "forks") == 0) {
+        fill_all();
+        for (int which = 0; which < 2; which++) {
+            fflush(stdout); /* the child's exit would print it again */
+            pid_t child = fork();
+            if (child < 0) return 2;
+            if (child == 0) {
+                if (which == 1)
+                    for (size_t bytes = 0; bytes < 30 * MIB; bytes += 33000) child_only(0, 33000);
+                exit(0);
+            }
+            int status = 0;
+            if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return fprintf(stderr, "child failed\n"), 1;
+            printf("%d\n", (int)child);
+        }
         return 0;
     }
     if (strcmp(mode, "sequential") == 0) {

@@ -5,7 +5,9 @@
 //! after `_exit` or a fatal signal). `GB_PROFILE_SAMPLE=BYTES` sets the
 //! interval (default 512 KiB). Both are read with `secure_getenv`: a
 //! set-user-ID program ignores them. A forked child that exits writes
-//! PATH.PID and PATH.PID.peak instead, so it does not overwrite its parent's.
+//! PATH.PID and PATH.PID.peak instead, so it does not overwrite its parent's,
+//! and only if it took a sample of its own after the fork (the subshells of
+//! a shell script, which allocate little, write none).
 //! In the override this profiles every allocation of the process; in the
 //! prefixed profiling library, those made through `gb_*`.
 
@@ -86,6 +88,11 @@ extern "C" fn at_exit() {
     // SAFETY: no preconditions.
     let pid = unsafe { libc::getpid() };
     if pid != STARTING_PID.load(Ordering::Relaxed) {
+        // A forked child that took no sample of its own (a shell's
+        // subshell) would write a copy of what it inherited: nothing.
+        if super::record::recorded_here() == 0 {
+            return;
+        }
         end += append(&mut name[end..], b".");
         end += append_number(&mut name[end..], pid as u64);
     }

@@ -92,6 +92,9 @@ struct State {
     peak_capacity: usize,
     peak_stacks: usize,
     peak_bytes: f64,
+    /// Samples recorded in this process: since its start, or in a fork
+    /// child since the fork (see [`recorded_here`]).
+    recorded_here: u64,
 }
 
 struct Shared(UnsafeCell<State>);
@@ -111,6 +114,7 @@ static STATE: Shared = Shared(UnsafeCell::new(State {
     peak_capacity: 0,
     peak_stacks: 0,
     peak_bytes: 0.0,
+    recorded_here: 0,
 }));
 
 static LOCK: AtomicBool = AtomicBool::new(false);
@@ -155,6 +159,20 @@ extern "C" fn before_fork() {
 
 extern "C" fn after_fork() {
     unlock();
+}
+
+extern "C" fn after_fork_in_child() {
+    // SAFETY: the lock is held (taken before the fork), so nobody else
+    // touches the state; in the child only this thread lives.
+    unsafe { (*STATE.0.get()).recorded_here = 0 };
+    unlock();
+}
+
+/// Samples recorded by this process itself: since it started, or, in a
+/// child forked from a sampling process, since the fork (what the child
+/// inherited does not count).
+pub(crate) fn recorded_here() -> u64 {
+    locked(|state| state.recorded_here)
 }
 
 fn map(bytes: usize) -> *mut u8 {
@@ -227,8 +245,13 @@ pub(crate) fn may_hold(address: usize) -> bool {
 pub(crate) fn prepare() -> Result<(), i32> {
     if !FORK_HANDLERS.swap(true, Ordering::AcqRel) {
         // SAFETY: the handlers are plain functions that touch only LOCK.
-        let code =
-            unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork)) };
+        let code = unsafe {
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork),
+                Some(after_fork_in_child),
+            )
+        };
         if code != 0 {
             FORK_HANDLERS.store(false, Ordering::Release);
             return Err(code);
@@ -307,6 +330,7 @@ pub(crate) fn insert_usable(
         };
         // SAFETY: `stack` < stack_count, within the store.
         let record = unsafe { &mut *state.stacks.add(stack) };
+        state.recorded_here += 1;
         record.alloc_objects += weight;
         record.alloc_space += weight * size as f64;
         add_live(
