@@ -153,6 +153,17 @@ mod r#override;
 mod profile;
 mod sys;
 
+/// The allocator behind the C functions: the backend, or in the checked and
+/// hardened overrides the wrapper around it (their records and sampled
+/// blocks count as the library's, and the backend never sees a guarded
+/// block).
+#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
+use backend::Selected as Allocator;
+#[cfg(feature = "override-checked")]
+use checked_override::Checked as Allocator;
+#[cfg(feature = "override-hardened")]
+use hardened::Hardened as Allocator;
+
 pub use api::*;
 pub use api_heap::{
     profile_dump, profile_dump_peak, profile_start, profile_stop, thread_idle, Heap, HeapStats,

@@ -217,7 +217,7 @@ std::thread_local! {
 }
 
 /// No guarded blocks on this thread any more (tests).
-#[cfg(test)]
+#[cfg(all(test, gb_backend = "jemalloc"))]
 pub(crate) fn unguarded_thread() {
     COUNTDOWN.with(|c| c.set(u64::MAX));
 }
@@ -244,17 +244,9 @@ fn guarded(size: usize, kind: usize, alignment: usize) -> *mut c_void {
 #[cold]
 #[inline(never)]
 fn guarded_slow(first: bool, size: usize, kind: usize, alignment: usize) -> *mut c_void {
-    // Allocations made while this one is served (the C library's, when the
-    // pool starts) go to the backend.
-    COUNTDOWN.with(|c| c.set(u64::MAX));
-    let block = errno::preserve(|| {
-        if first && pool::rate() != 1 {
-            core::ptr::null_mut()
-        } else {
-            pool::allocate(size, alignment)
-        }
+    let block = crate::guarded::sample(first, size, alignment, |left| {
+        COUNTDOWN.with(|c| c.set(left))
     });
-    COUNTDOWN.with(|c| c.set(pool::next_countdown()));
     if block.is_null() || checked::try_record(block, size, encode(kind, alignment)) {
         return block;
     }

@@ -10,16 +10,10 @@
 use core::ffi::{c_void, CStr};
 use core::fmt;
 
-#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
-use crate::backend::Selected;
 use crate::backend::{Backend, Counter};
 use crate::diagnostics::{backend_name, Address, Lossy};
-// The checked and hardened overrides' sampled blocks are the library's too.
-#[cfg(feature = "override-checked")]
-use crate::checked_override::Checked as Selected;
-#[cfg(feature = "override-hardened")]
-use crate::hardened::Hardened as Selected;
 use crate::sys;
+use crate::Allocator as Selected;
 
 /// Size of each probe allocation: large enough that every backend's counter
 /// (glibc's included, which counts blocks above its mmap threshold at once)

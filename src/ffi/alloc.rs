@@ -8,14 +8,9 @@
 
 use core::ffi::c_void;
 
-#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
-use crate::backend::Selected;
 use crate::backend::{Backend, MAX_SIZE};
-#[cfg(feature = "override-checked")]
-use crate::checked_override::Checked as Selected;
-#[cfg(feature = "override-hardened")]
-use crate::hardened::Hardened as Selected;
 use crate::sys::errno::null_with as fail;
+use crate::Allocator as Selected;
 use crate::{checked, heap};
 
 use super::heap::gb_heap_realloc;

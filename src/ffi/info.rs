@@ -3,14 +3,8 @@
 use core::ffi::{c_char, c_int, c_void};
 
 use crate::backend::Backend;
-#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
-use crate::backend::Selected;
 use crate::diagnostics::{self, Text};
-// The checked and hardened overrides' sampled blocks are its own too (gb_owns).
-#[cfg(feature = "override-checked")]
-use crate::checked_override::Checked as Selected;
-#[cfg(feature = "override-hardened")]
-use crate::hardened::Hardened as Selected;
+use crate::Allocator as Selected;
 
 /// Name of the backend this library was built with: "jemalloc", "mimalloc"
 /// or "system". A static string; never NULL.

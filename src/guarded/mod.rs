@@ -40,6 +40,34 @@ pub(crate) fn in_pool(ptr: *const core::ffi::c_void) -> bool {
     pool::contains(ptr as usize)
 }
 
+/// The slow path of an override's sampling countdown: a pool block of
+/// `size` bytes aligned to `alignment` (0: malloc's), zeroed; or NULL (the
+/// caller then asks the backend) when sampling is off, the pool is full,
+/// the request does not fit a slot, or this is the thread's `first`
+/// allocation (whose countdown was not drawn yet: at rates above 1 it is not
+/// sampled, so that a program that starts many threads does not fill the
+/// pool with their first blocks). Draws the thread's next countdown with
+/// `set_countdown`; any allocation made meanwhile (the C library's, in
+/// `sigaction` or `pthread_atfork` when the pool starts) goes to the
+/// backend. Keeps `errno`.
+pub(crate) fn sample(
+    first: bool,
+    size: usize,
+    alignment: usize,
+    set_countdown: impl Fn(u64),
+) -> *mut core::ffi::c_void {
+    set_countdown(u64::MAX);
+    let block = crate::sys::errno::preserve(|| {
+        if first && pool::rate() != 1 {
+            core::ptr::null_mut()
+        } else {
+            pool::allocate(size, alignment)
+        }
+    });
+    set_countdown(pool::next_countdown());
+    block
+}
+
 /// The items of `impl Backend` that the checked and hardened overrides take
 /// from the selected backend, with the pool's blocks counted as the
 /// library's (`owns`, the counter, the statistics).
@@ -102,7 +130,7 @@ pub(crate) use the_rest_from_the_backend;
 
 /// Turns guarded blocks off for the calling thread, for tests that count
 /// the backend's allocations.
-#[cfg(test)]
+#[cfg(all(test, gb_backend = "jemalloc"))]
 pub(crate) fn unguarded_thread() {
     #[cfg(feature = "override-checked")]
     crate::checked_override::unguarded_thread();

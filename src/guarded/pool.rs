@@ -759,9 +759,7 @@ pub(crate) fn report_fault(address: usize, access: &str) -> ! {
                 ))
             }
         }
-        die(format_args!(
-            "{access} at {at:p}: inside the pool of sampled blocks, where no block was"
-        ))
+        nowhere(access, at)
     };
     let (start, end) = data_of(i);
     let (state, block, size, by, freed_by) = describe(i);
@@ -819,6 +817,11 @@ pub(crate) fn report_fault(address: usize, access: &str) -> ! {
             block as *const c_void
         ))
     }
+    nowhere(access, at)
+}
+
+/// For [`report_fault`]: a fault in the pool where no block is or was.
+fn nowhere(access: &str, at: *const c_void) -> ! {
     die(format_args!(
         "{access} at {at:p}: inside the pool of sampled blocks, where no block was"
     ))

@@ -176,39 +176,17 @@ fn set_countdown(value: u64) {
 }
 
 /// No sampled blocks on this thread any more (tests).
-#[cfg(test)]
+#[cfg(all(test, gb_backend = "jemalloc"))]
 pub(crate) fn unguarded_thread() {
     set_countdown(u64::MAX);
 }
 
-pub(crate) use crate::guarded::in_pool;
-
-/// The allocation that `when_sampled!` picked: a pool block of `size`
-/// bytes aligned to `alignment` (0: malloc's), zeroed; or NULL (the caller
-/// then asks the backend) when sampling is off, the pool is full, the
-/// request does not fit a slot, or this is the thread's first allocation
-/// (whose countdown was not drawn yet: at rates above 1 it is not sampled,
-/// so that a program that starts many threads does not fill the pool with
-/// their first blocks). Draws the thread's next countdown.
+/// The allocation that `when_sampled!` picked ([`crate::guarded::sample`]).
 #[cold]
 #[inline(never)]
 fn sampled(size: usize, alignment: usize) -> *mut c_void {
     // A thread's countdown starts at 0, and the decrement wrapped it.
-    let first = countdown() == u64::MAX;
-    // Any allocation made while this one is served (the C library's, in
-    // `sigaction` or `pthread_atfork` at the first sample) goes to the
-    // backend.
-    set_countdown(u64::MAX);
-    let block = crate::sys::errno::preserve(|| {
-        let rate = pool::rate();
-        if first && rate != 1 {
-            core::ptr::null_mut()
-        } else {
-            pool::allocate(size, alignment)
-        }
-    });
-    set_countdown(pool::next_countdown());
-    block
+    crate::guarded::sample(countdown() == u64::MAX, size, alignment, set_countdown)
 }
 
 /// `free` of a pool block (out of line: `free`'s fast path stays a branch

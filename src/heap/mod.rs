@@ -73,15 +73,9 @@ static TRANSITIONS: Mutex<()> = Mutex::new(());
 /// The type of `gb_free`'s functions.
 type FreeFn = unsafe extern "C" fn(*mut c_void);
 
-/// What `gb_free` frees an ordinary block with: the backend; in the checked
-/// and hardened overrides, the wrapper that `free` calls (their records and
-/// sampled blocks: the backend must never see a guarded block).
-#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
-use crate::backend::Selected;
-#[cfg(feature = "override-checked")]
-use crate::checked_override::Checked as Selected;
-#[cfg(feature = "override-hardened")]
-use crate::hardened::Hardened as Selected;
+// What `gb_free` frees an ordinary block with: the backend, or the
+// override's wrapper that `free` calls (`crate::Allocator`).
+use crate::Allocator as Selected;
 
 /// `gb_free`'s function while no heap exists and no sample is live: the
 /// backend's own C `free` (jemalloc's entry point itself), so that nothing

@@ -6,15 +6,10 @@
 
 use core::ffi::{c_int, c_void};
 
-#[cfg(not(any(feature = "override-checked", feature = "override-hardened")))]
-use crate::backend::Selected;
 use crate::backend::{Backend, LARGE_BLOCK, MAX_SIZE};
-#[cfg(feature = "override-checked")]
-use crate::checked_override::Checked as Selected;
-#[cfg(feature = "override-hardened")]
-use crate::hardened::Hardened as Selected;
 use crate::sys;
 use crate::sys::errno::null_with as fail;
+use crate::Allocator as Selected;
 
 /// Largest alignment glibc's `memalign` accepts (`SIZE_MAX / 2 + 1`); above
 /// it, `EINVAL`.

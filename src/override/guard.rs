@@ -183,7 +183,7 @@ fn outside(function: &'static str, ptr: *mut c_void) {
         // its blocks take this path (they are sampled, so rarely) and pass.
         // (Elsewhere the alignment test alone lets them through.)
         #[cfg(feature = "override-hardened")]
-        if crate::hardened::in_pool(ptr) {
+        if crate::guarded::in_pool(ptr) {
             return;
         }
         if !Selected::owns(ptr) {

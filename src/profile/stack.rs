@@ -238,16 +238,16 @@ static FELL_BACK: AtomicBool = AtomicBool::new(false);
 static SLOT_KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 thread_local! {
-    /// This thread's unwinder: 0 not chosen yet, 1 libunwind, 2 libgcc.
-    static THREAD_UNWINDER: core::cell::Cell<u8> = const { core::cell::Cell::new(0) };
+    /// Whether this thread holds a slot (unwinds with libunwind).
+    static HOLDS_SLOT: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
 /// Whether this thread unwinds with libunwind's cache: chosen at its first
 /// sample, while slots last; a thread that found none tries again at each
 /// sample (a slot may have been given back since).
 fn thread_may_cache() -> bool {
-    THREAD_UNWINDER.with(|chosen| {
-        if chosen.get() != 1 {
+    HOLDS_SLOT.with(|holds| {
+        if !holds.get() {
             let took = HELD
                 .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |held| {
                     (held < CACHE_SLOTS.load(Ordering::Relaxed)).then_some(held + 1)
@@ -264,13 +264,12 @@ fn thread_may_cache() -> bool {
                         libc::pthread_setspecific(key as libc::pthread_key_t, 1 as *const c_void)
                     };
                 }
-                chosen.set(1);
+                holds.set(true);
             } else {
                 FELL_BACK.store(true, Ordering::Relaxed);
-                chosen.set(2);
             }
         }
-        chosen.get() == 1
+        holds.get()
     })
 }
 
@@ -282,7 +281,7 @@ extern "C" fn give_slot_back(_value: *mut c_void) {
 /// In a fork child only the forking thread lives: it keeps its slot, if it
 /// held one, and the others' come back.
 extern "C" fn slots_after_fork_in_child() {
-    let mine = THREAD_UNWINDER.with(|chosen| usize::from(chosen.get() == 1));
+    let mine = HOLDS_SLOT.with(|holds| usize::from(holds.get()));
     HELD.store(mine, Ordering::Relaxed);
 }
 
