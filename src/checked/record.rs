@@ -14,18 +14,8 @@ use crate::sys;
 /// If registering fails (the C library is out of memory), a later record
 /// tries again.
 pub(super) fn register_fork_handlers() {
-    /// 0: not registered, 1: being registered, 2: registered.
     static STATE: AtomicU8 = AtomicU8::new(0);
-    if STATE.load(Ordering::Acquire) == 2 {
-        return;
-    }
-    if STATE
-        .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
-        let rc = sys::at_fork(lock_all, unlock_all);
-        STATE.store(if rc == 0 { 2 } else { 0 }, Ordering::Release);
-    }
+    sys::at_fork_once(&STATE, lock_all, unlock_all);
 }
 
 /// One shard: a spin lock (so that fork handlers can take and release it from

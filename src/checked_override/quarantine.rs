@@ -130,36 +130,16 @@ extern "C" fn unlock_after_fork() {
 }
 
 /// Registers the fork handlers once (outside the lock: registering
-/// allocates).
+/// allocates); a failure is tried again at the next free.
 fn register_fork_handlers() {
     static STATE: AtomicU8 = AtomicU8::new(0);
-    if STATE.load(Ordering::Acquire) == 2 {
-        return;
-    }
-    if STATE
-        .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
-        // SAFETY: plain function pointers with no preconditions.
-        let rc = errno::preserve(|| unsafe {
-            libc::pthread_atfork(
-                Some(lock_for_fork),
-                Some(unlock_after_fork),
-                Some(unlock_after_fork),
-            )
-        });
-        STATE.store(if rc == 0 { 2 } else { 0 }, Ordering::Release);
-    }
+    crate::sys::at_fork_once(&STATE, lock_for_fork, unlock_after_fork);
 }
 
 /// The budget from `GB_QUARANTINE_BYTES`, else the default.
 fn budget_from_environment() -> usize {
-    extern "C" {
-        /// glibc's getenv that answers NULL in set-user-ID processes.
-        fn secure_getenv(name: *const core::ffi::c_char) -> *mut core::ffi::c_char;
-    }
     // SAFETY: a NUL-terminated name; secure_getenv allocates nothing.
-    let value = unsafe { secure_getenv(c"GB_QUARANTINE_BYTES".as_ptr()) };
+    let value = unsafe { crate::sys::getenv_unless_setuid(c"GB_QUARANTINE_BYTES".as_ptr()) };
     if value.is_null() {
         return DEFAULT_BUDGET;
     }

@@ -751,12 +751,7 @@ pub(crate) fn report_fault(address: usize, access: &str) -> ! {
         if let Some(first) = first_slot_after_guard(address) {
             let (state, block, size, by, _) = describe(first);
             if state != NEVER {
-                die(format_args!(
-                    "heap underflow: {access} at {at:p} is {} bytes before the sampled block \
-                     {:p} of size {size} (allocated by thread {by})",
-                    block - address,
-                    block as *const c_void
-                ))
+                underflow(access, address, block, size, by)
             }
         }
         nowhere(access, at)
@@ -786,12 +781,7 @@ pub(crate) fn report_fault(address: usize, access: &str) -> ! {
         if i + 1 != MAX_SMALL && exists(i + 1) {
             let (next, block, size, by, _) = describe(i + 1);
             if next != NEVER {
-                die(format_args!(
-                    "heap underflow: {access} at {at:p} is {} bytes before the sampled block \
-                     {:p} of size {size} (allocated by thread {by})",
-                    block - address,
-                    block as *const c_void
-                ))
+                underflow(access, address, block, size, by)
             }
         }
     } else if state == FREED || state == FREEING {
@@ -810,14 +800,21 @@ pub(crate) fn report_fault(address: usize, access: &str) -> ! {
             block as *const c_void
         ))
     } else if state == LIVE && address < block && address >= start {
-        die(format_args!(
-            "heap underflow: {access} at {at:p} is {} bytes before the sampled block {:p} of \
-             size {size} (allocated by thread {by})",
-            block - address,
-            block as *const c_void
-        ))
+        underflow(access, address, block, size, by)
     }
     nowhere(access, at)
+}
+
+/// For [`report_fault`]: a fault on the guard page before the sampled
+/// `block` (of `size`, allocated by thread `by`).
+fn underflow(access: &str, address: usize, block: usize, size: usize, by: usize) -> ! {
+    die(format_args!(
+        "heap underflow: {access} at {:p} is {} bytes before the sampled block {:p} of size \
+         {size} (allocated by thread {by})",
+        address as *const c_void,
+        block - address,
+        block as *const c_void
+    ))
 }
 
 /// For [`report_fault`]: a fault in the pool where no block is or was.

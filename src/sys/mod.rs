@@ -219,6 +219,27 @@ pub(crate) fn peak_resident_bytes() -> Option<u64> {
     Some(usage.ru_maxrss as u64 * scale)
 }
 
+/// [`at_fork`] once for the caller's `state` (0: not registered, 1: being
+/// registered, 2: registered): when the C library cannot register them, the
+/// state goes back to 0 and a later call tries again.
+pub(crate) fn at_fork_once(
+    state: &core::sync::atomic::AtomicU8,
+    before: extern "C" fn(),
+    after: extern "C" fn(),
+) {
+    use core::sync::atomic::Ordering;
+    if state.load(Ordering::Acquire) == 2 {
+        return;
+    }
+    if state
+        .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        let rc = at_fork(before, after);
+        state.store(if rc == 0 { 2 } else { 0 }, Ordering::Release);
+    }
+}
+
 /// Registers functions to run around `fork`: `before` in the parent before
 /// it, `after` in both processes after it (`pthread_atfork`). Returns 0, or
 /// the error when the C library cannot register them (out of memory), so
