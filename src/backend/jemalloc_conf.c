@@ -99,18 +99,12 @@ __attribute__((visibility("hidden"), cold, noinline)) void graphbit_alloc_start_
  * themselves, and gb_trim reports the error. This filter drops that message
  * and writes the others as jemalloc would, allocating nothing. It is
  * installed when the library is loaded (this object is linked whole, so the
- * constructor is in every program), unless the host set its own. */
+ * constructor below is in every program), unless the host set its own. */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-extern void (*_rjem_malloc_message)(void *opaque, const char *text);
-
-static void graphbit_alloc_message_filter(void *opaque, const char *text) {
-    (void)opaque;
-    if (text == NULL) return;
-    if (strncmp(text, "<jemalloc>: ", 12) == 0 && strstr(text, "background thread creation failed"))
-        return;
-    size_t left = strlen(text);
+static void graphbit_alloc_write_all(const char *text, size_t left) {
     while (left > 0) {
         ssize_t n = write(2, text, left);
         if (n <= 0) return;
@@ -119,8 +113,41 @@ static void graphbit_alloc_message_filter(void *opaque, const char *text) {
     }
 }
 
-__attribute__((constructor)) static void graphbit_alloc_install_message_filter(void) {
+extern void (*_rjem_malloc_message)(void *opaque, const char *text);
+
+static void graphbit_alloc_message_filter(void *opaque, const char *text) {
+    (void)opaque;
+    if (text == NULL) return;
+    if (strncmp(text, "<jemalloc>: ", 12) == 0 && strstr(text, "background thread creation failed"))
+        return;
+    graphbit_alloc_write_all(text, strlen(text));
+}
+
+/* jemalloc's safety checks (JEMALLOC_OPT_SAFETY_CHECKS, which this
+ * repository's builds define through CPPFLAGS in .cargo/config.toml) stop the
+ * process on a double free of a large block ("pages being freed ... not
+ * currently active") and on metadata they find corrupt. jemalloc writes the
+ * report without a newline and aborts; this hook writes it as the library's
+ * other reports are written, one line with the library's name, then aborts.
+ * jemalloc's internal setter is a weak reference: a jemalloc without it
+ * keeps its own report. */
+__attribute__((weak, visibility("hidden"))) void _rjem_je_safety_check_set_abort(
+    void (*abort_fn)(const char *message));
+
+static void graphbit_alloc_safety_abort(const char *message) {
+    static const char prefix[] = "graphbit-alloc: jemalloc: ";
+    graphbit_alloc_write_all(prefix, sizeof prefix - 1);
+    size_t length = message ? strlen(message) : 0;
+    while (length > 0 && message[length - 1] == '\n') length--;
+    graphbit_alloc_write_all(message, length);
+    graphbit_alloc_write_all("\n", 1);
+    abort();
+}
+
+/* Both hooks are installed when the library is loaded. */
+__attribute__((constructor)) static void graphbit_alloc_install_jemalloc_hooks(void) {
     if (_rjem_malloc_message == NULL) _rjem_malloc_message = graphbit_alloc_message_filter;
+    if (_rjem_je_safety_check_set_abort) _rjem_je_safety_check_set_abort(graphbit_alloc_safety_abort);
 }
 
 /* For the verification report: the string above, as Rust reads it. */
