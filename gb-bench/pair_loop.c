@@ -6,6 +6,9 @@
  *   pair_loop PAIRS LIB.so     gb_alloc/gb_free from LIB.so, loaded with dlopen
  *   pair_loop PAIRS libc calloc, pair_loop PAIRS gb calloc
  *                              calloc(1, n) (gb_calloc) instead of malloc
+ *   pair_loop PAIRS libc large, pair_loop PAIRS gb large
+ *                              large blocks instead: 20000 B, 64 KiB,
+ *                              256 KiB and 1 MiB in turn
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -30,6 +33,7 @@ int main(int argc, char **argv) {
     calloc_fn volatile zeroed = calloc;
     free_fn volatile release = free;
     int use_calloc = argc > 3 && strcmp(argv[3], "calloc") == 0;
+    int use_large = argc > 3 && strcmp(argv[3], "large") == 0;
     if (argc > 2 && strcmp(argv[2], "libc") == 0) {
         /* the process's, as without an argument */
     } else if (argc > 2 && strcmp(argv[2], "gb") == 0) {
@@ -60,6 +64,18 @@ int main(int argc, char **argv) {
             char *p = zeroed(1, 16 + (size_t)((i * 37) & 63));
             if (!p) return 1;
             sum += (unsigned char)p[1];
+            release(p);
+        }
+        printf("%lu\n", sum);
+        return 0;
+    }
+    if (use_large) { /* its own loop too */
+        static const size_t sizes[4] = {20000, 65536, 262144, 1 << 20};
+        for (long i = 0; i < pairs; i++) {
+            char *p = alloc(sizes[i & 3]);
+            if (!p) return 1;
+            p[0] = (char)i;
+            sum += (unsigned char)p[0];
             release(p);
         }
         printf("%lu\n", sum);

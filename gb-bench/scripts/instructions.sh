@@ -7,8 +7,8 @@
 # instructions for 100,000 pairs) / 1,000,000, so start-up cancels out. The
 # loop (gb-bench/pair_loop.c) calls the functions through pointers and adds a
 # few instructions of its own per pair, the same for every row. Then the same
-# loop with calloc(1, n) in place of malloc, for glibc, Debian's jemalloc, the
-# override and the shared library.
+# loop with calloc(1, n) in place of malloc, and with large blocks, for glibc,
+# Debian's jemalloc, the override and the shared library.
 #
 # Usage: gb-bench/scripts/instructions.sh [LIB_DIR] | tee docs/runs/instructions.txt
 #   LIB_DIR: where CMake staged the libraries, in its build tree (default build/default/lib,
@@ -52,15 +52,16 @@ row() { # label, then the command without PAIRS (PAIRS goes after the program)
     shift
     local prog=$1
     shift
-    small=$(count 100000 "$prog" 100000 "$@")
-    large=$(count 1100000 "$prog" 1100000 "$@")
+    small=$(count $((PAIRS / 10)) "$prog" $((PAIRS / 10)) "$@")
+    large=$(count $((PAIRS * 11 / 10)) "$prog" $((PAIRS * 11 / 10)) "$@")
     if [ -z "$small" ] || [ -z "$large" ]; then
         printf '  %-76s does not run: %s\n' "$label" \
             "$(env "${PRELOAD[@]}" "$prog" 1 "$@" 2>&1 >/dev/null | head -1)"
         return
     fi
-    printf '  %-76s %5d\n' "$label" $(((large - small) / 1000000))
+    printf '  %-76s %5d\n' "$label" $(((large - small) / PAIRS))
 }
+PAIRS=1000000 # the difference of PAIRS * 1.1 and PAIRS / 10 pairs
 backend=$(sed -n 's/^GraphBitAlloc_ALLOCATOR:INTERNAL=//p' "$lib/../CMakeCache.txt")
 echo "instructions per malloc+free pair, 16-79 B (callgrind; gb-bench/scripts/instructions.sh)"
 echo "graphbit-alloc $(git -C "$repo" describe --always --dirty 2>/dev/null), backend $backend, $lib"
@@ -114,6 +115,22 @@ if [ -n "$override" ]; then
 fi
 PRELOAD=()
 row "graphbit-alloc shared gb_calloc/gb_free, linked (libgraphbit_alloc.so)" "$work/shared" gb calloc
+# Large blocks (20000 B, 64 KiB, 256 KiB, 1 MiB in turn: above jemalloc's
+# thread cache), a hundredth of the pairs (each costs thousands).
+echo "malloc+free pairs of large blocks (20000 B - 1 MiB), the same loop:"
+PAIRS=10000
+row "glibc $glibc malloc/free" "$work/plain" libc large
+if [ -n "$jemalloc" ]; then
+    PRELOAD=("LD_PRELOAD=$jemalloc")
+    row "Debian libjemalloc.so.2, preloaded" "$work/plain" libc large
+fi
+if [ -n "$override" ]; then
+    PRELOAD=("LD_PRELOAD=$override")
+    row "graphbit-alloc override, preloaded" "$work/plain" libc large
+fi
+PRELOAD=()
+row "graphbit-alloc shared gb_alloc/gb_free, linked (libgraphbit_alloc.so)" "$work/shared" gb large
+PAIRS=1000000
 # Where a pair's instructions go, per function (callgrind_annotate's totals
 # per function name, the same difference of two runs), for the override
 # and Debian's jemalloc: the functions above 0.05 per pair.
