@@ -101,35 +101,32 @@ row "graphbit-alloc shared (initial-exec), dlopen-ed" "$work/plain" "$lib/libgra
 PRELOAD=("GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096")
 row "graphbit-alloc dlopen variant, dlopen-ed, optional_static_tls=4096" "$work/plain" "$lib/libgraphbit_alloc_dlopen.so"
 row "graphbit-alloc shared (initial-exec), dlopen-ed, optional_static_tls=4096" "$work/plain" "$lib/libgraphbit_alloc.so"
+# glibc, Debian's jemalloc, the override and the shared library on another
+# mode of the loop: the mode, then the labels' words for the C functions and
+# for graphbit-alloc's.
+four_rows() {
+    local mode=$1 c_names=$2 gb_names=$3
+    PRELOAD=()
+    row "glibc $glibc $c_names" "$work/plain" libc "$mode"
+    if [ -n "$jemalloc" ]; then
+        PRELOAD=("LD_PRELOAD=$jemalloc")
+        row "Debian libjemalloc.so.2 $c_names, preloaded" "$work/plain" libc "$mode"
+    fi
+    if [ -n "$override" ]; then
+        PRELOAD=("LD_PRELOAD=$override")
+        row "graphbit-alloc override $c_names, preloaded" "$work/plain" libc "$mode"
+    fi
+    PRELOAD=()
+    row "graphbit-alloc shared $gb_names, linked (libgraphbit_alloc.so)" "$work/shared" gb "$mode"
+}
 # The same loop with calloc(1, n) (gb_calloc) in place of malloc.
 echo "calloc(1, n)+free pairs, 16-79 B, the same loop:"
-PRELOAD=()
-row "glibc $glibc calloc/free" "$work/plain" libc calloc
-if [ -n "$jemalloc" ]; then
-    PRELOAD=("LD_PRELOAD=$jemalloc")
-    row "Debian libjemalloc.so.2 calloc/free, preloaded" "$work/plain" libc calloc
-fi
-if [ -n "$override" ]; then
-    PRELOAD=("LD_PRELOAD=$override")
-    row "graphbit-alloc override calloc/free, preloaded" "$work/plain" libc calloc
-fi
-PRELOAD=()
-row "graphbit-alloc shared gb_calloc/gb_free, linked (libgraphbit_alloc.so)" "$work/shared" gb calloc
+four_rows calloc calloc/free gb_calloc/gb_free
 # Large blocks (20000 B, 64 KiB, 256 KiB, 1 MiB in turn: above jemalloc's
 # thread cache), a hundredth of the pairs (each costs thousands).
 echo "malloc+free pairs of large blocks (20000 B - 1 MiB), the same loop:"
 PAIRS=10000
-row "glibc $glibc malloc/free" "$work/plain" libc large
-if [ -n "$jemalloc" ]; then
-    PRELOAD=("LD_PRELOAD=$jemalloc")
-    row "Debian libjemalloc.so.2, preloaded" "$work/plain" libc large
-fi
-if [ -n "$override" ]; then
-    PRELOAD=("LD_PRELOAD=$override")
-    row "graphbit-alloc override, preloaded" "$work/plain" libc large
-fi
-PRELOAD=()
-row "graphbit-alloc shared gb_alloc/gb_free, linked (libgraphbit_alloc.so)" "$work/shared" gb large
+four_rows large malloc/free gb_alloc/gb_free
 PAIRS=1000000
 # Where a pair's instructions go, per function (callgrind_annotate's totals
 # per function name, the same difference of two runs), for the override
