@@ -114,6 +114,18 @@ fi
 echo "   by design (glibc | override):"
 paste -d'\n' <(grep '^~' "$WORK/sem.glibc" | sed 's/^~/   glibc   /') \
     <(grep '^~' "$WORK/sem.gb" | sed 's/^~/   override/')
+# The checked and hardened overrides once more with every block guarded that
+# fits their pool (the other overrides ignore both variables): the same rows,
+# mallinfo's counting of the guarded blocks among them.
+GB_CHECKED_SAMPLE=1 GB_HARDENED_SAMPLE=1 LD_PRELOAD=$LIB "$WORK/semantics" >"$WORK/sem.guarded"
+rc_gb=$?
+[[ $rc_gb == 0 ]] || failed "override_semantics with every block guarded: exit status $rc_gb"
+if diff <(grep '^=' "$WORK/sem.glibc") <(grep '^=' "$WORK/sem.guarded") >"$WORK/sem.diff"; then
+    echo "ok: the same rows with GB_CHECKED_SAMPLE=1 GB_HARDENED_SAMPLE=1"
+else
+    failed "semantics rows differ with every block guarded (< glibc, > override):"
+    cat "$WORK/sem.diff"
+fi
 
 echo "== C++ operators (c_tests/override/override_new.cpp)"
 g++ -O2 -std=c++17 -fsized-deallocation -faligned-new -fno-builtin -o "$WORK/new" \

@@ -5,13 +5,11 @@ use core::ffi::c_int;
 use core::fmt::Write as _;
 
 use crate::backend::Backend;
-#[cfg(not(feature = "override-hardened"))]
-use crate::backend::Selected;
 use crate::diagnostics::Text;
-// The hardened override's statistics count its sampled blocks too.
-#[cfg(feature = "override-hardened")]
-use crate::hardened::Hardened as Selected;
 use crate::sys;
+// The checked and hardened overrides' statistics count their guarded blocks
+// too.
+use crate::Allocator as Selected;
 
 /// The backend's figures in bytes, 0 where it keeps none: (in use, held
 /// from the system).
