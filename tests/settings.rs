@@ -118,6 +118,24 @@ fn jemalloc_runs_with_the_configured_defaults() {
     }
 }
 
+/// jemalloc's safety check is compiled in exactly when the build's `CPPFLAGS`
+/// define it (tikv-jemalloc-sys passes them to jemalloc's configure, the
+/// target's own variable first; `.cargo/config.toml` sets the plain one in
+/// this repository), and the report says which.
+#[test]
+#[cfg_attr(not(gb_backend = "jemalloc"), ignore = "jemalloc backend only")]
+fn jemalloc_safety_check_follows_cppflags() {
+    let target = env!("GB_TARGET").to_uppercase().replace('-', "_");
+    let cppflags = std::env::var(format!("{target}_CPPFLAGS"))
+        .or_else(|_| std::env::var("CPPFLAGS"))
+        .unwrap_or_default();
+    let defined = cppflags
+        .split_whitespace()
+        .any(|flag| flag == "-DJEMALLOC_OPT_SAFETY_CHECKS");
+    let expected = format!("opt_safety_checks:{defined}");
+    assert_in_effect(&report(&[]), [expected.as_str()]);
+}
+
 #[test]
 #[cfg_attr(not(gb_backend = "jemalloc"), ignore = "jemalloc backend only")]
 fn jemalloc_run_time_variable_overrides_the_defaults() {

@@ -187,6 +187,10 @@ impl Backend for Jemalloc {
                 "percpu_arena",
                 percpu.map_or(SettingValue::Unknown, SettingValue::Text),
             );
+            // Built in or not (JEMALLOC_OPT_SAFETY_CHECKS through CPPFLAGS,
+            // .cargo/config.toml); no run-time option changes it.
+            let safety = read(c"config.opt_safety_checks", false);
+            settings.push("opt_safety_checks", flag(safety));
         }
         settings
     }
