@@ -597,7 +597,9 @@ mod tests {
     /// process's RSS by more than this test's 128 MiB margin (1 run in ~20
     /// of the hardened override's tests on a loaded machine).
     fn resident_bytes() -> usize {
-        Jemalloc::stats().resident.expect("jemalloc's stats.resident") as usize
+        Jemalloc::stats()
+            .resident
+            .expect("jemalloc's stats.resident") as usize
     }
 
     fn background_thread() -> Option<bool> {
