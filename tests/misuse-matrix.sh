@@ -34,8 +34,8 @@
 #   where the kernel puts the foreign page outside the heap's range, as it
 #   does here, but that is its choice: not required), and double_free and
 #   double_free_after_others at 256 KiB (jemalloc's safety check,
-#   .cargo/config.toml); and a wrong sized free (sized delete, free_sized, free_aligned_sized)
-#   does not file the block under the wrong size class
+#   .cargo/config.toml); and a wrong sized free (sized delete, free_sized,
+#   free_aligned_sized) does not file the block under the wrong size class
 #   (c_tests/misuse/wrong_size_reuse.c).
 set -u
 cd "$(dirname "$0")/.."

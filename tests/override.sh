@@ -102,30 +102,30 @@ echo "== semantics side by side (c_tests/override/override_semantics.c)"
 gcc -O1 -fno-builtin -Wall -Wno-deprecated-declarations -Wno-alloc-size-larger-than \
     -Wno-use-after-free -o "$WORK/semantics" c_tests/override/override_semantics.c -ldl \
     || failed "compile override_semantics.c"
-"$WORK/semantics" >"$WORK/sem.glibc"; rc_glibc=$?
-LD_PRELOAD=$LIB "$WORK/semantics" >"$WORK/sem.gb"; rc_gb=$?
-[[ $rc_glibc == 0 && $rc_gb == 0 ]] || failed "override_semantics exit status $rc_glibc / $rc_gb"
-if diff <(grep '^=' "$WORK/sem.glibc") <(grep '^=' "$WORK/sem.gb") >"$WORK/sem.diff"; then
-    echo "ok: $(grep -c '^=' "$WORK/sem.gb") rows identical under glibc and the override"
-else
-    failed "semantics rows differ (< glibc, > override):"
-    cat "$WORK/sem.diff"
-fi
-echo "   by design (glibc | override):"
-paste -d'\n' <(grep '^~' "$WORK/sem.glibc" | sed 's/^~/   glibc   /') \
-    <(grep '^~' "$WORK/sem.gb" | sed 's/^~/   override/')
+"$WORK/semantics" >"$WORK/sem.glibc" || failed "override_semantics under glibc: exit status $?"
+# Runs the semantics under the override with the given variables into FILE
+# and compares its "=" rows with glibc's.
+same_rows() { # FILE, then VARIABLE=VALUE... ("how" for the messages)
+    local out=$1 how
+    shift
+    how=${*:-its defaults}
+    env "$@" LD_PRELOAD="$LIB" "$WORK/semantics" >"$out" ||
+        failed "override_semantics under the override ($how): exit status $?"
+    if diff <(grep '^=' "$WORK/sem.glibc") <(grep '^=' "$out") >"$WORK/sem.diff"; then
+        echo "ok: $(grep -c '^=' "$out") rows identical under glibc and the override ($how)"
+    else
+        failed "semantics rows differ (< glibc, > override with $how):"
+        cat "$WORK/sem.diff"
+    fi
+}
+same_rows "$WORK/sem.gb"
 # The checked and hardened overrides once more with every block guarded that
 # fits their pool (the other overrides ignore both variables): the same rows,
 # mallinfo's counting of the guarded blocks among them.
-GB_CHECKED_SAMPLE=1 GB_HARDENED_SAMPLE=1 LD_PRELOAD=$LIB "$WORK/semantics" >"$WORK/sem.guarded"
-rc_gb=$?
-[[ $rc_gb == 0 ]] || failed "override_semantics with every block guarded: exit status $rc_gb"
-if diff <(grep '^=' "$WORK/sem.glibc") <(grep '^=' "$WORK/sem.guarded") >"$WORK/sem.diff"; then
-    echo "ok: the same rows with GB_CHECKED_SAMPLE=1 GB_HARDENED_SAMPLE=1"
-else
-    failed "semantics rows differ with every block guarded (< glibc, > override):"
-    cat "$WORK/sem.diff"
-fi
+same_rows "$WORK/sem.guarded" GB_CHECKED_SAMPLE=1 GB_HARDENED_SAMPLE=1
+echo "   by design (glibc | override):"
+paste -d'\n' <(grep '^~' "$WORK/sem.glibc" | sed 's/^~/   glibc   /') \
+    <(grep '^~' "$WORK/sem.gb" | sed 's/^~/   override/')
 
 echo "== C++ operators (c_tests/override/override_new.cpp)"
 g++ -O2 -std=c++17 -fsized-deallocation -faligned-new -fno-builtin -o "$WORK/new" \

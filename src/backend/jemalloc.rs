@@ -590,7 +590,6 @@ mod tests {
     use crate::diagnostics::verify::tests::serial;
     use crate::diagnostics::verify::PROBE_BYTES;
 
-    /// Resident set of the process (/proc/self/statm), in bytes.
     /// jemalloc's resident bytes (`stats.resident`: its metadata, live
     /// blocks and dirty pages), not the process's: the other tests of this
     /// binary run at the same time, and their own mappings moved the
